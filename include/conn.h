@@ -1,0 +1,140 @@
+/*
+ * conn.h - one client connection and its HTTP state machine.
+ *
+ * DESIGN
+ * A struct ws_conn holds everything about a client socket that must survive
+ * between two turns of work: input received but not yet consumed, the response
+ * still being sent, the request body still being discarded, and deadlines.
+ * Whatever is only needed during a turn (the bytes being parsed, the response
+ * head being built) lives in the running worker's struct ws_worker_buf instead,
+ * and is copied into the record only when the connection must park with it
+ * unfinished. An idle keep-alive connection therefore costs its record alone.
+ *
+ * Ownership. At every moment exactly one of these owns a connection: the event
+ * thread (it is parked: in the epoll set, waiting to be readable or writable),
+ * the ring buffer (queued), or one worker (running). Only the owner reads or
+ * writes the record or touches its descriptors, and only the owner closes them.
+ * Handing the descriptor on (parking, pushing, popping) hands ownership over;
+ * the hand-overs go through a mutex, which orders the previous owner's writes
+ * before the next owner's reads.
+ *
+ * ws_conn_run is called by the worker that owns the connection. It does not
+ * block: it runs the connection until the socket has nothing more to give or
+ * cannot take more, then says whether to park the connection (and for what) or
+ * to close it. It never closes the socket itself.
+ */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include "http_parser.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+struct ws_log;
+
+/* Request line longer than this: 414. */
+#define WS_MAX_REQUEST_LINE 8192
+/* Header section (request line included) longer than this: 431. */
+#define WS_MAX_HEAD 16384
+/* Files up to this size are read into memory and sent with their head in one write. */
+#define WS_SMALL_FILE_MAX 16384
+/* Room for a response head. */
+#define WS_HEAD_MAX 2048
+
+enum ws_conn_phase {
+    WS_PHASE_HEAD = 0, /* waiting for (the rest of) a request header */
+    WS_PHASE_BODY,     /* discarding a request body before answering */
+    WS_PHASE_SEND,     /* sending a response */
+    WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
+};
+
+enum ws_conn_verdict {
+    WS_CONN_PARK,  /* park: wait for conn->park_events, until conn->deadline_ms */
+    WS_CONN_CLOSE, /* done: the owner closes and frees the connection */
+};
+
+/* Read-only context shared by every worker; draining is the one mutable field. */
+struct ws_conn_env {
+    int root_fd;                /* directory descriptor of the document root */
+    struct ws_log *log;
+    const atomic_int *draining; /* nonzero once shutdown began: finish, do not keep alive */
+    struct ws_parse_limits limits;
+    unsigned header_timeout_ms;
+    unsigned keepalive_timeout_ms;
+    unsigned send_timeout_ms;
+    unsigned linger_timeout_ms;
+    unsigned max_requests;
+    uint64_t max_body;
+};
+
+/* Per-worker scratch memory, reused for every connection that worker runs. */
+struct ws_worker_buf {
+    char in[WS_MAX_HEAD];                         /* request bytes */
+    char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX];    /* response head (+ small body) */
+    char path[WS_MAX_REQUEST_LINE + 16];          /* decoded request path */
+    char log[8192];                               /* access log line being built */
+    time_t date_second;                           /* second the cached dates are for */
+    char date[32];                                /* IMF-fixdate of date_second */
+    char log_date[32];
+};
+
+struct ws_conn {
+    int fd;
+    uint8_t phase;        /* enum ws_conn_phase */
+    uint8_t registered;   /* the event thread has added fd to its epoll set */
+    uint8_t close_after;  /* close once the current response has been sent */
+    uint8_t linger;       /* ... with a lingering close (unread input may follow) */
+    uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
+    uint32_t requests;    /* responses started on this connection */
+
+    /* Input received but not yet consumed; owned (malloc) only while parked. */
+    char *saved;
+    uint32_t saved_len;
+
+    /* The response being sent: unsent head/in-memory bytes, then a file range. */
+    char *out;
+    uint32_t out_len, out_off;
+    uint32_t head_len; /* the first head_len bytes of out are the response head */
+    int file_fd;
+    int64_t file_off, file_end;
+    uint64_t body_bytes; /* body bytes sent, for the access log */
+    int status;
+
+    /* Access log line of the response being sent, kept only while parked. */
+    char *log_line;
+    uint32_t log_len, log_split;
+
+    /* Request body being discarded before the response is sent. */
+    int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
+    uint64_t body_seen;
+    struct ws_chunked chunked;
+
+    int64_t request_start_ms; /* monotonic ms: accept, or first byte of this request */
+    int64_t deadline_ms;      /* monotonic ms after which a parked conn is closed */
+    uint32_t heap_index;      /* slot in the event thread's deadline heap, or UINT32_MAX */
+    int64_t queued_ms;        /* when it was last pushed into the ring */
+
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;
+};
+
+/* A new record for an accepted socket, or NULL (errno ENOMEM). */
+struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms);
+
+/* Closes the socket and any open file, and frees the record. Owner only. */
+void ws_conn_free(struct ws_conn *c);
+
+/* Runs the connection until it would block; see the DESIGN note above. */
+enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,
+                                 struct ws_worker_buf *wb);
+
+/* Monotonic milliseconds (coarse clock; deadlines need no finer grain). */
+int64_t ws_now_ms(void);
+
+#endif

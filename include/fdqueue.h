@@ -1,0 +1,51 @@
+/*
+ * fdqueue.h - the bounded ring buffer of socket descriptors that links the
+ * event thread to the workers.
+ *
+ * DESIGN
+ * A fixed-capacity FIFO of descriptors guarded by one mutex and two condition
+ * variables, not_empty (poppers wait on it) and not_full (pushers wait on it).
+ * Waiters always re-check their condition in a while loop, so spurious wake-ups
+ * and stolen items are harmless. Closing the queue wakes every waiter: pushers
+ * fail at once, poppers drain what is left and then fail. No other lock is ever
+ * taken while the queue's mutex is held.
+ *
+ * Ownership: pushing a descriptor hands its connection to the queue; the thread
+ * whose pop returns it owns it next. The queue never closes descriptors.
+ */
+#ifndef WS_FDQUEUE_H
+#define WS_FDQUEUE_H
+
+struct ws_fdqueue;
+
+struct ws_fdqueue_stats {
+    unsigned capacity;
+    unsigned length;     /* descriptors queued now */
+    unsigned high_water; /* the longest the queue has been */
+};
+
+/* A queue of `capacity` (>= 1) slots, or NULL with errno set. */
+struct ws_fdqueue *ws_fdqueue_create(unsigned capacity);
+
+/* Frees the queue. No thread may be using it any more. */
+void ws_fdqueue_destroy(struct ws_fdqueue *q);
+
+/* Appends fd, blocking while the queue is full. 0, or -EPIPE once closed. */
+int ws_fdqueue_push(struct ws_fdqueue *q, int fd);
+
+/* Appends fd without blocking. 0, -EAGAIN when full, or -EPIPE once closed. */
+int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd);
+
+/*
+ * Removes the oldest descriptor into *fd, blocking while the queue is empty and
+ * open. 0, or -EPIPE when the queue is closed and empty.
+ */
+int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd);
+
+/* Closes the queue and wakes every blocked pusher and popper. Idempotent. */
+void ws_fdqueue_close(struct ws_fdqueue *q);
+
+/* A consistent snapshot of the queue's counters. */
+void ws_fdqueue_stats(struct ws_fdqueue *q, struct ws_fdqueue_stats *out);
+
+#endif

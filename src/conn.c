@@ -1,0 +1,561 @@
+/*
+ * conn.c - the per-connection HTTP state machine; see conn.h for the design.
+ *
+ * DESIGN
+ * ws_conn_run is only ever called by the worker that owns the connection, so
+ * nothing here takes a lock except the log's print lock (inside ws_log_access).
+ * A turn moves through the phases
+ *
+ *   HEAD --(request with a body)--> BODY --> SEND --(keep-alive)--> HEAD
+ *     \--(request without body)------------>/   \--(close)--> LINGER or close
+ *
+ * and ends when the socket would block (park) or the connection is finished
+ * (close). The input being parsed lives in the worker's buffer for the turn and
+ * is copied into the record only if the turn ends with bytes unconsumed.
+ */
+#include "conn.h"
+
+#include "httpdate.h"
+#include "log.h"
+#include "response.h"
+#include "static_file.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Responses one connection may get in a turn before it yields its worker. */
+#define TURN_MAX_RESPONSES 16
+/* File bytes one connection may send in a turn before it yields its worker. */
+#define TURN_MAX_FILE_BYTES (4 << 20)
+/* Reads of unwanted input (body, lingering) in a turn before it yields. */
+#define TURN_MAX_DISCARD_READS 64
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+int64_t ws_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
+{
+    struct ws_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    c->file_fd = -1;
+    c->heap_index = UINT32_MAX;
+    c->request_start_ms = now_ms;
+    if (peer != NULL && peer->sa_family == AF_INET6)
+        memcpy(&c->peer.in6, peer, sizeof(c->peer.in6));
+    else if (peer != NULL && peer->sa_family == AF_INET)
+        memcpy(&c->peer.in4, peer, sizeof(c->peer.in4));
+    return c;
+}
+
+static void drop_response(struct ws_conn *c)
+{
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_fd = -1;
+    c->file_off = c->file_end = 0;
+    free(c->out);
+    c->out = NULL;
+    c->out_len = c->out_off = 0;
+    free(c->log_line);
+    c->log_line = NULL;
+    c->log_len = 0;
+}
+
+void ws_conn_free(struct ws_conn *c)
+{
+    if (c == NULL)
+        return;
+    drop_response(c);
+    free(c->saved);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+/* The client address as text; IPv4-mapped IPv6 addresses print as IPv4. */
+static void peer_text(const struct ws_conn *c, char *out, size_t size)
+{
+    const struct in6_addr *a6 = &c->peer.in6.sin6_addr;
+
+    if (c->peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6))
+        inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)size);
+    else if (c->peer.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, a6, out, (socklen_t)size);
+    else if (c->peer.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &c->peer.in4.sin_addr, out, (socklen_t)size);
+    else
+        snprintf(out, size, "-");
+}
+
+/* Refreshes the worker's cached Date header and log time once a second. */
+static void refresh_dates(struct ws_worker_buf *wb)
+{
+    time_t now = time(NULL);
+    if (now != wb->date_second) {
+        wb->date_second = now;
+        ws_httpdate_format(now, wb->date);
+    }
+}
+
+/*
+ * A turn's view of the input: wb->in[start..len) holds bytes received and not
+ * yet consumed, and parsed_len how many of them the parser has already seen
+ * without finding a whole header section.
+ */
+struct input {
+    char *buf;
+    size_t start, len, parsed_len;
+};
+
+static void consume(struct input *in, size_t n)
+{
+    in->start += n;
+    in->parsed_len = 0;
+    if (in->start == in->len)
+        in->start = in->len = 0;
+}
+
+/* Reads from the socket into the free end of the buffer. Returns recv's result. */
+static ssize_t read_more(struct ws_conn *c, struct input *in)
+{
+    ssize_t n;
+
+    if (in->start > 0) {
+        memmove(in->buf, in->buf + in->start, in->len - in->start);
+        in->len -= in->start;
+        in->start = 0;
+    }
+    do
+        n = recv(c->fd, in->buf + in->len, WS_MAX_HEAD - in->len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        in->len += (size_t)n;
+    return n;
+}
+
+/*
+ * Ends the turn with the connection parked: copies whatever the turn holds in
+ * worker memory (unconsumed input, unsent response bytes, the pending log line)
+ * into the record. Closes instead if that memory cannot be had.
+ */
+static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, struct input *in,
+                                 uint32_t events, int64_t deadline_ms)
+{
+    size_t pending = in->len - in->start;
+
+    if (pending > 0) {
+        c->saved = malloc(pending);
+        if (c->saved == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->saved, in->buf + in->start, pending);
+        c->saved_len = (uint32_t)pending;
+    }
+    if (c->out == NULL && c->out_off < c->out_len) {
+        /* The whole buffer, so out_off and head_len keep their meaning. */
+        c->out = malloc(c->out_len);
+        if (c->out == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->out, wb->out, c->out_len);
+    }
+    if (c->log_line == NULL && c->log_len > 0) {
+        c->log_line = malloc(c->log_len);
+        if (c->log_line == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->log_line, wb->log, c->log_len);
+    }
+    c->park_events = events;
+    c->deadline_ms = deadline_ms;
+    return WS_CONN_PARK;
+}
+
+/* Writes the access log line of the response that just ended, if any. */
+static void log_response(struct ws_conn *c, const struct ws_conn_env *env,
+                         struct ws_worker_buf *wb)
+{
+    if (c->log_len > 0) {
+        const char *line = c->log_line != NULL ? c->log_line : wb->log;
+        ws_log_access(env->log, line, c->log_len, c->log_split, c->body_bytes);
+    }
+    free(c->log_line);
+    c->log_line = NULL;
+    c->log_len = 0;
+}
+
+/* Formats the access log line for a response into wb->log, without its byte count. */
+static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                      struct ws_view request_line, const struct ws_request *req)
+{
+    struct ws_view referer = { NULL, 0 }, agent = { NULL, 0 };
+    char client[INET6_ADDRSTRLEN];
+    size_t split;
+
+    c->log_len = 0;
+    if (!ws_log_access_enabled(env->log))
+        return;
+    if (req != NULL) {
+        const struct ws_header *h = ws_request_header(req, "referer");
+        if (h != NULL)
+            referer = h->value;
+        h = ws_request_header(req, "user-agent");
+        if (h != NULL)
+            agent = h->value;
+    }
+    peer_text(c, client, sizeof(client));
+    c->log_len = (uint32_t)ws_log_format_combined(wb->log, sizeof(wb->log), client,
+                                                  wb->date_second, request_line, c->status,
+                                                  referer, agent, &split);
+    c->log_split = (uint32_t)split;
+}
+
+/*
+ * Builds the response to a request (or to a request that could not be parsed:
+ * req NULL, status given) into the worker's out buffer and the record. The
+ * response is sent in the SEND phase, after any request body is discarded.
+ */
+static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
+                             struct ws_worker_buf *wb, const struct ws_request *req, int status,
+                             struct ws_view request_line)
+{
+    struct ws_static_result sr = { .fd = -1 };
+    char last_modified[WS_HTTPDATE_LEN + 1];
+    struct ws_head head = { 0 };
+    int head_only = req != NULL && req->method == WS_METHOD_HEAD;
+    size_t head_len, body_len = 0;
+
+    refresh_dates(wb);
+    c->requests++;
+    c->close_after = req == NULL || !req->keep_alive ||
+                     atomic_load_explicit(env->draining, memory_order_relaxed) ||
+                     (env->max_requests > 0 && c->requests >= env->max_requests);
+    c->linger = req == NULL; /* the rest of a bad request may still be arriving */
+
+    if (req != NULL && status == 0) {
+        if (req->expect_other)
+            status = 417;
+        else if (req->method == WS_METHOD_UNKNOWN)
+            status = 501;
+        else if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
+            status = 405;
+        else if (req->target_form == WS_TARGET_ASTERISK)
+            status = 400;
+        else if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
+            status = 413;
+        else {
+            ws_static_open(env->root_fd, req->path, wb->path, sizeof(wb->path), &sr);
+            status = sr.status;
+        }
+    }
+    c->status = status;
+
+    /* A request body is discarded before answering, unless it is too large. */
+    c->body_left = 0;
+    if (req != NULL && (req->content_length > 0 || req->chunked)) {
+        if (status == 413 || status == 417) {
+            c->close_after = 1;
+            c->linger = 1;
+        } else {
+            c->body_left = req->chunked ? -1 : req->content_length;
+            c->body_seen = 0;
+            ws_chunked_init(&c->chunked);
+        }
+    }
+    if (status >= 400 && status != 404 && status != 403 && status != 405 && status != 501)
+        c->close_after = 1; /* framing may be off; do not trust the stream further */
+
+    head.status = status;
+    head.date = wb->date;
+    head.connection = c->close_after ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
+    if (status == 301 && strlen(sr.location) > WS_HEAD_MAX / 2)
+        status = c->status = 414; /* a Location this long would not fit the head */
+    if (status == 200) {
+        ws_httpdate_format(sr.st.st_mtime, last_modified);
+        head.content_type = sr.content_type;
+        head.content_length = sr.st.st_size;
+        head.last_modified = last_modified;
+    } else {
+        head.content_type = "text/html; charset=utf-8";
+        head.location = status == 301 ? sr.location : NULL;
+        head.allow = status == 405 ? "GET, HEAD" : NULL;
+    }
+
+    if (status == 200) {
+        head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
+        c->file_off = 0;
+        c->file_end = head_only ? 0 : sr.st.st_size;
+        if (!head_only && sr.st.st_size <= WS_SMALL_FILE_MAX && head_len > 0) {
+            /* Small file: read it now and send head and body in one write. */
+            ssize_t n = pread(sr.fd, wb->out + head_len, (size_t)sr.st.st_size, 0);
+            if (n < 0)
+                n = 0;
+            body_len = (size_t)n;
+            if (body_len < (size_t)sr.st.st_size)
+                c->close_after = 1; /* truncated under us: the length cannot be met */
+            c->file_end = 0;
+        }
+        if (c->file_end > 0) {
+            c->file_fd = sr.fd;
+            sr.fd = -1;
+        }
+    } else {
+        char page[1024];
+        size_t page_len = ws_error_page(status, head.location, page, sizeof(page));
+        head.content_length = (int64_t)page_len;
+        head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
+        if (!head_only) {
+            memcpy(wb->out + head_len, page, page_len);
+            body_len = page_len;
+        }
+    }
+    if (sr.fd >= 0)
+        close(sr.fd);
+
+    free(c->out);
+    c->out = NULL;
+    c->out_off = 0;
+    c->out_len = (uint32_t)(head_len + body_len);
+    c->head_len = (uint32_t)head_len;
+    c->body_bytes = 0;
+    if (head_len == 0) {
+        /* Cannot happen with the sizes above; if it does, answer nothing and close. */
+        c->out_len = 0;
+        c->file_end = 0;
+        c->close_after = 1;
+        c->linger = 0;
+    }
+    start_log(c, env, wb, request_line, req);
+    c->phase = c->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_SEND;
+
+    if (c->phase == WS_PHASE_BODY && req->expect_continue && req->version == 11) {
+        /* The client waits for this before sending the body (RFC 9110 §10.1.1). */
+        ssize_t n = send(c->fd, continue_line, sizeof(continue_line) - 1,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n != (ssize_t)sizeof(continue_line) - 1) {
+            c->phase = WS_PHASE_SEND;
+            c->close_after = 1; /* cannot keep in step with this client */
+        }
+    }
+}
+
+/* The request line of an unparseable request, for the log: its first line, trimmed. */
+static struct ws_view first_line(const char *buf, size_t len)
+{
+    const char *nl = memchr(buf, '\n', len);
+    size_t n = nl != NULL ? (size_t)(nl - buf) : len;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    return (struct ws_view){ buf, n };
+}
+
+enum send_result { SEND_DONE, SEND_BLOCKED, SEND_YIELD, SEND_FAILED };
+
+/* Sends what is left of the response. */
+static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *wb)
+{
+    const char *mem = c->out != NULL ? c->out : wb->out;
+    int64_t file_sent = 0;
+
+    while (c->out_off < c->out_len) {
+        int more = c->file_off < c->file_end ? MSG_MORE : 0;
+        ssize_t n = send(c->fd, mem + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | more);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+        }
+        c->out_off += (uint32_t)n;
+        if (c->out_off > c->head_len)
+            c->body_bytes = c->out_off - c->head_len;
+    }
+    while (c->file_off < c->file_end) {
+        size_t chunk = (size_t)(c->file_end - c->file_off);
+        ssize_t n;
+        if (chunk > (1 << 20))
+            chunk = 1 << 20;
+        if (file_sent >= TURN_MAX_FILE_BYTES)
+            return SEND_YIELD;
+        n = sendfile(c->fd, c->file_fd, &c->file_off, chunk);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+        }
+        if (n == 0)
+            return SEND_FAILED; /* the file shrank: the promised length cannot be met */
+        file_sent += n;
+        c->body_bytes += (uint64_t)n;
+    }
+    return SEND_DONE;
+}
+
+/* Consumes request body bytes from the input. Returns 1 when the body is done, 0, or -1. */
+static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct input *in)
+{
+    size_t avail = in->len - in->start;
+
+    if (c->body_left > 0) {
+        size_t take = (uint64_t)c->body_left < avail ? (size_t)c->body_left : avail;
+        consume(in, take);
+        c->body_left -= (int64_t)take;
+        return c->body_left == 0;
+    } else {
+        size_t used = 0;
+        int rc = ws_chunked_decode(&c->chunked, in->buf + in->start, avail, &used, &c->body_seen);
+        consume(in, used);
+        if (rc < 0 || c->body_seen > env->max_body)
+            return -1;
+        if (rc == 1)
+            c->body_left = 0;
+        return rc;
+    }
+}
+
+/* Enters the lingering close: shut our side, then read and drop input until EOF. */
+static void begin_linger(struct ws_conn *c, const struct ws_conn_env *env, struct input *in)
+{
+    shutdown(c->fd, SHUT_WR);
+    c->phase = WS_PHASE_LINGER;
+    c->deadline_ms = ws_now_ms() + env->linger_timeout_ms;
+    in->start = in->len = in->parsed_len = 0;
+}
+
+enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,
+                                 struct ws_worker_buf *wb)
+{
+    struct input in = { .buf = wb->in };
+    unsigned responses = 0, discard_reads = 0;
+
+    if (c->saved != NULL) {
+        memcpy(wb->in, c->saved, c->saved_len);
+        in.len = c->saved_len;
+        free(c->saved);
+        c->saved = NULL;
+        c->saved_len = 0;
+    }
+
+    for (;;) {
+        switch (c->phase) {
+        case WS_PHASE_HEAD: {
+            struct ws_request req;
+            ssize_t n;
+            int rc = WS_PARSE_AGAIN;
+
+            if (in.len > in.start) {
+                rc = ws_http_parse_request(in.buf + in.start, in.len - in.start, in.parsed_len,
+                                           &env->limits, &req);
+                if (rc > 0) {
+                    consume(&in, (size_t)rc);
+                    prepare_response(c, env, wb, &req, 0, req.request_line);
+                    continue;
+                }
+                if (rc < 0) {
+                    prepare_response(c, env, wb, NULL, -rc,
+                                     first_line(in.buf + in.start, in.len - in.start));
+                    consume(&in, in.len - in.start);
+                    continue;
+                }
+                in.parsed_len = in.len - in.start;
+            }
+            if (in.len == in.start && c->requests > 0 &&
+                atomic_load_explicit(env->draining, memory_order_relaxed))
+                return WS_CONN_CLOSE; /* shutting down: no new requests */
+            n = read_more(c, &in);
+            if (n > 0) {
+                if (in.len == (size_t)n && c->requests > 0)
+                    c->request_start_ms = ws_now_ms(); /* first byte of a new request */
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+                return WS_CONN_CLOSE;
+            if (in.len == 0 && c->requests > 0)
+                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->keepalive_timeout_ms);
+            return park(c, wb, &in, EPOLLIN, c->request_start_ms + env->header_timeout_ms);
+        }
+
+        case WS_PHASE_BODY: {
+            int rc = discard_body(c, env, &in);
+            ssize_t n;
+            if (rc < 0) {
+                /* A malformed or oversized chunked body: answer that instead. */
+                int status = c->body_seen > env->max_body ? 413 : 400;
+                drop_response(c);
+                c->requests--;
+                prepare_response(c, env, wb, NULL, status, (struct ws_view){ "-", 1 });
+                continue;
+            }
+            if (rc == 1) {
+                c->phase = WS_PHASE_SEND;
+                continue;
+            }
+            if (++discard_reads > TURN_MAX_DISCARD_READS)
+                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->header_timeout_ms);
+            n = read_more(c, &in);
+            if (n > 0)
+                continue;
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+                return WS_CONN_CLOSE;
+            return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->header_timeout_ms);
+        }
+
+        case WS_PHASE_SEND:
+            switch (send_response(c, wb)) {
+            case SEND_BLOCKED:
+                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
+            case SEND_YIELD:
+                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
+            case SEND_FAILED:
+                log_response(c, env, wb);
+                return WS_CONN_CLOSE;
+            case SEND_DONE: break;
+            }
+            log_response(c, env, wb);
+            drop_response(c);
+            if (c->close_after) {
+                if (!c->linger && in.len == in.start)
+                    return WS_CONN_CLOSE;
+                begin_linger(c, env, &in);
+                continue;
+            }
+            c->phase = WS_PHASE_HEAD;
+            c->request_start_ms = ws_now_ms();
+            if (++responses >= TURN_MAX_RESPONSES && in.len > in.start)
+                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
+            if (in.len == in.start)
+                /* Nothing buffered: the next request has not arrived, so do not
+                 * spend a read finding that out; epoll reports it when it does. */
+                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->keepalive_timeout_ms);
+            continue;
+
+        case WS_PHASE_LINGER:
+            for (;;) {
+                ssize_t n = recv(c->fd, wb->in, WS_MAX_HEAD, 0);
+                if (n > 0) {
+                    if (++discard_reads > TURN_MAX_DISCARD_READS)
+                        return park(c, wb, &in, EPOLLIN, c->deadline_ms);
+                    continue;
+                }
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                    return park(c, wb, &in, EPOLLIN, c->deadline_ms);
+                return WS_CONN_CLOSE;
+            }
+        }
+        return WS_CONN_CLOSE;
+    }
+}

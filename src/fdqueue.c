@@ -1,0 +1,153 @@
+/*
+ * fdqueue.c - bounded ring buffer of descriptors; see fdqueue.h for the design.
+ */
+#include "fdqueue.h"
+
+#include "sync.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct ws_fdqueue {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
+    unsigned capacity;
+    unsigned head;   /* index of the oldest item */
+    unsigned length; /* items queued */
+    unsigned high_water;
+    unsigned waiting_poppers;
+    unsigned waiting_pushers;
+    int closed;
+    int slots[]; /* capacity entries */
+};
+
+struct ws_fdqueue *ws_fdqueue_create(unsigned capacity)
+{
+    struct ws_fdqueue *q;
+    int err;
+
+    if (capacity == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    q = calloc(1, sizeof(*q) + (size_t)capacity * sizeof(q->slots[0]));
+    if (q == NULL)
+        return NULL;
+    q->capacity = capacity;
+    if ((err = pthread_mutex_init(&q->lock, NULL)) != 0)
+        goto fail;
+    if ((err = pthread_cond_init(&q->not_empty, NULL)) != 0)
+        goto fail_mutex;
+    if ((err = pthread_cond_init(&q->not_full, NULL)) != 0)
+        goto fail_cond;
+    return q;
+
+fail_cond:
+    pthread_cond_destroy(&q->not_empty);
+fail_mutex:
+    pthread_mutex_destroy(&q->lock);
+fail:
+    free(q);
+    errno = err;
+    return NULL;
+}
+
+void ws_fdqueue_destroy(struct ws_fdqueue *q)
+{
+    if (q == NULL)
+        return;
+    pthread_cond_destroy(&q->not_full);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+/* Appends fd; the caller holds the lock and has checked there is room. */
+static void append_locked(struct ws_fdqueue *q, int fd)
+{
+    unsigned tail = q->head + q->length;
+    if (tail >= q->capacity)
+        tail -= q->capacity;
+    q->slots[tail] = fd;
+    q->length++;
+    if (q->length > q->high_water)
+        q->high_water = q->length;
+    if (q->waiting_poppers > 0)
+        pthread_cond_signal(&q->not_empty);
+}
+
+int ws_fdqueue_push(struct ws_fdqueue *q, int fd)
+{
+    int rc = 0;
+
+    ws_mutex_lock(&q->lock);
+    while (!q->closed && q->length == q->capacity) {
+        q->waiting_pushers++;
+        ws_cond_wait(&q->not_full, &q->lock);
+        q->waiting_pushers--;
+    }
+    if (q->closed)
+        rc = -EPIPE;
+    else
+        append_locked(q, fd);
+    ws_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd)
+{
+    int rc = 0;
+
+    ws_mutex_lock(&q->lock);
+    if (q->closed)
+        rc = -EPIPE;
+    else if (q->length == q->capacity)
+        rc = -EAGAIN;
+    else
+        append_locked(q, fd);
+    ws_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
+{
+    int rc = 0;
+
+    ws_mutex_lock(&q->lock);
+    while (!q->closed && q->length == 0) {
+        q->waiting_poppers++;
+        ws_cond_wait(&q->not_empty, &q->lock);
+        q->waiting_poppers--;
+    }
+    if (q->length == 0) {
+        rc = -EPIPE; /* closed and drained */
+    } else {
+        *fd = q->slots[q->head];
+        q->head = (q->head + 1 == q->capacity) ? 0 : q->head + 1;
+        q->length--;
+        if (q->waiting_pushers > 0)
+            pthread_cond_signal(&q->not_full);
+    }
+    ws_mutex_unlock(&q->lock);
+    return rc;
+}
+
+void ws_fdqueue_close(struct ws_fdqueue *q)
+{
+    ws_mutex_lock(&q->lock);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_cond_broadcast(&q->not_full);
+    ws_mutex_unlock(&q->lock);
+}
+
+void ws_fdqueue_stats(struct ws_fdqueue *q, struct ws_fdqueue_stats *out)
+{
+    ws_mutex_lock(&q->lock);
+    out->capacity = q->capacity;
+    out->length = q->length;
+    out->high_water = q->high_water;
+    ws_mutex_unlock(&q->lock);
+}

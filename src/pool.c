@@ -1,0 +1,73 @@
+/*
+ * pool.c - worker threads; see pool.h for the design.
+ */
+#include "pool.h"
+
+#include "fdqueue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct worker {
+    struct ws_pool *pool;
+    unsigned index;
+    pthread_t thread;
+};
+
+struct ws_pool {
+    struct ws_fdqueue *queue;
+    ws_pool_serve_fn serve;
+    void *arg;
+    unsigned started;
+    struct worker workers[];
+};
+
+static void *worker_main(void *p)
+{
+    struct worker *w = p;
+    int fd;
+
+    while (ws_fdqueue_pop(w->pool->queue, &fd) == 0)
+        w->pool->serve(w->pool->arg, w->index, fd);
+    return NULL;
+}
+
+struct ws_pool *ws_pool_start(unsigned threads, struct ws_fdqueue *q, ws_pool_serve_fn serve,
+                              void *arg)
+{
+    struct ws_pool *p = calloc(1, sizeof(*p) + threads * sizeof(p->workers[0]));
+    int err;
+
+    if (p == NULL)
+        return NULL;
+    p->queue = q;
+    p->serve = serve;
+    p->arg = arg;
+    for (unsigned i = 0; i < threads; i++) {
+        char name[16];
+        p->workers[i].pool = p;
+        p->workers[i].index = i;
+        err = pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+        if (err != 0) {
+            ws_fdqueue_close(q);
+            ws_pool_join(p);
+            errno = err;
+            return NULL;
+        }
+        p->started++;
+        snprintf(name, sizeof(name), "ws-worker-%u", i % 10000u);
+        pthread_setname_np(p->workers[i].thread, name);
+    }
+    return p;
+}
+
+void ws_pool_join(struct ws_pool *p)
+{
+    if (p == NULL)
+        return;
+    for (unsigned i = 0; i < p->started; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    free(p);
+}

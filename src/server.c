@@ -1,0 +1,738 @@
+/*
+ * server.c - the event thread, parking, deadlines and shutdown; see server.h.
+ *
+ * DESIGN
+ * Threads: one event thread (the caller of ws_server_run) and cfg->threads
+ * workers. Connection records are found from their descriptor through
+ * s->conns, an array indexed by descriptor with atomic slots: the event thread
+ * fills a slot when it accepts, the closing owner clears it before close(2).
+ *
+ * Ownership hand-overs and what orders them:
+ *   event thread -> ring -> worker   the ring's mutex (push, pop);
+ *   worker -> parked                 the park lock, held across epoll_ctl;
+ *   parked -> event thread           the park lock, taken before the event
+ *                                    thread touches a connection it was told
+ *                                    is ready or whose deadline passed.
+ * EPOLLONESHOT guarantees a parked connection produces one event and then
+ * none until it is parked again, so no connection is ever pushed twice.
+ */
+#include "server.h"
+
+#include "conn.h"
+#include "fdqueue.h"
+#include "log.h"
+#include "pool.h"
+#include "response.h"
+#include "static_file.h"
+#include "sync.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_LISTENERS 8
+#define EVENT_BATCH 256
+#define ACCEPT_BATCH 64
+/* How long accepting pauses when the process or system is out of descriptors. */
+#define ACCEPT_BACKOFF_MS 100
+/* Linger (drain input after an error response) at most this long. */
+#define LINGER_TIMEOUT_MS 2000
+
+struct ws_server {
+    struct ws_config cfg;
+    struct ws_log *log;
+    int root_fd;
+    int listeners[MAX_LISTENERS];
+    unsigned n_listeners;
+    char listen_text[256]; /* "[::]:6789", for the start-up line */
+    int port;
+
+    int epoll_fd;
+    int signal_fd;
+    int wake_fd; /* eventfd: a worker closed the last connection while draining */
+
+    struct ws_fdqueue *queue;
+    struct ws_pool *pool;
+    struct ws_worker_buf *bufs; /* one per worker */
+    struct ws_conn_env env;
+
+    _Atomic(struct ws_conn *) *conns; /* by descriptor */
+    unsigned max_fds;
+    atomic_int live; /* connections open */
+    atomic_int draining;
+
+    /* Guarded by park_lock. */
+    pthread_mutex_t park_lock;
+    struct ws_conn **heap; /* min-heap of parked connections by deadline_ms */
+    unsigned heap_len;
+    int stopped; /* no more parking: workers close instead */
+
+    /* Event thread only. */
+    int64_t accept_paused_until; /* 0 when accepting */
+    int64_t last_emfile_log;
+    int64_t drain_deadline;
+    int signals_seen;
+};
+
+/* --- the deadline heap (park lock held) ------------------------------------ */
+
+static void heap_set(struct ws_server *s, unsigned i, struct ws_conn *c)
+{
+    s->heap[i] = c;
+    c->heap_index = i;
+}
+
+static void heap_sift_up(struct ws_server *s, unsigned i)
+{
+    struct ws_conn *c = s->heap[i];
+    while (i > 0) {
+        unsigned parent = (i - 1) / 2;
+        if (s->heap[parent]->deadline_ms <= c->deadline_ms)
+            break;
+        heap_set(s, i, s->heap[parent]);
+        i = parent;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_sift_down(struct ws_server *s, unsigned i)
+{
+    struct ws_conn *c = s->heap[i];
+    for (;;) {
+        unsigned child = 2 * i + 1;
+        if (child >= s->heap_len)
+            break;
+        if (child + 1 < s->heap_len && s->heap[child + 1]->deadline_ms < s->heap[child]->deadline_ms)
+            child++;
+        if (c->deadline_ms <= s->heap[child]->deadline_ms)
+            break;
+        heap_set(s, i, s->heap[child]);
+        i = child;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_insert(struct ws_server *s, struct ws_conn *c)
+{
+    heap_set(s, s->heap_len++, c);
+    heap_sift_up(s, c->heap_index);
+}
+
+static void heap_remove(struct ws_server *s, struct ws_conn *c)
+{
+    unsigned i = c->heap_index;
+    struct ws_conn *last;
+
+    if (i == UINT32_MAX)
+        return;
+    c->heap_index = UINT32_MAX;
+    last = s->heap[--s->heap_len];
+    if (last == c)
+        return;
+    heap_set(s, i, last);
+    heap_sift_up(s, i);
+    heap_sift_down(s, last->heap_index);
+}
+
+/* --- connection lifetime --------------------------------------------------- */
+
+/* Closes and frees a connection its caller owns. Any thread. */
+static void release_conn(struct ws_server *s, struct ws_conn *c)
+{
+    atomic_store_explicit(&s->conns[c->fd], NULL, memory_order_relaxed);
+    ws_conn_free(c);
+    if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining)) {
+        uint64_t one = 1;
+        /* Tell the event thread the last connection is gone. */
+        if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            ws_log_error(s->log, "eventfd write: %s", strerror(errno));
+    }
+}
+
+/* Parks a connection the calling worker owns; ownership passes to the event thread. */
+static void park_conn(struct ws_server *s, struct ws_conn *c)
+{
+    struct epoll_event ev = { .events = c->park_events | EPOLLONESHOT, .data.fd = c->fd };
+    int rc;
+
+    ws_mutex_lock(&s->park_lock);
+    if (s->stopped) {
+        ws_mutex_unlock(&s->park_lock);
+        release_conn(s, c);
+        return;
+    }
+    heap_insert(s, c);
+    rc = epoll_ctl(s->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+    if (rc < 0) {
+        heap_remove(s, c);
+        ws_mutex_unlock(&s->park_lock);
+        ws_log_error(s->log, "epoll_ctl: %s", strerror(errno));
+        release_conn(s, c);
+        return;
+    }
+    c->registered = 1;
+    ws_mutex_unlock(&s->park_lock);
+}
+
+/* The worker side: run a connection popped from the ring. */
+static void serve_fd(void *arg, unsigned worker, int fd)
+{
+    struct ws_server *s = arg;
+    struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+
+    if (ws_conn_run(c, &s->env, &s->bufs[worker]) == WS_CONN_PARK)
+        park_conn(s, c);
+    else
+        release_conn(s, c);
+}
+
+/* --- the event thread ------------------------------------------------------- */
+
+static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                    "Server: " WS_SERVER_NAME "\r\n"
+                                    "Retry-After: 1\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Length: 20\r\n"
+                                    "Connection: close\r\n"
+                                    "\r\n"
+                                    "Server is too busy.\n";
+
+/*
+ * Turns a new connection away because the ring is full: a best-effort 503 that
+ * never blocks the event thread, then a close that does not reset the
+ * connection while the request is still unread (which could destroy the 503).
+ */
+static void refuse_busy(int fd)
+{
+    char sink[4096];
+
+    if (send(fd, busy_response, sizeof(busy_response) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        shutdown(fd, SHUT_WR);
+        for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+            ;
+    }
+    close(fd);
+}
+
+static void pause_accepting(struct ws_server *s, int64_t now, int err)
+{
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listeners[i], NULL);
+    s->accept_paused_until = now + ACCEPT_BACKOFF_MS;
+    if (now - s->last_emfile_log >= 1000) {
+        ws_log_error(s->log, "accept: %s; pausing new connections for %d ms", strerror(err),
+                     ACCEPT_BACKOFF_MS);
+        s->last_emfile_log = now;
+    }
+}
+
+static void resume_accepting(struct ws_server *s)
+{
+    for (unsigned i = 0; i < s->n_listeners; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->listeners[i] };
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev);
+    }
+    s->accept_paused_until = 0;
+}
+
+static void accept_batch(struct ws_server *s, int lfd, int64_t now)
+{
+    static const int one = 1;
+
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        struct ws_conn *c;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            switch (errno) {
+            case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+            case EWOULDBLOCK:
+#endif
+                return;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO: continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM: pause_accepting(s, now, errno); return;
+            default: ws_log_error(s->log, "accept: %s", strerror(errno)); return;
+            }
+        }
+        if ((unsigned)fd >= s->max_fds) {
+            close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = ws_conn_new(fd, (struct sockaddr *)&ss, now);
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        atomic_store_explicit(&s->conns[fd], c, memory_order_relaxed);
+        atomic_fetch_add(&s->live, 1);
+        c->queued_ms = now;
+        if (ws_fdqueue_try_push(s->queue, fd) < 0) {
+            atomic_store_explicit(&s->conns[fd], NULL, memory_order_relaxed);
+            atomic_fetch_sub(&s->live, 1);
+            c->fd = -1; /* the record goes; the socket is refused below */
+            ws_conn_free(c);
+            refuse_busy(fd);
+        }
+    }
+}
+
+/* Hands parked connections that epoll reported ready to the workers. */
+static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now)
+{
+    ws_mutex_lock(&s->park_lock);
+    for (unsigned i = 0; i < n; i++)
+        heap_remove(s, ready[i]);
+    ws_mutex_unlock(&s->park_lock);
+
+    for (unsigned i = 0; i < n; i++) {
+        ready[i]->queued_ms = now;
+        /* Blocks only while every worker is busy and the ring is full. */
+        if (ws_fdqueue_push(s->queue, ready[i]->fd) < 0)
+            release_conn(s, ready[i]);
+    }
+}
+
+static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                       "Server: " WS_SERVER_NAME "\r\n"
+                                       "Content-Length: 0\r\n"
+                                       "Connection: close\r\n"
+                                       "\r\n";
+
+/* Closes parked connections whose deadline has passed. Returns ms to the next one. */
+static int expire_deadlines(struct ws_server *s, int64_t now)
+{
+    struct ws_conn *expired[EVENT_BATCH];
+    unsigned n = 0;
+    int wait_ms = 1000;
+
+    ws_mutex_lock(&s->park_lock);
+    while (s->heap_len > 0 && n < EVENT_BATCH && s->heap[0]->deadline_ms <= now) {
+        expired[n] = s->heap[0];
+        heap_remove(s, expired[n]);
+        n++;
+    }
+    if (s->heap_len > 0) {
+        int64_t d = s->heap[0]->deadline_ms - now;
+        wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
+    }
+    ws_mutex_unlock(&s->park_lock);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct ws_conn *c = expired[i];
+        if (c->phase == WS_PHASE_HEAD && c->saved_len > 0)
+            /* Part of a request arrived, too slowly: say so (best effort). */
+            (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
+        release_conn(s, c);
+    }
+    return n == EVENT_BATCH ? 0 : wait_ms;
+}
+
+/* Shutdown, step 1: stop accepting and close what is idle. */
+static void begin_drain(struct ws_server *s, int64_t now)
+{
+    struct ws_conn **idle;
+    unsigned n = 0;
+
+    atomic_store(&s->draining, 1);
+    s->drain_deadline = now + s->cfg.shutdown_grace_ms;
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        close(s->listeners[i]); /* also leaves the epoll set */
+    s->n_listeners = 0;
+    s->accept_paused_until = 0;
+
+    /* Idle keep-alive connections and half-received requests go now. */
+    ws_mutex_lock(&s->park_lock);
+    idle = malloc((s->heap_len + 1) * sizeof(*idle));
+    for (unsigned i = 0; idle != NULL && i < s->heap_len;) {
+        struct ws_conn *c = s->heap[i];
+        if (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER) {
+            heap_remove(s, c);
+            idle[n++] = c;
+        } else {
+            i++;
+        }
+    }
+    ws_mutex_unlock(&s->park_lock);
+    for (unsigned i = 0; i < n; i++)
+        release_conn(s, idle[i]);
+    free(idle);
+}
+
+/* Shutdown, last step: nothing may park any more; close everything parked. */
+static void stop_parking(struct ws_server *s)
+{
+    ws_mutex_lock(&s->park_lock);
+    s->stopped = 1;
+    while (s->heap_len > 0) {
+        struct ws_conn *c = s->heap[0];
+        heap_remove(s, c);
+        ws_mutex_unlock(&s->park_lock);
+        release_conn(s, c);
+        ws_mutex_lock(&s->park_lock);
+    }
+    ws_mutex_unlock(&s->park_lock);
+}
+
+static void handle_signals(struct ws_server *s, int64_t now)
+{
+    struct signalfd_siginfo si;
+
+    while (read(s->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGINT:
+        case SIGTERM:
+            if (s->signals_seen++ == 0) {
+                ws_log_error(s->log, "%s received; finishing responses in flight (up to %u ms)",
+                             si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+                             s->cfg.shutdown_grace_ms);
+                begin_drain(s, now);
+            } else {
+                s->drain_deadline = now; /* asked twice: stop now */
+            }
+            break;
+        default: break; /* SIGHUP, SIGUSR1: reserved */
+        }
+    }
+}
+
+static void event_loop(struct ws_server *s)
+{
+    struct epoll_event events[EVENT_BATCH];
+    struct ws_conn *ready[EVENT_BATCH];
+    int wait_ms = 1000;
+
+    for (;;) {
+        int64_t now;
+        unsigned n_ready = 0;
+        int signalled = 0;
+        int n = epoll_wait(s->epoll_fd, events, EVENT_BATCH, wait_ms);
+
+        if (n < 0 && errno != EINTR) {
+            ws_log_error(s->log, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        now = ws_now_ms();
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            int is_listener = 0;
+
+            for (unsigned k = 0; k < s->n_listeners; k++)
+                is_listener |= (fd == s->listeners[k]);
+            if (is_listener) {
+                accept_batch(s, fd, now);
+            } else if (fd == s->signal_fd) {
+                signalled = 1;
+            } else if (fd == s->wake_fd) {
+                uint64_t count;
+                (void)!read(s->wake_fd, &count, sizeof(count));
+            } else {
+                struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+                if (c != NULL)
+                    ready[n_ready++] = c;
+            }
+        }
+        if (n_ready > 0)
+            dispatch_ready(s, ready, n_ready, now);
+        /* After dispatching: a drain closes parked connections, and ready[] must
+         * not hold one it closed. */
+        if (signalled)
+            handle_signals(s, now);
+
+        wait_ms = expire_deadlines(s, now);
+        if (s->accept_paused_until != 0) {
+            if (now >= s->accept_paused_until)
+                resume_accepting(s);
+            else if (s->accept_paused_until - now < wait_ms)
+                wait_ms = (int)(s->accept_paused_until - now);
+        }
+        if (atomic_load(&s->draining)) {
+            if (atomic_load(&s->live) == 0 || now >= s->drain_deadline)
+                break;
+            if (s->drain_deadline - now < wait_ms)
+                wait_ms = (int)(s->drain_deadline - now);
+        }
+    }
+}
+
+int ws_server_run(struct ws_server *s)
+{
+    struct epoll_event ev = { .events = EPOLLIN };
+    int err;
+
+    pthread_setname_np(pthread_self(), "ws-event");
+    for (unsigned i = 0; i < s->n_listeners; i++) {
+        ev.data.fd = s->listeners[i];
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev) < 0)
+            return -errno;
+    }
+    ev.data.fd = s->signal_fd;
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &ev) < 0)
+        return -errno;
+    ev.data.fd = s->wake_fd;
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
+        return -errno;
+
+    s->pool = ws_pool_start(s->cfg.threads, s->queue, serve_fd, s);
+    if (s->pool == NULL) {
+        err = errno;
+        ws_log_error(s->log, "cannot start worker threads: %s", strerror(err));
+        return -err;
+    }
+    ws_log_error(s->log, "listening on %s (root %s, %u threads, queue %u, %s)", s->listen_text,
+                 s->cfg.root, s->cfg.threads, s->cfg.queue_capacity,
+                 ws_open_beneath_mode(s->root_fd) == 1 ? "openat2" : "checked open");
+
+    event_loop(s);
+
+    stop_parking(s);
+    ws_fdqueue_close(s->queue); /* workers drain what is queued, then return */
+    ws_pool_join(s->pool);
+    s->pool = NULL;
+    ws_log_error(s->log, "stopped");
+    return 0;
+}
+
+/* --- set-up and tear-down ---------------------------------------------------- */
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(out, size, "[%s]:%d", host, port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(out, size, "%s:%d", host, port);
+    }
+}
+
+/* Opens, binds and listens; returns the descriptor or -errno. */
+static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only)
+{
+    static const int one = 1;
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err;
+
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len, int v6only,
+                        char *err, size_t err_size)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    char text[80];
+    int fd;
+
+    /* With --port 0 every address shares the port the kernel chose for the first. */
+    if (s->port != 0 && sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)s->port);
+    else if (s->port != 0)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)s->port);
+    format_addr(sa, text, sizeof(text));
+    if (s->n_listeners == MAX_LISTENERS)
+        return 0;
+    fd = open_listener(sa, len, v6only);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", text, strerror(-fd));
+        return fd;
+    }
+    getsockname(fd, (struct sockaddr *)&bound, &bound_len);
+    format_addr((struct sockaddr *)&bound, text, sizeof(text));
+    if (s->port == 0)
+        s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                              : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->listeners[s->n_listeners++] = fd;
+    if (s->listen_text[0] != '\0')
+        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    return 0;
+}
+
+static int create_listeners(struct ws_server *s, char *err, size_t err_size)
+{
+    struct addrinfo hints = { 0 }, *res, *ai;
+    char port[8];
+    int rc;
+
+    s->port = s->cfg.port;
+    if (s->cfg.bind == NULL) {
+        /* Every interface: one dual-stack IPv6 socket, or IPv4 where IPv6 is off. */
+        struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+        any6.sin6_port = any4.sin_port = htons((uint16_t)s->cfg.port);
+        rc = add_listener(s, (struct sockaddr *)&any6, sizeof(any6), 0, err, err_size);
+        if (rc == -EAFNOSUPPORT)
+            rc = add_listener(s, (struct sockaddr *)&any4, sizeof(any4), 0, err, err_size);
+        return rc;
+    }
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", s->cfg.port);
+    rc = getaddrinfo(s->cfg.bind, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve bind address '%s': %s", s->cfg.bind,
+                 gai_strerror(rc));
+        return -EINVAL;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        rc = add_listener(s, ai->ai_addr, ai->ai_addrlen, 1, err, err_size);
+        if (rc < 0)
+            break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* Raises the descriptor limit to its hard maximum; returns the limit in force. */
+static unsigned raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_max > (1u << 20))
+        rl.rlim_max = 1u << 20;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > (1u << 20) ? (1u << 20) : (unsigned)rl.rlim_cur;
+}
+
+struct ws_server *ws_server_create(const struct ws_config *cfg, int root_fd, struct ws_log *log,
+                                   char *err, size_t err_size)
+{
+    struct ws_server *s = calloc(1, sizeof(*s));
+    sigset_t mask;
+
+    if (s == NULL) {
+        snprintf(err, err_size, "out of memory");
+        close(root_fd);
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->log = log;
+    s->root_fd = root_fd;
+    s->epoll_fd = s->signal_fd = s->wake_fd = -1;
+    pthread_mutex_init(&s->park_lock, NULL);
+
+    s->max_fds = raise_fd_limit();
+    s->conns = calloc(s->max_fds, sizeof(*s->conns));
+    s->heap = calloc(s->max_fds, sizeof(*s->heap));
+    s->bufs = calloc(cfg->threads, sizeof(*s->bufs));
+    s->queue = ws_fdqueue_create(cfg->queue_capacity);
+    if (s->conns == NULL || s->heap == NULL || s->bufs == NULL || s->queue == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->epoll_fd < 0 || s->signal_fd < 0 || s->wake_fd < 0) {
+        snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
+        goto fail;
+    }
+    if (create_listeners(s, err, err_size) < 0)
+        goto fail;
+
+    s->env.root_fd = root_fd;
+    s->env.log = log;
+    s->env.draining = &s->draining;
+    s->env.limits.max_request_line = WS_MAX_REQUEST_LINE;
+    s->env.limits.max_head = WS_MAX_HEAD;
+    s->env.limits.max_headers = WS_MAX_HEADERS;
+    s->env.header_timeout_ms = cfg->header_timeout_ms;
+    s->env.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
+    s->env.send_timeout_ms = cfg->send_timeout_ms;
+    s->env.linger_timeout_ms = LINGER_TIMEOUT_MS;
+    s->env.max_requests = cfg->max_requests;
+    s->env.max_body = cfg->max_body;
+    return s;
+
+fail:
+    ws_server_destroy(s);
+    return NULL;
+}
+
+int ws_server_port(const struct ws_server *s)
+{
+    return s->port;
+}
+
+void ws_server_destroy(struct ws_server *s)
+{
+    if (s == NULL)
+        return;
+    /* Connections still open here were never handed to a thread (run failed). */
+    for (unsigned fd = 0; s->conns != NULL && fd < s->max_fds; fd++) {
+        struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+        if (c != NULL)
+            ws_conn_free(c);
+    }
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        close(s->listeners[i]);
+    if (s->epoll_fd >= 0)
+        close(s->epoll_fd);
+    if (s->signal_fd >= 0)
+        close(s->signal_fd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    if (s->root_fd >= 0)
+        close(s->root_fd);
+    ws_fdqueue_destroy(s->queue);
+    free(s->bufs);
+    free(s->heap);
+    free(s->conns);
+    pthread_mutex_destroy(&s->park_lock);
+    free(s);
+}
