@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 struct ws_config {
-    int port;                  /* 0..65535; 0 lets the kernel choose */
-    unsigned threads;          /* worker threads, 1..1024 */
-    unsigned queue_capacity;   /* ring buffer slots, 1..1048576 */
-    const char *root;          /* document root, as given */
-    const char *bind;          /* address to listen on; NULL means every interface */
-    const char *access_log;    /* file name, "-" for stdout, or NULL for off */
+    int port;                      /* 0..65535; 0 lets the kernel choose */
+    unsigned threads;              /* worker threads, 1..1024 */
+    unsigned queue_capacity;       /* ring buffer slots, 1..1048576 */
+    const char *root;              /* document root, as given */
+    const char *bind;              /* address to listen on; NULL means every interface */
+    const char *access_log;        /* file name, "-" for stdout, or NULL for off */
     unsigned header_timeout_ms;    /* whole request header must arrive within this */
     unsigned keepalive_timeout_ms; /* idle time allowed between requests */
     unsigned send_timeout_ms;      /* longest a client may stall reading a response */

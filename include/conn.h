@@ -58,7 +58,7 @@ enum ws_conn_verdict {
 
 /* Read-only context shared by every worker; draining is the one mutable field. */
 struct ws_conn_env {
-    int root_fd;                /* directory descriptor of the document root */
+    int root_fd; /* directory descriptor of the document root */
     struct ws_log *log;
     const atomic_int *draining; /* nonzero once shutdown began: finish, do not keep alive */
     struct ws_parse_limits limits;
@@ -72,12 +72,12 @@ struct ws_conn_env {
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
 struct ws_worker_buf {
-    char in[WS_MAX_HEAD];                         /* request bytes */
-    char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX];    /* response head (+ small body) */
-    char path[WS_MAX_REQUEST_LINE + 16];          /* decoded request path */
-    char log[8192];                               /* access log line being built */
-    time_t date_second;                           /* second the cached dates are for */
-    char date[32];                                /* IMF-fixdate of date_second */
+    char in[WS_MAX_HEAD];                      /* request bytes */
+    char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
+    char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
+    char log[8192];                            /* access log line being built */
+    time_t date_second;                        /* second the cached dates are for */
+    char date[32];                             /* IMF-fixdate of date_second */
     char log_date[32];
 };
 

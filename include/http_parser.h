@@ -64,16 +64,16 @@ struct ws_request {
     enum ws_method method;
     struct ws_view method_name;
     enum ws_target_form target_form;
-    struct ws_view target;     /* the request-target exactly as sent */
-    struct ws_view path;       /* "/..." part of the target, still percent-encoded */
-    struct ws_view query;      /* after '?', without it; empty when absent */
-    struct ws_view host;       /* absolute-form authority, else the Host field */
-    int version;               /* 10 for HTTP/1.0, 11 for HTTP/1.1 (and 1.x, x > 1) */
-    int keep_alive;            /* connection persists after the response (RFC 9112 §9.3) */
-    int64_t content_length;    /* -1 when absent */
-    int chunked;               /* Transfer-Encoding: chunked */
-    int expect_continue;       /* Expect: 100-continue */
-    int expect_other;          /* an Expect value we cannot meet: 417 */
+    struct ws_view target;       /* the request-target exactly as sent */
+    struct ws_view path;         /* "/..." part of the target, still percent-encoded */
+    struct ws_view query;        /* after '?', without it; empty when absent */
+    struct ws_view host;         /* absolute-form authority, else the Host field */
+    int version;                 /* 10 for HTTP/1.0, 11 for HTTP/1.1 (and 1.x, x > 1) */
+    int keep_alive;              /* connection persists after the response (RFC 9112 §9.3) */
+    int64_t content_length;      /* -1 when absent */
+    int chunked;                 /* Transfer-Encoding: chunked */
+    int expect_continue;         /* Expect: 100-continue */
+    int expect_other;            /* an Expect value we cannot meet: 417 */
     struct ws_view request_line; /* without its line terminator, for logging */
     size_t header_count;
     struct ws_header headers[WS_MAX_HEADERS];

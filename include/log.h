@@ -49,8 +49,7 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view user_agent, size_t *split);
 
 /* Writes a line made by ws_log_format_combined, with the byte count inserted. */
-void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split,
-                   uint64_t bytes);
+void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split, uint64_t bytes);
 
 /* Writes "webserver: <message>\n" to the error log. */
 void ws_log_error(struct ws_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -226,6 +226,7 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
     return WS_CONFIG_RUN;
 
 bad_value:
-    set_error(err, err_size, "invalid value '%s' for %s", optarg, option_name(c, name, sizeof(name)));
+    set_error(err, err_size, "invalid value '%s' for %s", optarg,
+              option_name(c, name, sizeof(name)));
     return WS_CONFIG_ERROR;
 }

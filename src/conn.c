@@ -185,8 +185,7 @@ static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, st
 }
 
 /* Writes the access log line of the response that just ended, if any. */
-static void log_response(struct ws_conn *c, const struct ws_conn_env *env,
-                         struct ws_worker_buf *wb)
+static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb)
 {
     if (c->log_len > 0) {
         const char *line = c->log_line != NULL ? c->log_line : wb->log;
@@ -217,9 +216,8 @@ static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct w
             agent = h->value;
     }
     peer_text(c, client, sizeof(client));
-    c->log_len = (uint32_t)ws_log_format_combined(wb->log, sizeof(wb->log), client,
-                                                  wb->date_second, request_line, c->status,
-                                                  referer, agent, &split);
+    c->log_len = (uint32_t)ws_log_format_combined(wb->log, sizeof(wb->log), client, wb->date_second,
+                                                  request_line, c->status, referer, agent, &split);
     c->log_split = (uint32_t)split;
 }
 
@@ -343,8 +341,8 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
 
     if (c->phase == WS_PHASE_BODY && req->expect_continue && req->version == 11) {
         /* The client waits for this before sending the body (RFC 9110 §10.1.1). */
-        ssize_t n = send(c->fd, continue_line, sizeof(continue_line) - 1,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(c->fd, continue_line, sizeof(continue_line) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n != (ssize_t)sizeof(continue_line) - 1) {
             c->phase = WS_PHASE_SEND;
             c->close_after = 1; /* cannot keep in step with this client */
@@ -516,11 +514,8 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
             switch (send_response(c, wb)) {
             case SEND_BLOCKED:
                 return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
-            case SEND_YIELD:
-                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
-            case SEND_FAILED:
-                log_response(c, env, wb);
-                return WS_CONN_CLOSE;
+            case SEND_YIELD: return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
+            case SEND_FAILED: log_response(c, env, wb); return WS_CONN_CLOSE;
             case SEND_DONE: break;
             }
             log_response(c, env, wb);

@@ -13,17 +13,16 @@
 
 /* tchar per RFC 9110 §5.6.2. */
 static const unsigned char tchar_table[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
-    ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,  ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,  ['C'] = 1,
-    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,  ['Q'] = 1,
-    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,  ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1,
-    ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static int is_tchar(unsigned char c)
@@ -99,7 +98,8 @@ static int valid_host(struct ws_view h)
     if (h.ptr[0] == '[') {
         for (i = 1; i < h.len && h.ptr[i] != ']'; i++) {
             unsigned char c = (unsigned char)h.ptr[i];
-            if (!(c == ':' || c == '.' || (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'z')))
+            if (!(c == ':' || c == '.' || (c >= '0' && c <= '9') ||
+                  (lower(c) >= 'a' && lower(c) <= 'z')))
                 return 0;
         }
         if (i == h.len || i == 1)
@@ -158,8 +158,8 @@ struct framing {
     int te_seen;
     int te_bad;
     int host_bad;
-    int te_codings;    /* codings named, in order, across all Transfer-Encoding lines */
-    int te_chunked;    /* how many of them are "chunked" */
+    int te_codings; /* codings named, in order, across all Transfer-Encoding lines */
+    int te_chunked; /* how many of them are "chunked" */
     int te_last_chunked;
     int conn_close;
     int conn_keep_alive;
@@ -514,13 +514,13 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 }
 
 enum {
-    CH_SIZE = 0,  /* reading hex digits of chunk-size */
-    CH_EXT,       /* after the size: chunk-ext up to the line end */
-    CH_SIZE_LF,   /* saw CR after the size line */
-    CH_DATA,      /* inside chunk-data */
-    CH_DATA_CR,   /* expecting the CRLF after chunk-data */
-    CH_DATA_LF,   /* saw CR after chunk-data */
-    CH_TRAILER,   /* at the start of a trailer line (or the final empty line) */
+    CH_SIZE = 0, /* reading hex digits of chunk-size */
+    CH_EXT,      /* after the size: chunk-ext up to the line end */
+    CH_SIZE_LF,  /* saw CR after the size line */
+    CH_DATA,     /* inside chunk-data */
+    CH_DATA_CR,  /* expecting the CRLF after chunk-data */
+    CH_DATA_LF,  /* saw CR after chunk-data */
+    CH_TRAILER,  /* at the start of a trailer line (or the final empty line) */
     CH_TRAILER_LINE,
     CH_TRAILER_LF, /* saw CR inside the trailer section */
     CH_END_LF,     /* saw CR of the final empty line */

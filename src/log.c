@@ -160,8 +160,7 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
     return w;
 }
 
-void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split,
-                   uint64_t bytes)
+void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split, uint64_t bytes)
 {
     char line[WS_LOG_LINE_MAX + 32];
     int n;

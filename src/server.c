@@ -45,8 +45,8 @@
 #include <unistd.h>
 
 #define MAX_LISTENERS 8
-#define EVENT_BATCH 256
-#define ACCEPT_BATCH 64
+#define EVENT_BATCH   256
+#define ACCEPT_BATCH  64
 /* How long accepting pauses when the process or system is out of descriptors. */
 #define ACCEPT_BACKOFF_MS 100
 /* Linger (drain input after an error response) at most this long. */
@@ -116,7 +116,8 @@ static void heap_sift_down(struct ws_server *s, unsigned i)
         unsigned child = 2 * i + 1;
         if (child >= s->heap_len)
             break;
-        if (child + 1 < s->heap_len && s->heap[child + 1]->deadline_ms < s->heap[child]->deadline_ms)
+        if (child + 1 < s->heap_len &&
+            s->heap[child + 1]->deadline_ms < s->heap[child]->deadline_ms)
             child++;
         if (c->deadline_ms <= s->heap[child]->deadline_ms)
             break;
@@ -483,7 +484,6 @@ int ws_server_run(struct ws_server *s)
     struct epoll_event ev = { .events = EPOLLIN };
     int err;
 
-    pthread_setname_np(pthread_self(), "ws-event");
     for (unsigned i = 0; i < s->n_listeners; i++) {
         ev.data.fd = s->listeners[i];
         if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev) < 0)

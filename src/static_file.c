@@ -103,8 +103,7 @@ static int status_for_errno(int err)
     case ENOTDIR:
     case ENAMETOOLONG:
     case ELOOP:
-    case EXDEV: /* an escape from the root looks like nothing at all */
-        return 404;
+    case EXDEV: /* an escape from the root looks like nothing at all */ return 404;
     case EACCES:
     case EPERM: return 403;
     case EMFILE:
