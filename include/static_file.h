@@ -22,12 +22,13 @@ struct ws_static_result {
 /*
  * Resolves a request path (percent-encoded, as in the request) against the root:
  * decodes and normalises it, opens it beneath root_fd, serves a directory's
- * index.html, and redirects a directory named without its trailing slash.
- * buf (buf_size bytes, at least path.len + 16) holds the decoded path and the
- * Location value. Returns the status in out->status; never blocks on a FIFO.
+ * index.html, and redirects a directory named without its trailing slash (the
+ * query, if any, is kept in the Location). buf (buf_size bytes) holds the
+ * decoded path and the Location value; when it is too small for them the
+ * status is 414. Returns the status in out->status; never blocks on a FIFO.
  */
-void ws_static_open(int root_fd, struct ws_view path, char *buf, size_t buf_size,
-                    struct ws_static_result *out);
+void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char *buf,
+                    size_t buf_size, struct ws_static_result *out);
 
 /*
  * Opens rel (relative, "" for the root itself) beneath root_fd so that the

@@ -255,7 +255,7 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
         else if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
             status = 413;
         else {
-            ws_static_open(env->root_fd, req->path, wb->path, sizeof(wb->path), &sr);
+            ws_static_open(env->root_fd, req->path, req->query, wb->path, sizeof(wb->path), &sr);
             status = sr.status;
         }
     }

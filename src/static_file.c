@@ -113,8 +113,8 @@ static int status_for_errno(int err)
     }
 }
 
-void ws_static_open(int root_fd, struct ws_view path, char *buf, size_t buf_size,
-                    struct ws_static_result *out)
+void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char *buf,
+                    size_t buf_size, struct ws_static_result *out)
 {
     static const char index_name[] = "index.html";
     const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
@@ -146,9 +146,16 @@ void ws_static_open(int root_fd, struct ws_view path, char *buf, size_t buf_size
             /* The Location goes after the decoded path in buf. */
             char *loc = buf + rel_len + 1;
             size_t room = buf_size - rel_len - 1;
-            if (ws_path_encode(buf, rel_len, 1, loc, room) < 0) {
+            int n = ws_path_encode(buf, rel_len, 1, loc, room);
+            if (n < 0 || (query.len > 0 && (size_t)n + 1 + query.len >= room)) {
                 out->status = 414;
                 return;
+            }
+            if (query.len > 0) {
+                /* The query was validated by the parser: no spaces or controls. */
+                loc[n] = '?';
+                memcpy(loc + n + 1, query.ptr, query.len);
+                loc[n + 1 + query.len] = '\0';
             }
             out->location = loc;
             out->status = 301;

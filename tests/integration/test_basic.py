@@ -46,7 +46,7 @@ class BasicTest(ServerTestCase):
     def test_directory_without_slash_redirects(self):
         r = get(self.port, "/sub?x=1")
         self.assertEqual(r.status, 301)
-        self.assertEqual(r.header("location"), "/sub/")
+        self.assertEqual(r.header("location"), "/sub/?x=1")
         r = get(self.port, "/sub/")
         self.assertEqual(r.body, b"sub index\n")
 
