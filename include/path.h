@@ -20,9 +20,10 @@
  * *is_dir is set when the path names a directory form: it ends in '/' or in a
  * "." or ".." segment.
  *
- * Returns 0, or -400 for a malformed escape, an encoded NUL, or a ".." that would
- * climb above the root, or -414 when out (of out_size bytes) is too small;
- * out_size >= len + 1 always suffices because decoding never lengthens a path.
+ * Returns 0, or -400 for a malformed escape, a NUL (encoded or raw), or a ".."
+ * that would climb above the root, or -414 when out (of out_size bytes) is too
+ * small; out_size >= len + 1 always suffices because decoding never lengthens a
+ * path.
  */
 int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, size_t *out_len,
                       int *is_dir);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -141,6 +142,28 @@ static const char *option_name(int c, char *buf, size_t size)
     return "?";
 }
 
+/*
+ * Sets the message for getopt's '?'. An unknown short option may sit inside a group
+ * ("-xp 80"), where optind still points at the group's own element, so it is
+ * named by its letter (optopt); anything else (an unknown or ambiguous long
+ * option, optopt 0, or a value given to --help, optopt 'h') by its element.
+ */
+static enum ws_config_result unknown_option(char *err, size_t err_size, char **argv)
+{
+    int c = optopt;
+
+    if (c != 0 && (c < 0 || c > 0x7e || strchr("ptrqbhV", c) == NULL)) {
+        unsigned char u = (unsigned char)c;
+        if (isgraph(u))
+            set_error(err, err_size, "unknown option '-%c' (try --help)", u);
+        else
+            set_error(err, err_size, "unknown option '-\\x%02x' (try --help)", u);
+    } else {
+        set_error(err, err_size, "unknown option '%s' (try --help)", argv[optind - 1]);
+    }
+    return WS_CONFIG_ERROR;
+}
+
 enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
                                       size_t err_size)
 {
@@ -214,9 +237,7 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         case ':':
             set_error(err, err_size, "option '%s' needs a value", argv[optind - 1]);
             return WS_CONFIG_ERROR;
-        default:
-            set_error(err, err_size, "unknown option '%s' (try --help)", argv[optind - 1]);
-            return WS_CONFIG_ERROR;
+        default: return unknown_option(err, err_size, argv);
         }
     }
     if (optind < argc) {

@@ -224,6 +224,19 @@ static void note_connection(struct framing *f, struct ws_view v)
     }
 }
 
+/* Expect is a list (RFC 9110 §10.1.1) whose empty elements are ignored (§5.6.1). */
+static void note_expect(struct ws_request *req, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    while (next_list_element(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "100-continue"))
+            req->expect_continue = 1;
+        else
+            req->expect_other = 1;
+    }
+}
+
 static void note_field(struct framing *f, struct ws_request *req, const struct ws_header *h)
 {
     switch (h->name.len) {
@@ -237,12 +250,8 @@ static void note_field(struct framing *f, struct ws_request *req, const struct w
         }
         break;
     case 6:
-        if (ws_view_eq_nocase(h->name, "expect")) {
-            if (ws_view_eq_nocase(h->value, "100-continue"))
-                req->expect_continue = 1;
-            else
-                req->expect_other = 1;
-        }
+        if (ws_view_eq_nocase(h->name, "expect"))
+            note_expect(req, h->value);
         break;
     case 10:
         if (ws_view_eq_nocase(h->name, "connection"))
@@ -311,15 +320,21 @@ static int classify_target(struct ws_request *req)
 }
 
 /*
- * The need-more answer, unless the bytes seen already break a limit. A request
- * line still unterminated beyond its limit is 414; a header section that fills
- * the whole head allowance without ending is 431.
+ * The need-more answer for buf[0..end), unless the bytes seen already break a
+ * limit. A request line (from line_start, after any leading empty lines) still
+ * unterminated beyond its limit is 414; a CR at the very end may be the start of
+ * its terminator, so it does not count. A header section that fills the whole
+ * head allowance without ending is 431.
  */
-static int need_more(size_t len, int line_done, const struct ws_parse_limits *lim)
+static int need_more(const char *buf, const char *line_start, const char *end, int line_done,
+                     const struct ws_parse_limits *lim)
 {
-    if (!line_done && len > lim->max_request_line)
+    size_t line = (size_t)(end - line_start);
+    if (line > 0 && end[-1] == '\r')
+        line--;
+    if (!line_done && line > lim->max_request_line)
         return -414;
-    if (len >= lim->max_head)
+    if ((size_t)(end - buf) >= lim->max_head)
         return -431;
     return WS_PARSE_AGAIN;
 }
@@ -348,8 +363,10 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
      */
     if (prev_len > 0 && prev_len < len && len < lim->max_head &&
         memchr(buf + prev_len, '\n', len - prev_len) == NULL) {
-        int line_done = memchr(buf, '\n', prev_len) != NULL;
-        if (line_done || len <= lim->max_request_line)
+        /* Leading empty lines end no request line (RFC 9112 §2.2). */
+        size_t skip = skip_leading_empty_lines(buf, prev_len);
+        int line_done = memchr(buf + skip, '\n', prev_len - skip) != NULL;
+        if (line_done || len - skip <= lim->max_request_line)
             return WS_PARSE_AGAIN;
     }
 
@@ -359,13 +376,13 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 
     p = line_start = buf + skip_leading_empty_lines(buf, len);
     if (p < end && *p == '\r' && p + 1 == end)
-        return need_more(len, 0, lim);
+        return need_more(buf, line_start, end, 0, lim);
 
     /* method SP */
     while (p < end && is_tchar((unsigned char)*p))
         p++;
     if (p == end)
-        return need_more(len, 0, lim);
+        return need_more(buf, line_start, end, 0, lim);
     if (*p != ' ' || p == line_start)
         return -400;
     req->method_name = (struct ws_view){ line_start, (size_t)(p - line_start) };
@@ -379,7 +396,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
     if ((size_t)(p - line_start) > lim->max_request_line)
         return -414;
     if (p == end)
-        return need_more(len, 0, lim);
+        return need_more(buf, line_start, end, 0, lim);
     if (*p != ' ' || p == req->target.ptr)
         return -400; /* a second SP, HTAB, CTL, or HTTP/0.9 (no version) */
     req->target.len = (size_t)(p - req->target.ptr);
@@ -393,7 +410,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         if (memcmp(p, proto, cmp) != 0)
             return -400;
         if (avail < 8)
-            return need_more(len, 0, lim);
+            return need_more(buf, line_start, end, 0, lim);
         if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
             return -400;
         if (p[5] != '1')
@@ -401,10 +418,10 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         req->version = p[7] == '0' ? 10 : 11;
         p += 8;
         if (p == end)
-            return need_more(len, 0, lim);
+            return need_more(buf, line_start, end, 0, lim);
         if (*p == '\r') {
             if (p + 1 == end)
-                return need_more(len, 0, lim);
+                return need_more(buf, line_start, end, 0, lim);
             if (p[1] != '\n')
                 return -400;
             req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
@@ -431,10 +448,10 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         if ((size_t)(p - buf) > lim->max_head)
             return -431;
         if (p == end)
-            return need_more(len, 1, lim);
+            return need_more(buf, line_start, end, 1, lim);
         if (*p == '\r') {
             if (p + 1 == end)
-                return need_more(len, 1, lim);
+                return need_more(buf, line_start, end, 1, lim);
             if (p[1] != '\n')
                 return -400;
             p += 2;
@@ -452,7 +469,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         while (p < end && is_tchar((unsigned char)*p))
             p++;
         if (p == end)
-            return need_more(len, 1, lim);
+            return need_more(buf, line_start, end, 1, lim);
         if (*p != ':' || p == name)
             return -400; /* includes whitespace before the colon (RFC 9112 §5.1) */
         h.name = (struct ws_view){ name, (size_t)(p - name) };
@@ -463,14 +480,14 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         while (p < end && is_field_vchar((unsigned char)*p))
             p++;
         if (p == end)
-            return need_more(len, 1, lim);
+            return need_more(buf, line_start, end, 1, lim);
         h.value = (struct ws_view){ value, (size_t)(p - value) };
         while (h.value.len > 0 &&
                (h.value.ptr[h.value.len - 1] == ' ' || h.value.ptr[h.value.len - 1] == '\t'))
             h.value.len--;
         if (*p == '\r') {
             if (p + 1 == end)
-                return need_more(len, 1, lim);
+                return need_more(buf, line_start, end, 1, lim);
             if (p[1] != '\n')
                 return -400; /* bare CR (RFC 9112 §2.2) */
             p += 2;
@@ -515,7 +532,8 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 
 enum {
     CH_SIZE = 0, /* reading hex digits of chunk-size */
-    CH_EXT,      /* after the size: chunk-ext up to the line end */
+    CH_SIZE_WS,  /* whitespace after the size: only ';' or the line end may follow */
+    CH_EXT,      /* chunk-ext after its ';', up to the line end */
     CH_SIZE_LF,  /* saw CR after the size line */
     CH_DATA,     /* inside chunk-data */
     CH_DATA_CR,  /* expecting the CRLF after chunk-data */
@@ -556,7 +574,8 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
                 if (st->remaining > (UINT64_MAX >> 5))
                     return -400; /* would overflow: no real body is this large */
                 st->remaining = st->remaining * 16 + (uint64_t)v;
-                st->digits++;
+                if (st->digits < UINT8_MAX)
+                    st->digits++; /* saturates: only "any digit yet" matters */
                 i++;
                 break;
             }
@@ -566,14 +585,30 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
                 st->state = CH_SIZE_LF;
             } else if (c == '\n') {
                 st->state = st->remaining ? CH_DATA : CH_TRAILER;
-            } else if (c == ';' || c == ' ' || c == '\t') {
+            } else if (c == ';') {
                 st->state = CH_EXT;
+            } else if (c == ' ' || c == '\t') {
+                st->state = CH_SIZE_WS;
+                continue; /* re-read c there, where it counts against the budget */
             } else {
                 return -400;
             }
             i++;
             break;
         }
+        case CH_SIZE_WS:
+            /* BWS is allowed only before ';' (RFC 9112 §7.1.1); "5 6" is not a size. */
+            if (c == '\r') {
+                st->state = CH_SIZE_LF;
+            } else if (c == '\n') {
+                st->state = st->remaining ? CH_DATA : CH_TRAILER;
+            } else if (c == ';') {
+                st->state = CH_EXT;
+            } else if ((c != ' ' && c != '\t') || ++st->meta > WS_CHUNKED_MAX_META) {
+                return -400;
+            }
+            i++;
+            break;
         case CH_EXT:
             if (c == '\r') {
                 st->state = CH_SIZE_LF;

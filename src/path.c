@@ -38,10 +38,10 @@ int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, 
             if (hi < 0 || lo < 0)
                 return -400;
             c = (unsigned char)(hi * 16 + lo);
-            if (c == '\0')
-                return -400;
             i += 2;
         }
+        if (c == '\0')
+            return -400; /* encoded or raw: a NUL would cut the file name short */
         out[n++] = (char)c;
     }
 
@@ -104,7 +104,8 @@ int ws_path_encode(const char *rel, size_t len, int dir_slash, char *out, size_t
     out[w++] = '/';
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)rel[i];
-        if (passes_unencoded(c)) {
+        /* A leading '/' would make "//host", a scheme-relative URL: encode it. */
+        if (passes_unencoded(c) && !(i == 0 && c == '/')) {
             if (w + 1 >= out_size)
                 return -1;
             out[w++] = (char)c;
