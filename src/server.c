@@ -171,7 +171,13 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
     int rc;
 
     ws_mutex_lock(&s->park_lock);
-    if (s->stopped) {
+    /*
+     * Once draining, only responses in flight may wait; a connection that would
+     * wait for a request (new, idle, or half-sent) or is lingering goes now, as
+     * begin_drain closed those that were parked when the drain began.
+     */
+    if (s->stopped || (atomic_load_explicit(&s->draining, memory_order_relaxed) &&
+                       (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER))) {
         ws_mutex_unlock(&s->park_lock);
         release_conn(s, c);
         return;
