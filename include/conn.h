@@ -134,6 +134,13 @@ void ws_conn_free(struct ws_conn *c);
 enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,
                                  struct ws_worker_buf *wb);
 
+/*
+ * Called by the owner when a connection's deadline has passed, just before it
+ * is closed: a connection that has received part of a request head (pending
+ * bytes unconsumed) gets a best-effort 408, which never blocks.
+ */
+void ws_conn_timed_out(struct ws_conn *c, size_t pending);
+
 /* Monotonic milliseconds (coarse clock; deadlines need no finer grain). */
 int64_t ws_now_ms(void);
 

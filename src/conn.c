@@ -39,6 +39,19 @@
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                       "Server: " WS_SERVER_NAME "\r\n"
+                                       "Content-Length: 0\r\n"
+                                       "Connection: close\r\n"
+                                       "\r\n";
+
+void ws_conn_timed_out(struct ws_conn *c, size_t pending)
+{
+    if (c->phase == WS_PHASE_HEAD && pending > 0)
+        (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 int64_t ws_now_ms(void)
 {
     struct timespec ts;
@@ -158,6 +171,12 @@ static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, st
                                  uint32_t events, int64_t deadline_ms)
 {
     size_t pending = in->len - in->start;
+
+    if (deadline_ms <= ws_now_ms()) {
+        /* Trickling bytes never buy time past a deadline that is fixed. */
+        ws_conn_timed_out(c, pending);
+        return WS_CONN_CLOSE;
+    }
 
     if (pending > 0) {
         c->saved = malloc(pending);

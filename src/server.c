@@ -79,7 +79,8 @@ struct ws_server {
     pthread_mutex_t park_lock;
     struct ws_conn **heap; /* min-heap of parked connections by deadline_ms */
     unsigned heap_len;
-    int stopped; /* no more parking: workers close instead */
+    int stopped;     /* no more parking: workers close instead */
+    int64_t wake_at; /* the event thread's epoll_wait returns by then at the latest */
 
     /* Event thread only. */
     int64_t accept_paused_until; /* 0 when accepting */
@@ -151,24 +152,29 @@ static void heap_remove(struct ws_server *s, struct ws_conn *c)
 
 /* --- connection lifetime --------------------------------------------------- */
 
+/* Makes the event thread's epoll_wait return. Any thread. */
+static void wake_event_thread(struct ws_server *s)
+{
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        ws_log_error(s->log, "eventfd write: %s", strerror(errno));
+}
+
 /* Closes and frees a connection its caller owns. Any thread. */
 static void release_conn(struct ws_server *s, struct ws_conn *c)
 {
     atomic_store_explicit(&s->conns[c->fd], NULL, memory_order_relaxed);
     ws_conn_free(c);
-    if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining)) {
-        uint64_t one = 1;
-        /* Tell the event thread the last connection is gone. */
-        if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            ws_log_error(s->log, "eventfd write: %s", strerror(errno));
-    }
+    /* While draining, the event thread waits for the last connection to go. */
+    if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining))
+        wake_event_thread(s);
 }
 
 /* Parks a connection the calling worker owns; ownership passes to the event thread. */
 static void park_conn(struct ws_server *s, struct ws_conn *c)
 {
     struct epoll_event ev = { .events = c->park_events | EPOLLONESHOT, .data.fd = c->fd };
-    int rc;
+    int rc, wake;
 
     ws_mutex_lock(&s->park_lock);
     /*
@@ -192,7 +198,13 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
         return;
     }
     c->registered = 1;
+    /* A deadline earlier than the event thread's next wake-up: wake it now. */
+    wake = c->deadline_ms < s->wake_at;
+    if (wake)
+        s->wake_at = c->deadline_ms;
     ws_mutex_unlock(&s->park_lock);
+    if (wake)
+        wake_event_thread(s);
 }
 
 /* The worker side: run a connection popped from the ring. */
@@ -315,18 +327,18 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
     ws_mutex_unlock(&s->park_lock);
 
     for (unsigned i = 0; i < n; i++) {
+        if (ready[i]->deadline_ms <= now) {
+            /* Ready, but too late: the deadline passed while it was parked. */
+            ws_conn_timed_out(ready[i], ready[i]->saved_len);
+            release_conn(s, ready[i]);
+            continue;
+        }
         ready[i]->queued_ms = now;
         /* Blocks only while every worker is busy and the ring is full. */
         if (ws_fdqueue_push(s->queue, ready[i]->fd) < 0)
             release_conn(s, ready[i]);
     }
 }
-
-static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
-                                       "Server: " WS_SERVER_NAME "\r\n"
-                                       "Content-Length: 0\r\n"
-                                       "Connection: close\r\n"
-                                       "\r\n";
 
 /* Closes parked connections whose deadline has passed. Returns ms to the next one. */
 static int expire_deadlines(struct ws_server *s, int64_t now)
@@ -345,17 +357,16 @@ static int expire_deadlines(struct ws_server *s, int64_t now)
         int64_t d = s->heap[0]->deadline_ms - now;
         wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
     }
+    if (n == EVENT_BATCH)
+        wait_ms = 0;
+    s->wake_at = now + wait_ms;
     ws_mutex_unlock(&s->park_lock);
 
     for (unsigned i = 0; i < n; i++) {
-        struct ws_conn *c = expired[i];
-        if (c->phase == WS_PHASE_HEAD && c->saved_len > 0)
-            /* Part of a request arrived, too slowly: say so (best effort). */
-            (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
-        release_conn(s, c);
+        ws_conn_timed_out(expired[i], expired[i]->saved_len);
+        release_conn(s, expired[i]);
     }
-    return n == EVENT_BATCH ? 0 : wait_ms;
+    return wait_ms;
 }
 
 /* Shutdown, step 1: stop accepting and close what is idle. */
@@ -431,6 +442,10 @@ static void event_loop(struct ws_server *s)
     struct epoll_event events[EVENT_BATCH];
     struct ws_conn *ready[EVENT_BATCH];
     int wait_ms = 1000;
+
+    ws_mutex_lock(&s->park_lock);
+    s->wake_at = ws_now_ms() + wait_ms;
+    ws_mutex_unlock(&s->park_lock);
 
     for (;;) {
         int64_t now;

@@ -105,7 +105,9 @@ static int status_for_errno(int err)
     case ELOOP:
     case EXDEV: /* an escape from the root looks like nothing at all */ return 404;
     case EACCES:
-    case EPERM: return 403;
+    case EPERM:
+    case ENXIO: /* a Unix socket, or a device without its driver */
+    case ENODEV: return 403;
     case EMFILE:
     case ENFILE:
     case ENOMEM: return 503;

@@ -10,6 +10,7 @@ Environment (set by ctest): WEBSERVER (the binary), WS_SOURCE_DIR (the source
 tree), WS_SANITIZER ("", "address" or "thread").
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -28,6 +29,9 @@ SANITIZER = os.environ.get("WS_SANITIZER", "")
 # Sanitizers slow everything down; scale every wait by this.
 SLOW = 4.0 if SANITIZER else 1.0
 
+# Server(access_log=ACCESS_LOG_DEFAULT) passes no --access-log flag (and captures stdout).
+ACCESS_LOG_DEFAULT = "<no --access-log flag>"
+
 # Lines the server itself writes to stderr; anything else is a failure.
 _OWN_LINE = re.compile(r"^webserver: ")
 
@@ -35,25 +39,41 @@ _OWN_LINE = re.compile(r"^webserver: ")
 class Server:
     """A running webserver process on a free loopback port."""
 
-    def __init__(self, root, args=(), env=None, access_log=None, prlimit_nofile=None):
+    def __init__(self, root, args=(), env=None, access_log=None, prlimit_nofile=None,
+                 capture_stdout=False, user=None):
+        """capture_stdout: collect stdout lines in self.stdout_lines (always with
+        access_log="-"). user: (uid, gid) to run the server as (the caller is root)."""
         self.root = root
         cmd = [WEBSERVER, "--port", "0", "--root", root, "--bind", "127.0.0.1"]
         if access_log is None:
             cmd += ["--access-log", "off"]
-        else:
+        elif access_log != ACCESS_LOG_DEFAULT:
             cmd += ["--access-log", access_log]
         cmd += list(args)
         if prlimit_nofile is not None:
             cmd = ["prlimit", "--nofile=%d" % prlimit_nofile, "--"] + cmd
+        self.cmd = cmd
         self.stderr_lines = []
+        self.stdout_lines = []
         self._stderr_done = threading.Event()
+        self._stdout_done = threading.Event()
+        capture_stdout = capture_stdout or access_log in ("-", ACCESS_LOG_DEFAULT)
+        extra = {}
+        if user is not None:
+            extra = {"user": user[0], "group": user[1], "extra_groups": []}
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if access_log != "-" else subprocess.PIPE,
+            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
+            **extra,
         )
+        if capture_stdout:
+            # Read stdout continuously, so a full pipe can never block the server.
+            threading.Thread(target=self._read_stdout, daemon=True).start()
+        else:
+            self._stdout_done.set()
         self.port = None
         deadline = time.monotonic() + 10 * SLOW
         while self.port is None:
@@ -68,6 +88,11 @@ class Server:
                 raise RuntimeError("server did not report its port")
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
+
+    def _read_stdout(self):
+        for raw in self.proc.stdout:
+            self.stdout_lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        self._stdout_done.set()
 
     def _read_stderr(self):
         for raw in self.proc.stderr:
@@ -102,8 +127,30 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("server did not exit within %.0fs of %s" % (timeout, sig))
-        self._stderr_done.wait(5)
+        self._close_pipes()
         return rc
+
+    def _close_pipes(self):
+        self._stderr_done.wait(5)
+        self._stdout_done.wait(5)
+        if self._stderr_done.is_set() and self._stdout_done.is_set():
+            for f in (self.proc.stdout, self.proc.stderr):
+                if f is not None:
+                    f.close()
+
+    def stop_checked(self, testcase, sig=signal.SIGTERM, timeout=20.0):
+        """stop(), then fails testcase unless the exit was 0 with nothing foreign on stderr."""
+        rc = self.stop(sig, timeout)
+        testcase.assertEqual(rc, 0, "server exit status; stderr:\n%s" % "\n".join(self.stderr_lines))
+        testcase.assertEqual(self.foreign_stderr(), [], "foreign lines on the server's stderr")
+        return rc
+
+    def kill(self):
+        """Last-resort cleanup for a test that failed half-way."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_pipes()
 
 
 def request(port, raw, timeout=5.0, read_until_close=True):
@@ -227,6 +274,150 @@ def make_root():
     return root
 
 
+# --- more helpers for raw-socket tests ---------------------------------------------
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Polls predicate until it is true or timeout (seconds, scaled by SLOW) passes."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def connect(port, timeout=5.0):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+
+
+def recv_all(sock, timeout=5.0):
+    """Reads until the peer closes or timeout (scaled) passes.
+
+    Returns (data, end): end is "eof", "reset" or "timeout".
+    """
+    deadline = time.monotonic() + timeout * SLOW
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), "timeout"
+        sock.settimeout(left)
+        try:
+            data = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return b"".join(chunks), "reset"
+        except socket.timeout:
+            return b"".join(chunks), "timeout"
+        if not data:
+            return b"".join(chunks), "eof"
+        chunks.append(data)
+
+
+class _BytesSocket:
+    """Just enough of a socket for Reader, over bytes already received."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def recv(self, n):
+        chunk, self.data = self.data[:n], self.data[n:]
+        return chunk
+
+
+def parse_responses(data, head_flags=()):
+    """Splits bytes holding whole responses into Response objects.
+
+    head_flags[i] is true when response i answers a HEAD request (no body).
+    Returns (responses, leftover bytes). Stops at the first incomplete response.
+    """
+    reader = Reader(_BytesSocket(data))
+    out = []
+    while True:
+        before = reader.buf, reader.sock.data
+        is_head = head_flags[len(out)] if len(out) < len(head_flags) else False
+        try:
+            out.append(reader.read_response(head_request=is_head))
+        except EOFError:
+            reader.buf, reader.sock.data = before
+            return out, reader.buf + reader.sock.data
+
+
+def raw_request(path, method="GET", version="HTTP/1.1", headers=(), host="localhost", close=False):
+    """A request as bytes; headers is a sequence of (name, value) pairs."""
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: %s" % host)
+    lines += ["%s: %s" % kv for kv in headers]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_head(sock, limit=65536):
+    """Reads one response head. Returns (Response without body, bytes read past the head)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > limit:
+            raise ValueError("response head longer than %d bytes" % limit)
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed inside a response head")
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    responses, _ = parse_responses(head + b"\r\n\r\n", (True,))
+    return responses[0], rest
+
+
+def stream_body(sock, rest, length, delay=0.0, chunk=1 << 20):
+    """Reads a body of `length` bytes (rest: bytes already read) without keeping it.
+
+    Returns (bytes received, sha256 hex digest of them); stops early at EOF.
+    delay: seconds to sleep after each read (a slow reader).
+    """
+    digest = hashlib.sha256()
+    got = rest[:length]
+    digest.update(got)
+    n = len(got)
+    while n < length:
+        try:
+            data = sock.recv(min(chunk, length - n))
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        digest.update(data)
+        n += len(data)
+        if delay:
+            time.sleep(delay)
+    return n, digest.hexdigest()
+
+
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_big_file(path, size, seed_bytes=1 << 20):
+    """A sparse file of `size` bytes with random data at both ends (cheap, yet checkable)."""
+    with open(path, "wb") as f:
+        f.write(os.urandom(seed_bytes))
+        f.truncate(size)
+        f.seek(size - seed_bytes)
+        f.write(os.urandom(seed_bytes))
+
+
+def write_file(path, data, mode=None):
+    with open(path, "wb") as f:
+        f.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
 class ServerTestCase(unittest.TestCase):
     """Starts one server per test class on a fresh root; checks it ends cleanly."""
 
@@ -238,8 +429,23 @@ class ServerTestCase(unittest.TestCase):
         if not WEBSERVER or not os.access(WEBSERVER, os.X_OK):
             raise unittest.SkipTest("WEBSERVER is not set to the built binary")
         cls.root = make_root()
-        cls.server = Server(cls.root, cls.server_args, access_log=cls.access_log)
+        try:
+            cls.prepare_root(cls.root)
+            cls.server = Server(cls.root, cls.server_args, access_log=cls.access_log,
+                                **cls.server_kwargs())
+        except BaseException:
+            shutil.rmtree(cls.root, ignore_errors=True)
+            raise
         cls.port = cls.server.port
+
+    @classmethod
+    def prepare_root(cls, root):
+        """Hook: add files to the fresh root before the server starts."""
+
+    @classmethod
+    def server_kwargs(cls):
+        """Hook: extra keyword arguments for Server()."""
+        return {}
 
     @classmethod
     def tearDownClass(cls):
@@ -253,6 +459,17 @@ class ServerTestCase(unittest.TestCase):
 
     def setUp(self):
         self.assertTrue(self.server.alive(), "server died before this test")
+
+    def file_bytes(self, rel):
+        with open(os.path.join(self.root, rel), "rb") as f:
+            return f.read()
+
+    def assert_still_serving(self):
+        """The server is alive and answers a fresh request correctly."""
+        self.assertTrue(self.server.alive(), "server died")
+        r = get(self.port, "/HelloWorld.html")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, self.file_bytes("HelloWorld.html"))
 
     def tearDown(self):
         self.assertTrue(self.server.alive(), "server died during this test")
