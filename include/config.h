@@ -24,6 +24,12 @@ struct ws_config {
     unsigned shutdown_grace_ms;    /* time in-flight responses get after SIGTERM */
     unsigned max_requests;         /* requests per connection; 0 means no cap */
     uint64_t max_body;             /* largest request body read and discarded */
+    int cache_mode;                /* enum ws_cache_mode (cache.h) */
+    unsigned cache_max_age;        /* seconds, with WS_CACHE_FIXED */
+    const char *mime_types;        /* extra /etc/mime.types style file, or NULL */
+    const char *error_pages;       /* directory with <status>.html pages, or NULL */
+    int listing;                   /* list directories without index.html */
+    int dotfiles;                  /* serve names that start with '.' */
 };
 
 enum ws_config_result {

@@ -26,7 +26,9 @@
 #ifndef WS_CONN_H
 #define WS_CONN_H
 
+#include "cache.h"
 #include "http_parser.h"
+#include "static_file.h"
 
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -51,6 +53,12 @@ enum ws_conn_phase {
     WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
 };
 
+/* A piece of a response: out[mem_off, +mem_len), then file bytes [file_off, +file_len). */
+struct ws_segment {
+    uint32_t mem_off, mem_len;
+    int64_t file_off, file_len;
+};
+
 enum ws_conn_verdict {
     WS_CONN_PARK,  /* park: wait for conn->park_events, until conn->deadline_ms */
     WS_CONN_CLOSE, /* done: the owner closes and frees the connection */
@@ -58,7 +66,10 @@ enum ws_conn_verdict {
 
 /* Read-only context shared by every worker; draining is the one mutable field. */
 struct ws_conn_env {
-    int root_fd; /* directory descriptor of the document root */
+    struct ws_static_opts statics; /* root, dotfiles, listings, MIME overrides */
+    int error_pages_fd;            /* --error-pages directory, or -1 */
+    enum ws_cache_mode cache_mode;
+    unsigned cache_max_age; /* with WS_CACHE_FIXED */
     struct ws_log *log;
     const atomic_int *draining; /* nonzero once shutdown began: finish, do not keep alive */
     struct ws_parse_limits limits;
@@ -79,6 +90,7 @@ struct ws_worker_buf {
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */
     char log_date[32];
+    uint64_t boundary_seed; /* for multipart boundaries */
 };
 
 struct ws_conn {
@@ -94,13 +106,22 @@ struct ws_conn {
     char *saved;
     uint32_t saved_len;
 
-    /* The response being sent: unsent head/in-memory bytes, then a file range. */
+    /*
+     * The response being sent: a list of segments, each some bytes of the
+     * response buffer followed by a range of the file. An ordinary response is
+     * one segment (head, maybe a small body; then the file); a multipart range
+     * response has one per range. The buffer is the worker's out buffer during
+     * the turn that built it, and `out` (owned) once it must outlive a turn.
+     */
     char *out;
-    uint32_t out_len, out_off;
-    uint32_t head_len; /* the first head_len bytes of out are the response head */
+    uint32_t out_len;  /* bytes in the response buffer */
+    uint32_t head_len; /* the first head_len of them are the response head */
+    uint32_t mem_sent; /* bytes of the current segment's memory part already sent */
+    uint16_t n_segs, cur_seg;
+    struct ws_segment seg;   /* the single segment of an ordinary response */
+    struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
     int file_fd;
-    int64_t file_off, file_end;
-    uint64_t body_bytes; /* body bytes sent, for the access log */
+    uint64_t bytes_sent; /* head and body bytes written, for the access log */
     int status;
 
     /* Access log line of the response being sent, kept only while parked. */

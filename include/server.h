@@ -33,14 +33,22 @@
 struct ws_server;
 struct ws_log;
 
+/* What main opened and loaded for the server; the server owns it from ws_server_create on. */
+struct ws_server_resources {
+    int root_fd;              /* the document root directory */
+    int error_pages_fd;       /* the --error-pages directory, or -1 */
+    struct ws_mime_map *mime; /* --mime-types entries, or NULL */
+};
+
 /*
- * Creates the listening sockets for cfg (root_fd is the open document root,
- * which the server then owns) but starts no thread. On failure returns NULL and
- * writes one line saying why into err (err_size bytes).
+ * Creates the listening sockets for cfg but starts no thread. Takes over res
+ * (even on failure). On failure returns NULL and writes one line saying why
+ * into err (err_size bytes).
  * Signals SIGINT, SIGTERM, SIGHUP and SIGUSR1 must already be blocked in the
  * calling thread (main does this before any thread exists), and SIGPIPE ignored.
  */
-struct ws_server *ws_server_create(const struct ws_config *cfg, int root_fd, struct ws_log *log,
+struct ws_server *ws_server_create(const struct ws_config *cfg,
+                                   const struct ws_server_resources *res, struct ws_log *log,
                                    char *err, size_t err_size);
 
 /* The port of the first listening socket (useful with --port 0). */

@@ -11,24 +11,49 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+struct ws_mime_map;
+
+/* How requests map to files; fixed after start-up and shared by every worker. */
+struct ws_static_opts {
+    int root_fd;                    /* the document root */
+    int dotfiles;                   /* serve names starting with '.' (else 404) */
+    int listing;                    /* list directories that have no index.html */
+    const struct ws_mime_map *mime; /* --mime-types overrides, or NULL */
+};
+
 struct ws_static_result {
-    int status;               /* 200, 301, 400, 403, 404, 414, 500 or 503 */
-    int fd;                   /* with 200: the open regular file, the caller's to close */
-    struct stat st;           /* with 200: its attributes, from that descriptor */
-    const char *content_type; /* with 200 */
-    const char *location;     /* with 301: the slashed path, in the caller's buffer */
+    int status;                   /* 200, 301, 400, 403, 404, 414, 500 or 503 */
+    int fd;                       /* with 200: the open regular file, the caller's to close */
+    struct stat st;               /* with 200: its attributes, from that descriptor */
+    const char *content_type;     /* with 200 */
+    const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
+    int vary;                     /* the response depends on Accept-Encoding */
+    const char *name;             /* with 200 and a file: its path under the root */
+    size_t name_len;
+    const char *location; /* with 301: the slashed path, in the caller's buffer */
+    char *listing;        /* with 200 and no fd: a listing page, the caller's to free */
+    size_t listing_len;
 };
 
 /*
- * Resolves a request path (percent-encoded, as in the request) against the root:
- * decodes and normalises it, opens it beneath root_fd, serves a directory's
- * index.html, and redirects a directory named without its trailing slash (the
- * query, if any, is kept in the Location). buf (buf_size bytes) holds the
- * decoded path and the Location value; when it is too small for them the
- * status is 414. Returns the status in out->status; never blocks on a FIFO.
+ * Resolves a request's path against the root: decodes and normalises it,
+ * refuses hidden names (unless opts->dotfiles), opens it beneath the root,
+ * serves a directory's index.html (or its listing, with opts->listing),
+ * redirects a directory named without its trailing slash (the query kept),
+ * and swaps in a precompressed sibling (name.br, name.gz) that is no older than
+ * the file when the request accepts its coding. buf (buf_size bytes) holds the
+ * decoded path and the Location value; when it is too small for them the status
+ * is 414. Never blocks on a FIFO.
  */
-void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char *buf,
+void ws_static_open(const struct ws_static_opts *opts, const struct ws_request *req, char *buf,
                     size_t buf_size, struct ws_static_result *out);
+
+/*
+ * Opens the custom page for an error status, "<status>.html" beneath dir_fd
+ * (the --error-pages directory, -1 for none). Returns the descriptor with *st
+ * filled in, or -1 when there is no such regular file.
+ */
+int ws_static_error_page(int dir_fd, int status, struct stat *st);
 
 /*
  * Opens rel (relative, "" for the root itself) beneath root_fd so that the

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include "cache.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,12 @@ static const char help_text[] =
     "      --shutdown-grace=SECS    time in-flight responses get on SIGTERM (default 10)\n"
     "      --max-requests=N         requests served per connection, 0 for no cap (default 1000)\n"
     "      --max-body=BYTES         largest request body accepted and discarded (default 1048576)\n"
+    "      --cache=auto|off|SECS    Cache-Control policy (default auto: no-cache for HTML,\n"
+    "                               a year for fingerprinted names, 600 s otherwise)\n"
+    "      --mime-types=FILE        extra media types, in /etc/mime.types format\n"
+    "      --error-pages=DIR        serve DIR/404.html (etc.) for errors\n"
+    "      --listing                list directories that have no index.html\n"
+    "      --dotfiles=deny|allow    serve names starting with '.' (default deny: 404)\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
     "\n"
@@ -55,6 +63,8 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->shutdown_grace_ms = 10000;
     cfg->max_requests = 1000;
     cfg->max_body = 1024 * 1024;
+    cfg->cache_mode = WS_CACHE_AUTO;
+    cfg->cache_max_age = 0;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -111,6 +121,11 @@ enum {
     OPT_SHUTDOWN_GRACE,
     OPT_MAX_REQUESTS,
     OPT_MAX_BODY,
+    OPT_CACHE,
+    OPT_MIME_TYPES,
+    OPT_ERROR_PAGES,
+    OPT_LISTING,
+    OPT_DOTFILES,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +141,11 @@ static const struct option long_opts[] = {
     { "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
     { "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
+    { "cache", required_argument, NULL, OPT_CACHE },
+    { "mime-types", required_argument, NULL, OPT_MIME_TYPES },
+    { "error-pages", required_argument, NULL, OPT_ERROR_PAGES },
+    { "listing", no_argument, NULL, OPT_LISTING },
+    { "dotfiles", required_argument, NULL, OPT_DOTFILES },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -231,6 +251,37 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             if (parse_uint(optarg, 0, 1ULL << 40, &v) < 0)
                 goto bad_value;
             cfg->max_body = v;
+            break;
+        case OPT_CACHE:
+            if (strcmp(optarg, "auto") == 0) {
+                cfg->cache_mode = WS_CACHE_AUTO;
+            } else if (strcmp(optarg, "off") == 0) {
+                cfg->cache_mode = WS_CACHE_OFF;
+            } else if (parse_uint(optarg, 0, 315360000, &v) == 0) {
+                cfg->cache_mode = WS_CACHE_FIXED;
+                cfg->cache_max_age = (unsigned)v;
+            } else {
+                goto bad_value;
+            }
+            break;
+        case OPT_MIME_TYPES:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->mime_types = optarg;
+            break;
+        case OPT_ERROR_PAGES:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->error_pages = optarg;
+            break;
+        case OPT_LISTING: cfg->listing = 1; break;
+        case OPT_DOTFILES:
+            if (strcmp(optarg, "allow") == 0)
+                cfg->dotfiles = 1;
+            else if (strcmp(optarg, "deny") == 0)
+                cfg->dotfiles = 0;
+            else
+                goto bad_value;
             break;
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;

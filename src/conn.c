@@ -15,8 +15,10 @@
  */
 #include "conn.h"
 
+#include "cache.h"
 #include "httpdate.h"
 #include "log.h"
+#include "range.h"
 #include "response.h"
 #include "static_file.h"
 
@@ -67,6 +69,7 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
         return NULL;
     c->fd = fd;
     c->file_fd = -1;
+    c->segs = &c->seg;
     c->heap_index = UINT32_MAX;
     c->request_start_ms = now_ms;
     if (peer != NULL && peer->sa_family == AF_INET6)
@@ -81,10 +84,14 @@ static void drop_response(struct ws_conn *c)
     if (c->file_fd >= 0)
         close(c->file_fd);
     c->file_fd = -1;
-    c->file_off = c->file_end = 0;
     free(c->out);
     c->out = NULL;
-    c->out_len = c->out_off = 0;
+    c->out_len = c->head_len = c->mem_sent = 0;
+    if (c->segs != &c->seg)
+        free(c->segs);
+    c->segs = &c->seg;
+    c->n_segs = c->cur_seg = 0;
+    c->bytes_sent = 0;
     free(c->log_line);
     c->log_line = NULL;
     c->log_len = 0;
@@ -185,8 +192,8 @@ static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, st
         memcpy(c->saved, in->buf + in->start, pending);
         c->saved_len = (uint32_t)pending;
     }
-    if (c->out == NULL && c->out_off < c->out_len) {
-        /* The whole buffer, so out_off and head_len keep their meaning. */
+    if (c->out == NULL && c->out_len > 0 && c->cur_seg < c->n_segs) {
+        /* The whole buffer, so segment offsets keep their meaning. */
         c->out = malloc(c->out_len);
         if (c->out == NULL)
             return WS_CONN_CLOSE;
@@ -208,7 +215,8 @@ static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struc
 {
     if (c->log_len > 0) {
         const char *line = c->log_line != NULL ? c->log_line : wb->log;
-        ws_log_access(env->log, line, c->log_len, c->log_split, c->body_bytes);
+        uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
+        ws_log_access(env->log, line, c->log_len, c->log_split, body);
     }
     free(c->log_line);
     c->log_line = NULL;
@@ -240,6 +248,64 @@ static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct w
     c->log_split = (uint32_t)split;
 }
 
+/* Statuses after which the byte stream can still be trusted: keep the connection. */
+static int keeps_connection(int status)
+{
+    return status < 400 || status == 403 || status == 404 || status == 405 || status == 412 ||
+           status == 416 || status == 501;
+}
+
+/*
+ * The status for a well-formed request, opening the file it names into *sr
+ * when there is one.
+ */
+static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                  const struct ws_request *req, struct ws_static_result *sr)
+{
+    if (req->expect_other)
+        return 417;
+    if (req->method == WS_METHOD_UNKNOWN)
+        return 501;
+    if (req->method == WS_METHOD_OPTIONS)
+        return 200; /* for "*" and for any path: what we allow does not vary */
+    if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
+        return 405;
+    if (req->target_form == WS_TARGET_ASTERISK)
+        return 400;
+    if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
+        return 413;
+    ws_static_open(&env->statics, req, wb->path, sizeof(wb->path), sr);
+    return sr->status;
+}
+
+/* A multipart boundary: 16 hex digits from the worker's xorshift generator. */
+static void make_boundary(struct ws_worker_buf *wb, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t x = wb->boundary_seed;
+
+    if (x == 0)
+        x = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)wb;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    wb->boundary_seed = x;
+    for (int i = 0; i < 16; i++)
+        out[i] = hex[(x >> (4 * i)) & 15];
+    out[16] = '\0';
+}
+
+/* What the body of a response is made of, before the head is written. */
+struct body {
+    int fd;           /* file to send from, or -1 */
+    int64_t off, len; /* file range */
+    const char *mem;  /* or bytes in memory (a page, a listing) */
+    size_t mem_len;
+    int n_ranges; /* > 1: multipart/byteranges over these */
+    struct ws_range ranges[WS_RANGE_MAX];
+    int64_t size; /* size of the whole representation, for part headers */
+};
+
 /*
  * Builds the response to a request (or to a request that could not be parsed:
  * req NULL, status given) into the worker's out buffer and the record. The
@@ -250,35 +316,25 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
                              struct ws_view request_line)
 {
     struct ws_static_result sr = { .fd = -1 };
-    char last_modified[WS_HTTPDATE_LEN + 1];
+    struct body body = { .fd = -1 };
     struct ws_head head = { 0 };
+    char last_modified[WS_HTTPDATE_LEN + 1], etag[WS_ETAG_MAX], cache_buf[64];
+    char content_range[80], content_type[96], boundary[17], page[1024];
+    uint32_t part_len[WS_RANGE_MAX];
     int head_only = req != NULL && req->method == WS_METHOD_HEAD;
-    size_t head_len, body_len = 0;
+    size_t head_len, body_mem = 0;
+    char *heap_out = NULL;
 
     refresh_dates(wb);
+    drop_response(c);
     c->requests++;
     c->close_after = req == NULL || !req->keep_alive ||
                      atomic_load_explicit(env->draining, memory_order_relaxed) ||
                      (env->max_requests > 0 && c->requests >= env->max_requests);
     c->linger = req == NULL; /* the rest of a bad request may still be arriving */
 
-    if (req != NULL && status == 0) {
-        if (req->expect_other)
-            status = 417;
-        else if (req->method == WS_METHOD_UNKNOWN)
-            status = 501;
-        else if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
-            status = 405;
-        else if (req->target_form == WS_TARGET_ASTERISK)
-            status = 400;
-        else if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
-            status = 413;
-        else {
-            ws_static_open(env->root_fd, req->path, req->query, wb->path, sizeof(wb->path), &sr);
-            status = sr.status;
-        }
-    }
-    c->status = status;
+    if (req != NULL && status == 0)
+        status = decide(env, wb, req, &sr);
 
     /* A request body is discarded before answering, unless it is too large. */
     c->body_left = 0;
@@ -292,69 +348,198 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
             ws_chunked_init(&c->chunked);
         }
     }
-    if (status >= 400 && status != 404 && status != 403 && status != 405 && status != 501)
-        c->close_after = 1; /* framing may be off; do not trust the stream further */
 
-    head.status = status;
     head.date = wb->date;
-    head.connection = c->close_after ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
     if (status == 301 && strlen(sr.location) > WS_HEAD_MAX / 2)
-        status = c->status = 414; /* a Location this long would not fit the head */
-    if (status == 200) {
+        status = 414; /* a Location this long would not fit the head */
+
+    if (status == 200 && sr.fd >= 0) {
+        /* A file: validators, caching, preconditions, ranges. */
+        struct ws_view tag = { etag, ws_etag_format((uint64_t)sr.st.st_size, sr.st.st_mtim.tv_sec,
+                                                    sr.st.st_mtim.tv_nsec, etag) };
+        const struct ws_header *range = NULL;
+        int pre = ws_preconditions(req, tag, sr.st.st_mtime);
+
         ws_httpdate_format(sr.st.st_mtime, last_modified);
-        head.content_type = sr.content_type;
-        head.content_length = sr.st.st_size;
+        head.etag = etag;
         head.last_modified = last_modified;
-    } else {
+        head.vary_accept_encoding = sr.vary;
+        head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, sr.name,
+                                              sr.name_len, sr.content_type, cache_buf);
+        body.fd = sr.fd;
+        body.size = sr.st.st_size;
+        body.len = sr.st.st_size;
+        sr.fd = -1;
+        if (pre != 0) {
+            status = pre; /* 304, or 412 (then an error page, below) */
+        } else {
+            head.content_type = sr.content_type;
+            head.content_encoding = sr.content_encoding;
+            head.accept_ranges = 1;
+            if (req->method == WS_METHOD_GET)
+                range = ws_request_header(req, "range");
+            if (range != NULL && ws_if_range_allows(req, tag, sr.st.st_mtime)) {
+                int n = ws_range_parse(range->value.ptr, range->value.len, body.size, body.ranges,
+                                       WS_RANGE_MAX);
+                if (n == -416) {
+                    status = 416;
+                    snprintf(content_range, sizeof(content_range), "bytes */%lld",
+                             (long long)body.size);
+                    head.content_range = content_range;
+                } else if (n == 1) {
+                    status = 206;
+                    body.off = body.ranges[0].first;
+                    body.len = body.ranges[0].last - body.ranges[0].first + 1;
+                    snprintf(content_range, sizeof(content_range), "bytes %lld-%lld/%lld",
+                             (long long)body.ranges[0].first, (long long)body.ranges[0].last,
+                             (long long)body.size);
+                    head.content_range = content_range;
+                } else if (n > 1) {
+                    status = 206;
+                    body.n_ranges = n;
+                    make_boundary(wb, boundary);
+                    snprintf(content_type, sizeof(content_type),
+                             "multipart/byteranges; boundary=%s", boundary);
+                    head.content_type = content_type;
+                }
+            }
+        }
+        if (status != 200 && status != 206) {
+            close(body.fd);
+            body.fd = -1;
+            body.len = 0;
+            head.accept_ranges = 0;
+        }
+    } else if (status == 200 && sr.listing != NULL) {
+        head.content_type = sr.content_type;
+        body.mem = sr.listing;
+        body.mem_len = sr.listing_len;
+    } else if (status == 200) {
+        head.allow = "GET, HEAD, OPTIONS"; /* OPTIONS */
+    }
+
+    if (status >= 300 && status != 304) {
+        /* An error or a redirect: the operator's page for it, or ours. */
+        struct stat st;
+        head.etag = head.last_modified = head.cache_control = NULL;
+        int fd = status >= 400 ? ws_static_error_page(env->error_pages_fd, status, &st) : -1;
         head.content_type = "text/html; charset=utf-8";
         head.location = status == 301 ? sr.location : NULL;
-        head.allow = status == 405 ? "GET, HEAD" : NULL;
+        head.allow = status == 405 ? "GET, HEAD, OPTIONS" : NULL;
+        if (fd >= 0) {
+            body.fd = fd;
+            body.off = 0;
+            body.len = st.st_size;
+        } else {
+            body.mem = page;
+            body.mem_len = ws_error_page(status, head.location, page, sizeof(page));
+        }
     }
+    if (!keeps_connection(status))
+        c->close_after = 1; /* framing may be off; do not trust the stream further */
+    c->status = status;
+    head.status = status;
+    head.connection = c->close_after ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
 
-    if (status == 200) {
-        head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
-        c->file_off = 0;
-        c->file_end = head_only ? 0 : sr.st.st_size;
-        if (!head_only && sr.st.st_size <= WS_SMALL_FILE_MAX && head_len > 0) {
-            /* Small file: read it now and send head and body in one write. */
-            ssize_t n = pread(sr.fd, wb->out + head_len, (size_t)sr.st.st_size, 0);
-            if (n < 0)
-                n = 0;
-            body_len = (size_t)n;
-            if (body_len < (size_t)sr.st.st_size)
-                c->close_after = 1; /* truncated under us: the length cannot be met */
-            c->file_end = 0;
+    /* Content-Length, and for multipart the part headers, laid out after the head. */
+    if (status == 304) {
+        head.content_length = -1;
+    } else if (body.n_ranges > 1) {
+        /* Written past the largest head for now, moved up behind it below. */
+        char *parts = wb->out + WS_HEAD_MAX;
+        size_t room = sizeof(wb->out) - WS_HEAD_MAX;
+        int64_t data = 0;
+        for (int i = 0; i < body.n_ranges; i++) {
+            part_len[i] =
+                (uint32_t)ws_range_part_header(parts + body_mem, room - body_mem, boundary,
+                                               sr.content_type, body.ranges[i], body.size);
+            body_mem += part_len[i];
+            data += body.ranges[i].last - body.ranges[i].first + 1;
         }
-        if (c->file_end > 0) {
-            c->file_fd = sr.fd;
-            sr.fd = -1;
-        }
+        body_mem += ws_range_multipart_end(parts + body_mem, room - body_mem, boundary);
+        head.content_length = (int64_t)body_mem + data;
     } else {
-        char page[1024];
-        size_t page_len = ws_error_page(status, head.location, page, sizeof(page));
-        head.content_length = (int64_t)page_len;
-        head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
-        if (!head_only) {
-            memcpy(wb->out + head_len, page, page_len);
-            body_len = page_len;
-        }
+        head.content_length = body.fd >= 0 ? body.len : (int64_t)body.mem_len;
     }
-    if (sr.fd >= 0)
-        close(sr.fd);
 
-    free(c->out);
-    c->out = NULL;
-    c->out_off = 0;
-    c->out_len = (uint32_t)(head_len + body_len);
-    c->head_len = (uint32_t)head_len;
-    c->body_bytes = 0;
+    head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
     if (head_len == 0) {
         /* Cannot happen with the sizes above; if it does, answer nothing and close. */
-        c->out_len = 0;
-        c->file_end = 0;
+        if (body.fd >= 0)
+            close(body.fd);
+        free(sr.listing);
         c->close_after = 1;
         c->linger = 0;
+        c->phase = WS_PHASE_SEND;
+        return;
     }
+    c->head_len = (uint32_t)head_len;
+    c->out_len = (uint32_t)head_len;
+    c->segs = &c->seg;
+    c->n_segs = 1;
+    c->seg = (struct ws_segment){ 0, 0, 0, 0 };
+
+    if (head_only || status == 304) {
+        if (body.fd >= 0)
+            close(body.fd);
+        body.fd = -1;
+    } else if (body.n_ranges > 1) {
+        /* Segment i: part header i, then range i; a last one for the closing delimiter. */
+        struct ws_segment *segs = malloc(((size_t)body.n_ranges + 1) * sizeof(*segs));
+        uint32_t off = (uint32_t)head_len;
+        memmove(wb->out + head_len, wb->out + WS_HEAD_MAX, body_mem);
+        if (segs == NULL) {
+            close(body.fd);
+            body.fd = -1;
+            c->close_after = 1;
+        } else {
+            for (int i = 0; i < body.n_ranges; i++) {
+                segs[i] = (struct ws_segment){ off, part_len[i], body.ranges[i].first,
+                                               body.ranges[i].last - body.ranges[i].first + 1 };
+                off += part_len[i];
+            }
+            segs[0].mem_off = 0;
+            segs[0].mem_len += (uint32_t)head_len;
+            segs[body.n_ranges] =
+                (struct ws_segment){ off, (uint32_t)(head_len + body_mem - off), 0, 0 };
+            c->segs = segs;
+            c->n_segs = (uint16_t)(body.n_ranges + 1);
+            c->out_len = (uint32_t)(head_len + body_mem);
+            c->file_fd = body.fd;
+            body.fd = -1;
+        }
+    } else if (body.fd >= 0 && body.len <= WS_SMALL_FILE_MAX) {
+        /* Small file: read it now and send head and body in one write. */
+        ssize_t n = pread(body.fd, wb->out + head_len, (size_t)body.len, body.off);
+        if (n < (ssize_t)body.len)
+            c->close_after = 1; /* truncated under us: the length cannot be met */
+        c->out_len += n > 0 ? (uint32_t)n : 0;
+        close(body.fd);
+        body.fd = -1;
+    } else if (body.fd >= 0) {
+        c->seg.file_off = body.off;
+        c->seg.file_len = body.len;
+        c->file_fd = body.fd;
+        body.fd = -1;
+    } else if (body.mem_len > 0 && head_len + body.mem_len <= sizeof(wb->out)) {
+        memcpy(wb->out + head_len, body.mem, body.mem_len);
+        c->out_len += (uint32_t)body.mem_len;
+    } else if (body.mem_len > 0) {
+        /* A listing too big for the worker's buffer gets a buffer of its own. */
+        heap_out = malloc(head_len + body.mem_len);
+        if (heap_out == NULL) {
+            c->close_after = 1;
+        } else {
+            memcpy(heap_out, wb->out, head_len);
+            memcpy(heap_out + head_len, body.mem, body.mem_len);
+            c->out = heap_out;
+            c->out_len += (uint32_t)body.mem_len;
+        }
+    }
+    free(sr.listing);
+    if (c->n_segs == 1)
+        c->seg.mem_len = c->out_len;
+
     start_log(c, env, wb, request_line, req);
     c->phase = c->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_SEND;
 
@@ -381,41 +566,48 @@ static struct ws_view first_line(const char *buf, size_t len)
 
 enum send_result { SEND_DONE, SEND_BLOCKED, SEND_YIELD, SEND_FAILED };
 
-/* Sends what is left of the response. */
+/* Sends what is left of the response, segment by segment. */
 static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *wb)
 {
     const char *mem = c->out != NULL ? c->out : wb->out;
     int64_t file_sent = 0;
 
-    while (c->out_off < c->out_len) {
-        int more = c->file_off < c->file_end ? MSG_MORE : 0;
-        ssize_t n = send(c->fd, mem + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | more);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+    while (c->cur_seg < c->n_segs) {
+        struct ws_segment *seg = &c->segs[c->cur_seg];
+        int last = c->cur_seg + 1 == c->n_segs;
+
+        while (c->mem_sent < seg->mem_len) {
+            /* MSG_MORE lets the kernel put the head and the file's first bytes in one packet. */
+            int more = (seg->file_len > 0 || !last) ? MSG_MORE : 0;
+            ssize_t n = send(c->fd, mem + seg->mem_off + c->mem_sent, seg->mem_len - c->mem_sent,
+                             MSG_NOSIGNAL | more);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+            }
+            c->mem_sent += (uint32_t)n;
+            c->bytes_sent += (uint64_t)n;
         }
-        c->out_off += (uint32_t)n;
-        if (c->out_off > c->head_len)
-            c->body_bytes = c->out_off - c->head_len;
-    }
-    while (c->file_off < c->file_end) {
-        size_t chunk = (size_t)(c->file_end - c->file_off);
-        ssize_t n;
-        if (chunk > (1 << 20))
-            chunk = 1 << 20;
-        if (file_sent >= TURN_MAX_FILE_BYTES)
-            return SEND_YIELD;
-        n = sendfile(c->fd, c->file_fd, &c->file_off, chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+        while (seg->file_len > 0) {
+            size_t chunk = seg->file_len > (1 << 20) ? (size_t)1 << 20 : (size_t)seg->file_len;
+            ssize_t n;
+            if (file_sent >= TURN_MAX_FILE_BYTES)
+                return SEND_YIELD;
+            n = sendfile(c->fd, c->file_fd, &seg->file_off, chunk);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
+            }
+            if (n == 0)
+                return SEND_FAILED; /* the file shrank: the promised length cannot be met */
+            seg->file_len -= n;
+            file_sent += n;
+            c->bytes_sent += (uint64_t)n;
         }
-        if (n == 0)
-            return SEND_FAILED; /* the file shrank: the promised length cannot be met */
-        file_sent += n;
-        c->body_bytes += (uint64_t)n;
+        c->cur_seg++;
+        c->mem_sent = 0;
     }
     return SEND_DONE;
 }

@@ -7,24 +7,82 @@
  */
 #include "config.h"
 #include "log.h"
+#include "mime.h"
 #include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Largest --mime-types file read. */
+#define MIME_FILE_MAX (4 << 20)
+
+/*
+ * Reads and parses the --mime-types file. Returns 0, or -1 after printing one
+ * line that says what is wrong (the caller exits 2).
+ */
+static int load_mime_types(const char *path, struct ws_mime_map **out)
+{
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    unsigned bad_line = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0) {
+        fprintf(stderr, "webserver: invalid value '%s' for --mime-types: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    do {
+        if (len == cap) {
+            char *grown = cap < MIME_FILE_MAX ? realloc(text, cap = cap ? cap * 2 : 65536) : NULL;
+            if (grown == NULL) {
+                fprintf(stderr, "webserver: --mime-types file '%s' is too large\n", path);
+                free(text);
+                close(fd);
+                return -1;
+            }
+            text = grown;
+        }
+        n = read(fd, text + len, cap - len);
+        if (n > 0)
+            len += (size_t)n;
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    close(fd);
+    if (n < 0) {
+        fprintf(stderr, "webserver: cannot read --mime-types file '%s': %s\n", path,
+                strerror(errno));
+        free(text);
+        return -1;
+    }
+    *out = ws_mime_map_parse(text, len, &bad_line);
+    free(text);
+    if (*out == NULL) {
+        if (errno == EINVAL)
+            fprintf(stderr, "webserver: --mime-types file '%s': malformed line %u\n", path,
+                    bad_line);
+        else
+            fprintf(stderr, "webserver: --mime-types file '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct ws_config cfg;
+    struct ws_server_resources res = { .root_fd = -1, .error_pages_fd = -1, .mime = NULL };
     struct ws_server *server;
     struct ws_log *log;
     char err[512];
     sigset_t mask;
-    int root_fd, rc;
+    int rc;
 
     switch (ws_config_parse(&cfg, argc, argv, err, sizeof(err))) {
     case WS_CONFIG_HELP: fputs(ws_config_help(), stdout); return 0;
@@ -33,10 +91,25 @@ int main(int argc, char **argv)
     case WS_CONFIG_RUN: break;
     }
 
-    root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) {
+    res.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (res.root_fd < 0) {
         fprintf(stderr, "webserver: invalid value '%s' for --root: %s\n", cfg.root,
                 strerror(errno));
+        return 2;
+    }
+    if (cfg.error_pages != NULL) {
+        res.error_pages_fd = open(cfg.error_pages, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (res.error_pages_fd < 0) {
+            fprintf(stderr, "webserver: invalid value '%s' for --error-pages: %s\n",
+                    cfg.error_pages, strerror(errno));
+            close(res.root_fd);
+            return 2;
+        }
+    }
+    if (cfg.mime_types != NULL && load_mime_types(cfg.mime_types, &res.mime) < 0) {
+        close(res.root_fd);
+        if (res.error_pages_fd >= 0)
+            close(res.error_pages_fd);
         return 2;
     }
 
@@ -52,10 +125,13 @@ int main(int argc, char **argv)
     if (log == NULL) {
         fprintf(stderr, "webserver: cannot open access log '%s': %s\n", cfg.access_log,
                 strerror(errno));
-        close(root_fd);
+        close(res.root_fd);
+        if (res.error_pages_fd >= 0)
+            close(res.error_pages_fd);
+        ws_mime_map_free(res.mime);
         return 1;
     }
-    server = ws_server_create(&cfg, root_fd, log, err, sizeof(err));
+    server = ws_server_create(&cfg, &res, log, err, sizeof(err));
     if (server == NULL) {
         fprintf(stderr, "webserver: %s\n", err);
         ws_log_close(log);

@@ -76,35 +76,84 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size)
     return (size_t)n;
 }
 
+/* A bounded writer: appends fail softly and the length is checked at the end. */
+struct writer {
+    char *p, *end;
+    int overflow;
+};
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+    if ((size_t)(w->end - w->p) < n) {
+        w->overflow = 1;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+static void put_str(struct writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    put(w, digits + n, sizeof(digits) - n);
+}
+
+/* Appends "Name: value\r\n" when value is not NULL. */
+static void put_field(struct writer *w, const char *name, size_t name_len, const char *value)
+{
+    if (value == NULL)
+        return;
+    put(w, name, name_len);
+    put_str(w, value);
+    put(w, "\r\n", 2);
+}
+
+#define FIELD(w, name, value) put_field(w, name, sizeof(name) - 1, value)
+
 size_t ws_head_format(const struct ws_head *h, char *out, size_t size)
 {
-    size_t w = 0;
-    int n;
+    /* One byte is kept for a terminating NUL, which callers may rely on. */
+    struct writer w = { out, out + (size > 0 ? size - 1 : 0), size == 0 };
 
-#define APPEND(...)                                                                                \
-    do {                                                                                           \
-        n = snprintf(out + w, size - w, __VA_ARGS__);                                              \
-        if (n < 0 || (size_t)n >= size - w)                                                        \
-            return 0;                                                                              \
-        w += (size_t)n;                                                                            \
-    } while (0)
-
-    APPEND("HTTP/1.1 %d %s\r\nServer: " WS_SERVER_NAME "\r\nDate: %s\r\n", h->status,
-           ws_status_reason(h->status), h->date);
-    if (h->content_type != NULL)
-        APPEND("Content-Type: %s\r\n", h->content_type);
-    APPEND("Content-Length: %lld\r\n", (long long)h->content_length);
-    if (h->last_modified != NULL)
-        APPEND("Last-Modified: %s\r\n", h->last_modified);
-    if (h->location != NULL)
-        APPEND("Location: %s\r\n", h->location);
-    if (h->allow != NULL)
-        APPEND("Allow: %s\r\n", h->allow);
+    put(&w, "HTTP/1.1 ", 9);
+    put_u64(&w, (uint64_t)h->status);
+    put(&w, " ", 1);
+    put_str(&w, ws_status_reason(h->status));
+    put(&w, "\r\nServer: " WS_SERVER_NAME "\r\n", sizeof("\r\nServer: " WS_SERVER_NAME "\r\n") - 1);
+    FIELD(&w, "Date: ", h->date);
+    FIELD(&w, "Content-Type: ", h->content_type);
+    if (h->content_length >= 0) {
+        put(&w, "Content-Length: ", 16);
+        put_u64(&w, (uint64_t)h->content_length);
+        put(&w, "\r\n", 2);
+    }
+    FIELD(&w, "Content-Range: ", h->content_range);
+    FIELD(&w, "Content-Encoding: ", h->content_encoding);
+    if (h->vary_accept_encoding)
+        put_str(&w, "Vary: Accept-Encoding\r\n");
+    FIELD(&w, "ETag: ", h->etag);
+    FIELD(&w, "Last-Modified: ", h->last_modified);
+    FIELD(&w, "Cache-Control: ", h->cache_control);
+    if (h->accept_ranges)
+        put_str(&w, "Accept-Ranges: bytes\r\n");
+    FIELD(&w, "Location: ", h->location);
+    FIELD(&w, "Allow: ", h->allow);
     if (h->connection == 1)
-        APPEND("Connection: close\r\n");
+        put_str(&w, "Connection: close\r\n");
     else if (h->connection == 2)
-        APPEND("Connection: keep-alive\r\n");
-    APPEND("\r\n");
-#undef APPEND
-    return w;
+        put_str(&w, "Connection: keep-alive\r\n");
+    put(&w, "\r\n", 2);
+    if (w.overflow)
+        return 0;
+    *w.p = '\0';
+    return (size_t)(w.p - out);
 }

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "fdqueue.h"
 #include "log.h"
+#include "mime.h"
 #include "pool.h"
 #include "response.h"
 #include "static_file.h"
@@ -56,6 +57,8 @@ struct ws_server {
     struct ws_config cfg;
     struct ws_log *log;
     int root_fd;
+    int error_pages_fd;
+    struct ws_mime_map *mime;
     int listeners[MAX_LISTENERS];
     unsigned n_listeners;
     char listen_text[256]; /* "[::]:6789", for the start-up line */
@@ -664,7 +667,8 @@ static unsigned raise_fd_limit(void)
     return rl.rlim_cur > (1u << 20) ? (1u << 20) : (unsigned)rl.rlim_cur;
 }
 
-struct ws_server *ws_server_create(const struct ws_config *cfg, int root_fd, struct ws_log *log,
+struct ws_server *ws_server_create(const struct ws_config *cfg,
+                                   const struct ws_server_resources *res, struct ws_log *log,
                                    char *err, size_t err_size)
 {
     struct ws_server *s = calloc(1, sizeof(*s));
@@ -672,12 +676,17 @@ struct ws_server *ws_server_create(const struct ws_config *cfg, int root_fd, str
 
     if (s == NULL) {
         snprintf(err, err_size, "out of memory");
-        close(root_fd);
+        close(res->root_fd);
+        if (res->error_pages_fd >= 0)
+            close(res->error_pages_fd);
+        ws_mime_map_free(res->mime);
         return NULL;
     }
     s->cfg = *cfg;
     s->log = log;
-    s->root_fd = root_fd;
+    s->root_fd = res->root_fd;
+    s->error_pages_fd = res->error_pages_fd;
+    s->mime = res->mime;
     s->epoll_fd = s->signal_fd = s->wake_fd = -1;
     pthread_mutex_init(&s->park_lock, NULL);
 
@@ -706,7 +715,13 @@ struct ws_server *ws_server_create(const struct ws_config *cfg, int root_fd, str
     if (create_listeners(s, err, err_size) < 0)
         goto fail;
 
-    s->env.root_fd = root_fd;
+    s->env.statics.root_fd = s->root_fd;
+    s->env.statics.dotfiles = cfg->dotfiles;
+    s->env.statics.listing = cfg->listing;
+    s->env.statics.mime = s->mime;
+    s->env.error_pages_fd = s->error_pages_fd;
+    s->env.cache_mode = (enum ws_cache_mode)cfg->cache_mode;
+    s->env.cache_max_age = cfg->cache_max_age;
     s->env.log = log;
     s->env.draining = &s->draining;
     s->env.limits.max_request_line = WS_MAX_REQUEST_LINE;
@@ -750,6 +765,9 @@ void ws_server_destroy(struct ws_server *s)
         close(s->wake_fd);
     if (s->root_fd >= 0)
         close(s->root_fd);
+    if (s->error_pages_fd >= 0)
+        close(s->error_pages_fd);
+    ws_mime_map_free(s->mime);
     ws_fdqueue_destroy(s->queue);
     free(s->bufs);
     free(s->heap);

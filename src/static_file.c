@@ -9,15 +9,19 @@
  */
 #include "static_file.h"
 
+#include "listing.h"
 #include "mime.h"
+#include "negotiate.h"
 #include "path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,7 +119,183 @@ static int status_for_errno(int err)
     }
 }
 
-void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char *buf,
+/*
+ * Whether a rel path has a segment starting with '.', other than
+ * ".well-known" (RFC 8615: ACME challenges, security.txt and friends must work).
+ */
+static int has_hidden_segment(const char *rel, size_t len)
+{
+    static const char well_known[] = ".well-known";
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start = i;
+        while (i < len && rel[i] != '/')
+            i++;
+        if (rel[start] == '.' && !(i - start == sizeof(well_known) - 1 &&
+                                   memcmp(rel + start, well_known, i - start) == 0))
+            return 1;
+        i++;
+    }
+    return 0;
+}
+
+/* Types worth looking for a precompressed sibling of; images and archives are not. */
+static int compressible(const char *type)
+{
+    return strncmp(type, "text/", 5) == 0 || strstr(type, "json") != NULL ||
+           strstr(type, "xml") != NULL || strstr(type, "javascript") != NULL ||
+           strstr(type, "wasm") != NULL || strncmp(type, "font/ttf", 8) == 0 ||
+           strncmp(type, "font/otf", 8) == 0;
+}
+
+static int not_older(const struct stat *sibling, const struct stat *orig)
+{
+    if (sibling->st_mtim.tv_sec != orig->st_mtim.tv_sec)
+        return sibling->st_mtim.tv_sec > orig->st_mtim.tv_sec;
+    return sibling->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec;
+}
+
+/*
+ * Replaces out->fd with a precompressed sibling (name.br, name.gz) when one
+ * exists, is a regular file no older than the original, and the client
+ * accepts its coding. Sets out->vary whenever a usable sibling exists, so
+ * caches learn that the response depends on Accept-Encoding.
+ */
+static void choose_encoding(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
+                            size_t rel_len, size_t buf_size, struct ws_static_result *out)
+{
+    static const struct {
+        const char *suffix;
+        enum ws_encoding enc;
+        const char *name;
+    } codings[] = { { ".br", WS_ENC_BR, "br" }, { ".gz", WS_ENC_GZIP, "gzip" } };
+    int fds[2] = { -1, -1 };
+    struct stat st[2];
+    unsigned available = 0;
+    enum ws_encoding chosen;
+
+    if (rel_len + 4 > buf_size || !compressible(out->content_type))
+        return;
+    for (size_t i = 0; i < 2; i++) {
+        memcpy(buf + rel_len, codings[i].suffix, 4);
+        fds[i] = ws_open_beneath(o->root_fd, buf, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fds[i] < 0)
+            continue;
+        if (fstat(fds[i], &st[i]) == 0 && S_ISREG(st[i].st_mode) && not_older(&st[i], &out->st)) {
+            available |= 1u << codings[i].enc;
+        } else {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+    buf[rel_len] = '\0';
+    out->vary = available != 0;
+    chosen = available ? ws_negotiate_encoding(req, available) : WS_ENC_IDENTITY;
+    for (size_t i = 0; i < 2; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (codings[i].enc == chosen) {
+            close(out->fd);
+            out->fd = fds[i];
+            out->st = st[i];
+            out->content_encoding = codings[i].name;
+        } else {
+            close(fds[i]);
+        }
+    }
+}
+
+/* Most entries a listing shows; a larger directory is listed in part. */
+#define LISTING_MAX_ENTRIES 10000
+
+/*
+ * Builds the listing of the directory rel (open as dir_fd, which this takes
+ * over) into out->listing. Hidden entries are left out unless dotfiles are
+ * served; a symlink is shown only if it resolves inside the root.
+ */
+static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf, size_t rel_len,
+                           size_t buf_size, struct ws_static_result *out)
+{
+    struct ws_listing_entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    char *title = NULL;
+    struct dirent *de;
+    DIR *dir = fdopendir(dir_fd);
+
+    out->status = 500;
+    if (dir == NULL) {
+        close(dir_fd);
+        return;
+    }
+    while (n < LISTING_MAX_ENTRIES && (de = readdir(dir)) != NULL) {
+        struct stat st;
+        size_t name_len = strlen(de->d_name);
+
+        if (de->d_name[0] == '.' && (name_len <= 2 && (name_len == 1 || de->d_name[1] == '.')))
+            continue; /* "." and ".." */
+        if (de->d_name[0] == '.' && !o->dotfiles)
+            continue;
+        if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+            /* Resolve it the way a request would, so nothing outside the root shows. */
+            int fd;
+            if (rel_len + 1 + name_len + 1 > buf_size)
+                continue;
+            buf[rel_len] = rel_len > 0 ? '/' : '\0';
+            memcpy(buf + rel_len + (rel_len > 0), de->d_name, name_len + 1);
+            fd = ws_open_beneath(o->root_fd, buf, O_PATH | O_CLOEXEC);
+            buf[rel_len] = '\0';
+            if (fd < 0)
+                continue;
+            if (fstat(fd, &st) < 0) {
+                close(fd);
+                continue;
+            }
+            close(fd);
+        } else if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            continue;
+        }
+        if (n == cap) {
+            size_t new_cap = cap ? cap * 2 : 64;
+            struct ws_listing_entry *grown = realloc(entries, new_cap * sizeof(*entries));
+            if (grown == NULL)
+                goto done;
+            entries = grown;
+            cap = new_cap;
+        }
+        entries[n].name = strdup(de->d_name);
+        if (entries[n].name == NULL)
+            goto done;
+        entries[n].is_dir = S_ISDIR(st.st_mode);
+        entries[n].size = (uint64_t)st.st_size;
+        entries[n].mtime = st.st_mtime;
+        n++;
+    }
+
+    /* The title is the directory's URL path: "/" + rel + "/". */
+    title = malloc(rel_len + 3);
+    if (title == NULL)
+        goto done;
+    title[0] = '/';
+    memcpy(title + 1, buf, rel_len);
+    if (rel_len > 0)
+        title[1 + rel_len++] = '/';
+    title[1 + rel_len] = '\0';
+    out->listing = ws_listing_html(title, entries, n, &out->listing_len);
+    if (out->listing != NULL) {
+        out->status = 200;
+        out->content_type = "text/html; charset=utf-8";
+    }
+
+done:
+    for (size_t i = 0; i < n; i++)
+        free((char *)(uintptr_t)entries[i].name);
+    free(entries);
+    free(title);
+    closedir(dir);
+}
+
+void ws_static_open(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
                     size_t buf_size, struct ws_static_result *out)
 {
     static const char index_name[] = "index.html";
@@ -126,12 +306,16 @@ void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char
     memset(out, 0, sizeof(*out));
     out->fd = -1;
 
-    rc = ws_path_normalize(path.ptr, path.len, buf, buf_size, &rel_len, &is_dir);
+    rc = ws_path_normalize(req->path.ptr, req->path.len, buf, buf_size, &rel_len, &is_dir);
     if (rc < 0) {
         out->status = -rc;
         return;
     }
-    fd = ws_open_beneath(root_fd, buf, flags);
+    if (!o->dotfiles && has_hidden_segment(buf, rel_len)) {
+        out->status = 404; /* .git/, .env, .htpasswd: as if absent */
+        return;
+    }
+    fd = ws_open_beneath(o->root_fd, buf, flags);
     if (fd < 0) {
         out->status = status_for_errno(-fd);
         return;
@@ -143,40 +327,47 @@ void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char
     }
 
     if (S_ISDIR(out->st.st_mode)) {
-        close(fd);
         if (!is_dir) {
             /* The Location goes after the decoded path in buf. */
             char *loc = buf + rel_len + 1;
             size_t room = buf_size - rel_len - 1;
             int n = ws_path_encode(buf, rel_len, 1, loc, room);
-            if (n < 0 || (query.len > 0 && (size_t)n + 1 + query.len >= room)) {
+            close(fd);
+            if (n < 0 || (req->query.len > 0 && (size_t)n + 1 + req->query.len >= room)) {
                 out->status = 414;
                 return;
             }
-            if (query.len > 0) {
+            if (req->query.len > 0) {
                 /* The query was validated by the parser: no spaces or controls. */
                 loc[n] = '?';
-                memcpy(loc + n + 1, query.ptr, query.len);
-                loc[n + 1 + query.len] = '\0';
+                memcpy(loc + n + 1, req->query.ptr, req->query.len);
+                loc[n + 1 + req->query.len] = '\0';
             }
             out->location = loc;
             out->status = 301;
             return;
         }
         if (rel_len + 1 + sizeof(index_name) > buf_size) {
+            close(fd);
             out->status = 414;
             return;
         }
-        if (rel_len > 0)
-            buf[rel_len++] = '/';
-        memcpy(buf + rel_len, index_name, sizeof(index_name));
-        rel_len += sizeof(index_name) - 1;
-        fd = ws_open_beneath(root_fd, buf, flags);
+        buf[rel_len] = '/';
+        memcpy(buf + rel_len + (rel_len > 0), index_name, sizeof(index_name));
+        rc = ws_open_beneath(o->root_fd, buf, flags);
+        if (rc == -ENOENT && o->listing) {
+            buf[rel_len] = '\0';
+            list_directory(o, fd, buf, rel_len, buf_size, out);
+            return;
+        }
+        close(fd);
+        fd = rc;
         if (fd < 0) {
             /* A directory without an index is not listed. */
             out->status = (fd == -ENOENT) ? 403 : status_for_errno(-fd);
             return;
         }
+        rel_len += (rel_len > 0) + sizeof(index_name) - 1;
         if (fstat(fd, &out->st) < 0) {
             close(fd);
             out->status = 500;
@@ -191,5 +382,26 @@ void ws_static_open(int root_fd, struct ws_view path, struct ws_view query, char
     }
     out->fd = fd;
     out->status = 200;
-    out->content_type = ws_mime_type(buf, rel_len);
+    out->content_type = ws_mime_lookup(o->mime, buf, rel_len);
+    out->name = buf;
+    out->name_len = rel_len;
+    choose_encoding(o, req, buf, rel_len, buf_size, out);
+}
+
+int ws_static_error_page(int dir_fd, int status, struct stat *st)
+{
+    char name[16];
+    int fd;
+
+    if (dir_fd < 0)
+        return -1;
+    snprintf(name, sizeof(name), "%d.html", status);
+    fd = ws_open_beneath(dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

@@ -97,30 +97,39 @@ struct head_case {
 /* clang-format off */
 static const struct head_case head_cases[] = {
     { "minimal: no optional fields",
-      { 404, DATE, NULL, 0, NULL, NULL, NULL, 0 },
+      { .status = 404, .date = DATE, .content_length = 0 },
       "HTTP/1.1 404 Not Found\r\n" SERVER "Date: " DATE "\r\nContent-Length: 0\r\n\r\n" },
+    { "no Content-Length when it is -1 (a 304)",
+      { .status = 304, .date = DATE, .content_length = -1, .etag = "\"1-2\"" },
+      "HTTP/1.1 304 Not Modified\r\n" SERVER "Date: " DATE "\r\nETag: \"1-2\"\r\n\r\n" },
     { "every optional field, Connection: close",
-      { 200, DATE, "text/html; charset=utf-8", 1234, "Sat, 01 Jan 2000 00:00:00 GMT", "/x/", "GET, HEAD", 1 },
+      { .status = 200, .date = DATE, .content_type = "text/html; charset=utf-8", .content_length = 1234,
+        .last_modified = "Sat, 01 Jan 2000 00:00:00 GMT", .location = "/x/", .allow = "GET, HEAD",
+        .connection = 1, .content_range = "bytes 0-1233/5000", .content_encoding = "br",
+        .etag = "\"4d2-1\"", .cache_control = "no-cache", .vary_accept_encoding = 1,
+        .accept_ranges = 1 },
       "HTTP/1.1 200 OK\r\n" SERVER "Date: " DATE "\r\nContent-Type: text/html; charset=utf-8\r\n"
-      "Content-Length: 1234\r\nLast-Modified: Sat, 01 Jan 2000 00:00:00 GMT\r\nLocation: /x/\r\n"
+      "Content-Length: 1234\r\nContent-Range: bytes 0-1233/5000\r\nContent-Encoding: br\r\n"
+      "Vary: Accept-Encoding\r\nETag: \"4d2-1\"\r\nLast-Modified: Sat, 01 Jan 2000 00:00:00 GMT\r\n"
+      "Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\nLocation: /x/\r\n"
       "Allow: GET, HEAD\r\nConnection: close\r\n\r\n" },
     { "Connection: keep-alive",
-      { 200, DATE, "text/plain", 5, NULL, NULL, NULL, 2 },
+      { .status = 200, .date = DATE, .content_type = "text/plain", .content_length = 5, .connection = 2 },
       "HTTP/1.1 200 OK\r\n" SERVER "Date: " DATE "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
       "Connection: keep-alive\r\n\r\n" },
     { "redirect",
-      { 301, DATE, "text/html", 10, NULL, "/dir/", NULL, 0 },
+      { .status = 301, .date = DATE, .content_type = "text/html", .content_length = 10, .location = "/dir/" },
       "HTTP/1.1 301 Moved Permanently\r\n" SERVER "Date: " DATE "\r\nContent-Type: text/html\r\n"
       "Content-Length: 10\r\nLocation: /dir/\r\n\r\n" },
     { "405 with Allow",
-      { 405, DATE, NULL, 0, NULL, NULL, "GET, HEAD", 1 },
+      { .status = 405, .date = DATE, .content_length = 0, .allow = "GET, HEAD", .connection = 1 },
       "HTTP/1.1 405 Method Not Allowed\r\n" SERVER "Date: " DATE "\r\nContent-Length: 0\r\n"
       "Allow: GET, HEAD\r\nConnection: close\r\n\r\n" },
     { "large Content-Length",
-      { 200, DATE, NULL, 1099511627776LL, NULL, NULL, NULL, 0 },
+      { .status = 200, .date = DATE, .content_length = 1099511627776LL },
       "HTTP/1.1 200 OK\r\n" SERVER "Date: " DATE "\r\nContent-Length: 1099511627776\r\n\r\n" },
     { "unknown status",
-      { 299, DATE, NULL, 0, NULL, NULL, NULL, 0 },
+      { .status = 299, .date = DATE, .content_length = 0 },
       "HTTP/1.1 299 Unknown\r\n" SERVER "Date: " DATE "\r\nContent-Length: 0\r\n\r\n" },
 };
 /* clang-format on */
