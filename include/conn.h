@@ -90,7 +90,8 @@ struct ws_worker_buf {
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */
     char log_date[32];
-    uint64_t boundary_seed; /* for multipart boundaries */
+    uint64_t boundary_seed;      /* for multipart boundaries */
+    struct ws_file_cache *cache; /* this worker's own cache of small files */
 };
 
 struct ws_conn {

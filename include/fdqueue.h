@@ -33,6 +33,21 @@ void ws_fdqueue_destroy(struct ws_fdqueue *q);
 /* Appends fd, blocking while the queue is full. 0, or -EPIPE once closed. */
 int ws_fdqueue_push(struct ws_fdqueue *q, int fd);
 
+/*
+ * Appends fds[0..n) in order under one lock, blocking while the queue is full.
+ * Returns how many were appended: n, or fewer if the queue was closed.
+ */
+int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n);
+
+/*
+ * Tells the queue how many threads pop from it. From then on a push wakes a
+ * sleeping popper only while more descriptors are queued than poppers are
+ * awake, instead of on every push: an awake popper takes the next descriptor
+ * without sleeping, and waking more threads than there is work for only costs
+ * context switches. Without it (0, the default) every push wakes a popper.
+ */
+void ws_fdqueue_set_consumers(struct ws_fdqueue *q, unsigned consumers);
+
 /* Appends fd without blocking. 0, -EAGAIN when full, or -EPIPE once closed. */
 int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd);
 

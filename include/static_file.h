@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+struct ws_file_cache;
 struct ws_mime_map;
 
 /* How requests map to files; fixed after start-up and shared by every worker. */
@@ -24,6 +25,7 @@ struct ws_static_opts {
 struct ws_static_result {
     int status;                   /* 200, 301, 400, 403, 404, 414, 500 or 503 */
     int fd;                       /* with 200: the open regular file, the caller's to close */
+    const char *mem;              /* or (fd -1) its contents, from the worker's file cache */
     struct stat st;               /* with 200: its attributes, from that descriptor */
     const char *content_type;     /* with 200 */
     const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
@@ -41,12 +43,16 @@ struct ws_static_result {
  * serves a directory's index.html (or its listing, with opts->listing),
  * redirects a directory named without its trailing slash (the query kept),
  * and swaps in a precompressed sibling (name.br, name.gz) that is no older than
- * the file when the request accepts its coding. buf (buf_size bytes) holds the
+ * the file when the request accepts its coding. With a cache (the calling
+ * worker's own, or NULL), a small file comes back as its cached contents (mem)
+ * when a fresh stat shows it unchanged, and is cached after a slow-path open.
+ * buf (buf_size bytes) holds the
  * decoded path and the Location value; when it is too small for them the status
  * is 414. Never blocks on a FIFO.
  */
-void ws_static_open(const struct ws_static_opts *opts, const struct ws_request *req, char *buf,
-                    size_t buf_size, struct ws_static_result *out);
+void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache,
+                    const struct ws_request *req, char *buf, size_t buf_size,
+                    struct ws_static_result *out);
 
 /*
  * Opens the custom page for an error status, "<status>.html" beneath dir_fd

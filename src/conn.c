@@ -274,7 +274,11 @@ static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         return 400;
     if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
         return 413;
-    ws_static_open(&env->statics, req, wb->path, sizeof(wb->path), sr);
+    /* Ranges are cut from the file itself, so those requests skip the cache. */
+    ws_static_open(
+        &env->statics,
+        req->method == WS_METHOD_GET && ws_request_header(req, "range") != NULL ? NULL : wb->cache,
+        req, wb->path, sizeof(wb->path), sr);
     return sr->status;
 }
 
@@ -353,7 +357,7 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
     if (status == 301 && strlen(sr.location) > WS_HEAD_MAX / 2)
         status = 414; /* a Location this long would not fit the head */
 
-    if (status == 200 && sr.fd >= 0) {
+    if (status == 200 && (sr.fd >= 0 || sr.mem != NULL)) {
         /* A file: validators, caching, preconditions, ranges. */
         struct ws_view tag = { etag, ws_etag_format((uint64_t)sr.st.st_size, sr.st.st_mtim.tv_sec,
                                                     sr.st.st_mtim.tv_nsec, etag) };
@@ -367,6 +371,8 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
         head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, sr.name,
                                               sr.name_len, sr.content_type, cache_buf);
         body.fd = sr.fd;
+        body.mem = sr.mem;
+        body.mem_len = sr.mem != NULL ? (size_t)sr.st.st_size : 0;
         body.size = sr.st.st_size;
         body.len = sr.st.st_size;
         sr.fd = -1;
@@ -376,7 +382,7 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
             head.content_type = sr.content_type;
             head.content_encoding = sr.content_encoding;
             head.accept_ranges = 1;
-            if (req->method == WS_METHOD_GET)
+            if (req->method == WS_METHOD_GET && body.fd >= 0)
                 range = ws_request_header(req, "range");
             if (range != NULL && ws_if_range_allows(req, tag, sr.st.st_mtime)) {
                 int n = ws_range_parse(range->value.ptr, range->value.len, body.size, body.ranges,
@@ -405,9 +411,12 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
             }
         }
         if (status != 200 && status != 206) {
-            close(body.fd);
+            if (body.fd >= 0)
+                close(body.fd);
             body.fd = -1;
             body.len = 0;
+            body.mem = NULL;
+            body.mem_len = 0;
             head.accept_ranges = 0;
         }
     } else if (status == 200 && sr.listing != NULL) {

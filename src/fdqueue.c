@@ -17,7 +17,9 @@ struct ws_fdqueue {
     unsigned head;   /* index of the oldest item */
     unsigned length; /* items queued */
     unsigned high_water;
-    unsigned waiting_poppers;
+    unsigned waiting_poppers; /* inside cond_wait on not_empty */
+    unsigned wakes_pending;   /* of those, signalled but not yet running */
+    unsigned consumers;       /* 0: wake a popper on every push */
     unsigned waiting_pushers;
     int closed;
     int slots[]; /* capacity entries */
@@ -64,6 +66,32 @@ void ws_fdqueue_destroy(struct ws_fdqueue *q)
     free(q);
 }
 
+void ws_fdqueue_set_consumers(struct ws_fdqueue *q, unsigned consumers)
+{
+    ws_mutex_lock(&q->lock);
+    q->consumers = consumers;
+    ws_mutex_unlock(&q->lock);
+}
+
+/*
+ * Wakes a waiting popper if the queue needs one: always when the number of
+ * consumers is unknown, else only while more descriptors are queued than
+ * consumers are awake (running, or signalled and about to run). A worker that
+ * is awake pops the next descriptor without sleeping, so waking another for it
+ * would only add a context switch. Lock held.
+ */
+static void wake_popper_locked(struct ws_fdqueue *q)
+{
+    unsigned idle = q->waiting_poppers - q->wakes_pending;
+
+    if (idle == 0)
+        return;
+    if (q->consumers > 0 && q->length <= q->consumers - idle)
+        return;
+    q->wakes_pending++;
+    pthread_cond_signal(&q->not_empty);
+}
+
 /* Appends fd; the caller holds the lock and has checked there is room. */
 static void append_locked(struct ws_fdqueue *q, int fd)
 {
@@ -74,8 +102,7 @@ static void append_locked(struct ws_fdqueue *q, int fd)
     q->length++;
     if (q->length > q->high_water)
         q->high_water = q->length;
-    if (q->waiting_poppers > 0)
-        pthread_cond_signal(&q->not_empty);
+    wake_popper_locked(q);
 }
 
 int ws_fdqueue_push(struct ws_fdqueue *q, int fd)
@@ -94,6 +121,26 @@ int ws_fdqueue_push(struct ws_fdqueue *q, int fd)
         append_locked(q, fd);
     ws_mutex_unlock(&q->lock);
     return rc;
+}
+
+int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
+{
+    unsigned done = 0;
+
+    ws_mutex_lock(&q->lock);
+    while (done < n) {
+        while (!q->closed && q->length == q->capacity) {
+            q->waiting_pushers++;
+            ws_cond_wait(&q->not_full, &q->lock);
+            q->waiting_pushers--;
+        }
+        if (q->closed)
+            break;
+        while (done < n && q->length < q->capacity)
+            append_locked(q, fds[done++]);
+    }
+    ws_mutex_unlock(&q->lock);
+    return (int)done;
 }
 
 int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd)
@@ -120,6 +167,8 @@ int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
         q->waiting_poppers++;
         ws_cond_wait(&q->not_empty, &q->lock);
         q->waiting_poppers--;
+        if (q->wakes_pending > 0)
+            q->wakes_pending--; /* (a spurious wake-up may take another's: harmless) */
     }
     if (q->length == 0) {
         rc = -EPIPE; /* closed and drained */
@@ -138,6 +187,7 @@ void ws_fdqueue_close(struct ws_fdqueue *q)
 {
     ws_mutex_lock(&q->lock);
     q->closed = 1;
+    q->wakes_pending = q->waiting_poppers;
     pthread_cond_broadcast(&q->not_empty);
     pthread_cond_broadcast(&q->not_full);
     ws_mutex_unlock(&q->lock);

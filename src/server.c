@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "fdqueue.h"
+#include "file_cache.h"
 #include "log.h"
 #include "mime.h"
 #include "pool.h"
@@ -50,6 +51,8 @@
 #define ACCEPT_BATCH  64
 /* How long accepting pauses when the process or system is out of descriptors. */
 #define ACCEPT_BACKOFF_MS 100
+/* Small files each worker keeps in memory (revalidated by a stat on every use). */
+#define FILE_CACHE_SLOTS 128
 /* Linger (drain input after an error response) at most this long. */
 #define LINGER_TIMEOUT_MS 2000
 
@@ -324,6 +327,9 @@ static void accept_batch(struct ws_server *s, int lfd, int64_t now)
 /* Hands parked connections that epoll reported ready to the workers. */
 static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now)
 {
+    int fds[EVENT_BATCH];
+    unsigned n_fds = 0, pushed;
+
     ws_mutex_lock(&s->park_lock);
     for (unsigned i = 0; i < n; i++)
         heap_remove(s, ready[i]);
@@ -337,10 +343,12 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
             continue;
         }
         ready[i]->queued_ms = now;
-        /* Blocks only while every worker is busy and the ring is full. */
-        if (ws_fdqueue_push(s->queue, ready[i]->fd) < 0)
-            release_conn(s, ready[i]);
+        fds[n_fds++] = ready[i]->fd;
     }
+    /* One lock for the batch; blocks only while every worker is busy and the ring is full. */
+    pushed = n_fds > 0 ? (unsigned)ws_fdqueue_push_many(s->queue, fds, n_fds) : 0;
+    for (unsigned i = pushed; i < n_fds; i++)
+        release_conn(s, atomic_load_explicit(&s->conns[fds[i]], memory_order_relaxed));
 }
 
 /* Closes parked connections whose deadline has passed. Returns ms to the next one. */
@@ -695,9 +703,18 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->heap = calloc(s->max_fds, sizeof(*s->heap));
     s->bufs = calloc(cfg->threads, sizeof(*s->bufs));
     s->queue = ws_fdqueue_create(cfg->queue_capacity);
+    if (s->queue != NULL)
+        ws_fdqueue_set_consumers(s->queue, cfg->threads);
     if (s->conns == NULL || s->heap == NULL || s->bufs == NULL || s->queue == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
+    }
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
+        if (s->bufs[i].cache == NULL) {
+            snprintf(err, err_size, "out of memory");
+            goto fail;
+        }
     }
 
     sigemptyset(&mask);
@@ -769,6 +786,8 @@ void ws_server_destroy(struct ws_server *s)
         close(s->error_pages_fd);
     ws_mime_map_free(s->mime);
     ws_fdqueue_destroy(s->queue);
+    for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++)
+        ws_file_cache_free(s->bufs[i].cache);
     free(s->bufs);
     free(s->heap);
     free(s->conns);

@@ -9,6 +9,7 @@
  */
 #include "static_file.h"
 
+#include "file_cache.h"
 #include "listing.h"
 #include "mime.h"
 #include "negotiate.h"
@@ -156,26 +157,35 @@ static int not_older(const struct stat *sibling, const struct stat *orig)
     return sibling->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec;
 }
 
+static const struct {
+    const char *suffix; /* 3 characters */
+    enum ws_encoding enc;
+    const char *name;
+} codings[] = { { ".br", WS_ENC_BR, "br" }, { ".gz", WS_ENC_GZIP, "gzip" } };
+
+/* Whether the request accepts any coding we could have a sibling for. */
+static int wants_coding(const struct ws_request *req)
+{
+    return ws_negotiate_encoding(req, (1u << WS_ENC_BR) | (1u << WS_ENC_GZIP)) != WS_ENC_IDENTITY;
+}
+
 /*
  * Replaces out->fd with a precompressed sibling (name.br, name.gz) when one
  * exists, is a regular file no older than the original, and the client
- * accepts its coding. Sets out->vary whenever a usable sibling exists, so
- * caches learn that the response depends on Accept-Encoding.
+ * accepts its coding. Siblings are looked for only when the client accepts a
+ * coding; every response of a compressible type says Vary: Accept-Encoding
+ * anyway (as nginx's gzip_vary does), so caches are right without the lookup.
  */
 static void choose_encoding(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
                             size_t rel_len, size_t buf_size, struct ws_static_result *out)
 {
-    static const struct {
-        const char *suffix;
-        enum ws_encoding enc;
-        const char *name;
-    } codings[] = { { ".br", WS_ENC_BR, "br" }, { ".gz", WS_ENC_GZIP, "gzip" } };
     int fds[2] = { -1, -1 };
     struct stat st[2];
     unsigned available = 0;
     enum ws_encoding chosen;
 
-    if (rel_len + 4 > buf_size || !compressible(out->content_type))
+    out->vary = compressible(out->content_type);
+    if (rel_len + 4 > buf_size || !out->vary || !wants_coding(req))
         return;
     for (size_t i = 0; i < 2; i++) {
         memcpy(buf + rel_len, codings[i].suffix, 4);
@@ -189,8 +199,6 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
             fds[i] = -1;
         }
     }
-    buf[rel_len] = '\0';
-    out->vary = available != 0;
     chosen = available ? ws_negotiate_encoding(req, available) : WS_ENC_IDENTITY;
     for (size_t i = 0; i < 2; i++) {
         if (fds[i] < 0)
@@ -200,10 +208,68 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
             out->fd = fds[i];
             out->st = st[i];
             out->content_encoding = codings[i].name;
+            memcpy(buf + rel_len, codings[i].suffix, 4);
+            out->name_len = rel_len + 3; /* the cache key is the sibling's name */
         } else {
             close(fds[i]);
         }
     }
+    if (chosen == WS_ENC_IDENTITY)
+        buf[rel_len] = '\0';
+}
+
+/*
+ * The fast path: the file named by buf[0..name_len) (and, if the client
+ * accepts a coding, its fresh sibling) is in the worker's cache and unchanged
+ * on disk. One stat per candidate replaces open, fstat, read and close. Returns
+ * 1 with *out filled, or 0 to take the slow path (buf is then as it was).
+ */
+static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache,
+                     const struct ws_request *req, char *buf, size_t name_len, size_t buf_size,
+                     struct ws_static_result *out)
+{
+    struct stat st, sib[2];
+    const char *type, *body;
+    unsigned available = 0;
+    enum ws_encoding chosen = WS_ENC_IDENTITY;
+    int vary;
+
+    if (fstatat(o->root_fd, name_len ? buf : ".", &st, 0) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    type = ws_mime_lookup(o->mime, buf, name_len);
+    vary = compressible(type);
+    if (vary && name_len + 4 <= buf_size && wants_coding(req)) {
+        for (size_t i = 0; i < 2; i++) {
+            memcpy(buf + name_len, codings[i].suffix, 4);
+            if (fstatat(o->root_fd, buf, &sib[i], 0) == 0 && S_ISREG(sib[i].st_mode) &&
+                not_older(&sib[i], &st))
+                available |= 1u << codings[i].enc;
+        }
+        chosen = available ? ws_negotiate_encoding(req, available) : WS_ENC_IDENTITY;
+    }
+    for (size_t i = 0; i < 2; i++)
+        if (codings[i].enc == chosen) {
+            memcpy(buf + name_len, codings[i].suffix, 4);
+            st = sib[i];
+            out->content_encoding = codings[i].name;
+            name_len += 3;
+        }
+    buf[name_len] = '\0';
+    body = ws_file_cache_find(cache, buf, name_len, &st);
+    if (chosen != WS_ENC_IDENTITY)
+        buf[name_len - 3] = '\0';
+    if (body == NULL) {
+        out->content_encoding = NULL;
+        return 0;
+    }
+    out->status = 200;
+    out->mem = body;
+    out->st = st;
+    out->content_type = type;
+    out->vary = vary;
+    out->name = buf;
+    out->name_len = chosen != WS_ENC_IDENTITY ? name_len - 3 : name_len;
+    return 1;
 }
 
 /* Most entries a listing shows; a larger directory is listed in part. */
@@ -295,8 +361,9 @@ done:
     closedir(dir);
 }
 
-void ws_static_open(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
-                    size_t buf_size, struct ws_static_result *out)
+void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
+                    const struct ws_request *req, char *buf, size_t buf_size,
+                    struct ws_static_result *out)
 {
     static const char index_name[] = "index.html";
     const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
@@ -314,6 +381,18 @@ void ws_static_open(const struct ws_static_opts *o, const struct ws_request *req
     if (!o->dotfiles && has_hidden_segment(buf, rel_len)) {
         out->status = 404; /* .git/, .env, .htpasswd: as if absent */
         return;
+    }
+    if (cache != NULL && !(is_dir && rel_len + 1 + sizeof(index_name) > buf_size)) {
+        /* A directory form is served by its index: look that up. */
+        size_t name_len = rel_len;
+        if (is_dir) {
+            buf[rel_len] = '/';
+            memcpy(buf + rel_len + (rel_len > 0), index_name, sizeof(index_name));
+            name_len += (rel_len > 0) + sizeof(index_name) - 1;
+        }
+        if (try_cache(o, cache, req, buf, name_len, buf_size, out))
+            return;
+        buf[rel_len] = '\0';
     }
     fd = ws_open_beneath(o->root_fd, buf, flags);
     if (fd < 0) {
@@ -386,6 +465,19 @@ void ws_static_open(const struct ws_static_opts *o, const struct ws_request *req
     out->name = buf;
     out->name_len = rel_len;
     choose_encoding(o, req, buf, rel_len, buf_size, out);
+    if (cache != NULL) {
+        /* Remember a small file (under the name of what is sent) for next time. */
+        const char *body = ws_file_cache_put(cache, buf, out->name_len, out->fd, &out->st);
+        buf[rel_len] = '\0';
+        out->name_len = rel_len;
+        if (body != NULL) {
+            close(out->fd);
+            out->fd = -1;
+            out->mem = body;
+        }
+    }
+    buf[rel_len] = '\0';
+    out->name_len = rel_len;
 }
 
 int ws_static_error_page(int dir_fd, int status, struct stat *st)
