@@ -35,6 +35,10 @@ size_t ws_etag_format(uint64_t size, int64_t mtime_sec, long mtime_nsec, char *o
  * If-None-Match line that is not a valid list matches nothing: If-Match then
  * fails, If-None-Match holds.
  *
+ * A representation without a modification date (a generated listing) passes
+ * mtime (time_t)-1, and the two date conditions are then ignored; one without an
+ * entity tag passes an empty etag, which no tag but "*" matches.
+ *
  * Returns 0 to proceed, 304 (Not Modified: GET and HEAD) or 412 (Precondition
  * Failed).
  */

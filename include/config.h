@@ -8,28 +8,36 @@
 #ifndef WS_CONFIG_H
 #define WS_CONFIG_H
 
+#include "forwarded.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 struct ws_config {
-    int port;                      /* 0..65535; 0 lets the kernel choose */
-    unsigned threads;              /* worker threads, 1..1024 */
-    unsigned queue_capacity;       /* ring buffer slots, 1..1048576 */
-    const char *root;              /* document root, as given */
-    const char *bind;              /* address to listen on; NULL means every interface */
-    const char *access_log;        /* file name, "-" for stdout, or NULL for off */
-    unsigned header_timeout_ms;    /* whole request header must arrive within this */
-    unsigned keepalive_timeout_ms; /* idle time allowed between requests */
-    unsigned send_timeout_ms;      /* longest a client may stall reading a response */
-    unsigned shutdown_grace_ms;    /* time in-flight responses get after SIGTERM */
-    unsigned max_requests;         /* requests per connection; 0 means no cap */
-    uint64_t max_body;             /* largest request body read and discarded */
-    int cache_mode;                /* enum ws_cache_mode (cache.h) */
-    unsigned cache_max_age;        /* seconds, with WS_CACHE_FIXED */
-    const char *mime_types;        /* extra /etc/mime.types style file, or NULL */
-    const char *error_pages;       /* directory with <status>.html pages, or NULL */
-    int listing;                   /* list directories without index.html */
-    int dotfiles;                  /* serve names that start with '.' */
+    int port;                               /* 0..65535; 0 lets the kernel choose */
+    unsigned threads;                       /* worker threads, 1..1024 */
+    unsigned queue_capacity;                /* ring buffer slots, 1..1048576 */
+    const char *root;                       /* document root, as given */
+    const char *bind;                       /* address to listen on; NULL means every interface */
+    const char *access_log;                 /* file name, "-" for stdout, or NULL for off */
+    unsigned header_timeout_ms;             /* whole request header must arrive within this */
+    unsigned keepalive_timeout_ms;          /* idle time allowed between requests */
+    unsigned send_timeout_ms;               /* longest a client may stall reading a response */
+    unsigned shutdown_grace_ms;             /* time in-flight responses get after SIGTERM */
+    unsigned max_requests;                  /* requests per connection; 0 means no cap */
+    uint64_t max_body;                      /* largest request body read and discarded */
+    int cache_mode;                         /* enum ws_cache_mode (cache.h) */
+    unsigned cache_max_age;                 /* seconds, with WS_CACHE_FIXED */
+    const char *mime_types;                 /* extra /etc/mime.types style file, or NULL */
+    const char *error_pages;                /* directory with <status>.html pages, or NULL */
+    int listing;                            /* list directories without index.html */
+    int dotfiles;                           /* serve names that start with '.' */
+    const char *error_log;                  /* file name, or NULL for stderr */
+    int log_format;                         /* enum ws_log_format (log.h) */
+    const char *user;                       /* drop root for this user after binding, or NULL */
+    int reuseport;                          /* SO_REUSEPORT on the listeners */
+    struct ws_cidr trusted[WS_MAX_TRUSTED]; /* --trusted-proxy blocks */
+    unsigned n_trusted;
 };
 
 enum ws_config_result {

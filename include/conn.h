@@ -71,6 +71,8 @@ struct ws_conn_env {
     enum ws_cache_mode cache_mode;
     unsigned cache_max_age; /* with WS_CACHE_FIXED */
     struct ws_log *log;
+    const struct ws_cidr *trusted; /* --trusted-proxy blocks, n_trusted of them */
+    unsigned n_trusted;
     const atomic_int *draining; /* nonzero once shutdown began: finish, do not keep alive */
     struct ws_parse_limits limits;
     unsigned header_timeout_ms;
@@ -92,6 +94,7 @@ struct ws_worker_buf {
     char log_date[32];
     uint64_t boundary_seed;      /* for multipart boundaries */
     struct ws_file_cache *cache; /* this worker's own cache of small files */
+    atomic_ullong served;        /* responses completed; read by the stats report */
 };
 
 struct ws_conn {
@@ -137,7 +140,10 @@ struct ws_conn {
     int64_t request_start_ms; /* monotonic ms: accept, or first byte of this request */
     int64_t deadline_ms;      /* monotonic ms after which a parked conn is closed */
     uint32_t heap_index;      /* slot in the event thread's deadline heap, or UINT32_MAX */
-    int64_t queued_ms;        /* when it was last pushed into the ring */
+    int64_t queued_us;        /* when it was last pushed into the ring (ws_now_us) */
+    int64_t turn_wait_us;     /* how long this turn waited in the ring */
+    int64_t wait_us;          /* ... the turn in which the current response began */
+    int64_t serve_start_us;   /* when the current response began, if timing is logged */
 
     union {
         struct sockaddr sa;
@@ -162,6 +168,9 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
  * bytes unconsumed) gets a best-effort 408, which never blocks.
  */
 void ws_conn_timed_out(struct ws_conn *c, size_t pending);
+
+/* Monotonic microseconds, precise: for the timing the access log reports. */
+int64_t ws_now_us(void);
 
 /* Monotonic milliseconds (coarse clock; deadlines need no finer grain). */
 int64_t ws_now_ms(void);

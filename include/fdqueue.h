@@ -22,6 +22,7 @@ struct ws_fdqueue_stats {
     unsigned capacity;
     unsigned length;     /* descriptors queued now */
     unsigned high_water; /* the longest the queue has been */
+    unsigned waiting;    /* poppers asleep, waiting for a descriptor */
 };
 
 /* A queue of `capacity` (>= 1) slots, or NULL with errno set. */

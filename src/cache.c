@@ -179,14 +179,16 @@ int ws_preconditions(const struct ws_request *req, struct ws_view etag, time_t m
     m = etag_field(req, "If-Match", &cur, 1);
     if (m == 0)
         return 412;
-    if (m < 0 && date_field(req, "If-Unmodified-Since", &t) == 0 && mtime > t)
+    if (m < 0 && mtime != (time_t)-1 && date_field(req, "If-Unmodified-Since", &t) == 0 &&
+        mtime > t)
         return 412;
 
     /* Step 3, else step 4. */
     m = etag_field(req, "If-None-Match", &cur, 0);
     if (m == 1)
         return get_or_head ? 304 : 412;
-    if (m < 0 && get_or_head && date_field(req, "If-Modified-Since", &t) == 0 && mtime <= t)
+    if (m < 0 && get_or_head && mtime != (time_t)-1 &&
+        date_field(req, "If-Modified-Since", &t) == 0 && mtime <= t)
         return 304;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "cache.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,10 +37,19 @@ static const char help_text[] =
     "      --error-pages=DIR        serve DIR/404.html (etc.) for errors\n"
     "      --listing                list directories that have no index.html\n"
     "      --dotfiles=deny|allow    serve names starting with '.' (default deny: 404)\n"
+    "      --error-log=FILE|-       error log file, - for stderr (default)\n"
+    "      --log-format=FORMAT      combined (default), timing (adds the ring wait and\n"
+    "                               service time in microseconds) or json\n"
+    "      --trusted-proxy=ADDR[/N] log the X-Forwarded-For client of requests from\n"
+    "                               this proxy address or block (repeatable)\n"
+    "      --reuseport              let several processes listen on the same port\n"
+    "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
     "\n"
     "Diagnostics go to standard error, the access log to standard output.\n"
+    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reopens the log files,\n"
+    "SIGUSR1 writes a statistics line to the error log.\n"
     "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 if the server\n"
     "could not start, 2 for a usage error.\n";
 
@@ -126,6 +136,10 @@ enum {
     OPT_ERROR_PAGES,
     OPT_LISTING,
     OPT_DOTFILES,
+    OPT_ERROR_LOG,
+    OPT_LOG_FORMAT,
+    OPT_TRUSTED_PROXY,
+    OPT_REUSEPORT,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +160,11 @@ static const struct option long_opts[] = {
     { "error-pages", required_argument, NULL, OPT_ERROR_PAGES },
     { "listing", no_argument, NULL, OPT_LISTING },
     { "dotfiles", required_argument, NULL, OPT_DOTFILES },
+    { "error-log", required_argument, NULL, OPT_ERROR_LOG },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+    { "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
+    { "reuseport", no_argument, NULL, OPT_REUSEPORT },
+    { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -172,7 +191,7 @@ static enum ws_config_result unknown_option(char *err, size_t err_size, char **a
 {
     int c = optopt;
 
-    if (c != 0 && (c < 0 || c > 0x7e || strchr("ptrqbhV", c) == NULL)) {
+    if (c != 0 && (c < 0 || c > 0x7e || strchr("ptrqbuhV", c) == NULL)) {
         unsigned char u = (unsigned char)c;
         if (isgraph(u))
             set_error(err, err_size, "unknown option '-%c' (try --help)", u);
@@ -194,7 +213,7 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
     ws_config_defaults(cfg);
     optind = 0; /* full re-initialisation (glibc), so parsing can be repeated */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:t:r:q:b:hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:t:r:q:b:u:hV", long_opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (parse_uint(optarg, 0, 65535, &v) < 0)
@@ -282,6 +301,36 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 cfg->dotfiles = 0;
             else
                 goto bad_value;
+            break;
+        case OPT_ERROR_LOG:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->error_log = strcmp(optarg, "-") == 0 ? NULL : optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "combined") == 0)
+                cfg->log_format = WS_LOG_COMBINED;
+            else if (strcmp(optarg, "timing") == 0)
+                cfg->log_format = WS_LOG_TIMING;
+            else if (strcmp(optarg, "json") == 0)
+                cfg->log_format = WS_LOG_JSON;
+            else
+                goto bad_value;
+            break;
+        case OPT_TRUSTED_PROXY:
+            if (cfg->n_trusted == WS_MAX_TRUSTED) {
+                set_error(err, err_size, "at most %d --trusted-proxy options", WS_MAX_TRUSTED);
+                return WS_CONFIG_ERROR;
+            }
+            if (ws_cidr_parse(optarg, &cfg->trusted[cfg->n_trusted]) < 0)
+                goto bad_value;
+            cfg->n_trusted++;
+            break;
+        case OPT_REUSEPORT: cfg->reuseport = 1; break;
+        case 'u':
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->user = optarg;
             break;
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;

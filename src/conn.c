@@ -16,6 +16,7 @@
 #include "conn.h"
 
 #include "cache.h"
+#include "forwarded.h"
 #include "httpdate.h"
 #include "log.h"
 #include "range.h"
@@ -52,6 +53,13 @@ void ws_conn_timed_out(struct ws_conn *c, size_t pending)
     if (c->phase == WS_PHASE_HEAD && pending > 0)
         (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
                     MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+int64_t ws_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t ws_now_ms(void)
@@ -106,21 +114,6 @@ void ws_conn_free(struct ws_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c);
-}
-
-/* The client address as text; IPv4-mapped IPv6 addresses print as IPv4. */
-static void peer_text(const struct ws_conn *c, char *out, size_t size)
-{
-    const struct in6_addr *a6 = &c->peer.in6.sin6_addr;
-
-    if (c->peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6))
-        inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)size);
-    else if (c->peer.sa.sa_family == AF_INET6)
-        inet_ntop(AF_INET6, a6, out, (socklen_t)size);
-    else if (c->peer.sa.sa_family == AF_INET)
-        inet_ntop(AF_INET, &c->peer.in4.sin_addr, out, (socklen_t)size);
-    else
-        snprintf(out, size, "-");
 }
 
 /* Refreshes the worker's cached Date header and log time once a second. */
@@ -210,42 +203,64 @@ static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, st
     return WS_CONN_PARK;
 }
 
-/* Writes the access log line of the response that just ended, if any. */
+/* Writes the access log line of the response that just ended, if any, and counts it. */
 static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb)
 {
+    atomic_fetch_add_explicit(&wb->served, 1, memory_order_relaxed);
     if (c->log_len > 0) {
         const char *line = c->log_line != NULL ? c->log_line : wb->log;
         uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
-        ws_log_access(env->log, line, c->log_len, c->log_split, body);
+        int64_t serve_us = c->serve_start_us ? ws_now_us() - c->serve_start_us : 0;
+        ws_log_access(env->log, line, c->log_len, c->log_split, body, c->wait_us, serve_us);
     }
     free(c->log_line);
     c->log_line = NULL;
     c->log_len = 0;
 }
 
-/* Formats the access log line for a response into wb->log, without its byte count. */
+/* Formats the access log line for a response into wb->log, without the numbers known at its end. */
 static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb,
                       struct ws_view request_line, const struct ws_request *req)
 {
-    struct ws_view referer = { NULL, 0 }, agent = { NULL, 0 };
+    struct ws_access_fields f = { .request_line = request_line, .when = wb->date_second };
+    enum ws_log_format format = ws_log_format(env->log);
     char client[INET6_ADDRSTRLEN];
     size_t split;
 
     c->log_len = 0;
+    c->serve_start_us = 0;
     if (!ws_log_access_enabled(env->log))
         return;
+    if (format != WS_LOG_COMBINED) {
+        c->serve_start_us = ws_now_us();
+        c->wait_us = c->turn_wait_us;
+    }
     if (req != NULL) {
         const struct ws_header *h = ws_request_header(req, "referer");
         if (h != NULL)
-            referer = h->value;
+            f.referer = h->value;
         h = ws_request_header(req, "user-agent");
         if (h != NULL)
-            agent = h->value;
+            f.user_agent = h->value;
     }
-    peer_text(c, client, sizeof(client));
-    c->log_len = (uint32_t)ws_log_format_combined(wb->log, sizeof(wb->log), client, wb->date_second,
-                                                  request_line, c->status, referer, agent, &split);
+    ws_forwarded_client(req, env->trusted, env->n_trusted, &c->peer.sa, client, sizeof(client));
+    f.client = client;
+    f.status = c->status;
+    c->log_len = (uint32_t)ws_log_format_start(format, wb->log, sizeof(wb->log), &f, &split);
     c->log_split = (uint32_t)split;
+}
+
+/* The field `name` if the request has exactly one line of it, else NULL. */
+static const struct ws_header *only_header(const struct ws_request *req, const char *name)
+{
+    const struct ws_header *found = NULL;
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name)) {
+            if (found != NULL)
+                return NULL;
+            found = &req->headers[i];
+        }
+    return found;
 }
 
 /* Statuses after which the byte stream can still be trusted: keep the connection. */
@@ -383,7 +398,7 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
             head.content_encoding = sr.content_encoding;
             head.accept_ranges = 1;
             if (req->method == WS_METHOD_GET && body.fd >= 0)
-                range = ws_request_header(req, "range");
+                range = only_header(req, "range"); /* repeated: ambiguous, ignored */
             if (range != NULL && ws_if_range_allows(req, tag, sr.st.st_mtime)) {
                 int n = ws_range_parse(range->value.ptr, range->value.len, body.size, body.ranges,
                                        WS_RANGE_MAX);
@@ -420,9 +435,15 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
             head.accept_ranges = 0;
         }
     } else if (status == 200 && sr.listing != NULL) {
-        head.content_type = sr.content_type;
-        body.mem = sr.listing;
-        body.mem_len = sr.listing_len;
+        /* A listing has no validators, but If-Match and If-None-Match "*" still apply. */
+        int pre = ws_preconditions(req, (struct ws_view){ "", 0 }, (time_t)-1);
+        if (pre != 0) {
+            status = pre;
+        } else {
+            head.content_type = sr.content_type;
+            body.mem = sr.listing;
+            body.mem_len = sr.listing_len;
+        }
     } else if (status == 200) {
         head.allow = "GET, HEAD, OPTIONS"; /* OPTIONS */
     }

@@ -199,5 +199,6 @@ void ws_fdqueue_stats(struct ws_fdqueue *q, struct ws_fdqueue_stats *out)
     out->capacity = q->capacity;
     out->length = q->length;
     out->high_water = q->high_water;
+    out->waiting = q->waiting_poppers - q->wakes_pending;
     ws_mutex_unlock(&q->lock);
 }

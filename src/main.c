@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,37 @@ static int load_mime_types(const char *path, struct ws_mime_map **out)
     return 0;
 }
 
+/*
+ * --user: after the sockets are bound (port 80 needs root) and the logs and
+ * the root are open, become that user for good: supplementary groups, then
+ * group, then user, and check that root cannot be regained.
+ */
+static int drop_privileges(const char *user, char *err, size_t err_size)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL) {
+        snprintf(err, err_size, "invalid value '%s' for --user: no such user", user);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid == geteuid())
+            return 0; /* already that user */
+        snprintf(err, err_size, "--user %s needs the server to be started as root", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        snprintf(err, err_size, "cannot become user '%s': %s", user, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        snprintf(err, err_size, "dropping privileges to '%s' did not stick", user);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct ws_config cfg;
@@ -121,9 +154,10 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
-    log = ws_log_open(cfg.access_log);
+    log = ws_log_open(cfg.access_log, cfg.error_log, (enum ws_log_format)cfg.log_format);
     if (log == NULL) {
-        fprintf(stderr, "webserver: cannot open access log '%s': %s\n", cfg.access_log,
+        fprintf(stderr, "webserver: cannot open the logs (%s, %s): %s\n",
+                cfg.access_log ? cfg.access_log : "off", cfg.error_log ? cfg.error_log : "stderr",
                 strerror(errno));
         close(res.root_fd);
         if (res.error_pages_fd >= 0)
@@ -134,6 +168,12 @@ int main(int argc, char **argv)
     server = ws_server_create(&cfg, &res, log, err, sizeof(err));
     if (server == NULL) {
         fprintf(stderr, "webserver: %s\n", err);
+        ws_log_close(log);
+        return 1;
+    }
+    if (cfg.user != NULL && drop_privileges(cfg.user, err, sizeof(err)) < 0) {
+        fprintf(stderr, "webserver: %s\n", err);
+        ws_server_destroy(server);
         ws_log_close(log);
         return 1;
     }

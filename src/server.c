@@ -93,6 +93,7 @@ struct ws_server {
     int64_t last_emfile_log;
     int64_t drain_deadline;
     int signals_seen;
+    unsigned long long refused; /* new connections answered 503 */
 };
 
 /* --- the deadline heap (park lock held) ------------------------------------ */
@@ -219,6 +220,7 @@ static void serve_fd(void *arg, unsigned worker, int fd)
     struct ws_server *s = arg;
     struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
 
+    c->turn_wait_us = ws_now_us() - c->queued_us;
     if (ws_conn_run(c, &s->env, &s->bufs[worker]) == WS_CONN_PARK)
         park_conn(s, c);
     else
@@ -313,13 +315,14 @@ static void accept_batch(struct ws_server *s, int lfd, int64_t now)
         }
         atomic_store_explicit(&s->conns[fd], c, memory_order_relaxed);
         atomic_fetch_add(&s->live, 1);
-        c->queued_ms = now;
+        c->queued_us = ws_now_us();
         if (ws_fdqueue_try_push(s->queue, fd) < 0) {
             atomic_store_explicit(&s->conns[fd], NULL, memory_order_relaxed);
             atomic_fetch_sub(&s->live, 1);
             c->fd = -1; /* the record goes; the socket is refused below */
             ws_conn_free(c);
             refuse_busy(fd);
+            s->refused++;
         }
     }
 }
@@ -329,6 +332,7 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
 {
     int fds[EVENT_BATCH];
     unsigned n_fds = 0, pushed;
+    int64_t now_us = ws_now_us();
 
     ws_mutex_lock(&s->park_lock);
     for (unsigned i = 0; i < n; i++)
@@ -342,7 +346,7 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
             release_conn(s, ready[i]);
             continue;
         }
-        ready[i]->queued_ms = now;
+        ready[i]->queued_us = now_us;
         fds[n_fds++] = ready[i]->fd;
     }
     /* One lock for the batch; blocks only while every worker is busy and the ring is full. */
@@ -426,6 +430,26 @@ static void stop_parking(struct ws_server *s)
     ws_mutex_unlock(&s->park_lock);
 }
 
+/* SIGUSR1: one line of counters to the error log. */
+static void log_stats(struct ws_server *s)
+{
+    struct ws_fdqueue_stats q;
+    unsigned long long served = 0;
+    unsigned parked;
+
+    ws_mutex_lock(&s->park_lock);
+    parked = s->heap_len;
+    ws_mutex_unlock(&s->park_lock);
+    ws_fdqueue_stats(s->queue, &q);
+    for (unsigned i = 0; i < s->cfg.threads; i++)
+        served += atomic_load_explicit(&s->bufs[i].served, memory_order_relaxed);
+    ws_log_error(s->log,
+                 "stats: open=%d parked=%u queued=%u busy_workers=%u/%u queue_high_water=%u/%u "
+                 "refused_503=%llu served=%llu",
+                 atomic_load(&s->live), parked, q.length, s->cfg.threads - q.waiting,
+                 s->cfg.threads, q.high_water, q.capacity, s->refused, served);
+}
+
 static void handle_signals(struct ws_server *s, int64_t now)
 {
     struct signalfd_siginfo si;
@@ -443,7 +467,16 @@ static void handle_signals(struct ws_server *s, int64_t now)
                 s->drain_deadline = now; /* asked twice: stop now */
             }
             break;
-        default: break; /* SIGHUP, SIGUSR1: reserved */
+        case SIGHUP: {
+            int rc = ws_log_reopen(s->log);
+            if (rc < 0)
+                ws_log_error(s->log, "SIGHUP: cannot reopen a log file: %s", strerror(-rc));
+            else
+                ws_log_error(s->log, "SIGHUP: log files reopened");
+            break;
+        }
+        case SIGUSR1: log_stats(s); break;
+        default: break;
         }
     }
 }
@@ -569,7 +602,7 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t size)
 }
 
 /* Opens, binds and listens; returns the descriptor or -errno. */
-static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only)
+static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport)
 {
     static const int one = 1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -578,6 +611,11 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
@@ -604,7 +642,7 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
     format_addr(sa, text, sizeof(text));
     if (s->n_listeners == MAX_LISTENERS)
         return 0;
-    fd = open_listener(sa, len, v6only);
+    fd = open_listener(sa, len, v6only, s->cfg.reuseport);
     if (fd < 0) {
         snprintf(err, err_size, "cannot listen on %s: %s", text, strerror(-fd));
         return fd;
@@ -621,12 +659,79 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
     return 0;
 }
 
+/* Records an already listening socket (socket activation) as a listener. */
+static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_size)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    int type = 0, listening = 0;
+    socklen_t opt_len = sizeof(type);
+    char text[80];
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &opt_len) < 0 || type != SOCK_STREAM ||
+        (opt_len = sizeof(listening),
+         getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &opt_len) < 0) ||
+        !listening || getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0 ||
+        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
+        snprintf(err, err_size, "socket activation: descriptor %d is not a listening TCP socket",
+                 fd);
+        return -EINVAL;
+    }
+    if (s->n_listeners == MAX_LISTENERS)
+        return 0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    format_addr((struct sockaddr *)&bound, text, sizeof(text));
+    if (s->port == 0)
+        s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                              : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->listeners[s->n_listeners++] = fd;
+    if (s->listen_text[0] != '\0')
+        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    return 0;
+}
+
+/*
+ * systemd socket activation (sd_listen_fds(3), without libsystemd): when
+ * LISTEN_PID is our pid, descriptors 3 .. 3 + LISTEN_FDS - 1 are listening
+ * sockets passed to us. Returns how many were adopted (0: not activated), or
+ * -errno. The variables are removed so no child could take them for its own.
+ */
+static int adopt_activated(struct ws_server *s, char *err, size_t err_size)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    char *end;
+    long n;
+
+    if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+        return 0;
+    n = strtol(fds, &end, 10);
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (*end != '\0' || n <= 0 || n > MAX_LISTENERS) {
+        snprintf(err, err_size, "socket activation: bad LISTEN_FDS '%s'", fds);
+        return -EINVAL;
+    }
+    for (int fd = 3; fd < 3 + n; fd++) {
+        int rc = adopt_listener(s, fd, err, err_size);
+        if (rc < 0)
+            return rc;
+    }
+    return (int)n;
+}
+
 static int create_listeners(struct ws_server *s, char *err, size_t err_size)
 {
     struct addrinfo hints = { 0 }, *res, *ai;
     char port[8];
     int rc;
 
+    s->port = 0;
+    rc = adopt_activated(s, err, err_size);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     s->port = s->cfg.port;
     if (s->cfg.bind == NULL) {
         /* Every interface: one dual-stack IPv6 socket, or IPv4 where IPv6 is off. */
@@ -740,6 +845,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.cache_mode = (enum ws_cache_mode)cfg->cache_mode;
     s->env.cache_max_age = cfg->cache_max_age;
     s->env.log = log;
+    s->env.trusted = s->cfg.trusted;
+    s->env.n_trusted = s->cfg.n_trusted;
     s->env.draining = &s->draining;
     s->env.limits.max_request_line = WS_MAX_REQUEST_LINE;
     s->env.limits.max_head = WS_MAX_HEAD;

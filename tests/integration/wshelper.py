@@ -473,3 +473,110 @@ class ServerTestCase(unittest.TestCase):
 
     def tearDown(self):
         self.assertTrue(self.server.alive(), "server died during this test")
+
+
+# --- helpers for the content tests (conditional requests, ranges, codings) ----------
+
+CURL = shutil.which("curl")
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+HTTP_DATE_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+                          r"Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
+
+
+def http_dates(t):
+    """The three HTTP-date forms of a time in whole seconds (RFC 9110 §5.6.7):
+    (IMF-fixdate, RFC 850, asctime). Written by hand: strftime follows the locale."""
+    tm = time.gmtime(t)
+    hms = "%02d:%02d:%02d" % (tm.tm_hour, tm.tm_min, tm.tm_sec)
+    mon = _MONTHS[tm.tm_mon - 1]
+    imf = "%s, %02d %s %04d %s GMT" % (_DAYS[tm.tm_wday], tm.tm_mday, mon, tm.tm_year, hms)
+    rfc850 = "%s, %02d-%s-%02d %s GMT" % (_DAYS_LONG[tm.tm_wday], tm.tm_mday, mon, tm.tm_year % 100, hms)
+    asctime = "%s %s %2d %s %04d" % (_DAYS[tm.tm_wday], mon, tm.tm_mday, hms, tm.tm_year)
+    return imf, rfc850, asctime
+
+
+def set_mtime_ns(path, mtime_ns, follow_symlinks=True):
+    """Sets a file's access and modification times to mtime_ns (nanoseconds since the epoch)."""
+    os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=follow_symlinks)
+
+
+def fetch(port, path, method="GET", headers=(), timeout=10.0):
+    """One request on a fresh connection, with Connection: close; headers is a sequence
+    of (name, value) pairs (a name may repeat). Returns the parsed response, and fails
+    unless the server sent exactly one response, framed exactly (no byte more or less
+    than its Content-Length, none at all after a 304 or a HEAD answer), then closed."""
+    with connect(port, timeout) as s:
+        s.sendall(raw_request(path, method=method, headers=headers, close=True))
+        data, end = recv_all(s, timeout)
+    if end != "eof":
+        raise AssertionError("%s %s: connection ended by %s, not a close" % (method, path, end))
+    responses, rest = parse_responses(data, (method == "HEAD",))
+    if len(responses) != 1 or rest:
+        raise AssertionError("%s %s: %d responses and %d bytes more (framing is off): %r"
+                             % (method, path, len(responses), len(rest), data[:300]))
+    return responses[0]
+
+
+def parse_byteranges(body, content_type):
+    """Splits a multipart/byteranges body (RFC 9110 §14.6, RFC 2046 §5.1.1) into parts.
+
+    Returns a list of (headers, data): headers maps lower-case field names to values,
+    data holds exactly the bytes the part's Content-Range announces. Raises ValueError
+    at the first deviation from the framing (boundary, part headers, lengths, the
+    closing delimiter), so the caller can trust every byte it gets back.
+    """
+    m = re.match(r'^multipart/byteranges\s*;\s*boundary=("?)([^";\s]+)\1\s*$', content_type or "", re.I)
+    if not m:
+        raise ValueError("not a multipart/byteranges type: %r" % content_type)
+    delimiter = b"--" + m.group(2).encode("latin-1")
+    # A preamble may precede the first delimiter, which then follows a CRLF.
+    if body.startswith(delimiter):
+        pos = 0
+    else:
+        pos = body.find(b"\r\n" + delimiter)
+        if pos < 0:
+            raise ValueError("no first boundary delimiter")
+        pos += 2
+    parts = []
+    for _ in range(100000):
+        pos += len(delimiter)
+        if body[pos:pos + 2] == b"--":
+            if body[pos + 2:] not in (b"", b"\r\n"):
+                raise ValueError("bytes after the closing delimiter: %r" % body[pos + 2:pos + 40])
+            return parts
+        if body[pos:pos + 2] != b"\r\n":
+            raise ValueError("delimiter not followed by CRLF at %d" % pos)
+        pos += 2
+        end = body.find(b"\r\n\r\n", pos)
+        if end < 0:
+            raise ValueError("unterminated part header at %d" % pos)
+        headers = {}
+        for line in body[pos:end].split(b"\r\n"):
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep or not name or name != name.strip():
+                raise ValueError("bad part header line %r" % line)
+            headers[name.lower()] = value.strip()
+        pos = end + 4
+        cr = re.match(r"^bytes (\d+)-(\d+)/(\d+)$", headers.get("content-range", ""))
+        if not cr or int(cr.group(2)) < int(cr.group(1)):
+            raise ValueError("bad part Content-Range %r" % headers.get("content-range"))
+        length = int(cr.group(2)) - int(cr.group(1)) + 1
+        data = body[pos:pos + length]
+        if len(data) != length:
+            raise ValueError("part data cut short")
+        pos += length
+        if body[pos:pos + 2 + len(delimiter)] != b"\r\n" + delimiter:
+            raise ValueError("part data not followed by CRLF and a delimiter at %d" % pos)
+        pos += 2
+        parts.append((headers, data))
+    raise ValueError("too many parts")
+
+
+def run_webserver(args, timeout=10.0):
+    """Runs the binary to completion (for start-up errors); returns the CompletedProcess."""
+    return subprocess.run([WEBSERVER] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout * SLOW)
