@@ -49,6 +49,28 @@ int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n);
  */
 void ws_fdqueue_set_consumers(struct ws_fdqueue *q, unsigned consumers);
 
+/*
+ * Also caps the poppers woken for queued work at max_awake (0: no cap), which
+ * the server sets to the CPUs it may run on: more running workers than CPUs
+ * only take turns, at the price of a context switch each. A popper that stalls
+ * (a slow disk read) is covered by ws_fdqueue_kick.
+ */
+void ws_fdqueue_set_max_awake(struct ws_fdqueue *q, unsigned max_awake);
+
+/*
+ * Wakes one more sleeping popper if descriptors are queued and none has been
+ * popped since the caller's last look (*pops, updated here): the awake poppers
+ * are stuck, so the cap of ws_fdqueue_set_max_awake must not leave work
+ * waiting. Returns the queue's length.
+ */
+unsigned ws_fdqueue_kick(struct ws_fdqueue *q, unsigned long long *pops);
+
+/*
+ * Appends as many of fds[0..n) as fit, in order, without blocking. Returns how
+ * many were appended (0 once closed).
+ */
+unsigned ws_fdqueue_try_push_many(struct ws_fdqueue *q, const int *fds, unsigned n);
+
 /* Appends fd without blocking. 0, -EAGAIN when full, or -EPIPE once closed. */
 int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd);
 

@@ -24,6 +24,7 @@
 #include "static_file.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -769,6 +770,16 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
             }
             c->phase = WS_PHASE_HEAD;
             c->request_start_ms = ws_now_ms();
+            if (!c->nodelay) {
+                /*
+                 * Kept alive: from now on a small response may follow one still
+                 * unacknowledged, and Nagle would hold it for the client's delayed
+                 * ACK. Set here, not at accept, so one-request connections skip it.
+                 */
+                static const int one = 1;
+                setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                c->nodelay = 1;
+            }
             if (++responses >= TURN_MAX_RESPONSES && in.len > in.start)
                 return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
             if (in.len == in.start)

@@ -20,6 +20,8 @@ struct ws_fdqueue {
     unsigned waiting_poppers; /* inside cond_wait on not_empty */
     unsigned wakes_pending;   /* of those, signalled but not yet running */
     unsigned consumers;       /* 0: wake a popper on every push */
+    unsigned max_awake;       /* 0: no limit on poppers woken for queued work */
+    unsigned long long pops;  /* descriptors popped so far */
     unsigned waiting_pushers;
     int closed;
     int slots[]; /* capacity entries */
@@ -88,8 +90,32 @@ static void wake_popper_locked(struct ws_fdqueue *q)
         return;
     if (q->consumers > 0 && q->length <= q->consumers - idle)
         return;
+    if (q->consumers > 0 && q->max_awake > 0 && q->consumers - idle >= q->max_awake)
+        return;
     q->wakes_pending++;
     pthread_cond_signal(&q->not_empty);
+}
+
+void ws_fdqueue_set_max_awake(struct ws_fdqueue *q, unsigned max_awake)
+{
+    ws_mutex_lock(&q->lock);
+    q->max_awake = max_awake;
+    ws_mutex_unlock(&q->lock);
+}
+
+unsigned ws_fdqueue_kick(struct ws_fdqueue *q, unsigned long long *pops)
+{
+    unsigned length;
+
+    ws_mutex_lock(&q->lock);
+    length = q->length;
+    if (length > 0 && q->pops == *pops && q->waiting_poppers > q->wakes_pending) {
+        q->wakes_pending++;
+        pthread_cond_signal(&q->not_empty);
+    }
+    *pops = q->pops;
+    ws_mutex_unlock(&q->lock);
+    return length;
 }
 
 /* Appends fd; the caller holds the lock and has checked there is room. */
@@ -143,6 +169,17 @@ int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
     return (int)done;
 }
 
+unsigned ws_fdqueue_try_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
+{
+    unsigned done = 0;
+
+    ws_mutex_lock(&q->lock);
+    while (!q->closed && done < n && q->length < q->capacity)
+        append_locked(q, fds[done++]);
+    ws_mutex_unlock(&q->lock);
+    return done;
+}
+
 int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd)
 {
     int rc = 0;
@@ -176,6 +213,7 @@ int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
         *fd = q->slots[q->head];
         q->head = (q->head + 1 == q->capacity) ? 0 : q->head + 1;
         q->length--;
+        q->pops++;
         if (q->waiting_pushers > 0)
             pthread_cond_signal(&q->not_full);
     }

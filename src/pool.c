@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,8 +28,10 @@ struct ws_pool {
 static void *worker_main(void *p)
 {
     struct worker *w = p;
+    struct sched_param none = { 0 };
     int fd;
 
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
     while (ws_fdqueue_pop(w->pool->queue, &fd) == 0)
         w->pool->serve(w->pool->arg, w->index, fd);
     return NULL;

@@ -34,6 +34,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +52,8 @@
 #define ACCEPT_BATCH  64
 /* How long accepting pauses when the process or system is out of descriptors. */
 #define ACCEPT_BACKOFF_MS 100
+/* How long queued descriptors may wait without any being popped before another worker is woken. */
+#define STALL_CHECK_MS 5
 /* Small files each worker keeps in memory (revalidated by a stat on every use). */
 #define FILE_CACHE_SLOTS 128
 /* Linger (drain input after an error response) at most this long. */
@@ -94,6 +97,9 @@ struct ws_server {
     int64_t drain_deadline;
     int signals_seen;
     unsigned long long refused; /* new connections answered 503 */
+    int64_t last_kick_ms;       /* stall watchdog, see ws_fdqueue_kick_due */
+    unsigned long long pops_at_kick;
+    unsigned queued_at_kick;
 };
 
 /* --- the deadline heap (park lock held) ------------------------------------ */
@@ -278,36 +284,29 @@ static void resume_accepting(struct ws_server *s)
 
 static void accept_batch(struct ws_server *s, int lfd, int64_t now)
 {
-    static const int one = 1;
+    int fds[ACCEPT_BATCH];
+    unsigned n = 0, pushed;
+    int64_t now_us = ws_now_us();
 
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    while (n < ACCEPT_BATCH) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         struct ws_conn *c;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
-            switch (errno) {
-            case EAGAIN:
-#if EAGAIN != EWOULDBLOCK
-            case EWOULDBLOCK:
-#endif
-                return;
-            case EINTR:
-            case ECONNABORTED:
-            case EPROTO: continue;
-            case EMFILE:
-            case ENFILE:
-            case ENOBUFS:
-            case ENOMEM: pause_accepting(s, now, errno); return;
-            default: ws_log_error(s->log, "accept: %s", strerror(errno)); return;
-            }
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(s, now, errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ws_log_error(s->log, "accept: %s", strerror(errno));
+            break;
         }
         if ((unsigned)fd >= s->max_fds) {
             close(fd);
             continue;
         }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c = ws_conn_new(fd, (struct sockaddr *)&ss, now);
         if (c == NULL) {
             close(fd);
@@ -315,15 +314,21 @@ static void accept_batch(struct ws_server *s, int lfd, int64_t now)
         }
         atomic_store_explicit(&s->conns[fd], c, memory_order_relaxed);
         atomic_fetch_add(&s->live, 1);
-        c->queued_us = ws_now_us();
-        if (ws_fdqueue_try_push(s->queue, fd) < 0) {
-            atomic_store_explicit(&s->conns[fd], NULL, memory_order_relaxed);
-            atomic_fetch_sub(&s->live, 1);
-            c->fd = -1; /* the record goes; the socket is refused below */
-            ws_conn_free(c);
-            refuse_busy(fd);
-            s->refused++;
-        }
+        c->queued_us = now_us;
+        fds[n++] = fd;
+    }
+
+    /* Straight to the workers: most new connections already hold their request. */
+    pushed = n > 0 ? ws_fdqueue_try_push_many(s->queue, fds, n) : 0;
+    for (unsigned i = pushed; i < n; i++) {
+        /* The ring is full: turn the rest away now rather than queue without bound. */
+        struct ws_conn *c = atomic_load_explicit(&s->conns[fds[i]], memory_order_relaxed);
+        atomic_store_explicit(&s->conns[fds[i]], NULL, memory_order_relaxed);
+        atomic_fetch_sub(&s->live, 1);
+        c->fd = -1; /* the record goes; the socket is refused below */
+        ws_conn_free(c);
+        refuse_busy(fds[i]);
+        s->refused++;
     }
 }
 
@@ -481,6 +486,21 @@ static void handle_signals(struct ws_server *s, int64_t now)
     }
 }
 
+/*
+ * The wake-up cap (ws_fdqueue_set_max_awake) relies on awake workers moving on
+ * to the next descriptor. If descriptors have waited STALL_CHECK_MS with no pop
+ * (a worker stuck on a slow disk), wake another worker. Returns whether
+ * descriptors are queued, so the caller keeps looking while they are.
+ */
+static int ws_fdqueue_kick_due(struct ws_server *s, int64_t now)
+{
+    if (now - s->last_kick_ms < STALL_CHECK_MS)
+        return s->queued_at_kick > 0;
+    s->last_kick_ms = now;
+    s->queued_at_kick = ws_fdqueue_kick(s->queue, &s->pops_at_kick);
+    return s->queued_at_kick > 0;
+}
+
 static void event_loop(struct ws_server *s)
 {
     struct epoll_event events[EVENT_BATCH];
@@ -529,6 +549,8 @@ static void event_loop(struct ws_server *s)
             handle_signals(s, now);
 
         wait_ms = expire_deadlines(s, now);
+        if (ws_fdqueue_kick_due(s, now) && wait_ms > STALL_CHECK_MS)
+            wait_ms = STALL_CHECK_MS;
         if (s->accept_paused_until != 0) {
             if (now >= s->accept_paused_until)
                 resume_accepting(s);
@@ -561,6 +583,10 @@ int ws_server_run(struct ws_server *s)
     if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
         return -errno;
 
+    {
+        struct sched_param none = { 0 };
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+    }
     s->pool = ws_pool_start(s->cfg.threads, s->queue, serve_fd, s);
     if (s->pool == NULL) {
         err = errno;
@@ -808,8 +834,13 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->heap = calloc(s->max_fds, sizeof(*s->heap));
     s->bufs = calloc(cfg->threads, sizeof(*s->bufs));
     s->queue = ws_fdqueue_create(cfg->queue_capacity);
-    if (s->queue != NULL)
+    if (s->queue != NULL) {
+        cpu_set_t cpus;
         ws_fdqueue_set_consumers(s->queue, cfg->threads);
+        /* No more workers awake at once than CPUs we may run on (see fdqueue.h). */
+        if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+            ws_fdqueue_set_max_awake(s->queue, (unsigned)CPU_COUNT(&cpus));
+    }
     if (s->conns == NULL || s->heap == NULL || s->bufs == NULL || s->queue == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
