@@ -26,4 +26,4 @@ ensure_packages() {
 }
 
 # Packages needed to build and test.
-BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl)
+BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind)

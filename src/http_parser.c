@@ -165,29 +165,42 @@ struct framing {
     int conn_keep_alive;
 };
 
+/*
+ * Content-Length is 1*DIGIT; RFC 9112 §6.3 item 5 tolerates only a list of
+ * identical values ("5, 5"). Unlike true list fields, an empty element ("3,",
+ * ",3") makes the value invalid, as nginx and lighttpd also treat it.
+ */
 static void note_content_length(struct framing *f, struct ws_request *req, struct ws_view v)
 {
-    struct ws_view elem;
-    size_t pos = 0;
-    int any = 0;
-    while (next_list_element(v, &pos, &elem)) {
+    size_t i = 0;
+
+    for (;;) {
         int64_t n = 0;
-        any = 1;
-        for (size_t k = 0; k < elem.len; k++) {
-            char c = elem.ptr[k];
-            if (c < '0' || c > '9' || n > (INT64_MAX - 9) / 10) {
-                f->cl_bad = 1;
-                break;
+        size_t digits = 0;
+        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
+            i++;
+        for (; i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9'; i++, digits++) {
+            int d = v.ptr[i] - '0';
+            if (n > (INT64_MAX - d) / 10) {
+                f->cl_bad = 1; /* does not fit in 63 bits */
+                return;
             }
-            n = n * 10 + (c - '0');
+            n = n * 10 + d;
+        }
+        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
+            i++;
+        if (digits == 0 || (i < v.len && v.ptr[i] != ',')) {
+            f->cl_bad = 1;
+            return;
         }
         if (f->cl_seen && n != req->content_length)
-            f->cl_bad = 1; /* conflicting values (RFC 9112 §6.3 item 5) */
+            f->cl_bad = 1; /* conflicting values */
         f->cl_seen = 1;
         req->content_length = n;
+        if (i == v.len)
+            return;
+        i++; /* the comma */
     }
-    if (!any)
-        f->cl_bad = 1;
 }
 
 static void note_transfer_encoding(struct framing *f, struct ws_view v)

@@ -405,6 +405,12 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
         return;
     }
 
+    if (is_dir && !S_ISDIR(out->st.st_mode)) {
+        /* "/file/" names a directory, and there is none (like ENOTDIR): RFC 3986 §3.3. */
+        close(fd);
+        out->status = 404;
+        return;
+    }
     if (S_ISDIR(out->st.st_mode)) {
         if (!is_dir) {
             /* The Location goes after the decoded path in buf. */
@@ -459,6 +465,7 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
         out->status = 403; /* FIFOs, sockets, devices, and directories named index.html */
         return;
     }
+
     out->fd = fd;
     out->status = 200;
     out->content_type = ws_mime_lookup(o->mime, buf, rel_len);
