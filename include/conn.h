@@ -28,14 +28,13 @@
 
 #include "cache.h"
 #include "http_parser.h"
+#include "log.h"
 #include "static_file.h"
 
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
-
-struct ws_log;
 
 /* Request line longer than this: 414. */
 #define WS_MAX_REQUEST_LINE 8192
@@ -92,9 +91,10 @@ struct ws_worker_buf {
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */
     char log_date[32];
-    uint64_t boundary_seed;      /* for multipart boundaries */
-    struct ws_file_cache *cache; /* this worker's own cache of small files */
-    atomic_ullong served;        /* responses completed; read by the stats report */
+    uint64_t boundary_seed;          /* for multipart boundaries */
+    struct ws_file_cache *cache;     /* this worker's own cache of small files */
+    atomic_ullong served;            /* responses completed; read by the stats report */
+    struct ws_log_buffer log_buffer; /* finished access log lines not yet written */
 };
 
 struct ws_conn {

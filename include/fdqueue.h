@@ -80,6 +80,12 @@ int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd);
  */
 int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd);
 
+/*
+ * Removes the oldest descriptor into *fd without blocking. 0, -EAGAIN when the
+ * queue is empty but open, or -EPIPE when it is closed and empty.
+ */
+int ws_fdqueue_try_pop(struct ws_fdqueue *q, int *fd);
+
 /* Closes the queue and wakes every blocked pusher and popper. Idempotent. */
 void ws_fdqueue_close(struct ws_fdqueue *q);
 

@@ -3,9 +3,10 @@
  *
  * DESIGN
  * A struct ws_log owns the two log descriptors and a mutex, the print lock.
- * Callers format a whole line into their own memory first; under the lock
- * there is only write(2), so lines never interleave or split and the lock is
- * held for one system call. ws_log_reopen (SIGHUP, for logrotate) opens the
+ * Callers format whole lines into their own memory first (a worker collects
+ * its access lines in its own struct ws_log_buffer); under the lock there is
+ * only write(2) of whole lines, so lines never interleave or split and the
+ * lock is held for one system call. ws_log_reopen (SIGHUP, for logrotate) opens the
  * files again and swaps them in under the same lock, so no line is lost or
  * split across the old and the new file. Any thread may call any function here
  * once ws_log_open has returned and until ws_log_close is called.
@@ -86,12 +87,29 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view user_agent, size_t *split);
 
 /*
- * Writes a line started by ws_log_format_start: the byte count goes in at
+ * A worker's own buffer of finished access log lines. Lines are appended
+ * without any lock and written in one write(2), under the print lock, when the
+ * buffer is nearly full or the worker is about to sleep (ws_log_flush), so
+ * a busy server writes its log in large pieces and an idle one promptly.
+ */
+#define WS_LOG_BUFFER (64 * 1024)
+struct ws_log_buffer {
+    size_t len;
+    char data[WS_LOG_BUFFER];
+};
+
+/*
+ * Finishes a line started by ws_log_format_start: the byte count goes in at
  * split, and the end of the line depends on the format (timing: the ring wait
  * and the service time in microseconds; json: the same as fields, and "}").
+ * With buf, the line is appended to it (flushed first if it might not fit);
+ * with NULL, written at once.
  */
-void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split, uint64_t bytes,
-                   int64_t wait_us, int64_t serve_us);
+void ws_log_access(struct ws_log *log, struct ws_log_buffer *buf, const char *parts, size_t len,
+                   size_t split, uint64_t bytes, int64_t wait_us, int64_t serve_us);
+
+/* Writes out and empties a worker's buffer. The worker that owns buf only. */
+void ws_log_flush(struct ws_log *log, struct ws_log_buffer *buf);
 
 /* Writes "webserver: <message>\n" to the error log. */
 void ws_log_error(struct ws_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -212,7 +212,8 @@ static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struc
         const char *line = c->log_line != NULL ? c->log_line : wb->log;
         uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
         int64_t serve_us = c->serve_start_us ? ws_now_us() - c->serve_start_us : 0;
-        ws_log_access(env->log, line, c->log_len, c->log_split, body, c->wait_us, serve_us);
+        ws_log_access(env->log, &wb->log_buffer, line, c->log_len, c->log_split, body, c->wait_us,
+                      serve_us);
     }
     free(c->log_line);
     c->log_line = NULL;

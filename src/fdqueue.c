@@ -195,6 +195,31 @@ int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd)
     return rc;
 }
 
+/* Takes the oldest descriptor; the caller holds the lock and has checked length > 0. */
+static int take_locked(struct ws_fdqueue *q)
+{
+    int fd = q->slots[q->head];
+    q->head = (q->head + 1 == q->capacity) ? 0 : q->head + 1;
+    q->length--;
+    q->pops++;
+    if (q->waiting_pushers > 0)
+        pthread_cond_signal(&q->not_full);
+    return fd;
+}
+
+int ws_fdqueue_try_pop(struct ws_fdqueue *q, int *fd)
+{
+    int rc = 0;
+
+    ws_mutex_lock(&q->lock);
+    if (q->length > 0)
+        *fd = take_locked(q);
+    else
+        rc = q->closed ? -EPIPE : -EAGAIN;
+    ws_mutex_unlock(&q->lock);
+    return rc;
+}
+
 int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
 {
     int rc = 0;
@@ -210,12 +235,7 @@ int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
     if (q->length == 0) {
         rc = -EPIPE; /* closed and drained */
     } else {
-        *fd = q->slots[q->head];
-        q->head = (q->head + 1 == q->capacity) ? 0 : q->head + 1;
-        q->length--;
-        q->pops++;
-        if (q->waiting_pushers > 0)
-            pthread_cond_signal(&q->not_full);
+        *fd = take_locked(q);
     }
     ws_mutex_unlock(&q->lock);
     return rc;

@@ -260,15 +260,29 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
     return ws_log_format_start(WS_LOG_COMBINED, out, size, &f, split);
 }
 
-void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t split, uint64_t bytes,
-                   int64_t wait_us, int64_t serve_us)
+void ws_log_flush(struct ws_log *log, struct ws_log_buffer *buf)
 {
-    char line[WS_LOG_LINE_MAX + 128];
+    if (buf->len == 0)
+        return;
+    ws_mutex_lock(&log->print_lock);
+    write_all(log->access_fd, buf->data, buf->len);
+    ws_mutex_unlock(&log->print_lock);
+    buf->len = 0;
+}
+
+void ws_log_access(struct ws_log *log, struct ws_log_buffer *buf, const char *parts, size_t len,
+                   size_t split, uint64_t bytes, int64_t wait_us, int64_t serve_us)
+{
+    char one_line[WS_LOG_LINE_MAX + 128], *line;
     size_t w;
     int n;
 
     if (log->access_fd < 0 || split > len || len > WS_LOG_LINE_MAX)
         return;
+    if (buf != NULL && sizeof(buf->data) - buf->len < sizeof(one_line))
+        ws_log_flush(log, buf);
+    line = buf != NULL ? buf->data + buf->len : one_line;
+
     memcpy(line, parts, split);
     w = split;
     if (bytes == 0 && log->format != WS_LOG_JSON)
@@ -287,6 +301,10 @@ void ws_log_access(struct ws_log *log, const char *parts, size_t len, size_t spl
         n = snprintf(line + w, 96, "\n");
     w += (size_t)n;
 
+    if (buf != NULL) {
+        buf->len += w;
+        return;
+    }
     ws_mutex_lock(&log->print_lock);
     write_all(log->access_fd, line, w);
     ws_mutex_unlock(&log->print_lock);

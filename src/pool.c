@@ -20,6 +20,7 @@ struct worker {
 struct ws_pool {
     struct ws_fdqueue *queue;
     ws_pool_serve_fn serve;
+    ws_pool_idle_fn idle;
     void *arg;
     unsigned started;
     struct worker workers[];
@@ -32,13 +33,24 @@ static void *worker_main(void *p)
     int fd;
 
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
-    while (ws_fdqueue_pop(w->pool->queue, &fd) == 0)
+    for (;;) {
+        int rc = ws_fdqueue_try_pop(w->pool->queue, &fd);
+        if (rc != 0) {
+            /* Nothing queued: finish up before sleeping (or returning). */
+            if (w->pool->idle != NULL)
+                w->pool->idle(w->pool->arg, w->index);
+            if (rc == -EPIPE || ws_fdqueue_pop(w->pool->queue, &fd) != 0)
+                break;
+        }
         w->pool->serve(w->pool->arg, w->index, fd);
+    }
+    if (w->pool->idle != NULL)
+        w->pool->idle(w->pool->arg, w->index);
     return NULL;
 }
 
 struct ws_pool *ws_pool_start(unsigned threads, struct ws_fdqueue *q, ws_pool_serve_fn serve,
-                              void *arg)
+                              ws_pool_idle_fn idle, void *arg)
 {
     struct ws_pool *p = calloc(1, sizeof(*p) + threads * sizeof(p->workers[0]));
     int err;
@@ -47,6 +59,7 @@ struct ws_pool *ws_pool_start(unsigned threads, struct ws_fdqueue *q, ws_pool_se
         return NULL;
     p->queue = q;
     p->serve = serve;
+    p->idle = idle;
     p->arg = arg;
     for (unsigned i = 0; i < threads; i++) {
         char name[16];

@@ -233,6 +233,13 @@ static void serve_fd(void *arg, unsigned worker, int fd)
         release_conn(s, c);
 }
 
+/* The worker side: about to sleep, so write out the access lines it collected. */
+static void worker_idle(void *arg, unsigned worker)
+{
+    struct ws_server *s = arg;
+    ws_log_flush(s->log, &s->bufs[worker].log_buffer);
+}
+
 /* --- the event thread ------------------------------------------------------- */
 
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -587,7 +594,7 @@ int ws_server_run(struct ws_server *s)
         struct sched_param none = { 0 };
         pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
     }
-    s->pool = ws_pool_start(s->cfg.threads, s->queue, serve_fd, s);
+    s->pool = ws_pool_start(s->cfg.threads, s->queue, serve_fd, worker_idle, s);
     if (s->pool == NULL) {
         err = errno;
         ws_log_error(s->log, "cannot start worker threads: %s", strerror(err));

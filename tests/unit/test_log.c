@@ -171,10 +171,11 @@ static void test_access_file(void **state)
 
     len = ws_log_format_combined(parts, sizeof(parts), "10.0.0.1", WHEN, view("GET / HTTP/1.1"),
                                  200, view(""), view("curl/8"), &split);
-    ws_log_access(log, parts, len, split, 0, 0, 0);
-    ws_log_access(log, parts, len, split, 12345, 0, 0);
-    ws_log_access(log, parts, len, split, UINT64_MAX, 0, 0);
-    ws_log_access(log, parts, len, len + 1, 7, 0, 0); /* a bad split is dropped, not written */
+    ws_log_access(log, NULL, parts, len, split, 0, 0, 0);
+    ws_log_access(log, NULL, parts, len, split, 12345, 0, 0);
+    ws_log_access(log, NULL, parts, len, split, UINT64_MAX, 0, 0);
+    ws_log_access(log, NULL, parts, len, len + 1, 7, 0,
+                  0); /* a bad split is dropped, not written */
     ws_log_close(log);
 
     read_file(path, got, sizeof(got));
@@ -188,7 +189,7 @@ static void test_access_file(void **state)
     /* Appends, never truncates. */
     log = ws_log_open(path, NULL, WS_LOG_COMBINED);
     assert_non_null(log);
-    ws_log_access(log, parts, len, split, 1, 0, 0);
+    ws_log_access(log, NULL, parts, len, split, 1, 0, 0);
     ws_log_close(log);
     read_file(path, got, sizeof(got));
     assert_non_null(strstr(got, "\" 200 1 \"-\""));
@@ -203,7 +204,7 @@ static void test_open_variants(void **state)
 
     assert_non_null(log);
     assert_false(ws_log_access_enabled(log));
-    ws_log_access(log, parts, 2, 0, 5, 0, 0); /* off: a no-op */
+    ws_log_access(log, NULL, parts, 2, 0, 5, 0, 0); /* off: a no-op */
     ws_log_close(log);
 
     log = ws_log_open("-", NULL, WS_LOG_COMBINED);
