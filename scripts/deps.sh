@@ -27,3 +27,7 @@ ensure_packages() {
 
 # Packages needed to build and test.
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind)
+
+# Packages for the real-browser test (tests/integration/test_browser.py, label
+# browser) and scripts/screenshots.
+BROWSER_PACKAGES=(chromium fonts-dejavu-core)

@@ -1,0 +1,97 @@
+"""A real browser against the real server: scripts/screenshots under ctest.
+
+The browser test runs scripts/screenshots --no-install with the binary under
+test ($WEBSERVER) and screenshots written to a temporary directory, never to
+docs/img/. The script loads /HelloWorld.html, a missing page, the /files
+directory (301, then a listing) and the index in headless Chromium, and fails
+unless the DOM Chromium built holds each page's text, the server's access log
+shows Chromium's requests with the expected statuses, and each screenshot is a
+non-blank PNG; it also stops the server and fails on anything foreign on its
+stderr (a sanitizer report). It is skipped when /usr/bin/chromium is missing
+(Debian package chromium, plus fonts-dejavu-core for text).
+
+The site test needs no browser: it checks that www/'s derived files
+(style.css.gz, the fingerprinted stylesheet, files/sample.txt) match their
+sources, and that the pages are HTML5 in UTF-8 with nothing from other hosts.
+
+ctest labels: integration;browser.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+from importlib.machinery import SourceFileLoader
+from importlib.util import module_from_spec, spec_from_loader
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wshelper  # noqa: E402  (WEBSERVER, SOURCE_DIR, SLOW)
+
+SCRIPT = os.path.join(wshelper.SOURCE_DIR, "scripts", "screenshots")
+CHROMIUM = "/usr/bin/chromium"
+PAGES = ("helloworld", "404", "listing", "index")
+
+
+def load_script():
+    """scripts/screenshots as a module (it has no .py suffix)."""
+    loader = SourceFileLoader("screenshots", SCRIPT)
+    module = module_from_spec(spec_from_loader("screenshots", loader))
+    loader.exec_module(module)
+    return module
+
+
+class SiteTest(unittest.TestCase):
+    def test_www_is_consistent_and_offline(self):
+        script = load_script()
+        try:
+            script.check_site_files()
+        except script.CheckFailed as e:
+            self.fail(str(e))
+
+    def test_helloworld_is_the_assignment_page(self):
+        with open(os.path.join(wshelper.SOURCE_DIR, "www", "HelloWorld.html"), encoding="utf-8") as f:
+            text = f.read()
+        self.assertTrue(text.startswith("<!DOCTYPE html>\n"))
+        self.assertIn("<h1>Hello, World!</h1>", text)
+
+    def test_www_is_small(self):
+        total = 0
+        for dirpath, _, names in os.walk(os.path.join(wshelper.SOURCE_DIR, "www")):
+            total += sum(os.path.getsize(os.path.join(dirpath, n)) for n in names)
+        self.assertLess(total, 1 << 20, "www/ should stay under 1 MiB")
+
+
+@unittest.skipUnless(os.access(CHROMIUM, os.X_OK),
+                     "%s is missing: install Debian's chromium and fonts-dejavu-core "
+                     "(or run scripts/screenshots, which installs them)" % CHROMIUM)
+class BrowserTest(unittest.TestCase):
+    def test_chromium_gets_every_page(self):
+        self.assertTrue(wshelper.WEBSERVER, "WEBSERVER is not set (run this through ctest)")
+        with tempfile.TemporaryDirectory(prefix="ws-browser-") as out:
+            env = dict(os.environ, WEBSERVER=wshelper.WEBSERVER)
+            proc = subprocess.Popen([sys.executable, SCRIPT, "--no-install", "--out", out],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env=env)
+            try:
+                output, _ = proc.communicate(timeout=120 * wshelper.SLOW)
+            except subprocess.TimeoutExpired:
+                # SIGTERM lets the script stop the server and Chromium first.
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    output, _ = proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    output, _ = proc.communicate()
+                self.fail("scripts/screenshots timed out:\n" + output.decode("utf-8", "replace"))
+            text = output.decode("utf-8", "replace")
+            self.assertEqual(proc.returncode, 0, "scripts/screenshots failed:\n" + text)
+            for name in PAGES:
+                path = os.path.join(out, name + ".png")
+                self.assertTrue(os.path.getsize(path) > 0, path)
+            sys.stderr.write(text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
