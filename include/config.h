@@ -36,6 +36,7 @@ struct ws_config {
     int log_format;                         /* enum ws_log_format (log.h) */
     const char *user;                       /* drop root for this user after binding, or NULL */
     int reuseport;                          /* SO_REUSEPORT on the listeners */
+    unsigned defer_accept_secs;             /* TCP_DEFER_ACCEPT on our listeners; 0: off */
     struct ws_cidr trusted[WS_MAX_TRUSTED]; /* --trusted-proxy blocks */
     unsigned n_trusted;
 };

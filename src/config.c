@@ -43,6 +43,8 @@ static const char help_text[] =
     "      --trusted-proxy=ADDR[/N] log the X-Forwarded-For client of requests from\n"
     "                               this proxy address or block (repeatable)\n"
     "      --reuseport              let several processes listen on the same port\n"
+    "      --defer-accept=SECS      take a connection only once it has sent data, or\n"
+    "                               after SECS (default 1; 0 turns it off)\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
@@ -75,6 +77,7 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->max_body = 1024 * 1024;
     cfg->cache_mode = WS_CACHE_AUTO;
     cfg->cache_max_age = 0;
+    cfg->defer_accept_secs = 1;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -140,6 +143,7 @@ enum {
     OPT_LOG_FORMAT,
     OPT_TRUSTED_PROXY,
     OPT_REUSEPORT,
+    OPT_DEFER_ACCEPT,
 };
 
 static const struct option long_opts[] = {
@@ -164,6 +168,7 @@ static const struct option long_opts[] = {
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
     { "reuseport", no_argument, NULL, OPT_REUSEPORT },
+    { "defer-accept", required_argument, NULL, OPT_DEFER_ACCEPT },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -327,6 +332,11 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             cfg->n_trusted++;
             break;
         case OPT_REUSEPORT: cfg->reuseport = 1; break;
+        case OPT_DEFER_ACCEPT:
+            if (parse_uint(optarg, 0, 3600, &v) < 0)
+                goto bad_value;
+            cfg->defer_accept_secs = (unsigned)v;
+            break;
         case 'u':
             if (optarg[0] == '\0')
                 goto bad_value;

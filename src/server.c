@@ -635,7 +635,8 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t size)
 }
 
 /* Opens, binds and listens; returns the descriptor or -errno. */
-static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport)
+static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport,
+                         int defer_secs)
 {
     static const int one = 1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -651,6 +652,14 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, i
     }
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    /*
+     * --defer-accept: hand us a connection only once its first bytes have
+     * arrived (or after defer_secs): a worker then finds the request waiting
+     * instead of reading nothing and parking, and silent connections wait in
+     * the kernel, not in our tables.
+     */
+    if (defer_secs > 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
     if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
         err = errno;
         close(fd);
@@ -675,7 +684,7 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
     format_addr(sa, text, sizeof(text));
     if (s->n_listeners == MAX_LISTENERS)
         return 0;
-    fd = open_listener(sa, len, v6only, s->cfg.reuseport);
+    fd = open_listener(sa, len, v6only, s->cfg.reuseport, (int)s->cfg.defer_accept_secs);
     if (fd < 0) {
         snprintf(err, err_size, "cannot listen on %s: %s", text, strerror(-fd));
         return fd;

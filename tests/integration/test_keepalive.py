@@ -285,7 +285,8 @@ class KeepAliveTimeoutTest(ServerTestCase):
 
 
 class HeaderTimeoutTest(ServerTestCase):
-    server_args = ("--header-timeout", "1", "--keepalive-timeout", "5")
+    # Without deferred accept, so a silent connection is ours from its connect.
+    server_args = ("--header-timeout", "1", "--keepalive-timeout", "5", "--defer-accept", "0")
 
     def assert_timed_out(self, s, start, data, end):
         self.check_timed_out(time.monotonic() - start, data, end)
@@ -369,7 +370,7 @@ class HeaderTimeoutTest(ServerTestCase):
 class ShortTimeoutTest(ServerTestCase):
     """Sub-second timeouts (the flags take decimals) are kept to, not rounded up to a second."""
 
-    server_args = ("--header-timeout", "0.3", "--keepalive-timeout", "0.5")
+    server_args = ("--header-timeout", "0.3", "--keepalive-timeout", "0.5", "--defer-accept", "0")
     SLACK = 0.35 * SLOW
 
     def closed_after(self, s):
@@ -403,6 +404,31 @@ class ShortTimeoutTest(ServerTestCase):
                 elapsed = self.closed_after(s)
             self.assertGreaterEqual(elapsed, 0.45)
             self.assertLess(elapsed, 0.5 + self.SLACK, "keep-alive timeout 0.5 s kept late (attempt %d)" % attempt)
+
+
+
+class DeferredAcceptTest(ServerTestCase):
+    """--defer-accept (default 1 s): the kernel holds a connection until it sends."""
+
+    server_args = ("--header-timeout", "0.5", "--defer-accept", "1")
+
+    def test_late_request_is_served(self):
+        # Sent after the handshake, but within the defer period: served as usual.
+        with connect(self.port) as s:
+            time.sleep(0.3)
+            s.sendall(raw_request("/HelloWorld.html"))
+            self.assertEqual(Reader(s).read_response().status, 200)
+
+    def test_silent_connection_is_closed_after_defer_and_header_timeout(self):
+        with connect(self.port) as s:
+            start = time.monotonic()
+            data, end = recv_all(s, timeout=6 * SLOW)
+            elapsed = time.monotonic() - start
+        self.assertIn(end, ("eof", "reset"), "a silent connection was never closed")
+        self.assertEqual(data, b"")
+        # Handed over after about a second (a SYN-ACK retransmission), then 0.5 s more.
+        self.assertGreaterEqual(elapsed, 0.5)
+        self.assertLess(elapsed, 4.0 * SLOW)
 
 
 if __name__ == "__main__":
