@@ -34,12 +34,19 @@ enum ws_log_format {
 /*
  * Opens the logs. access_path is a file (appended to, created 0644), "-" for
  * standard output, or NULL for no access log. error_path is a file, or NULL
- * or "-" for standard error; a file is also made the process's standard error,
- * so anything else written there (a sanitizer report) lands in it too.
- * Returns NULL with errno set on failure.
+ * or "-" for standard error. Until ws_log_take_stderr, error lines go to both
+ * the file and standard error, so a server that fails to start says why where
+ * it was started. Returns NULL with errno set on failure.
  */
 struct ws_log *ws_log_open(const char *access_path, const char *error_path,
                            enum ws_log_format format);
+
+/*
+ * Once the server has started: makes the error log file (if any) the
+ * process's standard error, so anything else written there (a sanitizer
+ * report) lands in it too. Returns 0 or -errno.
+ */
+int ws_log_take_stderr(struct ws_log *log);
 
 /* Closes the files it opened and frees the handle. */
 void ws_log_close(struct ws_log *log);

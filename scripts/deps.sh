@@ -28,6 +28,10 @@ ensure_packages() {
 # Packages needed to build and test.
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind)
 
+# Packages for the operations tests: HAProxy in front of two instances under
+# wrk load, and the man page rendered by man.
+OPS_PACKAGES=(haproxy wrk man-db groff-base)
+
 # Packages for the real-browser test (tests/integration/test_browser.py, label
 # browser) and scripts/screenshots.
 BROWSER_PACKAGES=(chromium fonts-dejavu-core)

@@ -31,6 +31,7 @@ struct ws_log {
     int access_fd;     /* -1 when off */
     char *access_path; /* the file's name, or NULL for stdout or off */
     char *error_path;  /* the file's name, or NULL for stderr */
+    int error_fd;      /* the error file until it replaces stderr; -1 after, or without one */
 };
 
 static int open_append(const char *path)
@@ -42,7 +43,7 @@ struct ws_log *ws_log_open(const char *access_path, const char *error_path,
                            enum ws_log_format format)
 {
     struct ws_log *log = calloc(1, sizeof(*log));
-    int err, fd;
+    int err;
 
     if (log == NULL)
         return NULL;
@@ -55,17 +56,11 @@ struct ws_log *ws_log_open(const char *access_path, const char *error_path,
         if (log->access_path == NULL || (log->access_fd = open_append(access_path)) < 0)
             goto fail;
     }
+    log->error_fd = -1;
     if (error_path != NULL && strcmp(error_path, "-") != 0) {
         log->error_path = strdup(error_path);
-        if (log->error_path == NULL || (fd = open_append(error_path)) < 0)
+        if (log->error_path == NULL || (log->error_fd = open_append(error_path)) < 0)
             goto fail;
-        if (dup2(fd, STDERR_FILENO) < 0) {
-            err = errno;
-            close(fd);
-            errno = err;
-            goto fail;
-        }
-        close(fd);
     }
     if ((err = pthread_mutex_init(&log->print_lock, NULL)) != 0) {
         errno = err;
@@ -77,6 +72,8 @@ fail:
     err = errno;
     if (log->access_path != NULL && log->access_fd >= 0)
         close(log->access_fd);
+    if (log->error_fd >= 0)
+        close(log->error_fd);
     free(log->access_path);
     free(log->error_path);
     free(log);
@@ -90,10 +87,27 @@ void ws_log_close(struct ws_log *log)
         return;
     if (log->access_path != NULL)
         close(log->access_fd);
+    if (log->error_fd >= 0)
+        close(log->error_fd);
     free(log->access_path);
     free(log->error_path);
     pthread_mutex_destroy(&log->print_lock);
     free(log);
+}
+
+int ws_log_take_stderr(struct ws_log *log)
+{
+    int rc = 0;
+
+    ws_mutex_lock(&log->print_lock);
+    if (log->error_fd >= 0) {
+        if (dup2(log->error_fd, STDERR_FILENO) < 0)
+            rc = -errno;
+        close(log->error_fd);
+        log->error_fd = -1;
+    }
+    ws_mutex_unlock(&log->print_lock);
+    return rc;
 }
 
 int ws_log_reopen(struct ws_log *log)
@@ -102,7 +116,8 @@ int ws_log_reopen(struct ws_log *log)
 
     if (log->access_path != NULL && (access_fd = open_append(log->access_path)) < 0)
         err = -errno;
-    if (log->error_path != NULL && (error_fd = open_append(log->error_path)) < 0)
+    if (log->error_path != NULL && log->error_fd < 0 &&
+        (error_fd = open_append(log->error_path)) < 0)
         err = -errno;
 
     /* dup2 replaces each descriptor in one step, so writers see old or new. */
@@ -325,5 +340,7 @@ void ws_log_error(struct ws_log *log, const char *fmt, ...)
 
     ws_mutex_lock(&log->print_lock);
     write_all(STDERR_FILENO, line, (size_t)n);
+    if (log->error_fd >= 0)
+        write_all(log->error_fd, line, (size_t)n); /* still starting: both */
     ws_mutex_unlock(&log->print_lock);
 }

@@ -81,14 +81,10 @@ static int load_mime_types(const char *path, struct ws_mime_map **out)
  * the root are open, become that user for good: supplementary groups, then
  * group, then user, and check that root cannot be regained.
  */
-static int drop_privileges(const char *user, char *err, size_t err_size)
+static int drop_privileges(const struct passwd *pw, char *err, size_t err_size)
 {
-    struct passwd *pw = getpwnam(user);
+    const char *user = pw->pw_name;
 
-    if (pw == NULL) {
-        snprintf(err, err_size, "invalid value '%s' for --user: no such user", user);
-        return -1;
-    }
     if (geteuid() != 0) {
         if (pw->pw_uid == geteuid())
             return 0; /* already that user */
@@ -113,7 +109,8 @@ int main(int argc, char **argv)
     struct ws_server_resources res = { .root_fd = -1, .error_pages_fd = -1, .mime = NULL };
     struct ws_server *server;
     struct ws_log *log;
-    char err[512];
+    char err[512], user_name[256];
+    struct passwd user_entry, *user = NULL;
     sigset_t mask;
     int rc;
 
@@ -122,6 +119,19 @@ int main(int argc, char **argv)
     case WS_CONFIG_VERSION: printf("webserver %s\n", WS_VERSION); return 0;
     case WS_CONFIG_ERROR: fprintf(stderr, "webserver: %s\n", err); return 2;
     case WS_CONFIG_RUN: break;
+    }
+
+    if (cfg.user != NULL) {
+        /* Checked with the other arguments: an unknown user is a usage error. */
+        struct passwd *pw = getpwnam(cfg.user);
+        if (pw == NULL) {
+            fprintf(stderr, "webserver: invalid value '%s' for --user: no such user\n", cfg.user);
+            return 2;
+        }
+        user_entry = *pw;
+        user_entry.pw_name = user_name;
+        snprintf(user_name, sizeof(user_name), "%s", pw->pw_name);
+        user = &user_entry;
     }
 
     res.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -167,16 +177,17 @@ int main(int argc, char **argv)
     }
     server = ws_server_create(&cfg, &res, log, err, sizeof(err));
     if (server == NULL) {
-        fprintf(stderr, "webserver: %s\n", err);
+        ws_log_error(log, "%s", err);
         ws_log_close(log);
         return 1;
     }
-    if (cfg.user != NULL && drop_privileges(cfg.user, err, sizeof(err)) < 0) {
-        fprintf(stderr, "webserver: %s\n", err);
+    if (cfg.user != NULL && drop_privileges(user, err, sizeof(err)) < 0) {
+        ws_log_error(log, "%s", err);
         ws_server_destroy(server);
         ws_log_close(log);
         return 1;
     }
+    ws_log_take_stderr(log);
     rc = ws_server_run(server);
     ws_server_destroy(server);
     ws_log_close(log);

@@ -40,11 +40,23 @@ class Server:
     """A running webserver process on a free loopback port."""
 
     def __init__(self, root, args=(), env=None, access_log=None, prlimit_nofile=None,
-                 capture_stdout=False, user=None):
+                 capture_stdout=False, user=None, error_log=None, listen_args=None,
+                 cmd_prefix=None, popen_kwargs=None):
         """capture_stdout: collect stdout lines in self.stdout_lines (always with
-        access_log="-"). user: (uid, gid) to run the server as (the caller is root)."""
+        access_log="-"). user: (uid, gid) to run the server as (the caller is root).
+        error_log: a fresh file for --error-log; the port is then read from it, and
+        foreign_stderr() reads it (and any path later added to self.error_log_files).
+        listen_args: replaces the default ("--port", "0", "--bind", "127.0.0.1").
+        cmd_prefix: argv run in front of the server (it must exec the server, so the
+        pid stays the server's). popen_kwargs: more keyword arguments for Popen
+        (pass_fds, preexec_fn...)."""
         self.root = root
-        cmd = [WEBSERVER, "--port", "0", "--root", root, "--bind", "127.0.0.1"]
+        if listen_args is None:
+            listen_args = ("--port", "0", "--bind", "127.0.0.1")
+        cmd = [WEBSERVER, "--root", root] + list(listen_args)
+        if error_log is not None:
+            cmd += ["--error-log", error_log]
+        self.error_log_files = [error_log] if error_log is not None else []
         if access_log is None:
             cmd += ["--access-log", "off"]
         elif access_log != ACCESS_LOG_DEFAULT:
@@ -52,6 +64,8 @@ class Server:
         cmd += list(args)
         if prlimit_nofile is not None:
             cmd = ["prlimit", "--nofile=%d" % prlimit_nofile, "--"] + cmd
+        if cmd_prefix is not None:
+            cmd = list(cmd_prefix) + cmd
         self.cmd = cmd
         self.stderr_lines = []
         self.stdout_lines = []
@@ -68,6 +82,7 @@ class Server:
             stderr=subprocess.PIPE,
             env=env,
             **extra,
+            **(popen_kwargs or {}),
         )
         if capture_stdout:
             # Read stdout continuously, so a full pipe can never block the server.
@@ -75,6 +90,12 @@ class Server:
         else:
             self._stdout_done.set()
         self.port = None
+        if error_log is not None:
+            # The start-up line goes to the error log file, not to the stderr pipe.
+            self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+            self._reader.start()
+            self._port_from_file(error_log)
+            return
         deadline = time.monotonic() + 10 * SLOW
         while self.port is None:
             line = self.proc.stderr.readline().decode("utf-8", "replace")
@@ -88,6 +109,38 @@ class Server:
                 raise RuntimeError("server did not report its port")
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
+
+    def _port_from_file(self, path):
+        deadline = time.monotonic() + 10 * SLOW
+        while self.port is None:
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                text = ""
+            m = re.search(r"listening on \S*:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                self._stderr_done.wait(5)
+                raise RuntimeError("server exited (%s) before listening: %r %r"
+                                   % (self.proc.returncode, self.stderr_lines, text))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError("server did not report its port in %s" % path)
+            time.sleep(0.01)
+
+    def error_log_lines(self):
+        """Every line of the error log files (self.error_log_files, in order) that exist."""
+        lines = []
+        for path in self.error_log_files:
+            try:
+                with open(path, "rb") as f:
+                    lines += f.read().decode("utf-8", "replace").splitlines()
+            except FileNotFoundError:
+                pass
+        return lines
 
     def _read_stdout(self):
         for raw in self.proc.stdout:
@@ -115,7 +168,8 @@ class Server:
 
     def foreign_stderr(self):
         """Lines on stderr that the server did not write itself (sanitizer reports...)."""
-        return [l for l in self.stderr_lines if l and not _OWN_LINE.match(l)]
+        lines = self.stderr_lines + self.error_log_lines()
+        return [l for l in lines if l and not _OWN_LINE.match(l)]
 
     def stop(self, sig=signal.SIGTERM, timeout=20.0):
         """Signals the server and returns its exit status."""

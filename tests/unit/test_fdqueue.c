@@ -236,6 +236,231 @@ static void test_pop_wakes_pusher(void **state)
     ws_fdqueue_destroy(q);
 }
 
+/* --- push_many ------------------------------------------------------------------- */
+
+static void test_push_many_order(void **state)
+{
+    struct ws_fdqueue *q = create(8);
+    const int a[] = { 10, 11, 12 }, b[] = { 13, 14, 15, 16, 17 };
+    int fd;
+
+    assert_int_equal(ws_fdqueue_push_many(q, a, 0), 0);
+    check_stats(q, 8, 0, 0);
+    assert_int_equal(ws_fdqueue_push_many(q, a, 3), 3);
+    assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
+    assert_int_equal(fd, 10);
+    /* Around the end of the ring: 2 queued + 5, wrapping. */
+    assert_int_equal(ws_fdqueue_push_many(q, b, 5), 5);
+    check_stats(q, 8, 7, 7);
+    for (int want = 11; want <= 17; want++) {
+        assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
+        assert_int_equal(fd, want);
+    }
+    check_stats(q, 8, 0, 7);
+    ws_fdqueue_destroy(q);
+}
+
+/* What a thread calling push_many did; read by the test only after joining it. */
+struct many_pusher {
+    pthread_t thread;
+    struct ws_fdqueue *q;
+    const int *fds;
+    unsigned n;
+    int rc;
+};
+
+static void *push_many_thread(void *arg)
+{
+    struct many_pusher *p = arg;
+    p->rc = ws_fdqueue_push_many(p->q, p->fds, p->n);
+    return NULL;
+}
+
+/* Polls the queue's length until it is `length` (or a second passes); returns it. */
+static unsigned wait_length(struct ws_fdqueue *q, unsigned length)
+{
+    struct ws_fdqueue_stats s;
+    for (int i = 0; i < 1000; i++) {
+        ws_fdqueue_stats(q, &s);
+        if (s.length == length)
+            break;
+        sleep_ms(1);
+    }
+    return s.length;
+}
+
+/* A batch bigger than the room blocks until poppers make room, and keeps its order. */
+static void test_push_many_blocks_when_full(void **state)
+{
+    struct ws_fdqueue *q = create(2);
+    static const int fds[] = { 1, 2, 3, 4, 5, 6, 7 };
+    struct many_pusher p = { .q = q, .fds = fds, .n = 7, .rc = -12345 };
+    int fd, got[7];
+
+    assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
+    assert_int_equal(wait_length(q, 2), 2); /* full: the pusher waits for room */
+    sleep_ms(20);
+    check_stats(q, 2, 2, 2);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
+        got[i] = fd;
+    }
+    assert_int_equal(pthread_join(p.thread, NULL), 0);
+    assert_int_equal(p.rc, 7);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(got[i], i + 1);
+    check_stats(q, 2, 0, 2);
+    ws_fdqueue_destroy(q);
+}
+
+/* Closing while a batch waits for room: the part that fit is counted and stays poppable. */
+static void test_push_many_partial_on_close(void **state)
+{
+    struct ws_fdqueue *q = create(3);
+    static const int fds[] = { 21, 22, 23, 24, 25 };
+    struct many_pusher p = { .q = q, .fds = fds, .n = 5, .rc = -12345 };
+    int fd;
+
+    assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
+    assert_int_equal(wait_length(q, 3), 3);
+    sleep_ms(20); /* let it block on not_full */
+    ws_fdqueue_close(q);
+    assert_int_equal(pthread_join(p.thread, NULL), 0);
+    assert_int_equal(p.rc, 3);
+    for (int want = 21; want <= 23; want++) {
+        assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
+        assert_int_equal(fd, want);
+    }
+    assert_int_equal(ws_fdqueue_pop(q, &fd), -EPIPE);
+    /* Closed: nothing more goes in. */
+    assert_int_equal(ws_fdqueue_push_many(q, fds, 5), 0);
+    ws_fdqueue_destroy(q);
+}
+
+/* --- set_consumers: who gets woken ------------------------------------------------ */
+
+/* Polls until `waiting` poppers are asleep in the queue (or a second passes); returns it. */
+static unsigned wait_sleepers(struct ws_fdqueue *q, unsigned waiting)
+{
+    struct ws_fdqueue_stats s;
+    for (int i = 0; i < 1000; i++) {
+        ws_fdqueue_stats(q, &s);
+        if (s.waiting == waiting)
+            break;
+        sleep_ms(1);
+    }
+    return s.waiting;
+}
+
+/*
+ * Two consumers asleep. The first push wakes one (one item, no consumer awake); that
+ * one pops it and, as far as the queue knows, is awake from then on (a worker comes
+ * back for more). So a second push wakes nobody: one item, one consumer awake. A
+ * third makes two items for one awake consumer, and wakes the other sleeper.
+ */
+static void test_consumers_wake_only_when_needed(void **state)
+{
+    struct ws_fdqueue *q = create(8);
+    struct ws_fdqueue_stats s;
+    struct worker w[2];
+    int fd;
+
+    ws_fdqueue_set_consumers(q, 2);
+    start(&w[0], q, pop_one, -1);
+    start(&w[1], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 2), 2);
+
+    assert_int_equal(ws_fdqueue_push(q, 100), 0);
+    assert_int_equal(wait_sleepers(q, 1), 1); /* one woke (at once: stats count it awake) */
+    assert_int_equal(wait_length(q, 0), 0);   /* and took the item */
+
+    assert_int_equal(ws_fdqueue_push(q, 101), 0);
+    sleep_ms(50);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 1); /* nobody was woken for it */
+    assert_int_equal(s.length, 1);
+
+    assert_int_equal(ws_fdqueue_push(q, 102), 0);
+    join(&w[0]);
+    join(&w[1]);
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(w[1].rc, 0);
+    /* One popped 100; the other the oldest left, 101. */
+    assert_true((w[0].value == 100 && w[1].value == 101) ||
+                (w[0].value == 101 && w[1].value == 100));
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 0);
+    assert_int_equal(s.length, 1);
+    assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
+    assert_int_equal(fd, 102);
+    ws_fdqueue_destroy(q);
+}
+
+/* Without set_consumers, every push wakes a sleeper: two pushes, two woken. */
+static void test_default_wakes_on_every_push(void **state)
+{
+    struct ws_fdqueue *q = create(8);
+    struct ws_fdqueue_stats s;
+    struct worker w[2];
+
+    start(&w[0], q, pop_one, -1);
+    start(&w[1], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 2), 2);
+    assert_int_equal(ws_fdqueue_push(q, 200), 0);
+    assert_int_equal(wait_length(q, 0), 0);
+    assert_int_equal(ws_fdqueue_push(q, 201), 0); /* with set_consumers(2): nobody woken */
+    join(&w[0]);
+    join(&w[1]);
+    assert_int_equal(w[0].value + w[1].value, 401);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 0);
+    assert_int_equal(s.length, 0);
+    ws_fdqueue_destroy(q);
+}
+
+/* A batch wakes as many sleepers as it has items beyond the consumers awake. */
+static void test_consumers_push_many_wakes_enough(void **state)
+{
+    struct ws_fdqueue *q = create(8);
+    struct ws_fdqueue_stats s;
+    struct worker w[3];
+    static const int fds[] = { 300, 301, 302 };
+
+    ws_fdqueue_set_consumers(q, 3);
+    for (int i = 0; i < 3; i++)
+        start(&w[i], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 3), 3);
+    assert_int_equal(ws_fdqueue_push_many(q, fds, 3), 3);
+    for (int i = 0; i < 3; i++)
+        join(&w[i]);
+    assert_int_equal(w[0].value + w[1].value + w[2].value, 903);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 0);
+    assert_int_equal(s.length, 0);
+    ws_fdqueue_destroy(q);
+}
+
+/* Close wakes sleepers whatever the policy, and the stats see none waiting. */
+static void test_consumers_close_wakes_all(void **state)
+{
+    struct ws_fdqueue *q = create(4);
+    struct ws_fdqueue_stats s;
+    struct worker w[3];
+
+    ws_fdqueue_set_consumers(q, 3);
+    for (int i = 0; i < 3; i++)
+        start(&w[i], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 3), 3);
+    ws_fdqueue_close(q);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 0);
+    for (int i = 0; i < 3; i++) {
+        join(&w[i]);
+        assert_int_equal(w[i].rc, -EPIPE);
+    }
+    ws_fdqueue_destroy(q);
+}
+
 /*
  * Multi-producer, multi-consumer stress. Each producer sends its own range of
  * values; half of them use try_push (spinning with sched_yield on -EAGAIN),
@@ -359,11 +584,23 @@ static void test_stress_capacity_1(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_zero),         cmocka_unit_test(test_fifo_and_full),
-        cmocka_unit_test(test_high_water),          cmocka_unit_test(test_close_drains_first),
-        cmocka_unit_test(test_close_wakes_poppers), cmocka_unit_test(test_close_wakes_pushers),
-        cmocka_unit_test(test_push_wakes_popper),   cmocka_unit_test(test_pop_wakes_pusher),
-        cmocka_unit_test(test_stress_capacity_8),   cmocka_unit_test(test_stress_capacity_1),
+        cmocka_unit_test(test_create_zero),
+        cmocka_unit_test(test_fifo_and_full),
+        cmocka_unit_test(test_high_water),
+        cmocka_unit_test(test_close_drains_first),
+        cmocka_unit_test(test_close_wakes_poppers),
+        cmocka_unit_test(test_close_wakes_pushers),
+        cmocka_unit_test(test_push_wakes_popper),
+        cmocka_unit_test(test_pop_wakes_pusher),
+        cmocka_unit_test(test_push_many_order),
+        cmocka_unit_test(test_push_many_blocks_when_full),
+        cmocka_unit_test(test_push_many_partial_on_close),
+        cmocka_unit_test(test_consumers_wake_only_when_needed),
+        cmocka_unit_test(test_default_wakes_on_every_push),
+        cmocka_unit_test(test_consumers_push_many_wakes_enough),
+        cmocka_unit_test(test_consumers_close_wakes_all),
+        cmocka_unit_test(test_stress_capacity_8),
+        cmocka_unit_test(test_stress_capacity_1),
     };
     start_watchdog(30);
     return cmocka_run_group_tests(tests, NULL, NULL);
