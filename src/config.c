@@ -22,7 +22,7 @@ static const char help_text[] =
     "  -p, --port=PORT              TCP port to listen on (default 6789; 0 picks a free one)\n"
     "  -t, --threads=N              worker threads (default 8)\n"
     "  -r, --root=DIR               document root (default www)\n"
-    "  -q, --queue=N                capacity of the connection queue (default 1024)\n"
+    "  -q, --queue=N                capacity of the connection queue (default 16384)\n"
     "  -b, --bind=ADDR              address to listen on (default: all, IPv4 and IPv6)\n"
     "      --access-log=FILE|-|off  access log file, - for stdout (default), or off\n"
     "      --header-timeout=SECS    time allowed to send a request header (default 15)\n"
@@ -65,7 +65,7 @@ void ws_config_defaults(struct ws_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->port = 6789;
     cfg->threads = 8;
-    cfg->queue_capacity = 1024;
+    cfg->queue_capacity = 16384;
     cfg->root = "www";
     cfg->bind = NULL;
     cfg->access_log = "-";

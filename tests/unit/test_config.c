@@ -83,7 +83,7 @@ static void test_defaults(void **state)
     ws_config_defaults(&d);
     assert_int_equal(d.port, 6789);
     assert_int_equal(d.threads, 8);
-    assert_int_equal(d.queue_capacity, 1024);
+    assert_int_equal(d.queue_capacity, 16384);
     assert_string_equal(d.root, "www");
     assert_null(d.bind);
     assert_string_equal(d.access_log, "-");
