@@ -16,6 +16,8 @@
 #ifndef WS_HTTP_PARSER_H
 #define WS_HTTP_PARSER_H
 
+#include "http_fields.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,11 +25,6 @@
 
 /* Upper bound on header fields a request may carry; more is answered with 431. */
 #define WS_MAX_HEADERS 100
-
-struct ws_view {
-    const char *ptr;
-    size_t len;
-};
 
 enum ws_method {
     WS_METHOD_UNKNOWN = 0, /* a valid token we do not implement: 501 */
@@ -96,9 +93,6 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 
 /* The first field named `name` (case-insensitive), or NULL. */
 const struct ws_header *ws_request_header(const struct ws_request *req, const char *name);
-
-/* Case-insensitive equality of a view and a NUL-terminated ASCII string. */
-int ws_view_eq_nocase(struct ws_view v, const char *s);
 
 /*
  * Incremental decoder for a chunked request body (RFC 9112 §7.1). The body is

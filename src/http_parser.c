@@ -11,23 +11,9 @@
 
 #include <string.h>
 
-/* tchar per RFC 9110 §5.6.2. */
-static const unsigned char tchar_table[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
 static int is_tchar(unsigned char c)
 {
-    return tchar_table[c];
+    return ws_is_tchar(c);
 }
 
 /* Bytes allowed in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. */
@@ -45,17 +31,6 @@ static int is_target_char(unsigned char c)
 static int lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-int ws_view_eq_nocase(struct ws_view v, const char *s)
-{
-    size_t n = strlen(s);
-    if (v.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)v.ptr[i]) != lower((unsigned char)s[i]))
-            return 0;
-    return 1;
 }
 
 const struct ws_header *ws_request_header(const struct ws_request *req, const char *name)
@@ -126,30 +101,6 @@ static int valid_host(struct ws_view h)
     return 1;
 }
 
-/*
- * Steps through a comma-separated list (RFC 9110 §5.6.1), skipping the empty
- * elements recipients must tolerate. Returns 1 with *elem set (whitespace
- * trimmed), or 0 at the end of the list.
- */
-static int next_list_element(struct ws_view list, size_t *pos, struct ws_view *elem)
-{
-    while (*pos <= list.len) {
-        size_t s = *pos, e;
-        while (*pos < list.len && list.ptr[*pos] != ',')
-            (*pos)++;
-        e = (*pos)++;
-        while (s < e && (list.ptr[s] == ' ' || list.ptr[s] == '\t'))
-            s++;
-        while (e > s && (list.ptr[e - 1] == ' ' || list.ptr[e - 1] == '\t'))
-            e--;
-        if (e > s) {
-            *elem = (struct ws_view){ list.ptr + s, e - s };
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Framing facts gathered while the fields are read, judged once all are in. */
 struct framing {
     int host_count;
@@ -165,42 +116,14 @@ struct framing {
     int conn_keep_alive;
 };
 
-/*
- * Content-Length is 1*DIGIT; RFC 9112 §6.3 item 5 tolerates only a list of
- * identical values ("5, 5"). Unlike true list fields, an empty element ("3,",
- * ",3") makes the value invalid, as nginx and lighttpd also treat it.
- */
 static void note_content_length(struct framing *f, struct ws_request *req, struct ws_view v)
 {
-    size_t i = 0;
+    int64_t n;
 
-    for (;;) {
-        int64_t n = 0;
-        size_t digits = 0;
-        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
-            i++;
-        for (; i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9'; i++, digits++) {
-            int d = v.ptr[i] - '0';
-            if (n > (INT64_MAX - d) / 10) {
-                f->cl_bad = 1; /* does not fit in 63 bits */
-                return;
-            }
-            n = n * 10 + d;
-        }
-        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
-            i++;
-        if (digits == 0 || (i < v.len && v.ptr[i] != ',')) {
-            f->cl_bad = 1;
-            return;
-        }
-        if (f->cl_seen && n != req->content_length)
-            f->cl_bad = 1; /* conflicting values */
-        f->cl_seen = 1;
-        req->content_length = n;
-        if (i == v.len)
-            return;
-        i++; /* the comma */
-    }
+    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != req->content_length))
+        f->cl_bad = 1; /* invalid, or another line disagrees (RFC 9112 §6.3 item 5) */
+    f->cl_seen = 1;
+    req->content_length = n;
 }
 
 static void note_transfer_encoding(struct framing *f, struct ws_view v)
@@ -208,7 +131,7 @@ static void note_transfer_encoding(struct framing *f, struct ws_view v)
     struct ws_view elem;
     size_t pos = 0;
     f->te_seen = 1;
-    while (next_list_element(v, &pos, &elem)) {
+    while (ws_list_next(v, &pos, &elem)) {
         size_t n = 0;
         while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
             n++;
@@ -229,7 +152,7 @@ static void note_connection(struct framing *f, struct ws_view v)
 {
     struct ws_view elem;
     size_t pos = 0;
-    while (next_list_element(v, &pos, &elem)) {
+    while (ws_list_next(v, &pos, &elem)) {
         if (ws_view_eq_nocase(elem, "close"))
             f->conn_close = 1;
         else if (ws_view_eq_nocase(elem, "keep-alive"))
@@ -242,7 +165,7 @@ static void note_expect(struct ws_request *req, struct ws_view v)
 {
     struct ws_view elem;
     size_t pos = 0;
-    while (next_list_element(v, &pos, &elem)) {
+    while (ws_list_next(v, &pos, &elem)) {
         if (ws_view_eq_nocase(elem, "100-continue"))
             req->expect_continue = 1;
         else

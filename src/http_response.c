@@ -15,12 +15,9 @@
 /* Length of "HTTP/1.1 200": everything in a status line that has a fixed place. */
 #define STATUS_FIXED_LEN 12
 
-/* tchar per RFC 9110 §5.6.2. */
 static int is_tchar(unsigned char c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return ws_is_tchar(c);
 }
 
 /* Bytes allowed in a field value and a reason phrase: VCHAR, obs-text, SP, HTAB. */
@@ -38,22 +35,6 @@ static int is_digit(unsigned char c)
 static int is_value_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-static int view_eq_nocase(struct ws_view v, const char *s)
-{
-    size_t n = strlen(s);
-    if (v.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)v.ptr[i]) != lower((unsigned char)s[i]))
-            return 0;
-    return 1;
 }
 
 const char *ws_resp_strerror(int err)
@@ -80,32 +61,9 @@ const char *ws_resp_strerror(int err)
 const struct ws_header *ws_resp_header(const struct ws_response *resp, const char *name)
 {
     for (size_t i = 0; i < resp->header_count; i++)
-        if (view_eq_nocase(resp->headers[i].name, name))
+        if (ws_view_eq_nocase(resp->headers[i].name, name))
             return &resp->headers[i];
     return NULL;
-}
-
-/*
- * Steps through a comma-separated list (RFC 9110 §5.6.1), skipping empty
- * elements. Returns 1 with *elem set (whitespace trimmed), or 0 at the end.
- */
-static int next_list_element(struct ws_view list, size_t *pos, struct ws_view *elem)
-{
-    while (*pos <= list.len) {
-        size_t s = *pos, e;
-        while (*pos < list.len && list.ptr[*pos] != ',')
-            (*pos)++;
-        e = (*pos)++;
-        while (s < e && is_value_space(list.ptr[s]))
-            s++;
-        while (e > s && is_value_space(list.ptr[e - 1]))
-            e--;
-        if (e > s) {
-            *elem = (struct ws_view){ list.ptr + s, e - s };
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Framing facts gathered while the fields are read, judged once all are in. */
@@ -122,28 +80,13 @@ struct framing {
 
 static void note_content_length(struct framing *f, struct ws_response *resp, struct ws_view v)
 {
-    struct ws_view elem;
-    size_t pos = 0;
-    int any = 0;
-    while (next_list_element(v, &pos, &elem)) {
-        int64_t n = 0;
-        any = 1;
-        for (size_t k = 0; k < elem.len; k++) {
-            int d = elem.ptr[k] - '0';
-            if (d < 0 || d > 9 || n > (INT64_MAX - d) / 10) {
-                f->cl_bad = 1;
-                break;
-            }
-            n = n * 10 + d;
-        }
-        /* "5, 5" is one length sent twice; "5, 6" is two (RFC 9112 §6.3 item 5). */
-        if (f->cl_seen && n != resp->content_length)
-            f->cl_bad = 1;
-        f->cl_seen = 1;
-        resp->content_length = n;
-    }
-    if (!any)
+    int64_t n;
+
+    /* "5, 5" is one length sent twice; "5, 6" is two (RFC 9112 §6.3 item 5). */
+    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != resp->content_length))
         f->cl_bad = 1;
+    f->cl_seen = 1;
+    resp->content_length = n;
 }
 
 static void note_transfer_encoding(struct framing *f, struct ws_response *resp, struct ws_view v)
@@ -151,11 +94,11 @@ static void note_transfer_encoding(struct framing *f, struct ws_response *resp, 
     struct ws_view elem;
     size_t pos = 0;
     resp->transfer_encoding = 1;
-    while (next_list_element(v, &pos, &elem)) {
+    while (ws_list_next(v, &pos, &elem)) {
         size_t n = 0;
         while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
             n++;
-        int chunked = view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
+        int chunked = ws_view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
         f->te_codings++;
         f->te_chunked += chunked;
         f->te_last_chunked = chunked;
@@ -169,21 +112,21 @@ static void note_connection(struct framing *f, struct ws_view v)
 {
     struct ws_view elem;
     size_t pos = 0;
-    while (next_list_element(v, &pos, &elem)) {
-        if (view_eq_nocase(elem, "close"))
+    while (ws_list_next(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "close"))
             f->conn_close = 1;
-        else if (view_eq_nocase(elem, "keep-alive"))
+        else if (ws_view_eq_nocase(elem, "keep-alive"))
             f->conn_keep_alive = 1;
     }
 }
 
 static void note_field(struct framing *f, struct ws_response *resp, const struct ws_header *h)
 {
-    if (view_eq_nocase(h->name, "content-length"))
+    if (ws_view_eq_nocase(h->name, "content-length"))
         note_content_length(f, resp, h->value);
-    else if (view_eq_nocase(h->name, "transfer-encoding"))
+    else if (ws_view_eq_nocase(h->name, "transfer-encoding"))
         note_transfer_encoding(f, resp, h->value);
-    else if (view_eq_nocase(h->name, "connection"))
+    else if (ws_view_eq_nocase(h->name, "connection"))
         note_connection(f, h->value);
 }
 
@@ -400,9 +343,10 @@ static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
-    c = (unsigned char)lower(c);
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 

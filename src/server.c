@@ -668,6 +668,22 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, i
     return fd;
 }
 
+/* Adds a listening socket bound to *bound to the server's set and its start-up line. */
+static void record_listener(struct ws_server *s, int fd, const struct sockaddr_storage *bound)
+{
+    char text[80];
+
+    format_addr((const struct sockaddr *)bound, text, sizeof(text));
+    if (s->port == 0)
+        s->port = bound->ss_family == AF_INET6
+                      ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
+                      : ntohs(((const struct sockaddr_in *)bound)->sin_port);
+    s->listeners[s->n_listeners++] = fd;
+    if (s->listen_text[0] != '\0')
+        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+}
+
 static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len, int v6only,
                         char *err, size_t err_size)
 {
@@ -690,14 +706,7 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
         return fd;
     }
     getsockname(fd, (struct sockaddr *)&bound, &bound_len);
-    format_addr((struct sockaddr *)&bound, text, sizeof(text));
-    if (s->port == 0)
-        s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
-                                              : ntohs(((struct sockaddr_in *)&bound)->sin_port);
-    s->listeners[s->n_listeners++] = fd;
-    if (s->listen_text[0] != '\0')
-        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
-    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    record_listener(s, fd, &bound);
     return 0;
 }
 
@@ -708,7 +717,6 @@ static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_siz
     socklen_t bound_len = sizeof(bound);
     int type = 0, listening = 0;
     socklen_t opt_len = sizeof(type);
-    char text[80];
 
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &opt_len) < 0 || type != SOCK_STREAM ||
         (opt_len = sizeof(listening),
@@ -723,14 +731,7 @@ static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_siz
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
-    format_addr((struct sockaddr *)&bound, text, sizeof(text));
-    if (s->port == 0)
-        s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
-                                              : ntohs(((struct sockaddr_in *)&bound)->sin_port);
-    s->listeners[s->n_listeners++] = fd;
-    if (s->listen_text[0] != '\0')
-        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
-    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    record_listener(s, fd, &bound);
     return 0;
 }
 
