@@ -206,12 +206,13 @@ class OpsTestCase(unittest.TestCase):
         numbers["line"] = line
         return numbers
 
-    def stats_when(self, server, predicate, timeout=5.0):
+    def stats_when(self, server, predicate, timeout=5.0, lines=None):
         """Asks for stats until predicate(stats) holds (the server settles after a
-        client's last read: parking happens just after the send). Returns the last."""
+        client's last read: parking and counting happen just after the send).
+        Returns the last."""
         deadline = time.monotonic() + timeout * SLOW
         while True:
-            st = self.stats(server)
+            st = self.stats(server, lines)
             if predicate(st) or time.monotonic() > deadline:
                 return st
             time.sleep(0.05)
@@ -446,7 +447,8 @@ class StatsTest(OpsTestCase):
         server = self.start(access_log=None, error_log="error.log")
         self.assertEqual(SighupTest._get(server.port, "/"), 200)
         lines = lambda: read_lines(self.path("error.log"))[0]
-        st = self.stats(server, lines)
+        # The response is counted just after its last byte is sent: poll for it.
+        st = self.stats_when(server, lambda s: s["served"] == 1, lines=lines)
         self.assertEqual(st["served"], 1, st["line"])
         self.assertEqual([l for l in server.stderr_lines if l], [])  # nothing on stderr
         server.stop_checked(self)
