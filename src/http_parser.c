@@ -118,7 +118,7 @@ struct framing {
 
 static void note_content_length(struct framing *f, struct ws_request *req, struct ws_view v)
 {
-    int64_t n;
+    int64_t n = 0;
 
     if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != req->content_length))
         f->cl_bad = 1; /* invalid, or another line disagrees (RFC 9112 §6.3 item 5) */

@@ -80,7 +80,7 @@ struct framing {
 
 static void note_content_length(struct framing *f, struct ws_response *resp, struct ws_view v)
 {
-    int64_t n;
+    int64_t n = 0;
 
     /* "5, 5" is one length sent twice; "5, 6" is two (RFC 9112 §6.3 item 5). */
     if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != resp->content_length))

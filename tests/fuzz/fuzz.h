@@ -16,16 +16,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Optional: called once by the replay driver after the last input (fuzz_server stops its server). */
+/* Optional: called once by the replay driver after the last input (fuzz_server stops its server).
+ */
 void ws_fuzz_teardown(void) __attribute__((weak));
 
 /* An invariant that does not hold: print it and crash, so the input is kept. */
-#define FUZZ_CHECK(cond)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);      \
-            abort();                                                                          \
-        }                                                                                     \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* A small deterministic generator (xorshift64*), seeded from the input, for split points. */

@@ -23,8 +23,8 @@ static void check_view(struct ws_view v)
 {
     if (v.len == 0)
         return;
-    if (v.len == 1 && v.ptr[0] == '/' && ((const uint8_t *)v.ptr < buf_lo ||
-                                          (const uint8_t *)v.ptr >= buf_hi))
+    if (v.len == 1 && v.ptr[0] == '/' &&
+        ((const uint8_t *)v.ptr < buf_lo || (const uint8_t *)v.ptr >= buf_hi))
         return; /* the constant "/" for an absolute-form target without a path */
     FUZZ_CHECK((const uint8_t *)v.ptr >= buf_lo);
     FUZZ_CHECK((const uint8_t *)v.ptr + v.len <= buf_hi);

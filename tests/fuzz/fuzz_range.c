@@ -23,8 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     max = 1 + data[0] % WS_RANGE_MAX;
     switch ((data[0] >> 4) & 3) {
-    case 0: rsize = data[1]; hdr = 2; break;                                      /* tiny */
-    case 1: rsize = 0; hdr = 1; break;                                            /* empty */
+    case 0:
+        rsize = data[1];
+        hdr = 2;
+        break; /* tiny */
+    case 1:
+        rsize = 0;
+        hdr = 1;
+        break; /* empty */
     case 2:
         if (size < 5)
             return 0;

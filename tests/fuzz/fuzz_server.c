@@ -228,14 +228,16 @@ static size_t converse(const uint8_t *data, size_t size, char *out, size_t out_s
 
 static void probe(void)
 {
-    static const char req[] = "GET /HelloWorld.html HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n";
+    static const char req[] =
+        "GET /HelloWorld.html HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n";
     char out[1024];
     int closed;
     size_t n = converse((const uint8_t *)req, sizeof(req) - 1, out, sizeof(out), 5000, &closed);
     const char *body;
 
     if (!(closed && n > 12 && memcmp(out, "HTTP/1.1 200 ", 13) == 0)) {
-        fprintf(stderr, "fuzz_server: the server no longer answers (%zu bytes, closed %d)\n", n, closed);
+        fprintf(stderr, "fuzz_server: the server no longer answers (%zu bytes, closed %d)\n", n,
+                closed);
         abort();
     }
     body = memmem(out, n, "\r\n\r\n", 4);
