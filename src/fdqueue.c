@@ -96,6 +96,18 @@ static void wake_popper_locked(struct ws_fdqueue *q)
     pthread_cond_signal(&q->not_empty);
 }
 
+/*
+ * A full queue means the awake poppers are not keeping up (or are stuck): before
+ * a pusher sleeps, every sleeping popper is woken, whatever the cap. Lock held.
+ */
+static void wake_all_poppers_locked(struct ws_fdqueue *q)
+{
+    if (q->waiting_poppers > q->wakes_pending) {
+        q->wakes_pending = q->waiting_poppers;
+        pthread_cond_broadcast(&q->not_empty);
+    }
+}
+
 void ws_fdqueue_set_max_awake(struct ws_fdqueue *q, unsigned max_awake)
 {
     ws_mutex_lock(&q->lock);
@@ -137,6 +149,7 @@ int ws_fdqueue_push(struct ws_fdqueue *q, int fd)
 
     ws_mutex_lock(&q->lock);
     while (!q->closed && q->length == q->capacity) {
+        wake_all_poppers_locked(q);
         q->waiting_pushers++;
         ws_cond_wait(&q->not_full, &q->lock);
         q->waiting_pushers--;
@@ -156,6 +169,7 @@ int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
     ws_mutex_lock(&q->lock);
     while (done < n) {
         while (!q->closed && q->length == q->capacity) {
+            wake_all_poppers_locked(q);
             q->waiting_pushers++;
             ws_cond_wait(&q->not_full, &q->lock);
             q->waiting_pushers--;

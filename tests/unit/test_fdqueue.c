@@ -462,6 +462,87 @@ static void test_consumers_close_wakes_all(void **state)
 }
 
 /*
+ * With the cap at one awake consumer, a batch of three wakes only one sleeper;
+ * ws_fdqueue_kick wakes another once nothing has been popped since its last look.
+ */
+static void test_max_awake_and_kick(void **state)
+{
+    struct ws_fdqueue *q = create(8);
+    struct ws_fdqueue_stats s;
+    struct worker w[3];
+    static const int fds[] = { 400, 401, 402 };
+    unsigned long long pops = 0;
+
+    ws_fdqueue_set_consumers(q, 3);
+    ws_fdqueue_set_max_awake(q, 1);
+    for (int i = 0; i < 3; i++)
+        start(&w[i], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 3), 3);
+    assert_int_equal(ws_fdqueue_push_many(q, fds, 3), 3);
+    assert_int_equal(wait_length(q, 2), 2); /* one woke and took one */
+    sleep_ms(50);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 2); /* the cap held: nobody else was woken */
+    assert_int_equal(s.length, 2);
+
+    assert_int_equal(ws_fdqueue_kick(q, &pops), 2); /* first look: pops moved from 0 to 1 */
+    sleep_ms(50);
+    assert_int_equal(wait_length(q, 2), 2);         /* so nobody was woken */
+    assert_int_equal(ws_fdqueue_kick(q, &pops), 2); /* no pop since: stuck, wake one */
+    assert_int_equal(wait_length(q, 1), 1);
+    assert_int_equal(ws_fdqueue_kick(q, &pops), 1); /* that one popped: not stuck */
+    sleep_ms(50);
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.length, 1);
+
+    ws_fdqueue_close(q); /* the third sleeper wakes, takes the last item */
+    for (int i = 0; i < 3; i++) {
+        join(&w[i]);
+        assert_int_equal(w[i].rc, 0);
+    }
+    assert_int_equal(w[0].value + w[1].value + w[2].value, 400 + 401 + 402);
+    ws_fdqueue_destroy(q);
+}
+
+/*
+ * A full queue overrides the cap: a pusher about to wait for room first wakes
+ * every sleeper (the awake one may be stuck). Without that, this test hangs and
+ * the watchdog fails it.
+ */
+static void test_full_queue_wakes_everyone(void **state)
+{
+    static const int fds[] = { 500, 501, 502, 503 };
+    struct ws_fdqueue *q = create(2);
+    struct many_pusher p = { .q = q, .fds = fds, .n = 4 };
+    struct worker w[3];
+    int fd, sum;
+
+    ws_fdqueue_set_consumers(q, 3);
+    ws_fdqueue_set_max_awake(q, 1);
+    for (int i = 0; i < 3; i++)
+        start(&w[i], q, pop_one, -1);
+    assert_int_equal(wait_sleepers(q, 3), 3);
+    assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
+    assert_int_equal(pthread_join(p.thread, NULL), 0); /* the point: it does not hang */
+    assert_int_equal(p.rc, 4);
+    /*
+     * These test consumers pop once and leave, where a worker would come back for
+     * more, so a sleeper may still wait with items queued: close to release it.
+     */
+    ws_fdqueue_close(q);
+    sum = 0;
+    for (int i = 0; i < 3; i++) {
+        join(&w[i]);
+        assert_int_equal(w[i].rc, 0);
+        sum += w[i].value;
+    }
+    while (ws_fdqueue_pop(q, &fd) == 0)
+        sum += fd;
+    assert_int_equal(sum, 500 + 501 + 502 + 503);
+    ws_fdqueue_destroy(q);
+}
+
+/*
  * Multi-producer, multi-consumer stress. Each producer sends its own range of
  * values; half of them use try_push (spinning with sched_yield on -EAGAIN),
  * half the blocking push. Each consumer records what it popped, in order.
@@ -599,6 +680,8 @@ int main(void)
         cmocka_unit_test(test_default_wakes_on_every_push),
         cmocka_unit_test(test_consumers_push_many_wakes_enough),
         cmocka_unit_test(test_consumers_close_wakes_all),
+        cmocka_unit_test(test_max_awake_and_kick),
+        cmocka_unit_test(test_full_queue_wakes_everyone),
         cmocka_unit_test(test_stress_capacity_8),
         cmocka_unit_test(test_stress_capacity_1),
     };
