@@ -496,6 +496,12 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+/* The chunk-size line has ended: its data follows, or (size 0) the trailer section. */
+static uint8_t after_size_line(const struct ws_chunked *st)
+{
+    return st->remaining ? CH_DATA : CH_TRAILER;
+}
+
 int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t *consumed,
                       uint64_t *data_bytes)
 {
@@ -520,7 +526,7 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
             if (c == '\r') {
                 st->state = CH_SIZE_LF;
             } else if (c == '\n') {
-                st->state = st->remaining ? CH_DATA : CH_TRAILER;
+                st->state = after_size_line(st);
             } else if (c == ';') {
                 st->state = CH_EXT;
             } else if (c == ' ' || c == '\t') {
@@ -537,7 +543,7 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
             if (c == '\r') {
                 st->state = CH_SIZE_LF;
             } else if (c == '\n') {
-                st->state = st->remaining ? CH_DATA : CH_TRAILER;
+                st->state = after_size_line(st);
             } else if (c == ';') {
                 st->state = CH_EXT;
             } else if ((c != ' ' && c != '\t') || ++st->meta > WS_CHUNKED_MAX_META) {
@@ -549,7 +555,7 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
             if (c == '\r') {
                 st->state = CH_SIZE_LF;
             } else if (c == '\n') {
-                st->state = st->remaining ? CH_DATA : CH_TRAILER;
+                st->state = after_size_line(st);
             } else if (!is_field_vchar(c) || ++st->meta > WS_CHUNKED_MAX_META) {
                 return -400;
             }
@@ -558,7 +564,7 @@ int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t
         case CH_SIZE_LF:
             if (c != '\n')
                 return -400;
-            st->state = st->remaining ? CH_DATA : CH_TRAILER;
+            st->state = after_size_line(st);
             i++;
             break;
         case CH_DATA: {
