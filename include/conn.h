@@ -104,6 +104,7 @@ struct ws_conn {
     uint8_t close_after;  /* close once the current response has been sent */
     uint8_t linger;       /* ... with a lingering close (unread input may follow) */
     uint8_t nodelay;      /* TCP_NODELAY is set (once the connection is kept alive) */
+    uint8_t synced;       /* pushed for input, after the event thread synced the watch */
     uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
     uint32_t requests;    /* responses started on this connection */
 

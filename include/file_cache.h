@@ -12,6 +12,12 @@
  * changed on disk is never served stale: the cache saves open, fstat, pread and
  * close, never the stat.
  *
+ * With a watch (watch.h) an entry can also be marked watched: its file and
+ * every directory on its path are under inotify, and the entry remembers the
+ * epoch at which its identity last matched a stat. While the watch's epoch has
+ * not moved, ws_file_cache_fresh returns it without a stat; once it moves, the
+ * next use is stat-checked as above and, if unchanged, takes the new epoch.
+ *
  * Identity also keeps it safe. The cache is filled only from descriptors
  * opened beneath the root; a later lookup, even through a path that now leads
  * elsewhere, can only return bytes of the same inode that was served before.
@@ -20,6 +26,7 @@
 #define WS_FILE_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 struct ws_file_cache;
@@ -35,11 +42,29 @@ void ws_file_cache_free(struct ws_file_cache *fc);
 
 /*
  * The cached contents of name (st->st_size bytes) if an entry for it exists and
- * its identity equals *st, a fresh stat of the file; else NULL. The pointer
- * stays valid until the next ws_file_cache_put on this cache.
+ * its identity equals *st, a fresh stat of the file; else NULL. A watched entry
+ * found unchanged is marked fresh as of epoch, which the caller read from the
+ * watch before taking that stat (0 without a watch). The pointer stays valid
+ * until the next ws_file_cache_put on this cache.
  */
 const char *ws_file_cache_find(struct ws_file_cache *fc, const char *name, size_t len,
-                               const struct stat *st);
+                               const struct stat *st, uint64_t epoch);
+
+/*
+ * The cached contents of name if its entry is watched and was last found
+ * unchanged at exactly this epoch (nothing it depends on has changed since),
+ * with *st set to the stat it was found with; else NULL. No system call.
+ */
+const char *ws_file_cache_fresh(struct ws_file_cache *fc, const char *name, size_t len,
+                                uint64_t epoch, struct stat *st);
+
+/*
+ * Marks name's entry watched and fresh as of epoch, if its identity equals *st:
+ * a stat taken after the watches were in place and epoch was read. An entry
+ * whose identity differs is dropped (it changed while it was being cached).
+ */
+void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t len,
+                           const struct stat *st, uint64_t epoch);
 
 /*
  * Reads the regular file open as fd (described by *st, from fstat on fd) into

@@ -13,6 +13,7 @@
 
 struct ws_file_cache;
 struct ws_mime_map;
+struct ws_watch;
 
 /* How requests map to files; fixed after start-up and shared by every worker. */
 struct ws_static_opts {
@@ -20,6 +21,7 @@ struct ws_static_opts {
     int dotfiles;                   /* serve names starting with '.' (else 404) */
     int listing;                    /* list directories that have no index.html */
     const struct ws_mime_map *mime; /* --mime-types overrides, or NULL */
+    struct ws_watch *watch;         /* spares cached files their stat (watch.h), or NULL */
 };
 
 struct ws_static_result {
@@ -45,12 +47,15 @@ struct ws_static_result {
  * and swaps in a precompressed sibling (name.br, name.gz) that is no older than
  * the file when the request accepts its coding. With a cache (the calling
  * worker's own, or NULL), a small file comes back as its cached contents (mem)
- * when a fresh stat shows it unchanged, and is cached after a slow-path open.
+ * when a fresh stat shows it unchanged, or, with opts->watch, when the watch
+ * shows that nothing it depends on has changed; and is cached (and watched)
+ * after a slow-path open. synced says that the watch was synced after the
+ * request's first byte arrived (watch.h), which spares the worker the sync.
  * buf (buf_size bytes) holds the
  * decoded path and the Location value; when it is too small for them the status
  * is 414. Never blocks on a FIFO.
  */
-void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache,
+void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache, int synced,
                     const struct ws_request *req, char *buf, size_t buf_size,
                     struct ws_static_result *out);
 

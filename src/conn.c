@@ -276,7 +276,7 @@ static int keeps_connection(int status)
  * The status for a well-formed request, opening the file it names into *sr
  * when there is one.
  */
-static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb, int synced,
                   const struct ws_request *req, struct ws_static_result *sr)
 {
     if (req->expect_other)
@@ -295,7 +295,7 @@ static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     ws_static_open(
         &env->statics,
         req->method == WS_METHOD_GET && ws_request_header(req, "range") != NULL ? NULL : wb->cache,
-        req, wb->path, sizeof(wb->path), sr);
+        synced, req, wb->path, sizeof(wb->path), sr);
     return sr->status;
 }
 
@@ -334,7 +334,7 @@ struct body {
  */
 static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
                              struct ws_worker_buf *wb, const struct ws_request *req, int status,
-                             struct ws_view request_line)
+                             struct ws_view request_line, int synced)
 {
     struct ws_static_result sr = { .fd = -1 };
     struct body body = { .fd = -1 };
@@ -355,7 +355,7 @@ static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
     c->linger = req == NULL; /* the rest of a bad request may still be arriving */
 
     if (req != NULL && status == 0)
-        status = decide(env, wb, req, &sr);
+        status = decide(env, wb, synced, req, &sr);
 
     /* A request body is discarded before answering, unless it is too large. */
     c->body_left = 0;
@@ -680,7 +680,15 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
 {
     struct input in = { .buf = wb->in };
     unsigned responses = 0, discard_reads = 0;
+    /*
+     * The first request of this turn began after the event thread last synced
+     * the watch when it starts at the first byte of the input, which was
+     * already waiting when epoll reported the connection: nothing was left
+     * over from earlier and no body precedes it (watch.h).
+     */
+    int synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD;
 
+    c->synced = 0;
     if (c->saved != NULL) {
         memcpy(wb->in, c->saved, c->saved_len);
         in.len = c->saved_len;
@@ -701,12 +709,13 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                                            &env->limits, &req);
                 if (rc > 0) {
                     consume(&in, (size_t)rc);
-                    prepare_response(c, env, wb, &req, 0, req.request_line);
+                    prepare_response(c, env, wb, &req, 0, req.request_line, synced);
+                    synced = 0;
                     continue;
                 }
                 if (rc < 0) {
                     prepare_response(c, env, wb, NULL, -rc,
-                                     first_line(in.buf + in.start, in.len - in.start));
+                                     first_line(in.buf + in.start, in.len - in.start), 0);
                     consume(&in, in.len - in.start);
                     continue;
                 }
@@ -736,7 +745,7 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                 int status = c->body_seen > env->max_body ? 413 : 400;
                 drop_response(c);
                 c->requests--;
-                prepare_response(c, env, wb, NULL, status, (struct ws_view){ "-", 1 });
+                prepare_response(c, env, wb, NULL, status, (struct ws_view){ "-", 1 }, 0);
                 continue;
             }
             if (rc == 1) {

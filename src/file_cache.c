@@ -13,11 +13,9 @@ struct entry {
     char *name; /* NULL when the slot is empty */
     size_t name_len;
     char *body;
-    dev_t dev;
-    ino_t ino;
-    mode_t mode;
-    off_t size;
-    struct timespec mtime, ctime;
+    struct stat st; /* identity: device, inode, mode, size, mtime, ctime */
+    int watched;    /* the file and its directories are under the watch */
+    uint64_t epoch; /* watched: the watch's epoch when the identity last matched */
 };
 
 struct ws_file_cache {
@@ -66,26 +64,63 @@ static struct entry *slot_for(struct ws_file_cache *fc, const char *name, size_t
     return &fc->entries[(h ^ (h >> 29)) & (fc->slots - 1)];
 }
 
-static int same_file(const struct entry *e, const struct stat *st)
+static int same_file(const struct stat *a, const struct stat *b)
 {
-    return e->dev == st->st_dev && e->ino == st->st_ino && e->mode == st->st_mode &&
-           e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-           e->mtime.tv_nsec == st->st_mtim.tv_nsec && e->ctime.tv_sec == st->st_ctim.tv_sec &&
-           e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_mode == b->st_mode &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-const char *ws_file_cache_find(struct ws_file_cache *fc, const char *name, size_t len,
-                               const struct stat *st)
+/* The entry holding name, or NULL. */
+static struct entry *lookup(struct ws_file_cache *fc, const char *name, size_t len)
 {
     struct entry *e = slot_for(fc, name, len);
 
     if (e->name == NULL || e->name_len != len || memcmp(e->name, name, len) != 0)
         return NULL;
-    if (!same_file(e, st)) {
+    return e;
+}
+
+const char *ws_file_cache_find(struct ws_file_cache *fc, const char *name, size_t len,
+                               const struct stat *st, uint64_t epoch)
+{
+    struct entry *e = lookup(fc, name, len);
+
+    if (e == NULL)
+        return NULL;
+    if (!same_file(&e->st, st)) {
         clear(e); /* changed on disk: forget it now rather than at the next put */
         return NULL;
     }
+    e->epoch = epoch;
     return e->body;
+}
+
+const char *ws_file_cache_fresh(struct ws_file_cache *fc, const char *name, size_t len,
+                                uint64_t epoch, struct stat *st)
+{
+    struct entry *e = lookup(fc, name, len);
+
+    if (e == NULL || !e->watched || e->epoch != epoch)
+        return NULL;
+    *st = e->st;
+    return e->body;
+}
+
+void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t len,
+                           const struct stat *st, uint64_t epoch)
+{
+    struct entry *e = lookup(fc, name, len);
+
+    if (e == NULL)
+        return;
+    if (!same_file(&e->st, st)) {
+        clear(e);
+        return;
+    }
+    e->watched = 1;
+    e->epoch = epoch;
 }
 
 const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t len, int fd,
@@ -114,12 +149,7 @@ const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t
     e->name = copy;
     e->name_len = len;
     e->body = body;
-    e->dev = st->st_dev;
-    e->ino = st->st_ino;
-    e->mode = st->st_mode;
-    e->size = st->st_size;
-    e->mtime = st->st_mtim;
-    e->ctime = st->st_ctim;
+    e->st = *st;
     return body;
 
 fail:

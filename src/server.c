@@ -27,6 +27,7 @@
 #include "response.h"
 #include "static_file.h"
 #include "sync.h"
+#include "watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,8 +55,11 @@
 #define ACCEPT_BACKOFF_MS 100
 /* How long queued descriptors may wait without any being popped before another worker is woken. */
 #define STALL_CHECK_MS 5
-/* Small files each worker keeps in memory (revalidated by a stat on every use). */
+/* Small files each worker keeps in memory (revalidated on every use: watch.h, file_cache.h). */
 #define FILE_CACHE_SLOTS 128
+/* inotify watches the server may place (files and directories); past them, cached files are
+ * stat-checked. */
+#define MAX_WATCHES 8192
 /* Linger (drain input after an error response) at most this long. */
 #define LINGER_TIMEOUT_MS 2000
 
@@ -65,6 +69,7 @@ struct ws_server {
     int root_fd;
     int error_pages_fd;
     struct ws_mime_map *mime;
+    struct ws_watch *watch; /* or NULL: cached files are stat-checked on every use */
     int listeners[MAX_LISTENERS];
     unsigned n_listeners;
     char listen_text[256]; /* "[::]:6789", for the start-up line */
@@ -345,6 +350,7 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
     int fds[EVENT_BATCH];
     unsigned n_fds = 0, pushed;
     int64_t now_us = ws_now_us();
+    int synced = 0;
 
     ws_mutex_lock(&s->park_lock);
     for (unsigned i = 0; i < n; i++)
@@ -359,6 +365,17 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
             continue;
         }
         ready[i]->queued_us = now_us;
+        if (ready[i]->park_events == EPOLLIN && s->watch != NULL) {
+            /*
+             * Input arrived before epoll_wait returned, so a sync now counts
+             * every file change made before the request was sent: its worker
+             * can trust the epoch without a sync of its own (watch.h).
+             */
+            if (!synced)
+                ws_watch_sync(s->watch);
+            synced = 1;
+            ready[i]->synced = 1;
+        }
         fds[n_fds++] = ready[i]->fd;
     }
     /* One lock for the batch; blocks only while every worker is busy and the ring is full. */
@@ -889,6 +906,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.statics.dotfiles = cfg->dotfiles;
     s->env.statics.listing = cfg->listing;
     s->env.statics.mime = s->mime;
+    s->watch = ws_watch_new(MAX_WATCHES);
+    s->env.statics.watch = s->watch;
     s->env.error_pages_fd = s->error_pages_fd;
     s->env.cache_mode = (enum ws_cache_mode)cfg->cache_mode;
     s->env.cache_max_age = cfg->cache_max_age;
@@ -940,6 +959,7 @@ void ws_server_destroy(struct ws_server *s)
     if (s->error_pages_fd >= 0)
         close(s->error_pages_fd);
     ws_mime_map_free(s->mime);
+    ws_watch_free(s->watch);
     ws_fdqueue_destroy(s->queue);
     for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++)
         ws_file_cache_free(s->bufs[i].cache);

@@ -10,6 +10,7 @@
 #include "static_file.h"
 
 #include "file_cache.h"
+#include "watch.h"
 #include "listing.h"
 #include "mime.h"
 #include "negotiate.h"
@@ -221,24 +222,37 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
 /*
  * The fast path: the file named by buf[0..name_len) (and, if the client
  * accepts a coding, its fresh sibling) is in the worker's cache and unchanged
- * on disk. One stat per candidate replaces open, fstat, read and close. Returns
- * 1 with *out filled, or 0 to take the slow path (buf is then as it was).
+ * on disk. A watched entry whose epoch is current needs no system call beyond
+ * the watch's sync; otherwise one stat per candidate replaces open, fstat, read
+ * and close. Returns 1 with *out filled, or 0 to take the slow path (buf is
+ * then as it was).
  */
-static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache,
+static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
                      const struct ws_request *req, char *buf, size_t name_len, size_t buf_size,
                      struct ws_static_result *out)
 {
     struct stat st, sib[2];
-    const char *type, *body;
+    const char *type = ws_mime_lookup(o->mime, buf, name_len), *body;
+    int vary = compressible(type);
+    int coded = vary && name_len + 4 <= buf_size && wants_coding(req);
     unsigned available = 0;
     enum ws_encoding chosen = WS_ENC_IDENTITY;
-    int vary;
+    uint64_t epoch = 0;
 
+    if (o->watch != NULL) {
+        /* Read before any stat below: an entry found unchanged is fresh as of it. */
+        epoch = synced ? ws_watch_epoch(o->watch) : ws_watch_sync(o->watch);
+        /* Siblings are not watched for appearing, so a coded request stats. */
+        if (!coded) {
+            buf[name_len] = '\0';
+            body = ws_file_cache_fresh(cache, buf, name_len, epoch, &st);
+            if (body != NULL)
+                goto hit;
+        }
+    }
     if (fstatat(o->root_fd, name_len ? buf : ".", &st, 0) < 0 || !S_ISREG(st.st_mode))
         return 0;
-    type = ws_mime_lookup(o->mime, buf, name_len);
-    vary = compressible(type);
-    if (vary && name_len + 4 <= buf_size && wants_coding(req)) {
+    if (coded) {
         for (size_t i = 0; i < 2; i++) {
             memcpy(buf + name_len, codings[i].suffix, 4);
             if (fstatat(o->root_fd, buf, &sib[i], 0) == 0 && S_ISREG(sib[i].st_mode) &&
@@ -255,20 +269,23 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
             name_len += 3;
         }
     buf[name_len] = '\0';
-    body = ws_file_cache_find(cache, buf, name_len, &st);
-    if (chosen != WS_ENC_IDENTITY)
-        buf[name_len - 3] = '\0';
+    body = ws_file_cache_find(cache, buf, name_len, &st, epoch);
+    if (chosen != WS_ENC_IDENTITY) {
+        name_len -= 3;
+        buf[name_len] = '\0';
+    }
     if (body == NULL) {
         out->content_encoding = NULL;
         return 0;
     }
+hit:
     out->status = 200;
     out->mem = body;
     out->st = st;
     out->content_type = type;
     out->vary = vary;
     out->name = buf;
-    out->name_len = chosen != WS_ENC_IDENTITY ? name_len - 3 : name_len;
+    out->name_len = name_len;
     return 1;
 }
 
@@ -361,7 +378,7 @@ done:
     closedir(dir);
 }
 
-void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
+void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
                     const struct ws_request *req, char *buf, size_t buf_size,
                     struct ws_static_result *out)
 {
@@ -390,7 +407,7 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
             memcpy(buf + rel_len + (rel_len > 0), index_name, sizeof(index_name));
             name_len += (rel_len > 0) + sizeof(index_name) - 1;
         }
-        if (try_cache(o, cache, req, buf, name_len, buf_size, out))
+        if (try_cache(o, cache, synced, req, buf, name_len, buf_size, out))
             return;
         buf[rel_len] = '\0';
     }
@@ -475,6 +492,14 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
     if (cache != NULL) {
         /* Remember a small file (under the name of what is sent) for next time. */
         const char *body = ws_file_cache_put(cache, buf, out->name_len, out->fd, &out->st);
+        if (body != NULL && o->watch != NULL &&
+            ws_watch_file(o->watch, o->root_fd, buf, out->fd) == 0) {
+            /* Watched from now on; was it changed before the watches were in place? */
+            uint64_t epoch = ws_watch_sync(o->watch);
+            struct stat now;
+            if (fstatat(o->root_fd, buf, &now, 0) == 0)
+                ws_file_cache_watched(cache, buf, out->name_len, &now, epoch);
+        }
         buf[rel_len] = '\0';
         out->name_len = rel_len;
         if (body != NULL) {

@@ -1,0 +1,208 @@
+/*
+ * watch.c - change detection for the file cache by inotify; see watch.h.
+ *
+ * DESIGN
+ * One inotify instance for the whole server. Events are never parsed: any byte
+ * read from the descriptor (an event of any kind, IN_IGNORED, IN_Q_OVERFLOW)
+ * moves the epoch on, and the cache re-stats what it holds. Reading and moving
+ * the epoch happen under `lock`, so a thread that finds the queue empty knows
+ * that whoever emptied it has already published the new epoch.
+ */
+#include "watch.h"
+
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define WS_HAVE_OPENAT2 1
+#endif
+#endif
+
+/* What can change a file's bytes, attributes or existence. */
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_MASK_ADD)
+/* What can change where a name leads, or whether the directory may be searched. */
+#define DIR_MASK                                                                                   \
+    (IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |            \
+     IN_MOVE_SELF | IN_ONLYDIR | IN_MASK_ADD)
+
+struct ws_watch {
+    int fd;
+    unsigned max_watches;
+    atomic_uint_fast64_t epoch;
+    atomic_int highest_wd; /* watch descriptors grow with each new inode watched */
+    pthread_mutex_t lock;  /* held while draining fd and moving the epoch on */
+};
+
+struct ws_watch *ws_watch_new(unsigned max_watches)
+{
+    struct ws_watch *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (w->fd < 0) {
+        int err = errno;
+        free(w);
+        errno = err;
+        return NULL;
+    }
+    w->max_watches = max_watches;
+    atomic_init(&w->epoch, 1);
+    atomic_init(&w->highest_wd, 0);
+    pthread_mutex_init(&w->lock, NULL);
+    return w;
+}
+
+void ws_watch_free(struct ws_watch *w)
+{
+    if (w == NULL)
+        return;
+    close(w->fd);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+/*
+ * File systems on which every change passes through this kernel, so inotify
+ * sees it. Network and FUSE file systems can change under us unannounced.
+ */
+static int local_fs(long type)
+{
+    static const long local[] = {
+        0xEF53,     /* ext2, ext3, ext4 */
+        0x58465342, /* xfs */
+        0x9123683E, /* btrfs */
+        0x01021994, /* tmpfs */
+        0x858458F6, /* ramfs */
+        0x794C7630, /* overlayfs */
+        0xF2F52010, /* f2fs */
+        0x2FC12FC1, /* zfs */
+        0xCA451A4E, /* bcachefs */
+    };
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (type == local[i])
+            return 1;
+    return 0;
+}
+
+/*
+ * Opens rel beneath root_fd as an O_PATH descriptor, refusing any symlink or
+ * mount point on the way: then the directories watched are exactly the ones a
+ * lookup of rel passes through. -1 when that cannot be had.
+ */
+static int open_plain(int root_fd, const char *rel, int flags)
+{
+#ifdef WS_HAVE_OPENAT2
+    struct open_how how = {
+        .flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, root_fd, rel[0] != '\0' ? rel : ".", &how, sizeof(how));
+    return fd < 0 ? -1 : (int)fd;
+#else
+    (void)root_fd;
+    (void)rel;
+    (void)flags;
+    return -1; /* without openat2 the path cannot be checked this way: stat instead */
+#endif
+}
+
+/* Adds a watch on what fd refers to. 0, or -1 when it cannot or the cap is reached. */
+static int add_watch(struct ws_watch *w, int fd, uint32_t mask)
+{
+    char proc_path[32];
+    int wd, highest;
+
+    snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+    wd = inotify_add_watch(w->fd, proc_path, mask);
+    if (wd < 0)
+        return -1;
+    highest = atomic_load_explicit(&w->highest_wd, memory_order_relaxed);
+    while (wd > highest &&
+           !atomic_compare_exchange_weak_explicit(&w->highest_wd, &highest, wd,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+    /* Past the cap this watch stays, but nothing relies on it: stat instead. */
+    return (unsigned)wd > w->max_watches ? -1 : 0;
+}
+
+int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, int fd)
+{
+    struct stat st_fd, st_path;
+    struct statfs sfs;
+    char dir[4096];
+    size_t len = strlen(rel);
+    int path_fd, rc;
+
+    if ((unsigned)atomic_load_explicit(&w->highest_wd, memory_order_relaxed) >= w->max_watches)
+        return -1;
+    if (len >= sizeof(dir) || fstatfs(fd, &sfs) < 0 || !local_fs((long)sfs.f_type))
+        return -1;
+
+    /* The name must lead to fd's inode with no symlink or mount point on the way. */
+    path_fd = open_plain(root_fd, rel, 0);
+    if (path_fd < 0)
+        return -1;
+    rc = fstat(path_fd, &st_path) == 0 && fstat(fd, &st_fd) == 0 &&
+                 st_path.st_dev == st_fd.st_dev && st_path.st_ino == st_fd.st_ino
+             ? add_watch(w, path_fd, FILE_MASK)
+             : -1;
+    close(path_fd);
+    if (rc < 0)
+        return -1;
+
+    /* Every directory from the root down to the file's own. */
+    memcpy(dir, rel, len + 1);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        int dir_fd;
+
+        if (slash != NULL)
+            *slash = '\0';
+        else
+            dir[0] = '\0';
+        dir_fd = open_plain(root_fd, dir, O_DIRECTORY);
+        if (dir_fd < 0)
+            return -1;
+        rc = add_watch(w, dir_fd, DIR_MASK);
+        close(dir_fd);
+        if (rc < 0)
+            return -1;
+        if (dir[0] == '\0')
+            return 0;
+    }
+}
+
+uint64_t ws_watch_sync(struct ws_watch *w)
+{
+    /* Big enough for many events per read; events are counted, not parsed. */
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int changed = 0;
+    ssize_t n;
+
+    ws_mutex_lock(&w->lock);
+    while ((n = read(w->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        changed |= n > 0;
+    if (changed)
+        atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
+    ws_mutex_unlock(&w->lock);
+    return atomic_load_explicit(&w->epoch, memory_order_acquire);
+}
+
+uint64_t ws_watch_epoch(const struct ws_watch *w)
+{
+    return atomic_load_explicit(&w->epoch, memory_order_acquire);
+}
