@@ -31,19 +31,42 @@ static char *put4(char *p, int v)
 /*
  * Breaks t down in UTC, clamped to the years these formats can write
  * (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z). Without the clamp a far
- * timestamp (a file's mtime can be anything) gives a wrong, inconsistent date,
- * or makes gmtime_r fail and leave tm, whose fields index the name tables,
- * uninitialised.
+ * timestamp (a file's mtime can be anything) would give a wrong date. Plain
+ * arithmetic (the proleptic Gregorian calendar, days to civil date as in
+ * H. Hinnant's "chrono-compatible low-level date algorithms"): gmtime_r would
+ * take glibc's time-zone lock on every call, and this runs for every response.
+ * Fills tm_year, tm_mon, tm_mday, tm_wday, tm_hour, tm_min and tm_sec.
  */
 static void utc_clamped(time_t t, struct tm *tm)
 {
-    const time_t min = (time_t)-62167219200LL, max = (time_t)253402300799LL;
+    const int64_t min = -62167219200LL, max = 253402300799LL;
+    int64_t secs = (int64_t)t, days, sod, era, doe, yoe, doy, mp, year;
 
-    if (t < min)
-        t = min;
-    if (t > max)
-        t = max;
-    gmtime_r(&t, tm);
+    if (secs < min)
+        secs = min;
+    if (secs > max)
+        secs = max;
+    days = secs / 86400;
+    sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    tm->tm_hour = (int)(sod / 3600);
+    tm->tm_min = (int)(sod / 60 % 60);
+    tm->tm_sec = (int)(sod % 60);
+    tm->tm_wday = (int)(((days + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
+
+    days += 719468; /* from 0000-03-01, so that leap days end a year */
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    year = yoe + era * 400;
+    tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+    tm->tm_year = (int)(year + (tm->tm_mon <= 1) - 1900);
 }
 
 void ws_httpdate_format(time_t t, char *out)
