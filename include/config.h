@@ -37,6 +37,7 @@ struct ws_config {
     const char *user;                       /* drop root for this user after binding, or NULL */
     int reuseport;                          /* SO_REUSEPORT on the listeners */
     unsigned defer_accept_secs;             /* TCP_DEFER_ACCEPT on our listeners; 0: off */
+    int stat_every_request;                 /* --revalidate=stat: no inotify watch */
     struct ws_cidr trusted[WS_MAX_TRUSTED]; /* --trusted-proxy blocks */
     unsigned n_trusted;
 };

@@ -45,6 +45,10 @@ static const char help_text[] =
     "      --reuseport              let several processes listen on the same port\n"
     "      --defer-accept=SECS      take a connection only once it has sent data, or\n"
     "                               after SECS (default 1; 0 turns it off)\n"
+    "      --revalidate=inotify|stat\n"
+    "                               how cached small files are checked against the\n"
+    "                               disk: inotify (default; a stat only after a change\n"
+    "                               is reported) or a stat on every request\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
@@ -144,6 +148,7 @@ enum {
     OPT_TRUSTED_PROXY,
     OPT_REUSEPORT,
     OPT_DEFER_ACCEPT,
+    OPT_REVALIDATE,
 };
 
 static const struct option long_opts[] = {
@@ -169,6 +174,7 @@ static const struct option long_opts[] = {
     { "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
     { "reuseport", no_argument, NULL, OPT_REUSEPORT },
     { "defer-accept", required_argument, NULL, OPT_DEFER_ACCEPT },
+    { "revalidate", required_argument, NULL, OPT_REVALIDATE },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -311,6 +317,14 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             if (optarg[0] == '\0')
                 goto bad_value;
             cfg->error_log = strcmp(optarg, "-") == 0 ? NULL : optarg;
+            break;
+        case OPT_REVALIDATE:
+            if (strcmp(optarg, "inotify") == 0)
+                cfg->stat_every_request = 0;
+            else if (strcmp(optarg, "stat") == 0)
+                cfg->stat_every_request = 1;
+            else
+                goto bad_value;
             break;
         case OPT_LOG_FORMAT:
             if (strcmp(optarg, "combined") == 0)

@@ -252,6 +252,26 @@ static const struct error_case error_cases[] = {
 };
 /* clang-format on */
 
+static void test_revalidate(void **state)
+{
+    struct ws_config cfg;
+    char err[128] = "";
+    char *none[] = { NULL };
+    char *stat_mode[] = { "--revalidate=stat", NULL };
+    char *both[] = { "--revalidate=stat", "--revalidate", "inotify", NULL };
+    char *bad[] = { "--revalidate=mtime", NULL };
+
+    assert_int_equal(parse(none, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 0); /* inotify by default */
+    assert_int_equal(parse(stat_mode, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 1);
+    assert_int_equal(parse(both, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 0); /* the last one wins */
+    assert_int_equal(parse(bad, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--revalidate"));
+    assert_non_null(strstr(err, "mtime"));
+}
+
 static void test_errors(void **state)
 {
     for (size_t i = 0; i < ARRAY_LEN(error_cases); i++) {
@@ -350,10 +370,10 @@ static void test_error_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_number_options),
-        cmocka_unit_test(test_string_options), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_results),        cmocka_unit_test(test_repeated_parsing),
-        cmocka_unit_test(test_error_buffer),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_number_options),
+        cmocka_unit_test(test_string_options),   cmocka_unit_test(test_revalidate),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_results),
+        cmocka_unit_test(test_repeated_parsing), cmocka_unit_test(test_error_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
