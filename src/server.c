@@ -15,6 +15,10 @@
  *                                    is ready or whose deadline passed.
  * EPOLLONESHOT guarantees a parked connection produces one event and then
  * none until it is parked again, so no connection is ever pushed twice.
+ *
+ * The file cache's watch (watch.h) is synced after each epoll_wait that
+ * reports readable connections and before they are pushed, so their workers
+ * may trust its epoch for the request that was waiting (conn->synced).
  */
 #include "server.h"
 
