@@ -47,9 +47,9 @@ struct ws_watch;
 
 /*
  * A watch with its own inotify instance, or NULL with errno set (inotify not
- * available: the caller then revalidates with stat(2) as before). It adds at
- * most max_watches watches over its life (watches are never removed while the
- * server runs; a deleted file's watch goes away by itself).
+ * available: the caller then revalidates with stat(2) as before). It keeps at
+ * most max_watches watches in place (they are never removed while the server
+ * runs, but a deleted file's watch goes away by itself and stops counting).
  */
 struct ws_watch *ws_watch_new(unsigned max_watches);
 

@@ -2,11 +2,17 @@
  * watch.c - change detection for the file cache by inotify; see watch.h.
  *
  * DESIGN
- * One inotify instance for the whole server. Events are never parsed: any byte
- * read from the descriptor (an event of any kind, IN_IGNORED, IN_Q_OVERFLOW)
+ * One inotify instance for the whole server. Events are not told apart: any
+ * event read from the descriptor (of any kind, IN_IGNORED, IN_Q_OVERFLOW)
  * moves the epoch on, and the cache re-stats what it holds. Reading and moving
  * the epoch happen under `lock`, so a thread that finds the queue empty knows
  * that whoever emptied it has already published the new epoch.
+ *
+ * The cap counts watches in place, not watches ever added: a set of live
+ * watch descriptors gains one when inotify_add_watch returns a new one and
+ * loses one when its IN_IGNORED event is read (the file was deleted or its
+ * file system unmounted). Adding and reading both happen under `lock`, so an
+ * IN_IGNORED is never read before the add it undoes was counted.
  */
 #include "watch.h"
 
@@ -42,8 +48,10 @@ struct ws_watch {
     int fd;
     unsigned max_watches;
     atomic_uint_fast64_t epoch;
-    atomic_int highest_wd; /* watch descriptors grow with each new inode watched */
-    pthread_mutex_t lock;  /* held while draining fd and moving the epoch on */
+    pthread_mutex_t lock; /* guards what follows, and reading fd */
+    unsigned live;        /* watches in place */
+    unsigned slots;       /* size of wds: a power of two, more than twice max_watches */
+    int *wds;             /* open-addressing set of live watch descriptors (0: empty slot) */
 };
 
 struct ws_watch *ws_watch_new(unsigned max_watches)
@@ -60,10 +68,64 @@ struct ws_watch *ws_watch_new(unsigned max_watches)
         return NULL;
     }
     w->max_watches = max_watches;
+    w->slots = 16;
+    while (w->slots <= 2 * (size_t)max_watches)
+        w->slots *= 2;
+    w->wds = calloc(w->slots, sizeof(*w->wds));
+    if (w->wds == NULL) {
+        close(w->fd);
+        free(w);
+        errno = ENOMEM;
+        return NULL;
+    }
     atomic_init(&w->epoch, 1);
-    atomic_init(&w->highest_wd, 0);
     pthread_mutex_init(&w->lock, NULL);
     return w;
+}
+
+/* --- the set of live watch descriptors (lock held) ------------------------- */
+
+static unsigned slot_of(const struct ws_watch *w, int wd)
+{
+    return ((unsigned)wd * 2654435761u) & (w->slots - 1);
+}
+
+/* Adds wd (> 0) to the set. Returns 1 if it was not there. */
+static int set_add(struct ws_watch *w, int wd)
+{
+    unsigned i = slot_of(w, wd);
+
+    while (w->wds[i] != 0) {
+        if (w->wds[i] == wd)
+            return 0;
+        i = (i + 1) & (w->slots - 1);
+    }
+    w->wds[i] = wd;
+    w->live++;
+    return 1;
+}
+
+/* Removes wd from the set if it is there (linear probing: shift the run back). */
+static void set_remove(struct ws_watch *w, int wd)
+{
+    unsigned i = slot_of(w, wd), j;
+
+    while (w->wds[i] != wd) {
+        if (w->wds[i] == 0)
+            return;
+        i = (i + 1) & (w->slots - 1);
+    }
+    w->wds[i] = 0;
+    w->live--;
+    for (j = (i + 1) & (w->slots - 1); w->wds[j] != 0; j = (j + 1) & (w->slots - 1)) {
+        unsigned home = slot_of(w, w->wds[j]);
+        /* Move wds[j] into the hole unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            w->wds[i] = w->wds[j];
+            w->wds[j] = 0;
+            i = j;
+        }
+    }
 }
 
 void ws_watch_free(struct ws_watch *w)
@@ -72,6 +134,7 @@ void ws_watch_free(struct ws_watch *w)
         return;
     close(w->fd);
     pthread_mutex_destroy(&w->lock);
+    free(w->wds);
     free(w);
 }
 
@@ -124,19 +187,22 @@ static int open_plain(int root_fd, const char *rel, int flags)
 static int add_watch(struct ws_watch *w, int fd, uint32_t mask)
 {
     char proc_path[32];
-    int wd, highest;
+    int wd, rc = 0;
 
     snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+    ws_mutex_lock(&w->lock);
     wd = inotify_add_watch(w->fd, proc_path, mask);
-    if (wd < 0)
-        return -1;
-    highest = atomic_load_explicit(&w->highest_wd, memory_order_relaxed);
-    while (wd > highest &&
-           !atomic_compare_exchange_weak_explicit(&w->highest_wd, &highest, wd,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
-    /* Past the cap this watch stays, but nothing relies on it: stat instead. */
-    return (unsigned)wd > w->max_watches ? -1 : 0;
+    if (wd < 0) {
+        rc = -1;
+    } else if (w->live >= w->max_watches && set_add(w, wd)) {
+        /* A new watch past the cap: take it back (its IN_IGNORED removes it from the set). */
+        inotify_rm_watch(w->fd, wd);
+        rc = -1;
+    } else {
+        set_add(w, wd);
+    }
+    ws_mutex_unlock(&w->lock);
+    return rc;
 }
 
 int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, int fd)
@@ -147,8 +213,6 @@ int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, int fd)
     size_t len = strlen(rel);
     int path_fd, rc;
 
-    if ((unsigned)atomic_load_explicit(&w->highest_wd, memory_order_relaxed) >= w->max_watches)
-        return -1;
     if (len >= sizeof(dir) || fstatfs(fd, &sfs) < 0 || !local_fs((long)sfs.f_type))
         return -1;
 
@@ -194,8 +258,16 @@ uint64_t ws_watch_sync(struct ws_watch *w)
     ssize_t n;
 
     ws_mutex_lock(&w->lock);
-    while ((n = read(w->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+    while ((n = read(w->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+        const char *p = buf;
+        while (n > 0 && p < buf + n) {
+            const struct inotify_event *ev = (const struct inotify_event *)(const void *)p;
+            if (ev->mask & IN_IGNORED)
+                set_remove(w, ev->wd);
+            p += sizeof(*ev) + ev->len;
+        }
         changed |= n > 0;
+    }
     if (changed)
         atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
     ws_mutex_unlock(&w->lock);

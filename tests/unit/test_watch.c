@@ -246,6 +246,43 @@ static void test_cap_is_respected(void **state)
     close(fd2);
 }
 
+static void test_deleted_files_stop_counting_against_the_cap(void **state)
+{
+    struct tree *t = *state;
+    struct ws_watch *small = ws_watch_new(2); /* the root and one file at a time */
+    char name[32], path[256];
+
+    assert_non_null(small);
+    /* Each round watches a new file and deletes it: without IN_IGNORED freeing its
+     * slot, the second round would already be past the cap. Slots of the set are
+     * reused many times over, so removal from it is exercised too. */
+    for (int i = 0; i < 300; i++) {
+        int fd;
+        snprintf(name, sizeof(name), "f%d.txt", i);
+        put_file(t, name, "x\n");
+        fd = openat(t->root_fd, name, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        if (ws_watch_file(small, t->root_fd, name, fd) != 0)
+            fail_msg("round %d: refused although every earlier file is gone", i);
+        close(fd);
+        path_of(t, name, path, sizeof(path));
+        assert_int_equal(unlink(path), 0);
+        ws_watch_sync(small); /* reads IN_DELETE_SELF and IN_IGNORED */
+    }
+    /* Two live files do not fit beside the root. */
+    put_file(t, "x.txt", "x\n");
+    put_file(t, "y.txt", "y\n");
+    int fx = openat(t->root_fd, "x.txt", O_RDONLY | O_CLOEXEC);
+    int fy = openat(t->root_fd, "y.txt", O_RDONLY | O_CLOEXEC);
+    assert_int_equal(ws_watch_file(small, t->root_fd, "x.txt", fx), 0);
+    assert_int_equal(ws_watch_file(small, t->root_fd, "y.txt", fy), -1);
+    /* Watching x again is no new watch. */
+    assert_int_equal(ws_watch_file(small, t->root_fd, "x.txt", fx), 0);
+    close(fx);
+    close(fy);
+    ws_watch_free(small);
+}
+
 /* The file cache's side: fresh only when watched and at exactly the epoch. */
 static void test_cache_entry_is_fresh_only_at_its_epoch(void **state)
 {
@@ -306,6 +343,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlink_on_the_path_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_leading_elsewhere_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_is_respected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_files_stop_counting_against_the_cap, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cache_entry_is_fresh_only_at_its_epoch, setup,
                                         teardown),
     };
