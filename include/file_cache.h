@@ -61,7 +61,9 @@ const char *ws_file_cache_fresh(struct ws_file_cache *fc, const char *name, size
 /*
  * Marks name's entry watched and fresh as of epoch, if its identity equals *st:
  * a stat taken after the watches were in place and epoch was read. An entry
- * whose identity differs is dropped (it changed while it was being cached).
+ * whose identity differs (it changed while it was being cached) is left
+ * unwatched, to be stat-checked and replaced at its next use; its contents
+ * stay valid as ws_file_cache_put's result says.
  */
 void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t len,
                            const struct stat *st, uint64_t epoch);

@@ -113,12 +113,13 @@ void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t le
 {
     struct entry *e = lookup(fc, name, len);
 
-    if (e == NULL)
+    /*
+     * Changed while it was being cached: leave it unwatched, so its next use
+     * stat-checks it and replaces it. Not freed here: the caller may be about
+     * to send the copy it was just given, which is a version that existed.
+     */
+    if (e == NULL || !same_file(&e->st, st))
         return;
-    if (!same_file(&e->st, st)) {
-        clear(e);
-        return;
-    }
     e->watched = 1;
     e->epoch = epoch;
 }
