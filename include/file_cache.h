@@ -77,4 +77,36 @@ void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t le
 const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t len, int fd,
                               const struct stat *st);
 
+/*
+ * Precompressed siblings (static_file.c). What stats of a file and of its
+ * siblings (name.br, name.gz) found, so that a request accepting a coding can
+ * choose without them while nothing watched has changed: the same epoch rule
+ * as for entries, kept beside them in the cache, keyed by the file's name.
+ */
+struct ws_file_codings {
+    struct stat st[3]; /* the file, then its siblings in the caller's order: those present */
+    unsigned present;  /* bit i: st[i] is a regular file (bit 0, the file itself, is always set) */
+    unsigned avail;    /* what the caller may choose from, in its own bits */
+};
+
+/*
+ * avail as found for name at exactly this epoch, with the file and each
+ * present sibling watched; -1 when not known. No system call.
+ */
+int ws_file_cache_codings(struct ws_file_cache *fc, const char *name, size_t len, uint64_t epoch);
+
+/*
+ * Records what stats of name and its siblings found, taken after epoch was
+ * read from the watch. If they are the files already recorded and watched,
+ * the record is fresh as of epoch and this returns 0. Otherwise it records
+ * them, unwatched, and returns 1: the caller should watch the file and each
+ * present sibling and, if that succeeds, call ws_file_cache_codings_watched.
+ */
+int ws_file_cache_codings_seen(struct ws_file_cache *fc, const char *name, size_t len,
+                               const struct ws_file_codings *found, uint64_t epoch);
+
+/* Marks name's record watched, if it still holds exactly *found (not fresh yet). */
+void ws_file_cache_codings_watched(struct ws_file_cache *fc, const char *name, size_t len,
+                                   const struct ws_file_codings *found);
+
 #endif

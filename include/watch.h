@@ -42,6 +42,7 @@
 #define WS_WATCH_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct ws_watch;
 
@@ -57,15 +58,15 @@ struct ws_watch *ws_watch_new(unsigned max_watches);
 void ws_watch_free(struct ws_watch *w);
 
 /*
- * Watches the regular file open as fd, reached as rel (relative, no leading
- * slash, no "." or ".." segments) beneath the directory root_fd, and every
- * directory on that path including the root. Returns 0 when the watches are in
- * place and complete, -1 when this file cannot be watched completely (a
- * symlink or a mount point on the path, the file at rel no longer being fd's
- * inode, a file system inotify cannot vouch for, the cap reached). Makes a few
- * system calls: for the slow path only.
+ * Watches the file rel (relative, no leading slash, no "." or ".." segments)
+ * beneath the directory root_fd, which must be the inode *st describes (its
+ * st_dev and st_ino), and every directory on that path including the root.
+ * Returns 0 when the watches are in place and complete, -1 when this file
+ * cannot be watched completely (a symlink or a mount point on the path, rel
+ * leading to another inode or nowhere, a file system inotify cannot vouch
+ * for, the cap reached). Makes a few system calls: for the slow path only.
  */
-int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, int fd);
+int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, const struct stat *st);
 
 /*
  * Reads every event queued so far, moves the epoch on if there was any, and

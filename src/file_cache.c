@@ -18,9 +18,19 @@ struct entry {
     uint64_t epoch; /* watched: the watch's epoch when the identity last matched */
 };
 
+/* What was found of a file's precompressed siblings (see ws_file_codings). */
+struct codings {
+    char *name; /* the file's name; NULL when the slot is empty */
+    size_t name_len;
+    struct ws_file_codings found;
+    int watched;    /* the file and its present siblings are under the watch */
+    uint64_t epoch; /* watched: the epoch as of which `found` is known to hold */
+};
+
 struct ws_file_cache {
     unsigned slots; /* a power of two */
     size_t max_file;
+    struct codings *codings; /* slots of them, by the same hash as entries */
     struct entry entries[];
 };
 
@@ -34,6 +44,11 @@ struct ws_file_cache *ws_file_cache_new(unsigned slots, size_t max_file)
     fc = calloc(1, sizeof(*fc) + n * sizeof(fc->entries[0]));
     if (fc == NULL)
         return NULL;
+    fc->codings = calloc(n, sizeof(*fc->codings));
+    if (fc->codings == NULL) {
+        free(fc);
+        return NULL;
+    }
     fc->slots = n;
     fc->max_file = max_file;
     return fc;
@@ -50,18 +65,26 @@ void ws_file_cache_free(struct ws_file_cache *fc)
 {
     if (fc == NULL)
         return;
-    for (unsigned i = 0; i < fc->slots; i++)
+    for (unsigned i = 0; i < fc->slots; i++) {
         clear(&fc->entries[i]);
+        free(fc->codings[i].name);
+    }
+    free(fc->codings);
     free(fc);
 }
 
 /* FNV-1a: names are short, and an attacker gains nothing from collisions but misses. */
-static struct entry *slot_for(struct ws_file_cache *fc, const char *name, size_t len)
+static unsigned slot_index(const struct ws_file_cache *fc, const char *name, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-    return &fc->entries[(h ^ (h >> 29)) & (fc->slots - 1)];
+    return (unsigned)((h ^ (h >> 29)) & (fc->slots - 1));
+}
+
+static struct entry *slot_for(struct ws_file_cache *fc, const char *name, size_t len)
+{
+    return &fc->entries[slot_index(fc, name, len)];
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -157,4 +180,70 @@ fail:
     free(body);
     free(copy);
     return NULL;
+}
+
+/* The codings record for name, or NULL. */
+static struct codings *codings_for(struct ws_file_cache *fc, const char *name, size_t len)
+{
+    struct codings *c = &fc->codings[slot_index(fc, name, len)];
+
+    if (c->name == NULL || c->name_len != len || memcmp(c->name, name, len) != 0)
+        return NULL;
+    return c;
+}
+
+static int same_codings(const struct ws_file_codings *a, const struct ws_file_codings *b)
+{
+    if (a->present != b->present || a->avail != b->avail)
+        return 0;
+    for (unsigned i = 0; i < 3; i++)
+        if ((a->present & (1u << i)) && !same_file(&a->st[i], &b->st[i]))
+            return 0;
+    return 1;
+}
+
+int ws_file_cache_codings(struct ws_file_cache *fc, const char *name, size_t len, uint64_t epoch)
+{
+    const struct codings *c = codings_for(fc, name, len);
+
+    if (c == NULL || !c->watched || c->epoch != epoch)
+        return -1;
+    return (int)c->found.avail;
+}
+
+int ws_file_cache_codings_seen(struct ws_file_cache *fc, const char *name, size_t len,
+                               const struct ws_file_codings *found, uint64_t epoch)
+{
+    struct codings *c = codings_for(fc, name, len);
+    char *copy;
+
+    if (c != NULL && same_codings(&c->found, found)) {
+        /* The same files: still watched if they were (a watch goes only with its inode). */
+        c->epoch = epoch;
+        return 0;
+    }
+    if (c == NULL) {
+        copy = malloc(len + 1);
+        if (copy == NULL)
+            return 0;
+        memcpy(copy, name, len);
+        copy[len] = '\0';
+        c = &fc->codings[slot_index(fc, name, len)];
+        free(c->name);
+        c->name = copy;
+        c->name_len = len;
+    }
+    c->found = *found;
+    c->watched = 0;
+    c->epoch = 0;
+    return 1;
+}
+
+void ws_file_cache_codings_watched(struct ws_file_cache *fc, const char *name, size_t len,
+                                   const struct ws_file_codings *found)
+{
+    struct codings *c = codings_for(fc, name, len);
+
+    if (c != NULL && same_codings(&c->found, found))
+        c->watched = 1;
 }

@@ -220,65 +220,110 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
 }
 
 /*
+ * Watches a file and those of its siblings that were found (found->present),
+ * for the record of what is available; buf holds the file's name, name_len
+ * bytes, and room for a suffix. Returns 1 when all of them are watched.
+ */
+static int watch_codings(const struct ws_static_opts *o, char *buf, size_t name_len,
+                         const struct ws_file_codings *found)
+{
+    int ok = ws_watch_file(o->watch, o->root_fd, buf, &found->st[0]) == 0;
+
+    for (size_t i = 0; ok && i < 2; i++)
+        if (found->present & (2u << i)) {
+            memcpy(buf + name_len, codings[i].suffix, 4);
+            ok = ws_watch_file(o->watch, o->root_fd, buf, &found->st[1 + i]) == 0;
+        }
+    buf[name_len] = '\0';
+    return ok;
+}
+
+/*
  * The fast path: the file named by buf[0..name_len) (and, if the client
  * accepts a coding, its fresh sibling) is in the worker's cache and unchanged
- * on disk. A watched entry whose epoch is current needs no system call beyond
- * the watch's sync; otherwise one stat per candidate replaces open, fstat, read
- * and close. Returns 1 with *out filled, or 0 to take the slow path (buf is
- * then as it was).
+ * on disk. While the watch's epoch has not moved since the entry (and, for a
+ * request accepting a coding, the record of which siblings are fit to send)
+ * was last checked, that needs no system call beyond the watch's sync;
+ * otherwise one stat per candidate replaces open, fstat, read and close.
+ * Returns 1 with *out filled, or 0 to take the slow path (buf is then as it
+ * was).
  */
 static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
                      const struct ws_request *req, char *buf, size_t name_len, size_t buf_size,
                      struct ws_static_result *out)
 {
-    struct stat st, sib[2];
+    struct ws_file_codings found;
+    struct stat st;
     const char *type = ws_mime_lookup(o->mime, buf, name_len), *body;
     int vary = compressible(type);
     int coded = vary && name_len + 4 <= buf_size && wants_coding(req);
-    unsigned available = 0;
     enum ws_encoding chosen = WS_ENC_IDENTITY;
     uint64_t epoch = 0;
+    size_t sent_len; /* the name of what is sent: the file's, or a sibling's */
 
+    buf[name_len] = '\0';
     if (o->watch != NULL) {
-        /* Read before any stat below: an entry found unchanged is fresh as of it. */
+        /* Read before any stat below: whatever is found unchanged is fresh as of it. */
         epoch = synced ? ws_watch_epoch(o->watch) : ws_watch_sync(o->watch);
-        /* Siblings are not watched for appearing, so a coded request stats. */
-        if (!coded) {
-            buf[name_len] = '\0';
-            body = ws_file_cache_fresh(cache, buf, name_len, epoch, &st);
-            if (body != NULL)
-                goto hit;
+        if (coded) {
+            int avail = ws_file_cache_codings(cache, buf, name_len, epoch);
+            chosen = avail > 0 ? ws_negotiate_encoding(req, (unsigned)avail) : WS_ENC_IDENTITY;
+            if (avail < 0)
+                goto stat_path;
         }
+        sent_len = name_len;
+        for (size_t i = 0; i < 2; i++)
+            if (codings[i].enc == chosen) {
+                memcpy(buf + name_len, codings[i].suffix, 4);
+                sent_len += 3;
+            }
+        body = ws_file_cache_fresh(cache, buf, sent_len, epoch, &st);
+        buf[name_len] = '\0';
+        if (body != NULL)
+            goto hit;
     }
-    if (fstatat(o->root_fd, name_len ? buf : ".", &st, 0) < 0 || !S_ISREG(st.st_mode))
+
+stat_path:
+    chosen = WS_ENC_IDENTITY;
+    if (fstatat(o->root_fd, name_len ? buf : ".", &found.st[0], 0) < 0 ||
+        !S_ISREG(found.st[0].st_mode))
         return 0;
+    found.present = 1;
+    found.avail = 0;
+    st = found.st[0];
     if (coded) {
         for (size_t i = 0; i < 2; i++) {
+            struct stat *sib = &found.st[1 + i];
             memcpy(buf + name_len, codings[i].suffix, 4);
-            if (fstatat(o->root_fd, buf, &sib[i], 0) == 0 && S_ISREG(sib[i].st_mode) &&
-                not_older(&sib[i], &st))
-                available |= 1u << codings[i].enc;
+            if (fstatat(o->root_fd, buf, sib, 0) == 0 && S_ISREG(sib->st_mode)) {
+                found.present |= 2u << i;
+                if (not_older(sib, &found.st[0]))
+                    found.avail |= 1u << codings[i].enc;
+            }
         }
-        chosen = available ? ws_negotiate_encoding(req, available) : WS_ENC_IDENTITY;
+        buf[name_len] = '\0';
+        chosen = found.avail ? ws_negotiate_encoding(req, found.avail) : WS_ENC_IDENTITY;
+        if (o->watch != NULL && ws_file_cache_codings_seen(cache, buf, name_len, &found, epoch) &&
+            watch_codings(o, buf, name_len, &found))
+            ws_file_cache_codings_watched(cache, buf, name_len, &found);
     }
+    sent_len = name_len;
     for (size_t i = 0; i < 2; i++)
         if (codings[i].enc == chosen) {
             memcpy(buf + name_len, codings[i].suffix, 4);
-            st = sib[i];
-            out->content_encoding = codings[i].name;
-            name_len += 3;
+            st = found.st[1 + i];
+            sent_len += 3;
         }
+    body = ws_file_cache_find(cache, buf, sent_len, &st, epoch);
     buf[name_len] = '\0';
-    body = ws_file_cache_find(cache, buf, name_len, &st, epoch);
-    if (chosen != WS_ENC_IDENTITY) {
-        name_len -= 3;
-        buf[name_len] = '\0';
-    }
-    if (body == NULL) {
-        out->content_encoding = NULL;
+    if (body == NULL)
         return 0;
-    }
+
 hit:
+    out->content_encoding = NULL;
+    for (size_t i = 0; i < 2; i++)
+        if (codings[i].enc == chosen)
+            out->content_encoding = codings[i].name;
     out->status = 200;
     out->mem = body;
     out->st = st;
@@ -493,7 +538,7 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
         /* Remember a small file (under the name of what is sent) for next time. */
         const char *body = ws_file_cache_put(cache, buf, out->name_len, out->fd, &out->st);
         if (body != NULL && o->watch != NULL &&
-            ws_watch_file(o->watch, o->root_fd, buf, out->fd) == 0) {
+            ws_watch_file(o->watch, o->root_fd, buf, &out->st) == 0) {
             /* Watched from now on; was it changed before the watches were in place? */
             uint64_t epoch = ws_watch_sync(o->watch);
             struct stat now;

@@ -205,23 +205,23 @@ static int add_watch(struct ws_watch *w, int fd, uint32_t mask)
     return rc;
 }
 
-int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, int fd)
+int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, const struct stat *st)
 {
-    struct stat st_fd, st_path;
+    struct stat st_path;
     struct statfs sfs;
     char dir[4096];
     size_t len = strlen(rel);
     int path_fd, rc;
 
-    if (len >= sizeof(dir) || fstatfs(fd, &sfs) < 0 || !local_fs((long)sfs.f_type))
+    if (len >= sizeof(dir))
         return -1;
-
-    /* The name must lead to fd's inode with no symlink or mount point on the way. */
+    /* The name must lead to st's inode with no symlink or mount point on the way. */
     path_fd = open_plain(root_fd, rel, 0);
     if (path_fd < 0)
         return -1;
-    rc = fstat(path_fd, &st_path) == 0 && fstat(fd, &st_fd) == 0 &&
-                 st_path.st_dev == st_fd.st_dev && st_path.st_ino == st_fd.st_ino
+    rc = fstat(path_fd, &st_path) == 0 && st_path.st_dev == st->st_dev &&
+                 st_path.st_ino == st->st_ino && fstatfs(path_fd, &sfs) == 0 &&
+                 local_fs((long)sfs.f_type)
              ? add_watch(w, path_fd, FILE_MASK)
              : -1;
     close(path_fd);

@@ -19,7 +19,7 @@ renamed away or swapped, a symlinked directory retargeted or its target moved (s
 paths are never watched), a directory index, files at and past the cache's size limit,
 many quick changes in a row, a change seen first by a new connection, changes to a
 neighbour or through a hard link in an unwatched directory, a precompressed sibling
-removed and restored, and a writer racing readers (no response may show a state older
+removed and restored, siblings renamed in and out (only a directory event tells), and a writer racing readers (no response may show a state older
 than the last change completed before its request was sent).
 
 Before each change the old bytes are seen (so the cache is warm with them), and every
@@ -706,6 +706,44 @@ class FreshnessTest(ServerTestCase):
         set_mtime_ns(path + ".gz", MTIME_NS - 1)
         self.expect(conns, "/coded.txt", 200, data, [gz[2]], gzip_ae, step=".gz made older than the original")
         self.expect(conns, "/coded.txt", 200, data, [gz[2]], step=".gz made older than the original")
+
+    def test_sibling_renamed_in_or_out_alone_is_seen_at_once(self):
+        # Only a directory event tells here: each sibling is prepared (bytes and mtime)
+        # in a directory that is never served, then renamed in or out, so neither the
+        # original nor any watched file changes.
+        os.makedirs(self.path("sibdir"))
+        os.makedirs(self.path("staging"))
+        path = self.path("sibdir", "page.txt")
+        data = b"".join(b"line %04d of a page whose siblings come and go\n" % i for i in range(60))
+        gz = b"\x1f\x8b fake gzip of the page \x00\x01\x02\n" * 8
+        br = b"fake brotli of the page, generation 1 \x00\n" * 8
+        gzip_ae = [("Accept-Encoding", "gzip")]
+        both_ae = [("Accept-Encoding", "gzip, br")]
+        put(path, data)
+        conns = self.clients()
+        self.warm(conns, "/sibdir/page.txt", data, gzip_ae)
+        self.warm(conns, "/sibdir/page.txt", data, both_ae)
+
+        staged_gz, staged_br = self.path("staging", "page.txt.gz"), self.path("staging", "page.txt.br")
+        put(staged_gz, gz, NEWER_NS)
+        os.rename(staged_gz, path + ".gz")
+        self.expect(conns, "/sibdir/page.txt", 200, gz, [data], gzip_ae, coding="gzip", step=".gz renamed in")
+        self.expect(conns, "/sibdir/page.txt", 200, gz, [data], both_ae, coding="gzip",
+                    step=".gz renamed in (gzip, br)")
+
+        # A .br beside it: preferred when both are accepted equally (docs/conformance.md).
+        put(staged_br, br, NEWER_NS)
+        os.rename(staged_br, path + ".br")
+        self.expect(conns, "/sibdir/page.txt", 200, br, [gz, data], both_ae, coding="br", step=".br renamed in")
+        self.expect(conns, "/sibdir/page.txt", 200, gz, [br, data], gzip_ae, coding="gzip",
+                    step=".br renamed in (gzip only)")
+
+        # Renamed out again, one after the other.
+        os.rename(path + ".br", staged_br)
+        self.expect(conns, "/sibdir/page.txt", 200, gz, [br, data], both_ae, coding="gzip", step=".br renamed out")
+        os.rename(path + ".gz", staged_gz)
+        self.expect(conns, "/sibdir/page.txt", 200, data, [gz], both_ae, step=".gz renamed out")
+        self.expect(conns, "/sibdir/page.txt", 200, data, [gz], gzip_ae, step=".gz renamed out (gzip only)")
 
 
 class FreshnessWithStatTest(FreshnessTest):

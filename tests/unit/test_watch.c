@@ -82,12 +82,20 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ws_watch_file for the file open as fd. */
+static int watch_fd(struct ws_watch *w, int root_fd, const char *rel, int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return ws_watch_file(w, root_fd, rel, &st);
+}
+
 /* Opens rel under the tree for reading and watches it; returns the descriptor. */
 static int watch(struct tree *t, const char *rel, int expect)
 {
     int fd = openat(t->root_fd, rel, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    assert_int_equal(ws_watch_file(t->w, t->root_fd, rel, fd), expect);
+    assert_int_equal(watch_fd(t->w, t->root_fd, rel, fd), expect);
     return fd;
 }
 
@@ -213,9 +221,9 @@ static void test_symlink_on_the_path_is_refused(void **state)
     fd = openat(t->root_fd, "link/b/c.txt", O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
     /* A change beyond the link would not be seen in the directories on the path. */
-    assert_int_equal(ws_watch_file(t->w, t->root_fd, "link/b/c.txt", fd), -1);
+    assert_int_equal(watch_fd(t->w, t->root_fd, "link/b/c.txt", fd), -1);
     /* The same file by its plain path is fine. */
-    assert_int_equal(ws_watch_file(t->w, t->root_fd, "a/b/c.txt", fd), 0);
+    assert_int_equal(watch_fd(t->w, t->root_fd, "a/b/c.txt", fd), 0);
     close(fd);
 }
 
@@ -225,8 +233,8 @@ static void test_name_leading_elsewhere_is_refused(void **state)
     int fd = openat(t->root_fd, "top.txt", O_RDONLY | O_CLOEXEC);
 
     assert_true(fd >= 0);
-    assert_int_equal(ws_watch_file(t->w, t->root_fd, "a/b/c.txt", fd), -1);
-    assert_int_equal(ws_watch_file(t->w, t->root_fd, "missing.txt", fd), -1);
+    assert_int_equal(watch_fd(t->w, t->root_fd, "a/b/c.txt", fd), -1);
+    assert_int_equal(watch_fd(t->w, t->root_fd, "missing.txt", fd), -1);
     close(fd);
 }
 
@@ -238,9 +246,9 @@ static void test_cap_is_respected(void **state)
     int fd2 = openat(t->root_fd, "a/b/c.txt", O_RDONLY | O_CLOEXEC);
 
     assert_non_null(small);
-    assert_int_equal(ws_watch_file(small, t->root_fd, "top.txt", fd1), 0);
+    assert_int_equal(watch_fd(small, t->root_fd, "top.txt", fd1), 0);
     /* Three more watches (the file, a, a/b) would pass the cap. */
-    assert_int_equal(ws_watch_file(small, t->root_fd, "a/b/c.txt", fd2), -1);
+    assert_int_equal(watch_fd(small, t->root_fd, "a/b/c.txt", fd2), -1);
     ws_watch_free(small);
     close(fd1);
     close(fd2);
@@ -262,7 +270,7 @@ static void test_deleted_files_stop_counting_against_the_cap(void **state)
         put_file(t, name, "x\n");
         fd = openat(t->root_fd, name, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        if (ws_watch_file(small, t->root_fd, name, fd) != 0)
+        if (watch_fd(small, t->root_fd, name, fd) != 0)
             fail_msg("round %d: refused although every earlier file is gone", i);
         close(fd);
         path_of(t, name, path, sizeof(path));
@@ -274,10 +282,10 @@ static void test_deleted_files_stop_counting_against_the_cap(void **state)
     put_file(t, "y.txt", "y\n");
     int fx = openat(t->root_fd, "x.txt", O_RDONLY | O_CLOEXEC);
     int fy = openat(t->root_fd, "y.txt", O_RDONLY | O_CLOEXEC);
-    assert_int_equal(ws_watch_file(small, t->root_fd, "x.txt", fx), 0);
-    assert_int_equal(ws_watch_file(small, t->root_fd, "y.txt", fy), -1);
+    assert_int_equal(watch_fd(small, t->root_fd, "x.txt", fx), 0);
+    assert_int_equal(watch_fd(small, t->root_fd, "y.txt", fy), -1);
     /* Watching x again is no new watch. */
-    assert_int_equal(ws_watch_file(small, t->root_fd, "x.txt", fx), 0);
+    assert_int_equal(watch_fd(small, t->root_fd, "x.txt", fx), 0);
     close(fx);
     close(fy);
     ws_watch_free(small);
@@ -342,6 +350,52 @@ static void test_cache_entry_is_fresh_only_at_its_epoch(void **state)
     ws_file_cache_free(fc);
 }
 
+/* The record of which siblings are fit to send: fresh only when watched and at its epoch. */
+static void test_codings_record_is_fresh_only_at_its_epoch(void **state)
+{
+    struct tree *t = *state;
+    struct ws_file_cache *fc = ws_file_cache_new(8, 4096);
+    struct ws_file_codings found = { .present = 1 | 4, .avail = 2 }, other;
+
+    (void)t;
+    assert_non_null(fc);
+    found.st[0].st_ino = 11;
+    found.st[2].st_ino = 12;
+
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1); /* nothing recorded */
+    /* New files: recorded unwatched, and the caller is asked to watch them. */
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &found, 3), 1);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1);
+    ws_file_cache_codings_watched(fc, "p.txt", 5, &found);
+    /* Watched, but not yet found so after the watches were placed. */
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1);
+    /* The same files found again at epoch 4: fresh at 4, and only at 4. */
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &found, 4), 0);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 4), 2);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 5), -1);
+    assert_int_equal(ws_file_cache_codings(fc, "q.txt", 5, 4), -1);
+
+    /* A sibling changed (another inode): unwatched again until the caller watches it. */
+    other = found;
+    other.st[2].st_ino = 13;
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 6), 1);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 6), -1);
+    /* Marking with what is no longer the record does nothing. */
+    ws_file_cache_codings_watched(fc, "p.txt", 5, &found);
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 7), 0);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 7), -1);
+
+    /* A sibling gone: another set of files, too. */
+    other.present = 1;
+    other.avail = 0;
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 8), 1);
+    ws_file_cache_codings_watched(fc, "p.txt", 5, &other);
+    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 9), 0);
+    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 9), 0); /* known: nothing to choose */
+
+    ws_file_cache_free(fc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +407,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deleted_files_stop_counting_against_the_cap, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_entry_is_fresh_only_at_its_epoch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_codings_record_is_fresh_only_at_its_epoch, setup,
                                         teardown),
     };
     start_watchdog(60);
