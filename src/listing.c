@@ -50,11 +50,59 @@ static void put_str(struct page *pg, const char *s)
     put_mem(pg, s, strlen(s));
 }
 
-/* Appends s[0..n) as HTML text or attribute content. */
+/*
+ * The length of the well-formed UTF-8 sequence of two to four bytes at s (n
+ * bytes available), or 0: no overlong forms, no surrogates, nothing past
+ * U+10FFFF (RFC 3629 §4, Unicode table 3-7).
+ */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0; /* overlong below U+0800 */
+    else if (s[0] == 0xed)
+        hi = 0x9f; /* surrogates U+D800..U+DFFF */
+    else if (s[0] == 0xf0)
+        lo = 0x90; /* overlong below U+10000 */
+    else if (s[0] == 0xf4)
+        hi = 0x8f; /* past U+10FFFF */
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/*
+ * Appends s[0..n) as HTML text or attribute content. The page says UTF-8, so
+ * a byte that is not part of well-formed UTF-8 (a name in Latin-1, say) is
+ * shown as U+FFFD, as is a control character; the href keeps the real bytes.
+ */
 static void put_html(struct page *pg, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+            if (len == 0) {
+                put_str(pg, "\xef\xbf\xbd");
+            } else {
+                put_mem(pg, s + i, len);
+                i += len - 1;
+            }
+            continue;
+        }
         switch (c) {
         case '&': put_str(pg, "&amp;"); break;
         case '<': put_str(pg, "&lt;"); break;

@@ -56,6 +56,7 @@ struct row_case {
 /* clang-format off */
 #define ROW(href, text, size, date) "<tr><td><a href=\"" href "\">" text "</a></td><td class=\"s\">" size "</td><td>" date "</td></tr>"
 #define EPOCH "1970-01-01 00:00"
+#define FFFD "\xef\xbf\xbd"
 
 static const struct row_case row_cases[] = {
     /* description                              name                      dir size              mtime              row */
@@ -74,6 +75,14 @@ static const struct row_case row_cases[] = {
     { "query and fragment characters",          "a?b#c",                  0, 0,                 0,                 ROW("a%3Fb%23c", "a?b#c", "0 B", EPOCH) },
     { "sub-delims, @ and unreserved pass",      "a-._~!$()*+,;=@z",       0, 0,                 0,                 ROW("a-._~!$()*+,;=@z", "a-._~!$()*+,;=@z", "0 B", EPOCH) },
     { "UTF-8 name",                             "caf\xc3\xa9",            0, 0,                 0,                 ROW("caf%C3%A9", "caf\xc3\xa9", "0 B", EPOCH) },
+    { "4-byte UTF-8 and the last code point",   "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", 0, 0,   0,                 ROW("%F0%9F%98%80%F4%8F%BF%BF", "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "0 B", EPOCH) },
+    { "Latin-1 byte: U+FFFD shown, byte linked", "caf\xe9",               0, 0,                 0,                 ROW("caf%E9", "caf" FFFD, "0 B", EPOCH) },
+    { "overlong slash",                         "a\xc0\xaf" "b",             0, 0,                 0,                 ROW("a%C0%AFb", "a" FFFD FFFD "b", "0 B", EPOCH) },
+    { "overlong 3-byte",                        "\xe0\x80\xaf",           0, 0,                 0,                 ROW("%E0%80%AF", FFFD FFFD FFFD, "0 B", EPOCH) },
+    { "surrogate",                              "\xed\xa0\x80",           0, 0,                 0,                 ROW("%ED%A0%80", FFFD FFFD FFFD, "0 B", EPOCH) },
+    { "past U+10FFFF",                          "\xf4\x90\x80\x80",       0, 0,                 0,                 ROW("%F4%90%80%80", FFFD FFFD FFFD FFFD, "0 B", EPOCH) },
+    { "sequence cut short at the end",          "ab\xe6\x96",             0, 0,                 0,                 ROW("ab%E6%96", "ab" FFFD FFFD, "0 B", EPOCH) },
+    { "lone continuation byte",                 "\x80x",                  0, 0,                 0,                 ROW("%80x", FFFD "x", "0 B", EPOCH) },
     { "control bytes",                          "a\nb\x01\x7f",           0, 0,                 0,                 ROW("a%0Ab%01%7F", "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", "0 B", EPOCH) },
     { "leading dot",                            ".hidden",                0, 0,                 0,                 ROW(".hidden", ".hidden", "0 B", EPOCH) },
     { "three dots",                             "...",                    1, 0,                 0,                 ROW(".../", ".../", "-", EPOCH) },
