@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A view into a caller's buffer: not NUL-terminated, never owned. */
 struct ws_view {
@@ -15,11 +16,35 @@ struct ws_view {
     size_t len;
 };
 
-/* Whether c is a tchar (RFC 9110 §5.6.2), the bytes of tokens and field names. */
-int ws_is_tchar(unsigned char c);
+/* Nonzero for the bytes of tokens and field names (tchar, RFC 9110 §5.6.2). */
+extern const unsigned char ws__tchar_table[256];
 
-/* Case-insensitive equality of a view and a NUL-terminated ASCII string. */
-int ws_view_eq_nocase(struct ws_view v, const char *s);
+/* Whether c is a tchar. Inline: the parsers call it for every byte of a name. */
+static inline int ws_is_tchar(unsigned char c)
+{
+    return ws__tchar_table[c];
+}
+
+static inline int ws__ascii_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/*
+ * Case-insensitive equality of a view and a NUL-terminated ASCII string.
+ * Inline, so that for a literal name the length is a constant and most field
+ * names are told apart by their length alone.
+ */
+static inline int ws_view_eq_nocase(struct ws_view v, const char *s)
+{
+    size_t n = strlen(s);
+    if (v.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ws__ascii_lower((unsigned char)v.ptr[i]) != ws__ascii_lower((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
 
 /*
  * Steps through a comma-separated list (RFC 9110 §5.6.1) from *pos, skipping

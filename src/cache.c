@@ -155,17 +155,20 @@ static int line_matches(struct ws_view v, const struct etag *cur, int strong)
  * Evaluates the entity-tag field `name` over all its lines: -1 when the request
  * has none, 1 when some line matches, 0 otherwise.
  */
-static int etag_field(const struct ws_request *req, const char *name, const struct etag *cur,
+static int etag_field(const struct ws_request *req, const char *name, struct ws_view own,
                       int strong)
 {
+    struct etag cur;
     int result = -1;
 
     for (size_t i = 0; i < req->header_count; i++) {
         if (!ws_view_eq_nocase(req->headers[i].name, name))
             continue;
-        if (result < 0)
+        if (result < 0) {
             result = 0;
-        if (line_matches(req->headers[i].value, cur, strong))
+            cur = own_etag(own); /* parsed only when there is something to compare it with */
+        }
+        if (line_matches(req->headers[i].value, &cur, strong))
             result = 1;
     }
     return result;
@@ -194,13 +197,12 @@ static int date_field(const struct ws_request *req, const char *name, time_t *t)
 
 int ws_preconditions(const struct ws_request *req, struct ws_view etag, time_t mtime)
 {
-    struct etag cur = own_etag(etag);
     int get_or_head = req->method == WS_METHOD_GET || req->method == WS_METHOD_HEAD;
     int m;
     time_t t;
 
     /* §13.2.2 step 1, else step 2. */
-    m = etag_field(req, "If-Match", &cur, 1);
+    m = etag_field(req, "If-Match", etag, 1);
     if (m == 0)
         return 412;
     if (m < 0 && mtime != (time_t)-1 && date_field(req, "If-Unmodified-Since", &t) == 0 &&
@@ -208,7 +210,7 @@ int ws_preconditions(const struct ws_request *req, struct ws_view etag, time_t m
         return 412;
 
     /* Step 3, else step 4. */
-    m = etag_field(req, "If-None-Match", &cur, 0);
+    m = etag_field(req, "If-None-Match", etag, 0);
     if (m == 1)
         return get_or_head ? 304 : 412;
     if (m < 0 && get_or_head && mtime != (time_t)-1 &&

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* tchar per RFC 9110 §5.6.2. */
-static const unsigned char tchar_table[256] = {
+const unsigned char ws__tchar_table[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
     ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
     ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
@@ -18,27 +18,6 @@ static const unsigned char tchar_table[256] = {
     ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
-
-int ws_is_tchar(unsigned char c)
-{
-    return tchar_table[c];
-}
-
-static int lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-int ws_view_eq_nocase(struct ws_view v, const char *s)
-{
-    size_t n = strlen(s);
-    if (v.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)v.ptr[i]) != lower((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
 
 /* Whitespace around list elements: OWS, and the line ends of an obs-fold. */
 static int is_list_space(char c)
