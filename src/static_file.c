@@ -219,6 +219,27 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
         buf[rel_len] = '\0';
 }
 
+/* The index in codings[] of a coding, or -1 (identity). */
+static int coding_index(enum ws_encoding e)
+{
+    for (int i = 0; i < 2; i++)
+        if (codings[i].enc == e)
+            return i;
+    return -1;
+}
+
+/*
+ * Appends codings[k]'s suffix to the name in buf (name_len bytes, room for 4
+ * more) unless k is -1. Returns the length of the name of what is sent.
+ */
+static size_t with_suffix(char *buf, size_t name_len, int k)
+{
+    if (k < 0)
+        return name_len;
+    memcpy(buf + name_len, codings[k].suffix, 4);
+    return name_len + 3;
+}
+
 /*
  * Watches a file and those of its siblings that were found (found->present),
  * for the record of what is available; buf holds the file's name, name_len
@@ -259,7 +280,7 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
     int coded = vary && name_len + 4 <= buf_size && wants_coding(req);
     enum ws_encoding chosen = WS_ENC_IDENTITY;
     uint64_t epoch = 0;
-    size_t sent_len; /* the name of what is sent: the file's, or a sibling's */
+    int k; /* index in codings[] of what is sent, or -1 for the file itself */
 
     buf[name_len] = '\0';
     if (o->watch != NULL) {
@@ -267,17 +288,12 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
         epoch = synced ? ws_watch_epoch(o->watch) : ws_watch_sync(o->watch);
         if (coded) {
             int avail = ws_file_cache_codings(cache, buf, name_len, epoch);
-            chosen = avail > 0 ? ws_negotiate_encoding(req, (unsigned)avail) : WS_ENC_IDENTITY;
             if (avail < 0)
                 goto stat_path;
+            chosen = avail > 0 ? ws_negotiate_encoding(req, (unsigned)avail) : WS_ENC_IDENTITY;
         }
-        sent_len = name_len;
-        for (size_t i = 0; i < 2; i++)
-            if (codings[i].enc == chosen) {
-                memcpy(buf + name_len, codings[i].suffix, 4);
-                sent_len += 3;
-            }
-        body = ws_file_cache_fresh(cache, buf, sent_len, epoch, &st);
+        k = coding_index(chosen);
+        body = ws_file_cache_fresh(cache, buf, with_suffix(buf, name_len, k), epoch, &st);
         buf[name_len] = '\0';
         if (body != NULL)
             goto hit;
@@ -307,23 +323,15 @@ stat_path:
             watch_codings(o, buf, name_len, &found))
             ws_file_cache_codings_watched(cache, buf, name_len, &found);
     }
-    sent_len = name_len;
-    for (size_t i = 0; i < 2; i++)
-        if (codings[i].enc == chosen) {
-            memcpy(buf + name_len, codings[i].suffix, 4);
-            st = found.st[1 + i];
-            sent_len += 3;
-        }
-    body = ws_file_cache_find(cache, buf, sent_len, &st, epoch);
+    k = coding_index(chosen);
+    st = found.st[k + 1]; /* the file itself for k = -1 */
+    body = ws_file_cache_find(cache, buf, with_suffix(buf, name_len, k), &st, epoch);
     buf[name_len] = '\0';
     if (body == NULL)
         return 0;
 
 hit:
-    out->content_encoding = NULL;
-    for (size_t i = 0; i < 2; i++)
-        if (codings[i].enc == chosen)
-            out->content_encoding = codings[i].name;
+    out->content_encoding = k >= 0 ? codings[k].name : NULL;
     out->status = 200;
     out->mem = body;
     out->st = st;
