@@ -69,6 +69,13 @@ void ws_watch_free(struct ws_watch *w);
 int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, const struct stat *st);
 
 /*
+ * Watches the root directory (open as root_fd), as every watched file needs,
+ * and so checks at start-up that watching can work here at all. NULL when it
+ * can, else why not (the caller then does without the watch).
+ */
+const char *ws_watch_root(struct ws_watch *w, int root_fd);
+
+/*
  * Reads every event queued so far, moves the epoch on if there was any, and
  * returns the epoch. Every change to a watched file or directory that
  * completed before this call is counted in the result. One read(2).

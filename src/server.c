@@ -910,11 +910,19 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.statics.dotfiles = cfg->dotfiles;
     s->env.statics.listing = cfg->listing;
     s->env.statics.mime = s->mime;
-    s->watch = cfg->stat_every_request ? NULL : ws_watch_new(MAX_WATCHES);
-    if (s->watch == NULL && !cfg->stat_every_request)
-        ws_log_error(log,
-                     "inotify unavailable (%s): cached files are stat-checked on every request",
-                     strerror(errno));
+    if (!cfg->stat_every_request) {
+        const char *why;
+        s->watch = ws_watch_new(MAX_WATCHES);
+        why = s->watch == NULL ? strerror(errno) : ws_watch_root(s->watch, s->root_fd);
+        if (why != NULL) {
+            ws_log_error(log,
+                         "inotify cannot be used (%s): cached files are stat-checked on "
+                         "every request",
+                         why);
+            ws_watch_free(s->watch);
+            s->watch = NULL;
+        }
+    }
     s->env.statics.watch = s->watch;
     s->env.error_pages_fd = s->error_pages_fd;
     s->env.cache_mode = (enum ws_cache_mode)cfg->cache_mode;

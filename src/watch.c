@@ -183,7 +183,7 @@ static int open_plain(int root_fd, const char *rel, int flags)
 #endif
 }
 
-/* Adds a watch on what fd refers to. 0, or -1 when it cannot or the cap is reached. */
+/* Adds a watch on what fd refers to. 0, or -errno (-ENOSPC past the cap). */
 static int add_watch(struct ws_watch *w, int fd, uint32_t mask)
 {
     char proc_path[32];
@@ -193,11 +193,11 @@ static int add_watch(struct ws_watch *w, int fd, uint32_t mask)
     ws_mutex_lock(&w->lock);
     wd = inotify_add_watch(w->fd, proc_path, mask);
     if (wd < 0) {
-        rc = -1;
+        rc = -errno;
     } else if (w->live >= w->max_watches && set_add(w, wd)) {
         /* A new watch past the cap: take it back (its IN_IGNORED removes it from the set). */
         inotify_rm_watch(w->fd, wd);
-        rc = -1;
+        rc = -ENOSPC;
     } else {
         set_add(w, wd);
     }
@@ -247,6 +247,21 @@ int ws_watch_file(struct ws_watch *w, int root_fd, const char *rel, const struct
             return -1;
         if (dir[0] == '\0')
             return 0;
+    }
+}
+
+const char *ws_watch_root(struct ws_watch *w, int root_fd)
+{
+    struct statfs sfs;
+
+    if (fstatfs(root_fd, &sfs) < 0 || !local_fs((long)sfs.f_type))
+        return "the root is not on a local file system";
+    switch (add_watch(w, root_fd, DIR_MASK)) {
+    case 0: return NULL;
+    case -ENOENT:
+    case -EACCES: return "/proc/self/fd is not available";
+    case -ENOSPC: return "no inotify watches left (fs.inotify.max_user_watches)";
+    default: return "inotify_add_watch failed";
     }
 }
 

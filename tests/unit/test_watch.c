@@ -350,6 +350,21 @@ static void test_cache_entry_is_fresh_only_at_its_epoch(void **state)
     ws_file_cache_free(fc);
 }
 
+/* Start-up check: a local root can be watched; /proc cannot (changes there raise no events). */
+static void test_root_check(void **state)
+{
+    struct tree *t = *state;
+    int proc_fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *why;
+
+    assert_null(ws_watch_root(t->w, t->root_fd));
+    assert_true(proc_fd >= 0);
+    why = ws_watch_root(t->w, proc_fd);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "local file system"));
+    close(proc_fd);
+}
+
 /* The record of which siblings are fit to send: fresh only when watched and at its epoch. */
 static void test_codings_record_is_fresh_only_at_its_epoch(void **state)
 {
@@ -410,6 +425,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_codings_record_is_fresh_only_at_its_epoch, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_root_check, setup, teardown),
     };
     start_watchdog(60);
     return cmocka_run_group_tests(tests, NULL, NULL);
