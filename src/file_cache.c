@@ -95,12 +95,29 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* Whether a slot's name (NULL when empty) is name[0..len). */
+static int holds(const char *slot_name, size_t slot_len, const char *name, size_t len)
+{
+    return slot_name != NULL && slot_len == len && memcmp(slot_name, name, len) == 0;
+}
+
+/* A NUL-terminated copy of name[0..len), or NULL. */
+static char *copy_name(const char *name, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, name, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 /* The entry holding name, or NULL. */
 static struct entry *lookup(struct ws_file_cache *fc, const char *name, size_t len)
 {
     struct entry *e = slot_for(fc, name, len);
 
-    if (e->name == NULL || e->name_len != len || memcmp(e->name, name, len) != 0)
+    if (!holds(e->name, e->name_len, name, len))
         return NULL;
     return e;
 }
@@ -158,7 +175,7 @@ const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t
     if (!S_ISREG(st->st_mode) || st->st_size < 0 || size > fc->max_file)
         return NULL;
     body = malloc(size > 0 ? size : 1);
-    copy = malloc(len + 1);
+    copy = copy_name(name, len);
     if (body == NULL || copy == NULL)
         goto fail;
     do
@@ -166,8 +183,6 @@ const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)size)
         goto fail; /* changed while we read it: do not remember a torn copy */
-    memcpy(copy, name, len);
-    copy[len] = '\0';
 
     clear(e);
     e->name = copy;
@@ -187,7 +202,7 @@ static struct codings *codings_for(struct ws_file_cache *fc, const char *name, s
 {
     struct codings *c = &fc->codings[slot_index(fc, name, len)];
 
-    if (c->name == NULL || c->name_len != len || memcmp(c->name, name, len) != 0)
+    if (!holds(c->name, c->name_len, name, len))
         return NULL;
     return c;
 }
@@ -223,11 +238,9 @@ int ws_file_cache_codings_seen(struct ws_file_cache *fc, const char *name, size_
         return 0;
     }
     if (c == NULL) {
-        copy = malloc(len + 1);
+        copy = copy_name(name, len);
         if (copy == NULL)
             return 0;
-        memcpy(copy, name, len);
-        copy[len] = '\0';
         c = &fc->codings[slot_index(fc, name, len)];
         free(c->name);
         c->name = copy;
