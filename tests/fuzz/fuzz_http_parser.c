@@ -13,7 +13,7 @@
  *     consumed, and gives the same answer however its input is split.
  */
 #include "fuzz.h"
-#include "http_parser.h"
+#include "http/request_parser.h"
 
 #include <string.h>
 

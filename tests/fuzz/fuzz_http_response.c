@@ -11,7 +11,7 @@
  * and never hands out more than Content-Length bytes.
  */
 #include "fuzz.h"
-#include "http_response.h"
+#include "http/response_parser.h"
 
 #include <string.h>
 

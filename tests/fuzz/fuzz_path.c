@@ -12,7 +12,7 @@
  * injection), and must respect its buffer size exactly.
  */
 #include "fuzz.h"
-#include "path.h"
+#include "http/path.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
  * caught by ASan. The result is otherwise 0 or -416.
  */
 #include "fuzz.h"
-#include "range.h"
+#include "http/range.h"
 
 #include <string.h>
 

@@ -23,9 +23,9 @@
  */
 #include "fuzz.h"
 
-#include "config.h"
-#include "log.h"
-#include "server.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

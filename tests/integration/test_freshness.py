@@ -4,7 +4,7 @@ file system completed always sees the new state.
 Small files (at most 16 KiB) are kept in a per-worker cache. An entry used to be
 revalidated with a stat(2) on every request; now the cached file and every directory
 on its path under the root are under inotify, any event moves an epoch on, and an
-entry is served without a stat while the epoch has not moved (include/watch.h). The
+entry is served without a stat while the epoch has not moved (include/server/watch.h). The
 path that skips the stat is the first request a worker reads from a keep-alive
 connection that was idle: so every test here warms the cache on several keep-alive
 connections (the server has 8 workers, each with its own cache), waits for each

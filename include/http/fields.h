@@ -1,0 +1,64 @@
+/*
+ * http/fields.h - the pieces of HTTP/1.x field syntax (RFC 9110 §5) that the
+ * server's request parser and the client's response parser share. Pure and
+ * thread-safe.
+ */
+#ifndef WS_HTTP_FIELDS_H
+#define WS_HTTP_FIELDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* A view into a caller's buffer: not NUL-terminated, never owned. */
+struct ws_view {
+    const char *ptr;
+    size_t len;
+};
+
+/* Nonzero for the bytes of tokens and field names (tchar, RFC 9110 §5.6.2). */
+extern const unsigned char ws__tchar_table[256];
+
+/* Whether c is a tchar. Inline: the parsers call it for every byte of a name. */
+static inline int ws_is_tchar(unsigned char c)
+{
+    return ws__tchar_table[c];
+}
+
+static inline int ws__ascii_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/*
+ * Case-insensitive equality of a view and a NUL-terminated ASCII string.
+ * Inline, so that for a literal name the length is a constant and most field
+ * names are told apart by their length alone.
+ */
+static inline int ws_view_eq_nocase(struct ws_view v, const char *s)
+{
+    size_t n = strlen(s);
+    if (v.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ws__ascii_lower((unsigned char)v.ptr[i]) != ws__ascii_lower((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/*
+ * Steps through a comma-separated list (RFC 9110 §5.6.1) from *pos, skipping
+ * the empty elements recipients must tolerate. Returns 1 with *elem set
+ * (surrounding whitespace, CR and LF trimmed), or 0 at the end of the list.
+ */
+int ws_list_next(struct ws_view list, size_t *pos, struct ws_view *elem);
+
+/*
+ * Parses a Content-Length field value: 1*DIGIT, or a list of identical values
+ * ("5, 5", which merging proxies produce; RFC 9112 §6.3 item 5). An empty
+ * element ("3,", ",3"), anything but digits, differing values, or a number
+ * beyond INT64_MAX make it invalid. Returns 0 with *out set, or -1.
+ */
+int ws_content_length_parse(struct ws_view v, int64_t *out);
+
+#endif

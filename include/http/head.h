@@ -1,0 +1,45 @@
+/*
+ * http/head.h - building response heads and built-in pages. Pure and thread-safe.
+ */
+#ifndef WS_RESPONSE_H
+#define WS_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_SERVER_NAME "webserver/" WS_VERSION
+
+/* The reason phrase for a status code ("Not Found"), or "Unknown". */
+const char *ws_status_reason(int status);
+
+/*
+ * Writes the built-in HTML page for an error or redirect status into out
+ * (size bytes) and returns its length. A 301 page links to location.
+ */
+size_t ws_error_page(int status, const char *location, char *out, size_t size);
+
+struct ws_head {
+    int status;
+    const char *date;             /* IMF-fixdate */
+    const char *content_type;     /* NULL: none */
+    int64_t content_length;       /* -1: none */
+    const char *content_range;    /* NULL: none; e.g. "bytes 0-99/1000" */
+    const char *content_encoding; /* NULL: none */
+    const char *etag;             /* NULL: none; with its quotes */
+    const char *last_modified;    /* NULL: none */
+    const char *cache_control;    /* NULL: none */
+    const char *location;         /* NULL: none */
+    const char *allow;            /* NULL: none */
+    int vary_accept_encoding;     /* "Vary: Accept-Encoding" */
+    int accept_ranges;            /* "Accept-Ranges: bytes" */
+    int connection;               /* 0: no header, 1: "close", 2: "keep-alive" */
+};
+
+/*
+ * Writes a response head (status line, fields in a fixed order, empty line)
+ * and a terminating NUL into out; returns the head's length, or 0 if it and
+ * its NUL do not fit in size bytes.
+ */
+size_t ws_head_format(const struct ws_head *h, char *out, size_t size);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * http/request_parser.h - the shared HTTP/1.x request parser (RFC 9110, RFC 9112).
+ *
+ * Pure: bytes in, a parsed request out. The parser never allocates, does no I/O,
+ * holds no global state and may be called from any thread at once. Every string
+ * it returns is a view (pointer + length) into the caller's buffer, valid for as
+ * long as that buffer is.
+ *
+ * Result convention (ws_http_parse_request, ws_chunked_decode):
+ *   > 0  bytes consumed (the whole header section, through its empty line),
+ *     0  need more bytes (WS_PARSE_AGAIN),
+ *   < 0  minus the HTTP status code to answer with: -400, -414, -431, -501, -505.
+ * After an error the connection cannot be kept in sync and must be closed once
+ * the error response has been sent.
+ */
+#ifndef WS_HTTP_PARSER_H
+#define WS_HTTP_PARSER_H
+
+#include "http/fields.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_PARSE_AGAIN 0
+
+/* Upper bound on header fields a request may carry; more is answered with 431. */
+#define WS_MAX_HEADERS 100
+
+enum ws_method {
+    WS_METHOD_UNKNOWN = 0, /* a valid token we do not implement: 501 */
+    WS_METHOD_GET,
+    WS_METHOD_HEAD,
+    WS_METHOD_POST,
+    WS_METHOD_PUT,
+    WS_METHOD_DELETE,
+    WS_METHOD_CONNECT,
+    WS_METHOD_OPTIONS,
+    WS_METHOD_TRACE,
+    WS_METHOD_PATCH,
+};
+
+enum ws_target_form {
+    WS_TARGET_ORIGIN = 0, /* /path?query */
+    WS_TARGET_ABSOLUTE,   /* http://host/path?query */
+    WS_TARGET_AUTHORITY,  /* host:port, only with CONNECT */
+    WS_TARGET_ASTERISK,   /* "*", meaningful only with OPTIONS */
+};
+
+struct ws_header {
+    struct ws_view name;  /* as sent; compare case-insensitively */
+    struct ws_view value; /* leading and trailing whitespace removed */
+};
+
+struct ws_parse_limits {
+    size_t max_request_line; /* longer request line: 414 */
+    size_t max_head;         /* longer header section (request line included): 431 */
+    size_t max_headers;      /* more header fields: 431; at most WS_MAX_HEADERS */
+};
+
+struct ws_request {
+    enum ws_method method;
+    struct ws_view method_name;
+    enum ws_target_form target_form;
+    struct ws_view target;       /* the request-target exactly as sent */
+    struct ws_view path;         /* "/..." part of the target, still percent-encoded */
+    struct ws_view query;        /* after '?', without it; empty when absent */
+    struct ws_view host;         /* absolute-form authority, else the Host field */
+    int version;                 /* 10 for HTTP/1.0, 11 for HTTP/1.1 (and 1.x, x > 1) */
+    int keep_alive;              /* connection persists after the response (RFC 9112 §9.3) */
+    int64_t content_length;      /* -1 when absent */
+    int chunked;                 /* Transfer-Encoding: chunked */
+    int expect_continue;         /* Expect: 100-continue */
+    int expect_other;            /* an Expect value we cannot meet: 417 */
+    struct ws_view request_line; /* without its line terminator, for logging */
+    size_t header_count;
+    struct ws_header headers[WS_MAX_HEADERS];
+};
+
+/*
+ * Parses the header section at the start of buf[0..len).
+ *
+ * prev_len is how many of these bytes an earlier call on the same request already
+ * saw and answered WS_PARSE_AGAIN for (0 on the first call). It lets the parser
+ * skip re-parsing when nothing that could complete or reject the request has
+ * arrived, which keeps byte-at-a-time clients linear instead of quadratic.
+ *
+ * On success fills *req (its views point into buf) and returns the length of the
+ * header section; a body, if any, follows it. See the top of this file for the
+ * other results. *req is unspecified after a result <= 0.
+ */
+int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
+                          const struct ws_parse_limits *limits, struct ws_request *req);
+
+/* The first field named `name` (case-insensitive), or NULL. */
+const struct ws_header *ws_request_header(const struct ws_request *req, const char *name);
+
+/*
+ * Incremental decoder for a chunked request body (RFC 9112 §7.1). The body is
+ * only validated and measured, never stored: the server discards request bodies.
+ */
+struct ws_chunked {
+    uint8_t state;
+    uint8_t digits;     /* hex digits in the current chunk-size */
+    uint32_t meta;      /* chunk-ext and trailer bytes seen so far */
+    uint64_t remaining; /* data bytes left in the current chunk */
+};
+
+/* Longest total of chunk extensions plus trailer section accepted, in bytes. */
+#define WS_CHUNKED_MAX_META 16384
+
+void ws_chunked_init(struct ws_chunked *st);
+
+/*
+ * Feeds buf[0..len) to the decoder. Sets *consumed to the bytes that belong to the
+ * body and adds the chunk-data bytes among them to *data_bytes. Returns 1 when the
+ * body (trailers included) is complete, 0 when it needs more, -400 on a framing
+ * error (the connection must then be closed).
+ */
+int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t *consumed,
+                      uint64_t *data_bytes);
+
+#endif

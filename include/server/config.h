@@ -1,0 +1,66 @@
+/*
+ * server/config.h - command-line configuration.
+ *
+ * ws_config_parse is pure apart from getopt_long's own globals (optind, opterr),
+ * which it resets on entry: call it from one thread at a time. It checks syntax
+ * and ranges only; whether the root exists is checked by main, which owns I/O.
+ */
+#ifndef WS_CONFIG_H
+#define WS_CONFIG_H
+
+#include "http/forwarded.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ws_config {
+    int port;                               /* 0..65535; 0 lets the kernel choose */
+    unsigned threads;                       /* worker threads, 1..1024 */
+    unsigned queue_capacity;                /* ring buffer slots, 1..1048576 */
+    const char *root;                       /* document root, as given */
+    const char *bind;                       /* address to listen on; NULL means every interface */
+    const char *access_log;                 /* file name, "-" for stdout, or NULL for off */
+    unsigned header_timeout_ms;             /* whole request header must arrive within this */
+    unsigned keepalive_timeout_ms;          /* idle time allowed between requests */
+    unsigned send_timeout_ms;               /* longest a client may stall reading a response */
+    unsigned shutdown_grace_ms;             /* time in-flight responses get after SIGTERM */
+    unsigned max_requests;                  /* requests per connection; 0 means no cap */
+    uint64_t max_body;                      /* largest request body read and discarded */
+    int cache_mode;                         /* enum ws_cache_mode (validators.h) */
+    unsigned cache_max_age;                 /* seconds, with WS_CACHE_FIXED */
+    const char *mime_types;                 /* extra /etc/mime.types style file, or NULL */
+    const char *error_pages;                /* directory with <status>.html pages, or NULL */
+    int listing;                            /* list directories without index.html */
+    int dotfiles;                           /* serve names that start with '.' */
+    const char *error_log;                  /* file name, or NULL for stderr */
+    int log_format;                         /* enum ws_log_format (log.h) */
+    const char *user;                       /* drop root for this user after binding, or NULL */
+    int reuseport;                          /* SO_REUSEPORT on the listeners */
+    unsigned defer_accept_secs;             /* TCP_DEFER_ACCEPT on our listeners; 0: off */
+    int stat_every_request;                 /* --revalidate=stat: no inotify watch */
+    struct ws_cidr trusted[WS_MAX_TRUSTED]; /* --trusted-proxy blocks */
+    unsigned n_trusted;
+};
+
+enum ws_config_result {
+    WS_CONFIG_RUN = 0, /* *cfg is ready */
+    WS_CONFIG_HELP,    /* --help: print ws_config_help() and exit 0 */
+    WS_CONFIG_VERSION, /* --version: print the version and exit 0 */
+    WS_CONFIG_ERROR,   /* err holds a one-line message; exit 2 */
+};
+
+/* Fills *cfg with the defaults. */
+void ws_config_defaults(struct ws_config *cfg);
+
+/*
+ * Parses argv into *cfg (which it first sets to the defaults). On
+ * WS_CONFIG_ERROR, err (err_size bytes) holds one line without a newline.
+ * Strings in *cfg point into argv.
+ */
+enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
+                                      size_t err_size);
+
+/* The --help text. */
+const char *ws_config_help(void);
+
+#endif

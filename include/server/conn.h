@@ -1,0 +1,180 @@
+/*
+ * server/conn.h - one client connection and its HTTP state machine.
+ *
+ * DESIGN
+ * A struct ws_conn holds everything about a client socket that must survive
+ * between two turns of work: input received but not yet consumed, the response
+ * still being sent, the request body still being discarded, and deadlines.
+ * Whatever is only needed during a turn (the bytes being parsed, the response
+ * head being built) lives in the running worker's struct ws_worker_buf instead,
+ * and is copied into the record only when the connection must park with it
+ * unfinished. An idle keep-alive connection therefore costs its record alone.
+ *
+ * Ownership. At every moment exactly one of these owns a connection: the event
+ * thread (it is parked: in the epoll set, waiting to be readable or writable),
+ * the ring buffer (queued), or one worker (running). Only the owner reads or
+ * writes the record or touches its descriptors, and only the owner closes them.
+ * Handing the descriptor on (parking, pushing, popping) hands ownership over;
+ * the hand-overs go through a mutex, which orders the previous owner's writes
+ * before the next owner's reads.
+ *
+ * ws_conn_run is called by the worker that owns the connection. It does not
+ * block: it runs the connection until the socket has nothing more to give or
+ * cannot take more, then says whether to park the connection (and for what) or
+ * to close it. It never closes the socket itself.
+ */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include "http/validators.h"
+#include "http/request_parser.h"
+#include "server/log.h"
+#include "server/static_file.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Request line longer than this: 414. */
+#define WS_MAX_REQUEST_LINE 8192
+/* Header section (request line included) longer than this: 431. */
+#define WS_MAX_HEAD 16384
+/* Files up to this size are read into memory and sent with their head in one write. */
+#define WS_SMALL_FILE_MAX 16384
+/* Room for a response head. */
+#define WS_HEAD_MAX 2048
+
+enum ws_conn_phase {
+    WS_PHASE_HEAD = 0, /* waiting for (the rest of) a request header */
+    WS_PHASE_BODY,     /* discarding a request body before answering */
+    WS_PHASE_SEND,     /* sending a response */
+    WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
+};
+
+/* A piece of a response: out[mem_off, +mem_len), then file bytes [file_off, +file_len). */
+struct ws_segment {
+    uint32_t mem_off, mem_len;
+    int64_t file_off, file_len;
+};
+
+enum ws_conn_verdict {
+    WS_CONN_PARK,  /* park: wait for conn->park_events, until conn->deadline_ms */
+    WS_CONN_CLOSE, /* done: the owner closes and frees the connection */
+};
+
+/* Read-only context shared by every worker; draining is the one mutable field. */
+struct ws_conn_env {
+    struct ws_static_opts statics; /* root, dotfiles, listings, MIME overrides */
+    int error_pages_fd;            /* --error-pages directory, or -1 */
+    enum ws_cache_mode cache_mode;
+    unsigned cache_max_age; /* with WS_CACHE_FIXED */
+    struct ws_log *log;
+    const struct ws_cidr *trusted; /* --trusted-proxy blocks, n_trusted of them */
+    unsigned n_trusted;
+    const atomic_int *draining; /* nonzero once shutdown began: finish, do not keep alive */
+    struct ws_parse_limits limits;
+    unsigned header_timeout_ms;
+    unsigned keepalive_timeout_ms;
+    unsigned send_timeout_ms;
+    unsigned linger_timeout_ms;
+    unsigned max_requests;
+    uint64_t max_body;
+};
+
+/* Per-worker scratch memory, reused for every connection that worker runs. */
+struct ws_worker_buf {
+    char in[WS_MAX_HEAD];                      /* request bytes */
+    char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
+    char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
+    char log[8192];                            /* access log line being built */
+    time_t date_second;                        /* second the cached dates are for */
+    char date[32];                             /* IMF-fixdate of date_second */
+    char log_date[32];
+    uint64_t boundary_seed;          /* for multipart boundaries */
+    struct ws_file_cache *cache;     /* this worker's own cache of small files */
+    atomic_ullong served;            /* responses completed; read by the stats report */
+    struct ws_log_buffer log_buffer; /* finished access log lines not yet written */
+};
+
+struct ws_conn {
+    int fd;
+    uint8_t phase;        /* enum ws_conn_phase */
+    uint8_t registered;   /* the event thread has added fd to its epoll set */
+    uint8_t close_after;  /* close once the current response has been sent */
+    uint8_t linger;       /* ... with a lingering close (unread input may follow) */
+    uint8_t nodelay;      /* TCP_NODELAY is set (once the connection is kept alive) */
+    uint8_t synced;       /* pushed for input, after the event thread synced the watch */
+    uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
+    uint32_t requests;    /* responses started on this connection */
+
+    /* Input received but not yet consumed; owned (malloc) only while parked. */
+    char *saved;
+    uint32_t saved_len;
+
+    /*
+     * The response being sent: a list of segments, each some bytes of the
+     * response buffer followed by a range of the file. An ordinary response is
+     * one segment (head, maybe a small body; then the file); a multipart range
+     * response has one per range. The buffer is the worker's out buffer during
+     * the turn that built it, and `out` (owned) once it must outlive a turn.
+     */
+    char *out;
+    uint32_t out_len;  /* bytes in the response buffer */
+    uint32_t head_len; /* the first head_len of them are the response head */
+    uint32_t mem_sent; /* bytes of the current segment's memory part already sent */
+    uint16_t n_segs, cur_seg;
+    struct ws_segment seg;   /* the single segment of an ordinary response */
+    struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
+    int file_fd;
+    uint64_t bytes_sent; /* head and body bytes written, for the access log */
+    int status;
+
+    /* Access log line of the response being sent, kept only while parked. */
+    char *log_line;
+    uint32_t log_len, log_split;
+
+    /* Request body being discarded before the response is sent. */
+    int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
+    uint64_t body_seen;
+    struct ws_chunked chunked;
+
+    int64_t request_start_ms; /* monotonic ms: accept, or first byte of this request */
+    int64_t deadline_ms;      /* monotonic ms after which a parked conn is closed */
+    uint32_t heap_index;      /* slot in the event thread's deadline heap, or UINT32_MAX */
+    int64_t queued_us;        /* when it was last pushed into the ring (ws_now_us) */
+    int64_t turn_wait_us;     /* how long this turn waited in the ring */
+    int64_t wait_us;          /* ... the turn in which the current response began */
+    int64_t serve_start_us;   /* when the current response began, if timing is logged */
+
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;
+};
+
+/* A new record for an accepted socket, or NULL (errno ENOMEM). */
+struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms);
+
+/* Closes the socket and any open file, and frees the record. Owner only. */
+void ws_conn_free(struct ws_conn *c);
+
+/* Runs the connection until it would block; see the DESIGN note above. */
+enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,
+                                 struct ws_worker_buf *wb);
+
+/*
+ * Called by the owner when a connection's deadline has passed, just before it
+ * is closed: a connection that has received part of a request head (pending
+ * bytes unconsumed) gets a best-effort 408, which never blocks.
+ */
+void ws_conn_timed_out(struct ws_conn *c, size_t pending);
+
+/* Monotonic microseconds, precise: for the timing the access log reports. */
+int64_t ws_now_us(void);
+
+/* Monotonic milliseconds (coarse clock; deadlines need no finer grain). */
+int64_t ws_now_ms(void);
+
+#endif

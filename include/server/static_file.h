@@ -1,0 +1,84 @@
+/*
+ * server/static_file.h - mapping a request path to an open file under the document root.
+ *
+ * Thread-safe: no shared state beyond the root descriptor, which is only read.
+ */
+#ifndef WS_STATIC_FILE_H
+#define WS_STATIC_FILE_H
+
+#include "http/request_parser.h"
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+struct ws_file_cache;
+struct ws_mime_map;
+struct ws_watch;
+
+/* How requests map to files; fixed after start-up and shared by every worker. */
+struct ws_static_opts {
+    int root_fd;                    /* the document root */
+    int dotfiles;                   /* serve names starting with '.' (else 404) */
+    int listing;                    /* list directories that have no index.html */
+    const struct ws_mime_map *mime; /* --mime-types overrides, or NULL */
+    struct ws_watch *watch;         /* spares cached files their stat (watch.h), or NULL */
+};
+
+struct ws_static_result {
+    int status;                   /* 200, 301, 400, 403, 404, 414, 500 or 503 */
+    int fd;                       /* with 200: the open regular file, the caller's to close */
+    const char *mem;              /* or (fd -1) its contents, from the worker's file cache */
+    struct stat st;               /* with 200: its attributes, from that descriptor */
+    const char *content_type;     /* with 200 */
+    const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
+    int vary;                     /* the response depends on Accept-Encoding */
+    const char *name;             /* with 200 and a file: its path under the root */
+    size_t name_len;
+    const char *location; /* with 301: the slashed path, in the caller's buffer */
+    char *listing;        /* with 200 and no fd: a listing page, the caller's to free */
+    size_t listing_len;
+};
+
+/*
+ * Resolves a request's path against the root: decodes and normalises it,
+ * refuses hidden names (unless opts->dotfiles), opens it beneath the root,
+ * serves a directory's index.html (or its listing, with opts->listing),
+ * redirects a directory named without its trailing slash (the query kept),
+ * and swaps in a precompressed sibling (name.br, name.gz) that is no older than
+ * the file when the request accepts its coding. With a cache (the calling
+ * worker's own, or NULL), a small file comes back as its cached contents (mem)
+ * when a fresh stat shows it unchanged, or, with opts->watch, when the watch
+ * shows that nothing it depends on has changed; and is cached (and watched)
+ * after a slow-path open. synced says that the watch was synced after the
+ * request's first byte arrived (watch.h), which spares the worker the sync.
+ * buf (buf_size bytes) holds the
+ * decoded path and the Location value; when it is too small for them the status
+ * is 414. Never blocks on a FIFO.
+ */
+void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache, int synced,
+                    const struct ws_request *req, char *buf, size_t buf_size,
+                    struct ws_static_result *out);
+
+/*
+ * Opens the custom page for an error status, "<status>.html" beneath dir_fd
+ * (the --error-pages directory, -1 for none). Returns the descriptor with *st
+ * filled in, or -1 when there is no such regular file.
+ */
+int ws_static_error_page(int dir_fd, int status, struct stat *st);
+
+/*
+ * Opens rel (relative, "" for the root itself) beneath root_fd so that the
+ * result is inside the root even if a symlink or a concurrent rename would lead
+ * elsewhere: with openat2(RESOLVE_BENEATH) where the kernel has it, otherwise by
+ * opening and then checking the opened file's real path. Returns the descriptor
+ * or -errno (-EXDEV or -ELOOP for an escape).
+ */
+int ws_open_beneath(int root_fd, const char *rel, int flags);
+
+/*
+ * Which method ws_open_beneath uses: 1 for openat2, 2 for the checked open.
+ * The first call (normally at start-up, from one thread) probes the kernel.
+ */
+int ws_open_beneath_mode(int root_fd);
+
+#endif

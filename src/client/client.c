@@ -1,0 +1,692 @@
+/*
+ * client/client.c - a command-line HTTP/1.1 client: `client host port path`.
+ *
+ * main and I/O only; reading the response is http_response.c's job. The socket
+ * is non-blocking and every wait on it goes through poll with a deadline taken
+ * from -t, so no connect, read or write on the network can take longer than
+ * that. The response head must fit in WS_RESP_DEFAULT_MAX_HEAD bytes; the body
+ * streams through the same fixed buffer, so memory use does not grow with it.
+ *
+ * Exit status: 0 for a 2xx or 3xx answer, 1 for 4xx or 5xx, 2 for a usage
+ * error, 3 for a connection, protocol or output error. Every failure prints
+ * one line, prefixed "client: ", on standard error.
+ */
+#include "http/response_parser.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    EXIT_HTTP_OK = 0,
+    EXIT_HTTP_ERROR = 1,
+    EXIT_USAGE = 2,
+    EXIT_CONN = 3,
+};
+
+#define DEFAULT_TIMEOUT_S 30
+#define MAX_TIMEOUT_S     86400
+#define MAX_REPEAT        10000
+#define MAX_USER_HEADERS  100
+#define MAX_REQUEST       16384
+/* 1xx responses tolerated before the final one; a server sending more is broken. */
+#define MAX_INTERIM 16
+/* Room for a whole head plus a body read that follows it. */
+#define READ_BUFFER_SIZE (WS_RESP_DEFAULT_MAX_HEAD + 65536)
+
+static const char help_text[] =
+    "Usage: client [OPTION]... HOST PORT PATH\n"
+    "Send an HTTP/1.1 GET for PATH to HOST:PORT and print the response: the status\n"
+    "line and header fields, then the body.\n"
+    "\n"
+    "  -I, --head             send HEAD instead of GET (no body is expected)\n"
+    "  -o, --output=FILE      write the body to FILE, byte for byte; header sections\n"
+    "                         go to standard error\n"
+    "  -H, --header='NAME: VALUE'\n"
+    "                         add a request header field (repeatable); replaces the\n"
+    "                         default Host, User-Agent, Accept or Connection field\n"
+    "  -r, --repeat=N         send the request N times on one keep-alive connection\n"
+    "                         and print every response (1..10000)\n"
+    "  -t, --timeout=SECONDS  longest wait to connect, and for each read or write\n"
+    "                         on the connection (default 30)\n"
+    "  -q, --quiet            print the body only\n"
+    "  -h, --help             show this help and exit\n"
+    "  -V, --version          show the version and exit\n"
+    "\n"
+    "HOST is a name, an IPv4 address or an IPv6 address (with or without brackets).\n"
+    "Exit status: 0 for a 2xx or 3xx answer, 1 for 4xx or 5xx, 2 for a usage error,\n"
+    "3 for a connection, protocol or output error.\n";
+
+struct options {
+    const char *host_arg; /* HOST as given */
+    char host[256];       /* HOST for getaddrinfo: brackets removed */
+    const char *port;
+    const char *path;
+    size_t path_len; /* up to a '#' fragment, which is never sent */
+    int head;
+    int quiet;
+    const char *output;
+    const char *headers[MAX_USER_HEADERS];
+    size_t header_count;
+    unsigned repeat; /* 0: no -r, one request with "Connection: close" */
+    int timeout_ms;
+    double timeout_s;
+};
+
+struct conn {
+    int fd;
+    int timeout_ms;
+    int eof;
+    char *buf;
+    size_t start, end; /* unconsumed input is buf[start..end) */
+};
+
+/* Where output goes; -1 means nowhere. */
+struct sinks {
+    int head_fd;
+    int body_fd;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints one "client: ..." line on standard error. */
+static void say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n] = '\n';
+    fprintf(stderr, "client: %.*s", n + 1, line);
+    fflush(stderr);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until fd is ready for events or the deadline (CLOCK_MONOTONIC ms; -1 for
+ * none) passes. Returns 1 when ready, 0 on timeout, -1 with errno on error.
+ */
+static int wait_until(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = events };
+        int left = -1, n;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ms();
+            left = d < 0 ? 0 : (int)d;
+        }
+        n = poll(&pfd, 1, left);
+        if (n > 0)
+            return 1; /* POLLERR and POLLHUP too: the next call reports them */
+        if (n == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/*
+ * Writes all of p[0..n) to fd, waiting (until the deadline, -1 for none) when
+ * it would block. Returns 0, or -1 with errno set (ETIMEDOUT on timeout).
+ */
+static int write_all(int fd, const char *p, size_t n, int is_socket, int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = is_socket ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int r = wait_until(fd, POLLOUT, deadline);
+            if (r == 0)
+                errno = ETIMEDOUT;
+            if (r <= 0)
+                return -1;
+            continue;
+        }
+        if (w == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes response bytes to one of the sinks; -1 means discard. Returns 0 or -1. */
+static int emit(int fd, const char *p, size_t n)
+{
+    if (fd < 0 || n == 0)
+        return 0;
+    if (write_all(fd, p, n, 0, -1) < 0) {
+        say("cannot write output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads more input into c->buf. Returns the bytes read, 0 at end of stream, or
+ * -1 after printing why (a timeout says it was waiting for `what`).
+ */
+static ssize_t conn_fill(struct conn *c, const char *what)
+{
+    int64_t deadline = now_ms() + c->timeout_ms;
+
+    if (c->start == c->end) {
+        c->start = c->end = 0;
+    } else if (c->end == READ_BUFFER_SIZE && c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->end - c->start);
+        c->end -= c->start;
+        c->start = 0;
+    }
+    if (c->end == READ_BUFFER_SIZE) {
+        /* Cannot happen: heads are limited below the buffer size, bodies are drained. */
+        say("internal error: input buffer full");
+        return -1;
+    }
+    if (c->eof)
+        return 0;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->buf + c->end, READ_BUFFER_SIZE - c->end, 0);
+        if (n > 0) {
+            c->end += (size_t)n;
+            return n;
+        }
+        if (n == 0) {
+            c->eof = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int r = wait_until(c->fd, POLLIN, deadline);
+            if (r > 0)
+                continue;
+            if (r == 0)
+                say("timed out after %g s waiting for %s", c->timeout_ms / 1000.0, what);
+            else
+                say("poll: %s", strerror(errno));
+            return -1;
+        }
+        say("cannot read from the server: %s", strerror(errno));
+        return -1;
+    }
+}
+
+/* Connects to one address within timeout_ms. Returns the socket, or -1 with errno. */
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EINTR)
+        goto fail;
+    switch (wait_until(fd, POLLOUT, now_ms() + timeout_ms)) {
+    case 0: errno = ETIMEDOUT; goto fail;
+    case -1: goto fail;
+    default: break;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        goto fail;
+    if (err == 0)
+        return fd;
+    errno = err;
+fail:
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+/* Tries each address of the host in turn. Returns a socket, or -1 after printing why. */
+static int open_connection(const struct options *o)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc, fd = -1, err = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc != 0) {
+        say("cannot resolve '%s': %s", o->host,
+            rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return -1;
+    }
+    for (const struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = connect_one(ai, o->timeout_ms);
+        if (fd < 0)
+            err = errno;
+    }
+    freeaddrinfo(res);
+    if (fd >= 0)
+        return fd;
+    if (err == ETIMEDOUT)
+        say("timed out after %g s connecting to %s port %s", o->timeout_s, o->host_arg, o->port);
+    else
+        say("cannot connect to %s port %s: %s", o->host_arg, o->port, strerror(err));
+    return -1;
+}
+
+/* Case-insensitive: does the header line `h` ("Name: value") have this name? */
+static int header_named(const char *h, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(h, name, n) == 0 && h[n] == ':';
+}
+
+static int user_overrides(const struct options *o, const char *name)
+{
+    for (size_t i = 0; i < o->header_count; i++)
+        if (header_named(o->headers[i], name))
+            return 1;
+    return 0;
+}
+
+/* Builds the request into out; returns its length, or 0 if it does not fit. */
+static size_t build_request(const struct options *o, char *out, size_t size)
+{
+    size_t len = 0;
+    int n;
+
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        n = snprintf(out + len, size - len, __VA_ARGS__);                                          \
+        if (n < 0 || (size_t)n >= size - len)                                                      \
+            return 0;                                                                              \
+        len += (size_t)n;                                                                          \
+    } while (0)
+
+    APPEND("%s %s%.*s HTTP/1.1\r\n", o->head ? "HEAD" : "GET", o->path[0] == '/' ? "" : "/",
+           (int)o->path_len, o->path);
+    if (!user_overrides(o, "host")) {
+        int v6 = strchr(o->host, ':') != NULL;
+        APPEND("Host: %s%s%s:%s\r\n", v6 ? "[" : "", o->host, v6 ? "]" : "", o->port);
+    }
+    if (!user_overrides(o, "user-agent"))
+        APPEND("User-Agent: client/%s\r\n", WS_VERSION);
+    if (!user_overrides(o, "accept"))
+        APPEND("Accept: */*\r\n");
+    if (o->repeat == 0 && !user_overrides(o, "connection"))
+        APPEND("Connection: close\r\n");
+    for (size_t i = 0; i < o->header_count; i++)
+        APPEND("%s\r\n", o->headers[i]);
+    APPEND("\r\n");
+#undef APPEND
+    return len;
+}
+
+/*
+ * Reads one response (skipping interim 1xx ones) and writes it to the sinks.
+ * Sets *status to the final status and *reusable to whether the connection can
+ * carry another request. Returns 0, or -1 after printing why.
+ */
+static int read_response(struct conn *c, const struct options *o, const struct sinks *out,
+                         unsigned index, int *status, int *reusable)
+{
+    static const struct ws_resp_limits limits = {
+        .max_head = WS_RESP_DEFAULT_MAX_HEAD,
+        .max_headers = WS_RESP_MAX_HEADERS,
+    };
+    struct ws_response resp;
+    struct ws_resp_body body;
+    size_t prev = 0;
+    int interim = 0, rc;
+
+    for (;;) {
+        rc = ws_resp_parse(c->buf + c->start, c->end - c->start, prev, &limits, &resp);
+        if (rc > 0 && resp.status >= 200)
+            break;
+        if (rc > 0) {
+            if (resp.status == 101) {
+                say("unexpected 101 Switching Protocols: no upgrade was requested");
+                return -1;
+            }
+            if (++interim > MAX_INTERIM) {
+                say("more than %d interim (1xx) responses", MAX_INTERIM);
+                return -1;
+            }
+            if (emit(out->head_fd, c->buf + c->start, (size_t)rc) < 0)
+                return -1;
+            c->start += (size_t)rc;
+            prev = 0;
+            continue;
+        }
+        if (rc < 0) {
+            say("bad response: %s", ws_resp_strerror(rc));
+            return -1;
+        }
+        prev = c->end - c->start;
+        ssize_t n = conn_fill(c, "the response");
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            if (c->start == c->end && interim == 0 && o->repeat > 1)
+                say("server closed the connection before answering request %u of %u", index,
+                    o->repeat);
+            else if (c->start == c->end && interim == 0)
+                say("server closed the connection without answering");
+            else
+                say("connection closed inside the response header");
+            return -1;
+        }
+    }
+
+    if (emit(out->head_fd, c->buf + c->start, (size_t)rc) < 0)
+        return -1;
+    c->start += (size_t)rc;
+    *status = resp.status;
+    enum ws_resp_framing framing = ws_resp_framing(&resp, o->head);
+    ws_resp_body_init(&body, framing,
+                      (uint64_t)(resp.content_length > 0 ? resp.content_length : 0));
+
+    for (;;) {
+        struct ws_view data;
+        size_t used;
+        rc = ws_resp_body_decode(&body, c->buf + c->start, c->end - c->start, &used, &data);
+        c->start += used;
+        if (emit(out->body_fd, data.ptr, data.len) < 0)
+            return -1;
+        if (rc == 1)
+            break;
+        if (rc < 0) {
+            say("bad response body: %s", ws_resp_strerror(rc));
+            return -1;
+        }
+        if (c->start < c->end)
+            continue;
+        ssize_t n = conn_fill(c, "the response body");
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            if (ws_resp_body_finish(&body) == 1)
+                break;
+            if (framing == WS_RESP_LENGTH)
+                say("connection closed after %llu of %lld body bytes",
+                    (unsigned long long)body.received, (long long)resp.content_length);
+            else
+                say("connection closed inside a chunked body, after %llu data bytes",
+                    (unsigned long long)body.received);
+            return -1;
+        }
+    }
+
+    *reusable = resp.keep_alive && framing != WS_RESP_UNTIL_CLOSE && !c->eof;
+    if (resp.status >= 400)
+        say("server answered %.*s", (int)(resp.status_line.len > 9 ? resp.status_line.len - 9 : 0),
+            resp.status_line.ptr + 9);
+    if (!*reusable && o->repeat > index) {
+        if (c->eof)
+            say("server closed the connection after response %u of %u", index, o->repeat);
+        else if (framing == WS_RESP_UNTIL_CLOSE)
+            say("response %u of %u is delimited by closing the connection", index, o->repeat);
+        else
+            say("server will close the connection after response %u of %u", index, o->repeat);
+        return -1;
+    }
+    return 0;
+}
+
+/* A request header given with -H: "Name: value", a token name, no control bytes. */
+static int valid_user_header(const char *h)
+{
+    const char *p = h;
+    while (*p != '\0' && *p != ':' &&
+           ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            strchr("!#$%&'*+-.^_`|~", *p) != NULL))
+        p++;
+    if (p == h || *p != ':')
+        return 0;
+    for (p++; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != '\t' && (c < 0x20 || c == 0x7f))
+            return 0; /* CR or LF would inject a header line, or a whole request */
+    }
+    return 1;
+}
+
+/* Checks and converts a decimal integer in [min, max]. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns -1 to go on, or the exit status (after printing any message). */
+static int parse_args(struct options *o, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "head", no_argument, NULL, 'I' },
+        { "output", required_argument, NULL, 'o' },
+        { "header", required_argument, NULL, 'H' },
+        { "repeat", required_argument, NULL, 'r' },
+        { "timeout", required_argument, NULL, 't' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    unsigned long v;
+    char *end;
+    int opt;
+
+    memset(o, 0, sizeof(*o));
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":Io:H:r:t:qhV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'I': o->head = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'o':
+            if (optarg[0] == '\0') {
+                say("-o needs a file name");
+                return EXIT_USAGE;
+            }
+            o->output = optarg;
+            break;
+        case 'H':
+            if (!valid_user_header(optarg)) {
+                say("invalid header '%s': want 'Name: value' without control characters",
+                    strpbrk(optarg, "\r\n") ? "(contains CR or LF)" : optarg);
+                return EXIT_USAGE;
+            }
+            if (o->header_count == MAX_USER_HEADERS) {
+                say("too many -H options (at most %d)", MAX_USER_HEADERS);
+                return EXIT_USAGE;
+            }
+            o->headers[o->header_count++] = optarg;
+            break;
+        case 'r':
+            if (parse_uint(optarg, 1, MAX_REPEAT, &v) < 0) {
+                say("invalid value '%s' for -r: want 1..%d", optarg, MAX_REPEAT);
+                return EXIT_USAGE;
+            }
+            o->repeat = (unsigned)v;
+            break;
+        case 't':
+            errno = 0;
+            o->timeout_s = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !isfinite(o->timeout_s) ||
+                o->timeout_s <= 0 || o->timeout_s > MAX_TIMEOUT_S) {
+                say("invalid value '%s' for -t: want seconds, more than 0 and at most %d", optarg,
+                    MAX_TIMEOUT_S);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': fputs(help_text, stdout); return EXIT_HTTP_OK;
+        case 'V': printf("client %s\n", WS_VERSION); return EXIT_HTTP_OK;
+        case ':':
+            if (optopt != 0)
+                say("option '-%c' needs a value", optopt);
+            else
+                say("option '%s' needs a value", argv[optind - 1]);
+            return EXIT_USAGE;
+        default:
+            if (optopt != 0)
+                say("unknown option '-%c' (see --help)", optopt);
+            else
+                say("unknown option '%s' (see --help)", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 3) {
+        say("usage: client [OPTION]... HOST PORT PATH (see --help)");
+        return EXIT_USAGE;
+    }
+    o->host_arg = argv[optind];
+    o->port = argv[optind + 1];
+    o->path = argv[optind + 2];
+    o->timeout_ms = (int)ceil(o->timeout_s * 1000.0);
+
+    {
+        const char *h = o->host_arg;
+        size_t n = strlen(h);
+        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+            h++;
+            n -= 2;
+        }
+        int ok = n > 0 && n < sizeof(o->host);
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (unsigned char)h[i] > 0x20 && h[i] != 0x7f && strchr("/?#@[]", h[i]) == NULL;
+        if (!ok) {
+            say("invalid host '%s'", o->host_arg);
+            return EXIT_USAGE;
+        }
+        memcpy(o->host, h, n);
+        o->host[n] = '\0';
+    }
+    if (parse_uint(o->port, 1, 65535, &v) < 0) {
+        say("invalid port '%s': want 1..65535", o->port);
+        return EXIT_USAGE;
+    }
+    o->path_len = strcspn(o->path, "#");
+    for (size_t i = 0; i < o->path_len; i++) {
+        unsigned char c = (unsigned char)o->path[i];
+        if (c <= 0x20 || c == 0x7f) {
+            say("invalid path: spaces and control characters must be percent-encoded");
+            return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+/* Sends the request and reads the responses; returns the exit status. */
+static int run(const struct options *o, const struct sinks *out, const char *request,
+               size_t request_len)
+{
+    struct conn c = { .fd = -1, .timeout_ms = o->timeout_ms };
+    unsigned count = o->repeat ? o->repeat : 1;
+    int http_error = 0, rc = EXIT_CONN;
+
+    c.buf = malloc(READ_BUFFER_SIZE);
+    if (c.buf == NULL) {
+        say("out of memory");
+        return EXIT_CONN;
+    }
+    c.fd = open_connection(o);
+    if (c.fd < 0)
+        goto out;
+    for (unsigned i = 1; i <= count; i++) {
+        int status = 0, reusable = 0;
+        if (write_all(c.fd, request, request_len, 1, now_ms() + o->timeout_ms) < 0) {
+            if (errno == ETIMEDOUT)
+                say("timed out after %g s sending the request", o->timeout_s);
+            else
+                say("cannot send the request: %s", strerror(errno));
+            goto out;
+        }
+        if (read_response(&c, o, out, i, &status, &reusable) < 0)
+            goto out;
+        if (status >= 400)
+            http_error = 1;
+    }
+    rc = http_error ? EXIT_HTTP_ERROR : EXIT_HTTP_OK;
+out:
+    if (c.fd >= 0)
+        close(c.fd);
+    free(c.buf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct sinks out = { .head_fd = STDOUT_FILENO, .body_fd = STDOUT_FILENO };
+    char request[MAX_REQUEST];
+    size_t request_len;
+    int rc;
+
+    rc = parse_args(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    request_len = build_request(&o, request, sizeof(request));
+    if (request_len == 0) {
+        say("request too large (more than %d bytes)", MAX_REQUEST);
+        return EXIT_USAGE;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    if (o.output != NULL) {
+        out.head_fd = STDERR_FILENO;
+        if (strcmp(o.output, "-") != 0) {
+            out.body_fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            if (out.body_fd < 0) {
+                say("cannot open '%s': %s", o.output, strerror(errno));
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if (o.quiet)
+        out.head_fd = -1;
+
+    rc = run(&o, &out, request, request_len);
+    if (out.body_fd != STDOUT_FILENO && close(out.body_fd) < 0 && rc != EXIT_CONN) {
+        say("cannot write '%s': %s", o.output, strerror(errno));
+        rc = EXIT_CONN;
+    }
+    return rc;
+}

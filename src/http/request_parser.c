@@ -1,0 +1,636 @@
+/*
+ * http/request_parser.c - HTTP/1.x request parser; see request_parser.h for the contract.
+ *
+ * The parser is strict where leniency has been used for request smuggling or
+ * cache poisoning (whitespace, line folding, bare CR, framing headers) and
+ * lenient only where RFC 9112 explicitly allows it (bare LF as a line
+ * terminator, empty lines before the request line, empty list elements).
+ * docs/conformance.md records each choice with its RFC section.
+ */
+#include "http/request_parser.h"
+
+#include <string.h>
+
+static int is_tchar(unsigned char c)
+{
+    return ws_is_tchar(c);
+}
+
+/* Bytes allowed in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. */
+static int is_field_vchar(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Bytes allowed in a request-target: any visible byte; no SP, CTL or DEL. */
+static int is_target_char(unsigned char c)
+{
+    return c > 0x20 && c != 0x7f;
+}
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+const struct ws_header *ws_request_header(const struct ws_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name))
+            return &req->headers[i];
+    return NULL;
+}
+
+static enum ws_method lookup_method(struct ws_view m)
+{
+    static const struct {
+        const char *name;
+        enum ws_method method;
+    } methods[] = {
+        { "GET", WS_METHOD_GET },         { "HEAD", WS_METHOD_HEAD },
+        { "POST", WS_METHOD_POST },       { "PUT", WS_METHOD_PUT },
+        { "DELETE", WS_METHOD_DELETE },   { "CONNECT", WS_METHOD_CONNECT },
+        { "OPTIONS", WS_METHOD_OPTIONS }, { "TRACE", WS_METHOD_TRACE },
+        { "PATCH", WS_METHOD_PATCH },
+    };
+    /* Method names are case-sensitive (RFC 9110 §9.1). */
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strlen(methods[i].name) == m.len && memcmp(methods[i].name, m.ptr, m.len) == 0)
+            return methods[i].method;
+    return WS_METHOD_UNKNOWN;
+}
+
+/*
+ * Host: uri-host [ ":" port ] (RFC 9110 §7.2). Accepts reg-names, IPv4 and
+ * bracketed IP literals; rejects empty hosts (§4.2.1), userinfo and anything
+ * that could change meaning when the value is reused in a URL or a log.
+ */
+static int valid_host(struct ws_view h)
+{
+    size_t i = 0;
+    if (h.len == 0)
+        return 0;
+    if (h.ptr[0] == '[') {
+        for (i = 1; i < h.len && h.ptr[i] != ']'; i++) {
+            unsigned char c = (unsigned char)h.ptr[i];
+            if (!(c == ':' || c == '.' || (c >= '0' && c <= '9') ||
+                  (lower(c) >= 'a' && lower(c) <= 'z')))
+                return 0;
+        }
+        if (i == h.len || i == 1)
+            return 0;
+        i++;
+    } else {
+        for (; i < h.len && h.ptr[i] != ':'; i++) {
+            unsigned char c = (unsigned char)h.ptr[i];
+            int ok = (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'z') ||
+                     (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL);
+            if (!ok)
+                return 0;
+        }
+        if (i == 0)
+            return 0;
+    }
+    if (i == h.len)
+        return 1;
+    if (h.ptr[i] != ':')
+        return 0;
+    for (i++; i < h.len; i++)
+        if (h.ptr[i] < '0' || h.ptr[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Framing facts gathered while the fields are read, judged once all are in. */
+struct framing {
+    int host_count;
+    int cl_seen;
+    int cl_bad;
+    int te_seen;
+    int te_bad;
+    int host_bad;
+    int te_codings; /* codings named, in order, across all Transfer-Encoding lines */
+    int te_chunked; /* how many of them are "chunked" */
+    int te_last_chunked;
+    int conn_close;
+    int conn_keep_alive;
+};
+
+static void note_content_length(struct framing *f, struct ws_request *req, struct ws_view v)
+{
+    int64_t n = 0;
+
+    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != req->content_length))
+        f->cl_bad = 1; /* invalid, or another line disagrees (RFC 9112 §6.3 item 5) */
+    f->cl_seen = 1;
+    req->content_length = n;
+}
+
+static void note_transfer_encoding(struct framing *f, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    f->te_seen = 1;
+    while (ws_list_next(v, &pos, &elem)) {
+        size_t n = 0;
+        while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
+            n++;
+        struct ws_view coding = { elem.ptr, n };
+        int chunked = ws_view_eq_nocase(coding, "chunked");
+        f->te_codings++;
+        f->te_chunked += chunked;
+        /* Parameters on chunked are not allowed; on others they are ignored. */
+        f->te_last_chunked = chunked && n == elem.len;
+        if (n == 0)
+            f->te_bad = 1; /* not a coding name */
+    }
+    if (f->te_codings == 0)
+        f->te_bad = 1;
+}
+
+static void note_connection(struct framing *f, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    while (ws_list_next(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "close"))
+            f->conn_close = 1;
+        else if (ws_view_eq_nocase(elem, "keep-alive"))
+            f->conn_keep_alive = 1;
+    }
+}
+
+/* Expect is a list (RFC 9110 §10.1.1) whose empty elements are ignored (§5.6.1). */
+static void note_expect(struct ws_request *req, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    while (ws_list_next(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "100-continue"))
+            req->expect_continue = 1;
+        else
+            req->expect_other = 1;
+    }
+}
+
+static void note_field(struct framing *f, struct ws_request *req, const struct ws_header *h)
+{
+    switch (h->name.len) {
+    case 4:
+        if (ws_view_eq_nocase(h->name, "host")) {
+            f->host_count++;
+            if (req->target_form != WS_TARGET_ABSOLUTE)
+                req->host = h->value;
+            else if (!valid_host(h->value))
+                f->host_bad = 1; /* must still be a valid value (RFC 9112 §3.2) */
+        }
+        break;
+    case 6:
+        if (ws_view_eq_nocase(h->name, "expect"))
+            note_expect(req, h->value);
+        break;
+    case 10:
+        if (ws_view_eq_nocase(h->name, "connection"))
+            note_connection(f, h->value);
+        break;
+    case 14:
+        if (ws_view_eq_nocase(h->name, "content-length"))
+            note_content_length(f, req, h->value);
+        break;
+    case 17:
+        if (ws_view_eq_nocase(h->name, "transfer-encoding"))
+            note_transfer_encoding(f, h->value);
+        break;
+    default: break;
+    }
+}
+
+/* Splits the request-target into form, path, query and (absolute-form) host. */
+static int classify_target(struct ws_request *req)
+{
+    const char *t = req->target.ptr;
+    size_t n = req->target.len, path_start = 0, i;
+
+    if (memchr(t, '#', n) != NULL)
+        return -400; /* a fragment is never sent (RFC 9110 §4.2.4) */
+    if (t[0] == '/') {
+        req->target_form = WS_TARGET_ORIGIN;
+    } else if (n == 1 && t[0] == '*') {
+        req->target_form = WS_TARGET_ASTERISK;
+        req->path = req->target;
+        return 0;
+    } else if ((n >= 7 && ws_view_eq_nocase((struct ws_view){ t, 7 }, "http://")) ||
+               (n >= 8 && ws_view_eq_nocase((struct ws_view){ t, 8 }, "https://"))) {
+        size_t a = (t[4] == ':') ? 7 : 8;
+        req->target_form = WS_TARGET_ABSOLUTE;
+        for (i = a; i < n && t[i] != '/' && t[i] != '?'; i++)
+            ;
+        req->host = (struct ws_view){ t + a, i - a };
+        if (!valid_host(req->host))
+            return -400;
+        path_start = i;
+        if (path_start == n) {
+            req->path = (struct ws_view){ "/", 1 };
+            return 0;
+        }
+        if (t[path_start] == '?') {
+            /* "http://host?q": the path is empty, which means "/" (RFC 9110 §4.2.3). */
+            req->path = (struct ws_view){ "/", 1 };
+            req->query = (struct ws_view){ t + path_start + 1, n - path_start - 1 };
+            return 0;
+        }
+    } else if (req->method == WS_METHOD_CONNECT) {
+        req->target_form = WS_TARGET_AUTHORITY;
+        req->path = req->target;
+        return valid_host(req->target) ? 0 : -400;
+    } else {
+        return -400;
+    }
+
+    for (i = path_start; i < n && t[i] != '?'; i++)
+        ;
+    req->path = (struct ws_view){ t + path_start, i - path_start };
+    if (i < n)
+        req->query = (struct ws_view){ t + i + 1, n - i - 1 };
+    return 0;
+}
+
+/*
+ * The need-more answer for buf[0..end), unless the bytes seen already break a
+ * limit. A request line (from line_start, after any leading empty lines) still
+ * unterminated beyond its limit is 414; a CR at the very end may be the start of
+ * its terminator, so it does not count. A header section that fills the whole
+ * head allowance without ending is 431.
+ */
+static int need_more(const char *buf, const char *line_start, const char *end, int line_done,
+                     const struct ws_parse_limits *lim)
+{
+    size_t line = (size_t)(end - line_start);
+    if (line > 0 && end[-1] == '\r')
+        line--;
+    if (!line_done && line > lim->max_request_line)
+        return -414;
+    if ((size_t)(end - buf) >= lim->max_head)
+        return -431;
+    return WS_PARSE_AGAIN;
+}
+
+/* Returns the number of leading empty lines' bytes (RFC 9112 §2.2 allows them). */
+static size_t skip_leading_empty_lines(const char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n')))
+        i += (buf[i] == '\r') ? 2 : 1;
+    return i;
+}
+
+int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
+                          const struct ws_parse_limits *lim, struct ws_request *req)
+{
+    const char *p, *end = buf + len, *line_start;
+    struct framing f;
+    int rc;
+
+    /*
+     * Nothing decisive arrived since the last call: no new line ended, and no
+     * limit can have been crossed. A request is complete or wrong only at the end
+     * of some line (or at a limit), except for bad bytes inside a line, which are
+     * then caught when that line ends.
+     */
+    if (prev_len > 0 && prev_len < len && len < lim->max_head &&
+        memchr(buf + prev_len, '\n', len - prev_len) == NULL) {
+        /* Leading empty lines end no request line (RFC 9112 §2.2). */
+        size_t skip = skip_leading_empty_lines(buf, prev_len);
+        int line_done = memchr(buf + skip, '\n', prev_len - skip) != NULL;
+        if (line_done || len - skip <= lim->max_request_line)
+            return WS_PARSE_AGAIN;
+    }
+
+    memset(req, 0, offsetof(struct ws_request, headers));
+    req->content_length = -1;
+    memset(&f, 0, sizeof(f));
+
+    p = line_start = buf + skip_leading_empty_lines(buf, len);
+    if (p < end && *p == '\r' && p + 1 == end)
+        return need_more(buf, line_start, end, 0, lim);
+
+    /* method SP */
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    if (p == end)
+        return need_more(buf, line_start, end, 0, lim);
+    if (*p != ' ' || p == line_start)
+        return -400;
+    req->method_name = (struct ws_view){ line_start, (size_t)(p - line_start) };
+    req->method = lookup_method(req->method_name);
+    p++;
+
+    /* request-target SP */
+    req->target.ptr = p;
+    while (p < end && is_target_char((unsigned char)*p))
+        p++;
+    if ((size_t)(p - line_start) > lim->max_request_line)
+        return -414;
+    if (p == end)
+        return need_more(buf, line_start, end, 0, lim);
+    if (*p != ' ' || p == req->target.ptr)
+        return -400; /* a second SP, HTAB, CTL, or HTTP/0.9 (no version) */
+    req->target.len = (size_t)(p - req->target.ptr);
+    p++;
+
+    /* HTTP-version CRLF. The name is case-sensitive (RFC 9112 §2.3). */
+    {
+        static const char proto[] = "HTTP/";
+        size_t avail = (size_t)(end - p);
+        size_t cmp = avail < 5 ? avail : 5;
+        if (memcmp(p, proto, cmp) != 0)
+            return -400;
+        if (avail < 8)
+            return need_more(buf, line_start, end, 0, lim);
+        if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
+            return -400;
+        if (p[5] != '1')
+            return -505;
+        req->version = p[7] == '0' ? 10 : 11;
+        p += 8;
+        if (p == end)
+            return need_more(buf, line_start, end, 0, lim);
+        if (*p == '\r') {
+            if (p + 1 == end)
+                return need_more(buf, line_start, end, 0, lim);
+            if (p[1] != '\n')
+                return -400;
+            req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
+            p += 2;
+        } else if (*p == '\n') {
+            req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
+            p += 1;
+        } else {
+            return -400;
+        }
+        if (req->request_line.len > lim->max_request_line)
+            return -414;
+    }
+
+    rc = classify_target(req);
+    if (rc < 0)
+        return rc;
+
+    /* field-line CRLF, until an empty line */
+    for (;;) {
+        struct ws_header h;
+        const char *name, *value;
+
+        if ((size_t)(p - buf) > lim->max_head)
+            return -431;
+        if (p == end)
+            return need_more(buf, line_start, end, 1, lim);
+        if (*p == '\r') {
+            if (p + 1 == end)
+                return need_more(buf, line_start, end, 1, lim);
+            if (p[1] != '\n')
+                return -400;
+            p += 2;
+            break;
+        }
+        if (*p == '\n') {
+            p++;
+            break;
+        }
+        /* Leading whitespace: obs-fold, or whitespace after the start line. */
+        if (*p == ' ' || *p == '\t')
+            return -400;
+
+        name = p;
+        while (p < end && is_tchar((unsigned char)*p))
+            p++;
+        if (p == end)
+            return need_more(buf, line_start, end, 1, lim);
+        if (*p != ':' || p == name)
+            return -400; /* includes whitespace before the colon (RFC 9112 §5.1) */
+        h.name = (struct ws_view){ name, (size_t)(p - name) };
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        value = p;
+        while (p < end && is_field_vchar((unsigned char)*p))
+            p++;
+        if (p == end)
+            return need_more(buf, line_start, end, 1, lim);
+        h.value = (struct ws_view){ value, (size_t)(p - value) };
+        while (h.value.len > 0 &&
+               (h.value.ptr[h.value.len - 1] == ' ' || h.value.ptr[h.value.len - 1] == '\t'))
+            h.value.len--;
+        if (*p == '\r') {
+            if (p + 1 == end)
+                return need_more(buf, line_start, end, 1, lim);
+            if (p[1] != '\n')
+                return -400; /* bare CR (RFC 9112 §2.2) */
+            p += 2;
+        } else if (*p == '\n') {
+            p++;
+        } else {
+            return -400; /* NUL or another control byte in the value */
+        }
+        if (req->header_count >= lim->max_headers || req->header_count >= WS_MAX_HEADERS)
+            return -431;
+        req->headers[req->header_count++] = h;
+        note_field(&f, req, &h);
+    }
+    if ((size_t)(p - buf) > lim->max_head)
+        return -431;
+
+    /* Host (RFC 9112 §3.2): exactly one, valid, in HTTP/1.1. */
+    if (f.host_count > 1 || f.host_bad || (req->version == 11 && f.host_count == 0))
+        return -400;
+    if (f.host_count == 1 && req->target_form != WS_TARGET_ABSOLUTE && !valid_host(req->host))
+        return -400;
+
+    /* Message framing (RFC 9112 §6.1, §6.3). */
+    if (f.cl_bad)
+        return -400;
+    if (f.te_seen) {
+        if (req->version == 10 || f.cl_seen)
+            return -400;
+        if (f.te_bad || !f.te_last_chunked || f.te_chunked != 1)
+            return -400;
+        if (f.te_codings > 1)
+            return -501; /* a coding before chunked that we do not implement */
+        req->chunked = 1;
+    }
+
+    if (req->version == 11)
+        req->keep_alive = !f.conn_close;
+    else
+        req->keep_alive = f.conn_keep_alive && !f.conn_close;
+    return (int)(p - buf);
+}
+
+enum {
+    CH_SIZE = 0, /* reading hex digits of chunk-size */
+    CH_SIZE_WS,  /* whitespace after the size: only ';' or the line end may follow */
+    CH_EXT,      /* chunk-ext after its ';', up to the line end */
+    CH_SIZE_LF,  /* saw CR after the size line */
+    CH_DATA,     /* inside chunk-data */
+    CH_DATA_CR,  /* expecting the CRLF after chunk-data */
+    CH_DATA_LF,  /* saw CR after chunk-data */
+    CH_TRAILER,  /* at the start of a trailer line (or the final empty line) */
+    CH_TRAILER_LINE,
+    CH_TRAILER_LF, /* saw CR inside the trailer section */
+    CH_END_LF,     /* saw CR of the final empty line */
+    CH_DONE,
+};
+
+void ws_chunked_init(struct ws_chunked *st)
+{
+    memset(st, 0, sizeof(*st));
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The chunk-size line has ended: its data follows, or (size 0) the trailer section. */
+static uint8_t after_size_line(const struct ws_chunked *st)
+{
+    return st->remaining ? CH_DATA : CH_TRAILER;
+}
+
+int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t *consumed,
+                      uint64_t *data_bytes)
+{
+    size_t i = 0;
+
+    while (i < len && st->state != CH_DONE) {
+        unsigned char c = (unsigned char)buf[i];
+        switch (st->state) {
+        case CH_SIZE: {
+            int v = hexval(c);
+            if (v >= 0) {
+                if (st->remaining > (UINT64_MAX >> 5))
+                    return -400; /* would overflow: no real body is this large */
+                st->remaining = st->remaining * 16 + (uint64_t)v;
+                if (st->digits < UINT8_MAX)
+                    st->digits++; /* saturates: only "any digit yet" matters */
+                i++;
+                break;
+            }
+            if (st->digits == 0)
+                return -400;
+            if (c == '\r') {
+                st->state = CH_SIZE_LF;
+            } else if (c == '\n') {
+                st->state = after_size_line(st);
+            } else if (c == ';') {
+                st->state = CH_EXT;
+            } else if (c == ' ' || c == '\t') {
+                st->state = CH_SIZE_WS;
+                continue; /* re-read c there, where it counts against the budget */
+            } else {
+                return -400;
+            }
+            i++;
+            break;
+        }
+        case CH_SIZE_WS:
+            /* BWS is allowed only before ';' (RFC 9112 §7.1.1); "5 6" is not a size. */
+            if (c == '\r') {
+                st->state = CH_SIZE_LF;
+            } else if (c == '\n') {
+                st->state = after_size_line(st);
+            } else if (c == ';') {
+                st->state = CH_EXT;
+            } else if ((c != ' ' && c != '\t') || ++st->meta > WS_CHUNKED_MAX_META) {
+                return -400;
+            }
+            i++;
+            break;
+        case CH_EXT:
+            if (c == '\r') {
+                st->state = CH_SIZE_LF;
+            } else if (c == '\n') {
+                st->state = after_size_line(st);
+            } else if (!is_field_vchar(c) || ++st->meta > WS_CHUNKED_MAX_META) {
+                return -400;
+            }
+            i++;
+            break;
+        case CH_SIZE_LF:
+            if (c != '\n')
+                return -400;
+            st->state = after_size_line(st);
+            i++;
+            break;
+        case CH_DATA: {
+            size_t take = len - i;
+            if ((uint64_t)take > st->remaining)
+                take = (size_t)st->remaining;
+            st->remaining -= take;
+            *data_bytes += take;
+            i += take;
+            if (st->remaining == 0)
+                st->state = CH_DATA_CR;
+            break;
+        }
+        case CH_DATA_CR:
+            if (c == '\r')
+                st->state = CH_DATA_LF;
+            else if (c == '\n')
+                st->state = CH_SIZE, st->digits = 0;
+            else
+                return -400;
+            i++;
+            break;
+        case CH_DATA_LF:
+            if (c != '\n')
+                return -400;
+            st->state = CH_SIZE;
+            st->digits = 0;
+            i++;
+            break;
+        case CH_TRAILER:
+            if (c == '\r') {
+                st->state = CH_END_LF;
+            } else if (c == '\n') {
+                st->state = CH_DONE;
+            } else if (c == ' ' || c == '\t' || !is_field_vchar(c)) {
+                return -400; /* obs-fold or junk in the trailer section */
+            } else {
+                st->state = CH_TRAILER_LINE;
+                continue; /* re-read c as part of the line */
+            }
+            i++;
+            break;
+        case CH_TRAILER_LINE:
+            if (c == '\r')
+                st->state = CH_TRAILER_LF;
+            else if (c == '\n')
+                st->state = CH_TRAILER;
+            else if (!is_field_vchar(c) || ++st->meta > WS_CHUNKED_MAX_META)
+                return -400;
+            i++;
+            break;
+        case CH_TRAILER_LF:
+            if (c != '\n')
+                return -400;
+            st->state = CH_TRAILER;
+            i++;
+            break;
+        case CH_END_LF:
+            if (c != '\n')
+                return -400;
+            st->state = CH_DONE;
+            i++;
+            break;
+        default: return -400;
+        }
+    }
+    *consumed = i;
+    return st->state == CH_DONE ? 1 : 0;
+}

@@ -1,0 +1,527 @@
+/*
+ * http/response_parser.c - HTTP/1.x response parser and body decoder; see response_parser.h
+ * for the contract.
+ *
+ * The parser never reads past buf + len: every look at p[1] or at the byte after
+ * a line end is guarded, and a guard that fails answers "need more". The unit
+ * tests place each input at the very end of its own allocation, so a read one
+ * byte too far is caught by AddressSanitizer.
+ */
+#include "http/response_parser.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Length of "HTTP/1.1 200": everything in a status line that has a fixed place. */
+#define STATUS_FIXED_LEN 12
+
+static int is_tchar(unsigned char c)
+{
+    return ws_is_tchar(c);
+}
+
+/* Bytes allowed in a field value and a reason phrase: VCHAR, obs-text, SP, HTAB. */
+static int is_field_vchar(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Whitespace inside a stored field value: OWS, plus the line ends of obs-fold. */
+static int is_value_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+const char *ws_resp_strerror(int err)
+{
+    switch (err) {
+    case WS_RESP_ERR_STATUS_LINE: return "malformed status line";
+    case WS_RESP_ERR_VERSION: return "unsupported HTTP version in status line";
+    case WS_RESP_ERR_HEADER: return "malformed header field";
+    case WS_RESP_ERR_HEAD_TOO_LARGE: return "header section too large";
+    case WS_RESP_ERR_TOO_MANY_HEADERS: return "too many header fields";
+    case WS_RESP_ERR_CONTENT_LENGTH: return "invalid Content-Length";
+    case WS_RESP_ERR_TRANSFER_ENCODING: return "invalid Transfer-Encoding";
+    case WS_RESP_ERR_CHUNK_SIZE: return "bad chunk size";
+    case WS_RESP_ERR_CHUNK_TOO_LARGE: return "chunk size too large";
+    case WS_RESP_ERR_CHUNK_LINE_TOO_LONG: return "chunk-size line too long";
+    case WS_RESP_ERR_CHUNK_DATA: return "chunk data not followed by a line end";
+    case WS_RESP_ERR_TRAILER: return "malformed trailer field";
+    case WS_RESP_ERR_TRAILER_TOO_LARGE: return "trailer section too large";
+    case WS_RESP_ERR_TRUNCATED: return "connection closed before the end of the body";
+    default: return "unknown error";
+    }
+}
+
+const struct ws_header *ws_resp_header(const struct ws_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->header_count; i++)
+        if (ws_view_eq_nocase(resp->headers[i].name, name))
+            return &resp->headers[i];
+    return NULL;
+}
+
+/* Framing facts gathered while the fields are read, judged once all are in. */
+struct framing {
+    int cl_seen;
+    int cl_bad;
+    int te_bad;
+    int te_codings; /* codings named, in order, across all Transfer-Encoding lines */
+    int te_chunked; /* how many of them are "chunked" */
+    int te_last_chunked;
+    int conn_close;
+    int conn_keep_alive;
+};
+
+static void note_content_length(struct framing *f, struct ws_response *resp, struct ws_view v)
+{
+    int64_t n = 0;
+
+    /* "5, 5" is one length sent twice; "5, 6" is two (RFC 9112 §6.3 item 5). */
+    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != resp->content_length))
+        f->cl_bad = 1;
+    f->cl_seen = 1;
+    resp->content_length = n;
+}
+
+static void note_transfer_encoding(struct framing *f, struct ws_response *resp, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    resp->transfer_encoding = 1;
+    while (ws_list_next(v, &pos, &elem)) {
+        size_t n = 0;
+        while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
+            n++;
+        int chunked = ws_view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
+        f->te_codings++;
+        f->te_chunked += chunked;
+        f->te_last_chunked = chunked;
+        /* Not a coding name, or chunked with parameters, which it never takes (§7.1). */
+        if (n == 0 || (chunked && n != elem.len))
+            f->te_bad = 1;
+    }
+}
+
+static void note_connection(struct framing *f, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+    while (ws_list_next(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "close"))
+            f->conn_close = 1;
+        else if (ws_view_eq_nocase(elem, "keep-alive"))
+            f->conn_keep_alive = 1;
+    }
+}
+
+static void note_field(struct framing *f, struct ws_response *resp, const struct ws_header *h)
+{
+    if (ws_view_eq_nocase(h->name, "content-length"))
+        note_content_length(f, resp, h->value);
+    else if (ws_view_eq_nocase(h->name, "transfer-encoding"))
+        note_transfer_encoding(f, resp, h->value);
+    else if (ws_view_eq_nocase(h->name, "connection"))
+        note_connection(f, h->value);
+}
+
+static int need_more(size_t len, size_t max_head)
+{
+    return len >= max_head ? WS_RESP_ERR_HEAD_TOO_LARGE : WS_RESP_AGAIN;
+}
+
+/*
+ * Checks the fixed part of the status line, "HTTP/" DIGIT "." DIGIT SP 3DIGIT,
+ * as far as it has arrived. Returns 1 when all of it is there and valid,
+ * WS_RESP_AGAIN when a valid prefix is, or an error.
+ */
+static int check_status_fixed(const char *buf, size_t len)
+{
+    static const char pattern[] = "HTTP/9.9 999"; /* '9' stands for any digit */
+    size_t n = len < STATUS_FIXED_LEN ? len : STATUS_FIXED_LEN;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (pattern[i] == '9' ? !is_digit(c) : c != (unsigned char)pattern[i])
+            return WS_RESP_ERR_STATUS_LINE;
+        if (i == 5 && c != '1')
+            return WS_RESP_ERR_VERSION;
+    }
+    return n < STATUS_FIXED_LEN ? WS_RESP_AGAIN : 1;
+}
+
+/*
+ * Reads a line end at *pp: CRLF, or a bare LF (RFC 9112 §2.2). Returns 1 and
+ * advances past it, 0 if more bytes are needed, -1 if *pp is not a line end.
+ */
+static int line_end(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    if (p == end)
+        return 0;
+    if (*p == '\n') {
+        *pp = p + 1;
+        return 1;
+    }
+    if (*p != '\r')
+        return -1;
+    if (p + 1 == end)
+        return 0;
+    if (p[1] != '\n')
+        return -1; /* bare CR */
+    *pp = p + 2;
+    return 1;
+}
+
+int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_resp_limits *lim,
+                  struct ws_response *resp)
+{
+    const char *p, *end = buf + len;
+    size_t max_head = lim->max_head < (size_t)INT_MAX ? lim->max_head : (size_t)INT_MAX;
+    size_t max_headers =
+        lim->max_headers < WS_RESP_MAX_HEADERS ? lim->max_headers : WS_RESP_MAX_HEADERS;
+    struct framing f;
+    int rc;
+
+    /*
+     * A head is complete only at a line end. Once the fixed part of the status
+     * line has been checked (an earlier call saw it), bytes without a line end
+     * cannot finish the head; they can only break a limit.
+     */
+    if (prev_len >= STATUS_FIXED_LEN && prev_len < len && len < max_head &&
+        memchr(buf + prev_len, '\n', len - prev_len) == NULL)
+        return WS_RESP_AGAIN;
+
+    memset(resp, 0, offsetof(struct ws_response, headers));
+    resp->content_length = -1;
+    memset(&f, 0, sizeof(f));
+
+    rc = check_status_fixed(buf, len);
+    if (rc == WS_RESP_AGAIN)
+        return need_more(len, max_head);
+    if (rc < 0)
+        return rc;
+    resp->version = buf[7] == '0' ? 10 : 11;
+    resp->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    if (resp->status < 100 || resp->status > 599)
+        return WS_RESP_ERR_STATUS_LINE; /* RFC 9110 §15 */
+
+    /* [ SP reason-phrase ] line-end; a missing SP is tolerated, as most clients do. */
+    p = buf + STATUS_FIXED_LEN;
+    if (p < end && *p == ' ') {
+        p++;
+        resp->reason.ptr = p;
+        while (p < end && is_field_vchar((unsigned char)*p))
+            p++;
+        resp->reason.len = (size_t)(p - resp->reason.ptr);
+    } else {
+        resp->reason.ptr = p;
+    }
+    resp->status_line = (struct ws_view){ buf, (size_t)(p - buf) };
+    rc = line_end(&p, end);
+    if (rc == 0)
+        return need_more(len, max_head);
+    if (rc < 0)
+        return WS_RESP_ERR_STATUS_LINE;
+
+    /* field-line line-end, until an empty line */
+    for (;;) {
+        struct ws_header h;
+        const char *name, *value, *value_end;
+
+        if ((size_t)(p - buf) > max_head)
+            return WS_RESP_ERR_HEAD_TOO_LARGE;
+        rc = line_end(&p, end);
+        if (rc == 0)
+            return need_more(len, max_head);
+        if (rc > 0)
+            break;
+        /* Whitespace here starts a line right after the status line (§2.2). */
+        name = p;
+        while (p < end && is_tchar((unsigned char)*p))
+            p++;
+        if (p == end)
+            return need_more(len, max_head);
+        if (*p != ':' || p == name)
+            return WS_RESP_ERR_HEADER;
+        h.name = (struct ws_view){ name, (size_t)(p - name) };
+        p++;
+
+        /* The value runs to a line end not followed by SP or HTAB (obs-fold). */
+        value = p;
+        for (;;) {
+            while (p < end && is_field_vchar((unsigned char)*p))
+                p++;
+            value_end = p;
+            rc = line_end(&p, end);
+            if (rc == 0 || p == end)
+                return need_more(len, max_head);
+            if (rc < 0)
+                return WS_RESP_ERR_HEADER; /* a control byte, NUL or bare CR */
+            if (*p != ' ' && *p != '\t')
+                break;
+            if ((size_t)(p - buf) > max_head)
+                return WS_RESP_ERR_HEAD_TOO_LARGE;
+        }
+        while (value < value_end && is_value_space(*value))
+            value++;
+        while (value_end > value && is_value_space(value_end[-1]))
+            value_end--;
+        h.value = (struct ws_view){ value, (size_t)(value_end - value) };
+
+        if (resp->header_count >= max_headers)
+            return WS_RESP_ERR_TOO_MANY_HEADERS;
+        resp->headers[resp->header_count++] = h;
+        note_field(&f, resp, &h);
+    }
+    if ((size_t)(p - buf) > max_head)
+        return WS_RESP_ERR_HEAD_TOO_LARGE;
+
+    /* Message framing (RFC 9112 §6.1, §6.3). */
+    if (f.cl_bad)
+        return WS_RESP_ERR_CONTENT_LENGTH;
+    if (resp->transfer_encoding) {
+        /* An HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1). */
+        if (resp->version == 10 || f.te_bad || f.te_codings == 0 || f.te_chunked > 1)
+            return WS_RESP_ERR_TRANSFER_ENCODING;
+        resp->chunked = f.te_last_chunked;
+    }
+
+    if (resp->version == 11)
+        resp->keep_alive = !f.conn_close;
+    else
+        resp->keep_alive = f.conn_keep_alive && !f.conn_close;
+    /* Both framings present smells of response splitting: use TE, then close (§6.3). */
+    if (resp->transfer_encoding && f.cl_seen)
+        resp->keep_alive = 0;
+    return (int)(p - buf);
+}
+
+enum ws_resp_framing ws_resp_framing(const struct ws_response *resp, int head_request)
+{
+    if (head_request || resp->status < 200 || resp->status == 204 || resp->status == 304)
+        return WS_RESP_NO_BODY;
+    if (resp->transfer_encoding)
+        return resp->chunked ? WS_RESP_CHUNKED : WS_RESP_UNTIL_CLOSE;
+    if (resp->content_length >= 0)
+        return WS_RESP_LENGTH;
+    return WS_RESP_UNTIL_CLOSE;
+}
+
+/* Positions in the chunked grammar (RFC 9112 §7.1). */
+enum {
+    CH_SIZE = 0, /* reading the hex digits of chunk-size */
+    CH_SIZE_WS,  /* BWS after the size, before ';' or the line end */
+    CH_EXT,      /* inside chunk extensions, up to the line end */
+    CH_SIZE_LF,  /* saw CR ending the chunk-size line */
+    CH_DATA,     /* inside chunk-data */
+    CH_DATA_CR,  /* expecting the line end after chunk-data */
+    CH_DATA_LF,  /* saw CR after chunk-data */
+    CH_TRAILER,  /* at the start of a trailer line or of the final empty line */
+    CH_TRAILER_NAME,
+    CH_TRAILER_VALUE,
+    CH_TRAILER_LF, /* saw CR ending a trailer line */
+    CH_END_LF,     /* saw CR of the final empty line */
+    CH_DONE,
+};
+
+void ws_resp_body_init(struct ws_resp_body *b, enum ws_resp_framing framing,
+                       uint64_t content_length)
+{
+    memset(b, 0, sizeof(*b));
+    b->framing = framing;
+    if (framing == WS_RESP_LENGTH)
+        b->remaining = content_length;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The chunk-size line has ended: data follows, or the trailer section does. */
+static void end_size_line(struct ws_resp_body *b)
+{
+    b->state = b->remaining ? CH_DATA : CH_TRAILER;
+    b->line = 0;
+}
+
+/* One byte of the chunked framing outside chunk-data; 0 or an error. */
+static int chunked_step(struct ws_resp_body *b, unsigned char c)
+{
+    int v;
+
+    if (b->state <= CH_SIZE_LF && ++b->line > WS_RESP_MAX_CHUNK_LINE)
+        return WS_RESP_ERR_CHUNK_LINE_TOO_LONG;
+    if (b->state >= CH_TRAILER && ++b->line > WS_RESP_MAX_TRAILER)
+        return WS_RESP_ERR_TRAILER_TOO_LARGE;
+
+    switch (b->state) {
+    case CH_SIZE:
+        v = hexval(c);
+        if (v >= 0) {
+            if (b->remaining > (UINT64_MAX >> 4))
+                return WS_RESP_ERR_CHUNK_TOO_LARGE;
+            b->remaining = b->remaining * 16 + (uint64_t)v;
+            b->digits++;
+            return 0;
+        }
+        if (b->digits == 0)
+            return WS_RESP_ERR_CHUNK_SIZE;
+        /* The first byte after the digits is judged like any after them. */
+        /* fall through */
+    case CH_SIZE_WS:
+        if (c == ' ' || c == '\t')
+            b->state = CH_SIZE_WS;
+        else if (c == ';')
+            b->state = CH_EXT;
+        else if (c == '\r')
+            b->state = CH_SIZE_LF;
+        else if (c == '\n')
+            end_size_line(b);
+        else
+            return WS_RESP_ERR_CHUNK_SIZE;
+        return 0;
+    case CH_EXT:
+        if (c == '\r')
+            b->state = CH_SIZE_LF;
+        else if (c == '\n')
+            end_size_line(b);
+        else if (!is_field_vchar(c))
+            return WS_RESP_ERR_CHUNK_SIZE;
+        return 0;
+    case CH_SIZE_LF:
+        if (c != '\n')
+            return WS_RESP_ERR_CHUNK_SIZE;
+        end_size_line(b);
+        return 0;
+    case CH_DATA_CR:
+        if (c == '\r')
+            b->state = CH_DATA_LF;
+        else if (c == '\n')
+            b->state = CH_SIZE, b->digits = 0;
+        else
+            return WS_RESP_ERR_CHUNK_DATA;
+        return 0;
+    case CH_DATA_LF:
+        if (c != '\n')
+            return WS_RESP_ERR_CHUNK_DATA;
+        b->state = CH_SIZE;
+        b->digits = 0;
+        return 0;
+    case CH_TRAILER:
+        if (c == '\r')
+            b->state = CH_END_LF;
+        else if (c == '\n')
+            b->state = CH_DONE;
+        else if (is_tchar(c))
+            b->state = CH_TRAILER_NAME;
+        else
+            return WS_RESP_ERR_TRAILER; /* obs-fold, or junk, in the trailer section */
+        return 0;
+    case CH_TRAILER_NAME:
+        if (c == ':')
+            b->state = CH_TRAILER_VALUE;
+        else if (!is_tchar(c))
+            return WS_RESP_ERR_TRAILER;
+        return 0;
+    case CH_TRAILER_VALUE:
+        if (c == '\r')
+            b->state = CH_TRAILER_LF;
+        else if (c == '\n')
+            b->state = CH_TRAILER;
+        else if (!is_field_vchar(c))
+            return WS_RESP_ERR_TRAILER;
+        return 0;
+    case CH_TRAILER_LF:
+        if (c != '\n')
+            return WS_RESP_ERR_TRAILER;
+        b->state = CH_TRAILER;
+        return 0;
+    case CH_END_LF:
+        if (c != '\n')
+            return WS_RESP_ERR_TRAILER;
+        b->state = CH_DONE;
+        return 0;
+    default: return WS_RESP_ERR_CHUNK_DATA; /* CH_DATA and CH_DONE never get here */
+    }
+}
+
+static int chunked_decode(struct ws_resp_body *b, const char *buf, size_t len, size_t *consumed,
+                          struct ws_view *data)
+{
+    size_t i = 0;
+
+    while (i < len && b->state != CH_DONE) {
+        if (b->state == CH_DATA) {
+            size_t take = len - i;
+            if ((uint64_t)take > b->remaining)
+                take = (size_t)b->remaining;
+            *data = (struct ws_view){ buf + i, take };
+            b->remaining -= take;
+            b->received += take;
+            if (b->remaining == 0)
+                b->state = CH_DATA_CR;
+            *consumed = i + take;
+            return 0; /* one span per call; the caller comes back for the rest */
+        }
+        int rc = chunked_step(b, (unsigned char)buf[i]);
+        if (rc < 0) {
+            *consumed = i;
+            return rc;
+        }
+        i++;
+    }
+    *consumed = i;
+    return b->state == CH_DONE ? 1 : 0;
+}
+
+int ws_resp_body_decode(struct ws_resp_body *b, const char *buf, size_t len, size_t *consumed,
+                        struct ws_view *data)
+{
+    size_t take;
+
+    *consumed = 0;
+    *data = (struct ws_view){ buf, 0 };
+    switch (b->framing) {
+    case WS_RESP_NO_BODY: return 1;
+    case WS_RESP_LENGTH:
+        take = len;
+        if ((uint64_t)take > b->remaining)
+            take = (size_t)b->remaining;
+        *data = (struct ws_view){ buf, take };
+        *consumed = take;
+        b->remaining -= take;
+        b->received += take;
+        return b->remaining == 0 ? 1 : 0;
+    case WS_RESP_CHUNKED: return chunked_decode(b, buf, len, consumed, data);
+    case WS_RESP_UNTIL_CLOSE:
+        *data = (struct ws_view){ buf, len };
+        *consumed = len;
+        b->received += len;
+        return 0;
+    }
+    return WS_RESP_ERR_TRUNCATED; /* not a framing this decoder was initialised with */
+}
+
+int ws_resp_body_finish(const struct ws_resp_body *b)
+{
+    switch (b->framing) {
+    case WS_RESP_NO_BODY:
+    case WS_RESP_UNTIL_CLOSE: return 1;
+    case WS_RESP_LENGTH: return b->remaining == 0 ? 1 : WS_RESP_ERR_TRUNCATED;
+    case WS_RESP_CHUNKED: return b->state == CH_DONE ? 1 : WS_RESP_ERR_TRUNCATED;
+    }
+    return WS_RESP_ERR_TRUNCATED;
+}

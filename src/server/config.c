@@ -1,0 +1,377 @@
+/*
+ * server/config.c - command-line parsing; see config.h.
+ */
+#include "server/config.h"
+
+#include "http/validators.h"
+#include "server/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_text[] =
+    "Usage: webserver [OPTION]...\n"
+    "Serve the files under a directory over HTTP/1.1.\n"
+    "\n"
+    "  -p, --port=PORT              TCP port to listen on (default 6789; 0 picks a free one)\n"
+    "  -t, --threads=N              worker threads (default 8)\n"
+    "  -r, --root=DIR               document root (default www)\n"
+    "  -q, --queue=N                capacity of the connection queue (default 16384)\n"
+    "  -b, --bind=ADDR              address to listen on (default: all, IPv4 and IPv6)\n"
+    "      --access-log=FILE|-|off  access log file, - for stdout (default), or off\n"
+    "      --header-timeout=SECS    time allowed to send a request header (default 15)\n"
+    "      --keepalive-timeout=SECS idle time allowed between requests (default 15)\n"
+    "      --send-timeout=SECS      time a client may stall reading a response (default 30)\n"
+    "      --shutdown-grace=SECS    time in-flight responses get on SIGTERM (default 10)\n"
+    "      --max-requests=N         requests served per connection, 0 for no cap (default 1000)\n"
+    "      --max-body=BYTES         largest request body accepted and discarded (default 1048576)\n"
+    "      --cache=auto|off|SECS    Cache-Control policy (default auto: no-cache for HTML,\n"
+    "                               a year for fingerprinted names, 600 s otherwise)\n"
+    "      --mime-types=FILE        extra media types, in /etc/mime.types format\n"
+    "      --error-pages=DIR        serve DIR/404.html (etc.) for errors\n"
+    "      --listing                list directories that have no index.html\n"
+    "      --dotfiles=deny|allow    serve names starting with '.' (default deny: 404)\n"
+    "      --error-log=FILE|-       error log file, - for stderr (default)\n"
+    "      --log-format=FORMAT      combined (default), timing (adds the ring wait and\n"
+    "                               service time in microseconds) or json\n"
+    "      --trusted-proxy=ADDR[/N] log the X-Forwarded-For client of requests from\n"
+    "                               this proxy address or block (repeatable)\n"
+    "      --reuseport              let several processes listen on the same port\n"
+    "      --defer-accept=SECS      take a connection only once it has sent data, or\n"
+    "                               after SECS (default 1; 0 turns it off)\n"
+    "      --revalidate=inotify|stat\n"
+    "                               how cached small files are checked against the\n"
+    "                               disk: inotify (default; a stat only after a change\n"
+    "                               is reported) or a stat on every request\n"
+    "  -u, --user=NAME              after binding, drop root privileges to this user\n"
+    "  -h, --help                   show this help and exit\n"
+    "  -V, --version                show the version and exit\n"
+    "\n"
+    "Diagnostics go to standard error, the access log to standard output.\n"
+    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reopens the log files,\n"
+    "SIGUSR1 writes a statistics line to the error log.\n"
+    "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 if the server\n"
+    "could not start, 2 for a usage error.\n";
+
+const char *ws_config_help(void)
+{
+    return help_text;
+}
+
+void ws_config_defaults(struct ws_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = 6789;
+    cfg->threads = 8;
+    cfg->queue_capacity = 16384;
+    cfg->root = "www";
+    cfg->bind = NULL;
+    cfg->access_log = "-";
+    cfg->header_timeout_ms = 15000;
+    cfg->keepalive_timeout_ms = 15000;
+    cfg->send_timeout_ms = 30000;
+    cfg->shutdown_grace_ms = 10000;
+    cfg->max_requests = 1000;
+    cfg->max_body = 1024 * 1024;
+    cfg->cache_mode = WS_CACHE_AUTO;
+    cfg->cache_max_age = 0;
+    cfg->defer_accept_secs = 1;
+}
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    va_list ap;
+    if (err_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+/* Parses a whole decimal integer in [min, max]. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                      unsigned long long *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses seconds (decimals allowed, "0.5") into milliseconds in [1 ms, 1 day]. */
+static int parse_seconds(const char *s, unsigned *out_ms)
+{
+    char *end;
+    double v;
+
+    if ((*s < '0' || *s > '9') && *s != '.')
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0.001 || v > 86400.0)
+        return -1;
+    *out_ms = (unsigned)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+enum {
+    OPT_ACCESS_LOG = 256,
+    OPT_HEADER_TIMEOUT,
+    OPT_KEEPALIVE_TIMEOUT,
+    OPT_SEND_TIMEOUT,
+    OPT_SHUTDOWN_GRACE,
+    OPT_MAX_REQUESTS,
+    OPT_MAX_BODY,
+    OPT_CACHE,
+    OPT_MIME_TYPES,
+    OPT_ERROR_PAGES,
+    OPT_LISTING,
+    OPT_DOTFILES,
+    OPT_ERROR_LOG,
+    OPT_LOG_FORMAT,
+    OPT_TRUSTED_PROXY,
+    OPT_REUSEPORT,
+    OPT_DEFER_ACCEPT,
+    OPT_REVALIDATE,
+};
+
+static const struct option long_opts[] = {
+    { "port", required_argument, NULL, 'p' },
+    { "threads", required_argument, NULL, 't' },
+    { "root", required_argument, NULL, 'r' },
+    { "queue", required_argument, NULL, 'q' },
+    { "bind", required_argument, NULL, 'b' },
+    { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+    { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+    { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
+    { "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+    { "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
+    { "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
+    { "max-body", required_argument, NULL, OPT_MAX_BODY },
+    { "cache", required_argument, NULL, OPT_CACHE },
+    { "mime-types", required_argument, NULL, OPT_MIME_TYPES },
+    { "error-pages", required_argument, NULL, OPT_ERROR_PAGES },
+    { "listing", no_argument, NULL, OPT_LISTING },
+    { "dotfiles", required_argument, NULL, OPT_DOTFILES },
+    { "error-log", required_argument, NULL, OPT_ERROR_LOG },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+    { "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
+    { "reuseport", no_argument, NULL, OPT_REUSEPORT },
+    { "defer-accept", required_argument, NULL, OPT_DEFER_ACCEPT },
+    { "revalidate", required_argument, NULL, OPT_REVALIDATE },
+    { "user", required_argument, NULL, 'u' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* "--name" for an option's getopt value, for error messages. */
+static const char *option_name(int c, char *buf, size_t size)
+{
+    for (size_t i = 0; long_opts[i].name != NULL; i++)
+        if (long_opts[i].val == c) {
+            snprintf(buf, size, "--%s", long_opts[i].name);
+            return buf;
+        }
+    return "?";
+}
+
+/*
+ * Sets the message for getopt's '?'. An unknown short option may sit inside a group
+ * ("-xp 80"), where optind still points at the group's own element, so it is
+ * named by its letter (optopt); anything else (an unknown or ambiguous long
+ * option, optopt 0, or a value given to --help, optopt 'h') by its element.
+ */
+static enum ws_config_result unknown_option(char *err, size_t err_size, char **argv)
+{
+    int c = optopt;
+
+    if (c != 0 && (c < 0 || c > 0x7e || strchr("ptrqbuhV", c) == NULL)) {
+        unsigned char u = (unsigned char)c;
+        if (isgraph(u))
+            set_error(err, err_size, "unknown option '-%c' (try --help)", u);
+        else
+            set_error(err, err_size, "unknown option '-\\x%02x' (try --help)", u);
+    } else {
+        set_error(err, err_size, "unknown option '%s' (try --help)", argv[optind - 1]);
+    }
+    return WS_CONFIG_ERROR;
+}
+
+enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
+                                      size_t err_size)
+{
+    unsigned long long v;
+    char name[32];
+    int c = 0;
+
+    ws_config_defaults(cfg);
+    optind = 0; /* full re-initialisation (glibc), so parsing can be repeated */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:t:r:q:b:u:hV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (parse_uint(optarg, 0, 65535, &v) < 0)
+                goto bad_value;
+            cfg->port = (int)v;
+            break;
+        case 't':
+            if (parse_uint(optarg, 1, 1024, &v) < 0)
+                goto bad_value;
+            cfg->threads = (unsigned)v;
+            break;
+        case 'q':
+            if (parse_uint(optarg, 1, 1u << 20, &v) < 0)
+                goto bad_value;
+            cfg->queue_capacity = (unsigned)v;
+            break;
+        case 'r':
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->root = optarg;
+            break;
+        case 'b':
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->bind = optarg;
+            break;
+        case OPT_ACCESS_LOG:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->access_log = strcmp(optarg, "off") == 0 ? NULL : optarg;
+            break;
+        case OPT_HEADER_TIMEOUT:
+            if (parse_seconds(optarg, &cfg->header_timeout_ms) < 0)
+                goto bad_value;
+            break;
+        case OPT_KEEPALIVE_TIMEOUT:
+            if (parse_seconds(optarg, &cfg->keepalive_timeout_ms) < 0)
+                goto bad_value;
+            break;
+        case OPT_SEND_TIMEOUT:
+            if (parse_seconds(optarg, &cfg->send_timeout_ms) < 0)
+                goto bad_value;
+            break;
+        case OPT_SHUTDOWN_GRACE:
+            if (parse_seconds(optarg, &cfg->shutdown_grace_ms) < 0)
+                goto bad_value;
+            break;
+        case OPT_MAX_REQUESTS:
+            if (parse_uint(optarg, 0, 1000000000, &v) < 0)
+                goto bad_value;
+            cfg->max_requests = (unsigned)v;
+            break;
+        case OPT_MAX_BODY:
+            if (parse_uint(optarg, 0, 1ULL << 40, &v) < 0)
+                goto bad_value;
+            cfg->max_body = v;
+            break;
+        case OPT_CACHE:
+            if (strcmp(optarg, "auto") == 0) {
+                cfg->cache_mode = WS_CACHE_AUTO;
+            } else if (strcmp(optarg, "off") == 0) {
+                cfg->cache_mode = WS_CACHE_OFF;
+            } else if (parse_uint(optarg, 0, 315360000, &v) == 0) {
+                cfg->cache_mode = WS_CACHE_FIXED;
+                cfg->cache_max_age = (unsigned)v;
+            } else {
+                goto bad_value;
+            }
+            break;
+        case OPT_MIME_TYPES:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->mime_types = optarg;
+            break;
+        case OPT_ERROR_PAGES:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->error_pages = optarg;
+            break;
+        case OPT_LISTING: cfg->listing = 1; break;
+        case OPT_DOTFILES:
+            if (strcmp(optarg, "allow") == 0)
+                cfg->dotfiles = 1;
+            else if (strcmp(optarg, "deny") == 0)
+                cfg->dotfiles = 0;
+            else
+                goto bad_value;
+            break;
+        case OPT_ERROR_LOG:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->error_log = strcmp(optarg, "-") == 0 ? NULL : optarg;
+            break;
+        case OPT_REVALIDATE:
+            if (strcmp(optarg, "inotify") == 0)
+                cfg->stat_every_request = 0;
+            else if (strcmp(optarg, "stat") == 0)
+                cfg->stat_every_request = 1;
+            else
+                goto bad_value;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "combined") == 0)
+                cfg->log_format = WS_LOG_COMBINED;
+            else if (strcmp(optarg, "timing") == 0)
+                cfg->log_format = WS_LOG_TIMING;
+            else if (strcmp(optarg, "json") == 0)
+                cfg->log_format = WS_LOG_JSON;
+            else
+                goto bad_value;
+            break;
+        case OPT_TRUSTED_PROXY:
+            if (cfg->n_trusted == WS_MAX_TRUSTED) {
+                set_error(err, err_size, "at most %d --trusted-proxy options", WS_MAX_TRUSTED);
+                return WS_CONFIG_ERROR;
+            }
+            if (ws_cidr_parse(optarg, &cfg->trusted[cfg->n_trusted]) < 0)
+                goto bad_value;
+            cfg->n_trusted++;
+            break;
+        case OPT_REUSEPORT: cfg->reuseport = 1; break;
+        case OPT_DEFER_ACCEPT:
+            if (parse_uint(optarg, 0, 3600, &v) < 0)
+                goto bad_value;
+            cfg->defer_accept_secs = (unsigned)v;
+            break;
+        case 'u':
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->user = optarg;
+            break;
+        case 'h': return WS_CONFIG_HELP;
+        case 'V': return WS_CONFIG_VERSION;
+        case ':':
+            set_error(err, err_size, "option '%s' needs a value", argv[optind - 1]);
+            return WS_CONFIG_ERROR;
+        default: return unknown_option(err, err_size, argv);
+        }
+    }
+    if (optind < argc) {
+        set_error(err, err_size, "unexpected argument '%s' (try --help)", argv[optind]);
+        return WS_CONFIG_ERROR;
+    }
+    return WS_CONFIG_RUN;
+
+bad_value:
+    set_error(err, err_size, "invalid value '%s' for %s", optarg,
+              option_name(c, name, sizeof(name)));
+    return WS_CONFIG_ERROR;
+}

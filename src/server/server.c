@@ -1,0 +1,987 @@
+/*
+ * server/server.c - the event thread, parking, deadlines and shutdown; see server.h.
+ *
+ * DESIGN
+ * Threads: one event thread (the caller of ws_server_run) and cfg->threads
+ * workers. Connection records are found from their descriptor through
+ * s->conns, an array indexed by descriptor with atomic slots: the event thread
+ * fills a slot when it accepts, the closing owner clears it before close(2).
+ *
+ * Ownership hand-overs and what orders them:
+ *   event thread -> ring -> worker   the ring's mutex (push, pop);
+ *   worker -> parked                 the park lock, held across epoll_ctl;
+ *   parked -> event thread           the park lock, taken before the event
+ *                                    thread touches a connection it was told
+ *                                    is ready or whose deadline passed.
+ * EPOLLONESHOT guarantees a parked connection produces one event and then
+ * none until it is parked again, so no connection is ever pushed twice.
+ *
+ * The file cache's watch (watch.h) is synced after each epoll_wait that
+ * reports readable connections and before they are pushed, so their workers
+ * may trust its epoch for the request that was waiting (conn->synced).
+ */
+#include "server/server.h"
+
+#include "server/conn.h"
+#include "server/fdqueue.h"
+#include "server/file_cache.h"
+#include "server/log.h"
+#include "http/mime.h"
+#include "server/pool.h"
+#include "http/head.h"
+#include "server/static_file.h"
+#include "server/sync.h"
+#include "server/watch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_LISTENERS 8
+#define EVENT_BATCH   256
+#define ACCEPT_BATCH  64
+/* How long accepting pauses when the process or system is out of descriptors. */
+#define ACCEPT_BACKOFF_MS 100
+/* How long queued descriptors may wait without any being popped before another worker is woken. */
+#define STALL_CHECK_MS 5
+/* Small files each worker keeps in memory (revalidated on every use: watch.h, file_cache.h). */
+#define FILE_CACHE_SLOTS 128
+/* inotify watches the server may place (files and directories); past them, cached files are
+ * stat-checked. */
+#define MAX_WATCHES 8192
+/* Linger (drain input after an error response) at most this long. */
+#define LINGER_TIMEOUT_MS 2000
+
+struct ws_server {
+    struct ws_config cfg;
+    struct ws_log *log;
+    int root_fd;
+    int error_pages_fd;
+    struct ws_mime_map *mime;
+    struct ws_watch *watch; /* or NULL: cached files are stat-checked on every use */
+    int listeners[MAX_LISTENERS];
+    unsigned n_listeners;
+    char listen_text[256]; /* "[::]:6789", for the start-up line */
+    int port;
+
+    int epoll_fd;
+    int signal_fd;
+    int wake_fd; /* eventfd: a worker closed the last connection while draining */
+
+    struct ws_fdqueue *queue;
+    struct ws_pool *pool;
+    struct ws_worker_buf *bufs; /* one per worker */
+    struct ws_conn_env env;
+
+    _Atomic(struct ws_conn *) *conns; /* by descriptor */
+    unsigned max_fds;
+    atomic_int live; /* connections open */
+    atomic_int draining;
+
+    /* Guarded by park_lock. */
+    pthread_mutex_t park_lock;
+    struct ws_conn **heap; /* min-heap of parked connections by deadline_ms */
+    unsigned heap_len;
+    int stopped;     /* no more parking: workers close instead */
+    int64_t wake_at; /* the event thread's epoll_wait returns by then at the latest */
+
+    /* Event thread only. */
+    int64_t accept_paused_until; /* 0 when accepting */
+    int64_t last_emfile_log;
+    int64_t drain_deadline;
+    int signals_seen;
+    unsigned long long refused; /* new connections answered 503 */
+    int64_t last_kick_ms;       /* stall watchdog, see ws_fdqueue_kick_due */
+    unsigned long long pops_at_kick;
+    unsigned queued_at_kick;
+};
+
+/* --- the deadline heap (park lock held) ------------------------------------ */
+
+static void heap_set(struct ws_server *s, unsigned i, struct ws_conn *c)
+{
+    s->heap[i] = c;
+    c->heap_index = i;
+}
+
+static void heap_sift_up(struct ws_server *s, unsigned i)
+{
+    struct ws_conn *c = s->heap[i];
+    while (i > 0) {
+        unsigned parent = (i - 1) / 2;
+        if (s->heap[parent]->deadline_ms <= c->deadline_ms)
+            break;
+        heap_set(s, i, s->heap[parent]);
+        i = parent;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_sift_down(struct ws_server *s, unsigned i)
+{
+    struct ws_conn *c = s->heap[i];
+    for (;;) {
+        unsigned child = 2 * i + 1;
+        if (child >= s->heap_len)
+            break;
+        if (child + 1 < s->heap_len &&
+            s->heap[child + 1]->deadline_ms < s->heap[child]->deadline_ms)
+            child++;
+        if (c->deadline_ms <= s->heap[child]->deadline_ms)
+            break;
+        heap_set(s, i, s->heap[child]);
+        i = child;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_insert(struct ws_server *s, struct ws_conn *c)
+{
+    heap_set(s, s->heap_len++, c);
+    heap_sift_up(s, c->heap_index);
+}
+
+static void heap_remove(struct ws_server *s, struct ws_conn *c)
+{
+    unsigned i = c->heap_index;
+    struct ws_conn *last;
+
+    if (i == UINT32_MAX)
+        return;
+    c->heap_index = UINT32_MAX;
+    last = s->heap[--s->heap_len];
+    if (last == c)
+        return;
+    heap_set(s, i, last);
+    heap_sift_up(s, i);
+    heap_sift_down(s, last->heap_index);
+}
+
+/* --- connection lifetime --------------------------------------------------- */
+
+/* Makes the event thread's epoll_wait return. Any thread. */
+static void wake_event_thread(struct ws_server *s)
+{
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        ws_log_error(s->log, "eventfd write: %s", strerror(errno));
+}
+
+/* Closes and frees a connection its caller owns. Any thread. */
+static void release_conn(struct ws_server *s, struct ws_conn *c)
+{
+    atomic_store_explicit(&s->conns[c->fd], NULL, memory_order_relaxed);
+    ws_conn_free(c);
+    /* While draining, the event thread waits for the last connection to go. */
+    if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining))
+        wake_event_thread(s);
+}
+
+/* Parks a connection the calling worker owns; ownership passes to the event thread. */
+static void park_conn(struct ws_server *s, struct ws_conn *c)
+{
+    struct epoll_event ev = { .events = c->park_events | EPOLLONESHOT, .data.fd = c->fd };
+    int rc, wake;
+
+    ws_mutex_lock(&s->park_lock);
+    /*
+     * Once draining, only responses in flight may wait; a connection that would
+     * wait for a request (new, idle, or half-sent) or is lingering goes now, as
+     * begin_drain closed those that were parked when the drain began.
+     */
+    if (s->stopped || (atomic_load_explicit(&s->draining, memory_order_relaxed) &&
+                       (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER))) {
+        ws_mutex_unlock(&s->park_lock);
+        release_conn(s, c);
+        return;
+    }
+    heap_insert(s, c);
+    rc = epoll_ctl(s->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+    if (rc < 0) {
+        heap_remove(s, c);
+        ws_mutex_unlock(&s->park_lock);
+        ws_log_error(s->log, "epoll_ctl: %s", strerror(errno));
+        release_conn(s, c);
+        return;
+    }
+    c->registered = 1;
+    /* A deadline earlier than the event thread's next wake-up: wake it now. */
+    wake = c->deadline_ms < s->wake_at;
+    if (wake)
+        s->wake_at = c->deadline_ms;
+    ws_mutex_unlock(&s->park_lock);
+    if (wake)
+        wake_event_thread(s);
+}
+
+/* The worker side: run a connection popped from the ring. */
+static void serve_fd(void *arg, unsigned worker, int fd)
+{
+    struct ws_server *s = arg;
+    struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+
+    c->turn_wait_us = ws_now_us() - c->queued_us;
+    if (ws_conn_run(c, &s->env, &s->bufs[worker]) == WS_CONN_PARK)
+        park_conn(s, c);
+    else
+        release_conn(s, c);
+}
+
+/* The worker side: about to sleep, so write out the access lines it collected. */
+static void worker_idle(void *arg, unsigned worker)
+{
+    struct ws_server *s = arg;
+    ws_log_flush(s->log, &s->bufs[worker].log_buffer);
+}
+
+/* --- the event thread ------------------------------------------------------- */
+
+static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                    "Server: " WS_SERVER_NAME "\r\n"
+                                    "Retry-After: 1\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Length: 20\r\n"
+                                    "Connection: close\r\n"
+                                    "\r\n"
+                                    "Server is too busy.\n";
+
+/*
+ * Turns a new connection away because the ring is full: a best-effort 503 that
+ * never blocks the event thread, then a close that does not reset the
+ * connection while the request is still unread (which could destroy the 503).
+ */
+static void refuse_busy(int fd)
+{
+    char sink[4096];
+
+    if (send(fd, busy_response, sizeof(busy_response) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        shutdown(fd, SHUT_WR);
+        for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+            ;
+    }
+    close(fd);
+}
+
+static void pause_accepting(struct ws_server *s, int64_t now, int err)
+{
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listeners[i], NULL);
+    s->accept_paused_until = now + ACCEPT_BACKOFF_MS;
+    if (now - s->last_emfile_log >= 1000) {
+        ws_log_error(s->log, "accept: %s; pausing new connections for %d ms", strerror(err),
+                     ACCEPT_BACKOFF_MS);
+        s->last_emfile_log = now;
+    }
+}
+
+static void resume_accepting(struct ws_server *s)
+{
+    for (unsigned i = 0; i < s->n_listeners; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->listeners[i] };
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev);
+    }
+    s->accept_paused_until = 0;
+}
+
+static void accept_batch(struct ws_server *s, int lfd, int64_t now)
+{
+    int fds[ACCEPT_BATCH];
+    unsigned n = 0, pushed;
+    int64_t now_us = ws_now_us();
+
+    while (n < ACCEPT_BATCH) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        struct ws_conn *c;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(s, now, errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ws_log_error(s->log, "accept: %s", strerror(errno));
+            break;
+        }
+        if ((unsigned)fd >= s->max_fds) {
+            close(fd);
+            continue;
+        }
+        c = ws_conn_new(fd, (struct sockaddr *)&ss, now);
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        atomic_store_explicit(&s->conns[fd], c, memory_order_relaxed);
+        atomic_fetch_add(&s->live, 1);
+        c->queued_us = now_us;
+        fds[n++] = fd;
+    }
+
+    /* Straight to the workers: most new connections already hold their request. */
+    pushed = n > 0 ? ws_fdqueue_try_push_many(s->queue, fds, n) : 0;
+    for (unsigned i = pushed; i < n; i++) {
+        /* The ring is full: turn the rest away now rather than queue without bound. */
+        struct ws_conn *c = atomic_load_explicit(&s->conns[fds[i]], memory_order_relaxed);
+        atomic_store_explicit(&s->conns[fds[i]], NULL, memory_order_relaxed);
+        atomic_fetch_sub(&s->live, 1);
+        c->fd = -1; /* the record goes; the socket is refused below */
+        ws_conn_free(c);
+        refuse_busy(fds[i]);
+        s->refused++;
+    }
+}
+
+/* Hands parked connections that epoll reported ready to the workers. */
+static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now)
+{
+    int fds[EVENT_BATCH];
+    unsigned n_fds = 0, pushed;
+    int64_t now_us = ws_now_us();
+    int synced = 0;
+
+    ws_mutex_lock(&s->park_lock);
+    for (unsigned i = 0; i < n; i++)
+        heap_remove(s, ready[i]);
+    ws_mutex_unlock(&s->park_lock);
+
+    for (unsigned i = 0; i < n; i++) {
+        if (ready[i]->deadline_ms <= now) {
+            /* Ready, but too late: the deadline passed while it was parked. */
+            ws_conn_timed_out(ready[i], ready[i]->saved_len);
+            release_conn(s, ready[i]);
+            continue;
+        }
+        ready[i]->queued_us = now_us;
+        if (ready[i]->park_events == EPOLLIN && s->watch != NULL) {
+            /*
+             * Input arrived before epoll_wait returned, so a sync now counts
+             * every file change made before the request was sent: its worker
+             * can trust the epoch without a sync of its own (watch.h).
+             */
+            if (!synced)
+                ws_watch_sync(s->watch);
+            synced = 1;
+            ready[i]->synced = 1;
+        }
+        fds[n_fds++] = ready[i]->fd;
+    }
+    /* One lock for the batch; blocks only while every worker is busy and the ring is full. */
+    pushed = n_fds > 0 ? (unsigned)ws_fdqueue_push_many(s->queue, fds, n_fds) : 0;
+    for (unsigned i = pushed; i < n_fds; i++)
+        release_conn(s, atomic_load_explicit(&s->conns[fds[i]], memory_order_relaxed));
+}
+
+/* Closes parked connections whose deadline has passed. Returns ms to the next one. */
+static int expire_deadlines(struct ws_server *s, int64_t now)
+{
+    struct ws_conn *expired[EVENT_BATCH];
+    unsigned n = 0;
+    int wait_ms = 1000;
+
+    ws_mutex_lock(&s->park_lock);
+    while (s->heap_len > 0 && n < EVENT_BATCH && s->heap[0]->deadline_ms <= now) {
+        expired[n] = s->heap[0];
+        heap_remove(s, expired[n]);
+        n++;
+    }
+    if (s->heap_len > 0) {
+        int64_t d = s->heap[0]->deadline_ms - now;
+        wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
+    }
+    if (n == EVENT_BATCH)
+        wait_ms = 0;
+    s->wake_at = now + wait_ms;
+    ws_mutex_unlock(&s->park_lock);
+
+    for (unsigned i = 0; i < n; i++) {
+        ws_conn_timed_out(expired[i], expired[i]->saved_len);
+        release_conn(s, expired[i]);
+    }
+    return wait_ms;
+}
+
+/* Shutdown, step 1: stop accepting and close what is idle. */
+static void begin_drain(struct ws_server *s, int64_t now)
+{
+    struct ws_conn **idle;
+    unsigned n = 0;
+
+    atomic_store(&s->draining, 1);
+    s->drain_deadline = now + s->cfg.shutdown_grace_ms;
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        close(s->listeners[i]); /* also leaves the epoll set */
+    s->n_listeners = 0;
+    s->accept_paused_until = 0;
+
+    /* Idle keep-alive connections and half-received requests go now. */
+    ws_mutex_lock(&s->park_lock);
+    idle = malloc((s->heap_len + 1) * sizeof(*idle));
+    for (unsigned i = 0; idle != NULL && i < s->heap_len;) {
+        struct ws_conn *c = s->heap[i];
+        if (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER) {
+            heap_remove(s, c);
+            idle[n++] = c;
+        } else {
+            i++;
+        }
+    }
+    ws_mutex_unlock(&s->park_lock);
+    for (unsigned i = 0; i < n; i++)
+        release_conn(s, idle[i]);
+    free(idle);
+}
+
+/* Shutdown, last step: nothing may park any more; close everything parked. */
+static void stop_parking(struct ws_server *s)
+{
+    ws_mutex_lock(&s->park_lock);
+    s->stopped = 1;
+    while (s->heap_len > 0) {
+        struct ws_conn *c = s->heap[0];
+        heap_remove(s, c);
+        ws_mutex_unlock(&s->park_lock);
+        release_conn(s, c);
+        ws_mutex_lock(&s->park_lock);
+    }
+    ws_mutex_unlock(&s->park_lock);
+}
+
+/* SIGUSR1: one line of counters to the error log. */
+static void log_stats(struct ws_server *s)
+{
+    struct ws_fdqueue_stats q;
+    unsigned long long served = 0;
+    unsigned parked;
+
+    ws_mutex_lock(&s->park_lock);
+    parked = s->heap_len;
+    ws_mutex_unlock(&s->park_lock);
+    ws_fdqueue_stats(s->queue, &q);
+    for (unsigned i = 0; i < s->cfg.threads; i++)
+        served += atomic_load_explicit(&s->bufs[i].served, memory_order_relaxed);
+    ws_log_error(s->log,
+                 "stats: open=%d parked=%u queued=%u busy_workers=%u/%u queue_high_water=%u/%u "
+                 "refused_503=%llu served=%llu",
+                 atomic_load(&s->live), parked, q.length, s->cfg.threads - q.waiting,
+                 s->cfg.threads, q.high_water, q.capacity, s->refused, served);
+}
+
+static void handle_signals(struct ws_server *s, int64_t now)
+{
+    struct signalfd_siginfo si;
+
+    while (read(s->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGINT:
+        case SIGTERM:
+            if (s->signals_seen++ == 0) {
+                ws_log_error(s->log, "%s received; finishing responses in flight (up to %u ms)",
+                             si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+                             s->cfg.shutdown_grace_ms);
+                begin_drain(s, now);
+            } else {
+                s->drain_deadline = now; /* asked twice: stop now */
+            }
+            break;
+        case SIGHUP: {
+            int rc = ws_log_reopen(s->log);
+            if (rc < 0)
+                ws_log_error(s->log, "SIGHUP: cannot reopen a log file: %s", strerror(-rc));
+            else
+                ws_log_error(s->log, "SIGHUP: log files reopened");
+            break;
+        }
+        case SIGUSR1: log_stats(s); break;
+        default: break;
+        }
+    }
+}
+
+/*
+ * The wake-up cap (ws_fdqueue_set_max_awake) relies on awake workers moving on
+ * to the next descriptor. If descriptors have waited STALL_CHECK_MS with no pop
+ * (a worker stuck on a slow disk), wake another worker. Returns whether
+ * descriptors are queued, so the caller keeps looking while they are.
+ */
+static int ws_fdqueue_kick_due(struct ws_server *s, int64_t now)
+{
+    if (now - s->last_kick_ms < STALL_CHECK_MS)
+        return s->queued_at_kick > 0;
+    s->last_kick_ms = now;
+    s->queued_at_kick = ws_fdqueue_kick(s->queue, &s->pops_at_kick);
+    return s->queued_at_kick > 0;
+}
+
+static void event_loop(struct ws_server *s)
+{
+    struct epoll_event events[EVENT_BATCH];
+    struct ws_conn *ready[EVENT_BATCH];
+    int wait_ms = 1000;
+
+    ws_mutex_lock(&s->park_lock);
+    s->wake_at = ws_now_ms() + wait_ms;
+    ws_mutex_unlock(&s->park_lock);
+
+    for (;;) {
+        int64_t now;
+        unsigned n_ready = 0;
+        int signalled = 0;
+        int n = epoll_wait(s->epoll_fd, events, EVENT_BATCH, wait_ms);
+
+        if (n < 0 && errno != EINTR) {
+            ws_log_error(s->log, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        now = ws_now_ms();
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            int is_listener = 0;
+
+            for (unsigned k = 0; k < s->n_listeners; k++)
+                is_listener |= (fd == s->listeners[k]);
+            if (is_listener) {
+                accept_batch(s, fd, now);
+            } else if (fd == s->signal_fd) {
+                signalled = 1;
+            } else if (fd == s->wake_fd) {
+                uint64_t count;
+                (void)!read(s->wake_fd, &count, sizeof(count));
+            } else {
+                struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+                if (c != NULL)
+                    ready[n_ready++] = c;
+            }
+        }
+        if (n_ready > 0)
+            dispatch_ready(s, ready, n_ready, now);
+        /* After dispatching: a drain closes parked connections, and ready[] must
+         * not hold one it closed. */
+        if (signalled)
+            handle_signals(s, now);
+
+        wait_ms = expire_deadlines(s, now);
+        if (ws_fdqueue_kick_due(s, now) && wait_ms > STALL_CHECK_MS)
+            wait_ms = STALL_CHECK_MS;
+        if (s->accept_paused_until != 0) {
+            if (now >= s->accept_paused_until)
+                resume_accepting(s);
+            else if (s->accept_paused_until - now < wait_ms)
+                wait_ms = (int)(s->accept_paused_until - now);
+        }
+        if (atomic_load(&s->draining)) {
+            if (atomic_load(&s->live) == 0 || now >= s->drain_deadline)
+                break;
+            if (s->drain_deadline - now < wait_ms)
+                wait_ms = (int)(s->drain_deadline - now);
+        }
+    }
+}
+
+int ws_server_run(struct ws_server *s)
+{
+    struct epoll_event ev = { .events = EPOLLIN };
+    int err;
+
+    for (unsigned i = 0; i < s->n_listeners; i++) {
+        ev.data.fd = s->listeners[i];
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev) < 0)
+            return -errno;
+    }
+    ev.data.fd = s->signal_fd;
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &ev) < 0)
+        return -errno;
+    ev.data.fd = s->wake_fd;
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
+        return -errno;
+
+    {
+        struct sched_param none = { 0 };
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+    }
+    s->pool = ws_pool_start(s->cfg.threads, s->queue, serve_fd, worker_idle, s);
+    if (s->pool == NULL) {
+        err = errno;
+        ws_log_error(s->log, "cannot start worker threads: %s", strerror(err));
+        return -err;
+    }
+    ws_log_error(s->log, "listening on %s (root %s, %u threads, queue %u, %s)", s->listen_text,
+                 s->cfg.root, s->cfg.threads, s->cfg.queue_capacity,
+                 ws_open_beneath_mode(s->root_fd) == 1 ? "openat2" : "checked open");
+
+    event_loop(s);
+
+    stop_parking(s);
+    ws_fdqueue_close(s->queue); /* workers drain what is queued, then return */
+    ws_pool_join(s->pool);
+    s->pool = NULL;
+    ws_log_error(s->log, "stopped");
+    return 0;
+}
+
+/* --- set-up and tear-down ---------------------------------------------------- */
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(out, size, "[%s]:%d", host, port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(out, size, "%s:%d", host, port);
+    }
+}
+
+/* Opens, binds and listens; returns the descriptor or -errno. */
+static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport,
+                         int defer_secs)
+{
+    static const int one = 1;
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err;
+
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    /*
+     * --defer-accept: hand us a connection only once its first bytes have
+     * arrived (or after defer_secs): a worker then finds the request waiting
+     * instead of reading nothing and parking, and silent connections wait in
+     * the kernel, not in our tables.
+     */
+    if (defer_secs > 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
+    if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+/* Adds a listening socket bound to *bound to the server's set and its start-up line. */
+static void record_listener(struct ws_server *s, int fd, const struct sockaddr_storage *bound)
+{
+    char text[80];
+
+    format_addr((const struct sockaddr *)bound, text, sizeof(text));
+    if (s->port == 0)
+        s->port = bound->ss_family == AF_INET6
+                      ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
+                      : ntohs(((const struct sockaddr_in *)bound)->sin_port);
+    s->listeners[s->n_listeners++] = fd;
+    if (s->listen_text[0] != '\0')
+        strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+}
+
+static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len, int v6only,
+                        char *err, size_t err_size)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    char text[80];
+    int fd;
+
+    /* With --port 0 every address shares the port the kernel chose for the first. */
+    if (s->port != 0 && sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)s->port);
+    else if (s->port != 0)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)s->port);
+    format_addr(sa, text, sizeof(text));
+    if (s->n_listeners == MAX_LISTENERS)
+        return 0;
+    fd = open_listener(sa, len, v6only, s->cfg.reuseport, (int)s->cfg.defer_accept_secs);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", text, strerror(-fd));
+        return fd;
+    }
+    getsockname(fd, (struct sockaddr *)&bound, &bound_len);
+    record_listener(s, fd, &bound);
+    return 0;
+}
+
+/* Records an already listening socket (socket activation) as a listener. */
+static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_size)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    int type = 0, listening = 0;
+    socklen_t opt_len = sizeof(type);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &opt_len) < 0 || type != SOCK_STREAM ||
+        (opt_len = sizeof(listening),
+         getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &opt_len) < 0) ||
+        !listening || getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0 ||
+        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
+        snprintf(err, err_size, "socket activation: descriptor %d is not a listening TCP socket",
+                 fd);
+        return -EINVAL;
+    }
+    if (s->n_listeners == MAX_LISTENERS)
+        return 0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    record_listener(s, fd, &bound);
+    return 0;
+}
+
+/*
+ * systemd socket activation (sd_listen_fds(3), without libsystemd): when
+ * LISTEN_PID is our pid, descriptors 3 .. 3 + LISTEN_FDS - 1 are listening
+ * sockets passed to us. Returns how many were adopted (0: not activated), or
+ * -errno. The variables are removed so no child could take them for its own.
+ */
+static int adopt_activated(struct ws_server *s, char *err, size_t err_size)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    char *end;
+    long n;
+
+    if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+        return 0;
+    n = strtol(fds, &end, 10);
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (*end != '\0' || n <= 0 || n > MAX_LISTENERS) {
+        snprintf(err, err_size, "socket activation: bad LISTEN_FDS '%s'", fds);
+        return -EINVAL;
+    }
+    for (int fd = 3; fd < 3 + n; fd++) {
+        int rc = adopt_listener(s, fd, err, err_size);
+        if (rc < 0)
+            return rc;
+    }
+    return (int)n;
+}
+
+static int create_listeners(struct ws_server *s, char *err, size_t err_size)
+{
+    struct addrinfo hints = { 0 }, *res, *ai;
+    char port[8];
+    int rc;
+
+    s->port = 0;
+    rc = adopt_activated(s, err, err_size);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    s->port = s->cfg.port;
+    if (s->cfg.bind == NULL) {
+        /* Every interface: one dual-stack IPv6 socket, or IPv4 where IPv6 is off. */
+        struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+        any6.sin6_port = any4.sin_port = htons((uint16_t)s->cfg.port);
+        rc = add_listener(s, (struct sockaddr *)&any6, sizeof(any6), 0, err, err_size);
+        if (rc == -EAFNOSUPPORT)
+            rc = add_listener(s, (struct sockaddr *)&any4, sizeof(any4), 0, err, err_size);
+        return rc;
+    }
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", s->cfg.port);
+    rc = getaddrinfo(s->cfg.bind, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve bind address '%s': %s", s->cfg.bind,
+                 gai_strerror(rc));
+        return -EINVAL;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        rc = add_listener(s, ai->ai_addr, ai->ai_addrlen, 1, err, err_size);
+        if (rc < 0)
+            break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* Raises the descriptor limit to its hard maximum; returns the limit in force. */
+static unsigned raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_max > (1u << 20))
+        rl.rlim_max = 1u << 20;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > (1u << 20) ? (1u << 20) : (unsigned)rl.rlim_cur;
+}
+
+struct ws_server *ws_server_create(const struct ws_config *cfg,
+                                   const struct ws_server_resources *res, struct ws_log *log,
+                                   char *err, size_t err_size)
+{
+    struct ws_server *s = calloc(1, sizeof(*s));
+    sigset_t mask;
+
+    if (s == NULL) {
+        snprintf(err, err_size, "out of memory");
+        close(res->root_fd);
+        if (res->error_pages_fd >= 0)
+            close(res->error_pages_fd);
+        ws_mime_map_free(res->mime);
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->log = log;
+    s->root_fd = res->root_fd;
+    s->error_pages_fd = res->error_pages_fd;
+    s->mime = res->mime;
+    s->epoll_fd = s->signal_fd = s->wake_fd = -1;
+    pthread_mutex_init(&s->park_lock, NULL);
+
+    s->max_fds = raise_fd_limit();
+    s->conns = calloc(s->max_fds, sizeof(*s->conns));
+    s->heap = calloc(s->max_fds, sizeof(*s->heap));
+    s->bufs = calloc(cfg->threads, sizeof(*s->bufs));
+    s->queue = ws_fdqueue_create(cfg->queue_capacity);
+    if (s->queue != NULL) {
+        cpu_set_t cpus;
+        ws_fdqueue_set_consumers(s->queue, cfg->threads);
+        /* No more workers awake at once than CPUs we may run on (see fdqueue.h). */
+        if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+            ws_fdqueue_set_max_awake(s->queue, (unsigned)CPU_COUNT(&cpus));
+    }
+    if (s->conns == NULL || s->heap == NULL || s->bufs == NULL || s->queue == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
+        if (s->bufs[i].cache == NULL) {
+            snprintf(err, err_size, "out of memory");
+            goto fail;
+        }
+    }
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->epoll_fd < 0 || s->signal_fd < 0 || s->wake_fd < 0) {
+        snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
+        goto fail;
+    }
+    if (create_listeners(s, err, err_size) < 0)
+        goto fail;
+
+    s->env.statics.root_fd = s->root_fd;
+    s->env.statics.dotfiles = cfg->dotfiles;
+    s->env.statics.listing = cfg->listing;
+    s->env.statics.mime = s->mime;
+    if (!cfg->stat_every_request) {
+        const char *why;
+        s->watch = ws_watch_new(MAX_WATCHES);
+        why = s->watch == NULL ? strerror(errno) : ws_watch_root(s->watch, s->root_fd);
+        if (why != NULL) {
+            ws_log_error(log,
+                         "inotify cannot be used (%s): cached files are stat-checked on "
+                         "every request",
+                         why);
+            ws_watch_free(s->watch);
+            s->watch = NULL;
+        }
+    }
+    s->env.statics.watch = s->watch;
+    s->env.error_pages_fd = s->error_pages_fd;
+    s->env.cache_mode = (enum ws_cache_mode)cfg->cache_mode;
+    s->env.cache_max_age = cfg->cache_max_age;
+    s->env.log = log;
+    s->env.trusted = s->cfg.trusted;
+    s->env.n_trusted = s->cfg.n_trusted;
+    s->env.draining = &s->draining;
+    s->env.limits.max_request_line = WS_MAX_REQUEST_LINE;
+    s->env.limits.max_head = WS_MAX_HEAD;
+    s->env.limits.max_headers = WS_MAX_HEADERS;
+    s->env.header_timeout_ms = cfg->header_timeout_ms;
+    s->env.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
+    s->env.send_timeout_ms = cfg->send_timeout_ms;
+    s->env.linger_timeout_ms = LINGER_TIMEOUT_MS;
+    s->env.max_requests = cfg->max_requests;
+    s->env.max_body = cfg->max_body;
+    return s;
+
+fail:
+    ws_server_destroy(s);
+    return NULL;
+}
+
+int ws_server_port(const struct ws_server *s)
+{
+    return s->port;
+}
+
+void ws_server_destroy(struct ws_server *s)
+{
+    if (s == NULL)
+        return;
+    /* Connections still open here were never handed to a thread (run failed). */
+    for (unsigned fd = 0; s->conns != NULL && fd < s->max_fds; fd++) {
+        struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
+        if (c != NULL)
+            ws_conn_free(c);
+    }
+    for (unsigned i = 0; i < s->n_listeners; i++)
+        close(s->listeners[i]);
+    if (s->epoll_fd >= 0)
+        close(s->epoll_fd);
+    if (s->signal_fd >= 0)
+        close(s->signal_fd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    if (s->root_fd >= 0)
+        close(s->root_fd);
+    if (s->error_pages_fd >= 0)
+        close(s->error_pages_fd);
+    ws_mime_map_free(s->mime);
+    ws_watch_free(s->watch);
+    ws_fdqueue_destroy(s->queue);
+    for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++)
+        ws_file_cache_free(s->bufs[i].cache);
+    free(s->bufs);
+    free(s->heap);
+    free(s->conns);
+    pthread_mutex_destroy(&s->park_lock);
+    free(s);
+}

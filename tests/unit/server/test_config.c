@@ -1,0 +1,379 @@
+/*
+ * server/test_config.c - command-line parsing.
+ *
+ * Every table row is parsed in the same process, one after another, so the
+ * whole file also checks that getopt's state is reset between calls.
+ */
+#include "test_util.h"
+
+#include "server/config.h"
+
+#include <stdio.h>
+
+#define MAX_ARGS 8
+
+/* Builds argv = { "webserver", args..., NULL } in argv (MAX_ARGS + 2 slots). */
+static int make_argv(char *const *args, char **argv)
+{
+    int argc = 0;
+    argv[argc++] = "webserver";
+    for (int i = 0; i < MAX_ARGS && args[i] != NULL; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    return argc;
+}
+
+static enum ws_config_result parse(char *const *args, struct ws_config *cfg, char *err,
+                                   size_t err_size)
+{
+    char *argv[MAX_ARGS + 2];
+    int argc = make_argv(args, argv);
+    return ws_config_parse(cfg, argc, argv, err, err_size);
+}
+
+enum field {
+    F_PORT,
+    F_THREADS,
+    F_QUEUE,
+    F_HEADER_TIMEOUT,
+    F_KEEPALIVE_TIMEOUT,
+    F_SEND_TIMEOUT,
+    F_SHUTDOWN_GRACE,
+    F_MAX_REQUESTS,
+    F_MAX_BODY,
+    F_ROOT,
+    F_BIND,
+    F_ACCESS_LOG,
+};
+
+static unsigned long long number_field(const struct ws_config *cfg, enum field f)
+{
+    switch (f) {
+    case F_PORT: return (unsigned long long)cfg->port;
+    case F_THREADS: return cfg->threads;
+    case F_QUEUE: return cfg->queue_capacity;
+    case F_HEADER_TIMEOUT: return cfg->header_timeout_ms;
+    case F_KEEPALIVE_TIMEOUT: return cfg->keepalive_timeout_ms;
+    case F_SEND_TIMEOUT: return cfg->send_timeout_ms;
+    case F_SHUTDOWN_GRACE: return cfg->shutdown_grace_ms;
+    case F_MAX_REQUESTS: return cfg->max_requests;
+    case F_MAX_BODY: return cfg->max_body;
+    default: fail_msg("not a number field: %d", (int)f);
+    }
+    return 0;
+}
+
+static const char *string_field(const struct ws_config *cfg, enum field f)
+{
+    switch (f) {
+    case F_ROOT: return cfg->root;
+    case F_BIND: return cfg->bind;
+    case F_ACCESS_LOG: return cfg->access_log;
+    default: fail_msg("not a string field: %d", (int)f);
+    }
+    return NULL;
+}
+
+static void test_defaults(void **state)
+{
+    struct ws_config d, p;
+    char err[128] = "";
+    char *none[] = { NULL };
+
+    ws_config_defaults(&d);
+    assert_int_equal(d.port, 6789);
+    assert_int_equal(d.threads, 8);
+    assert_int_equal(d.queue_capacity, 16384);
+    assert_string_equal(d.root, "www");
+    assert_null(d.bind);
+    assert_string_equal(d.access_log, "-");
+    assert_int_equal(d.header_timeout_ms, 15000);
+    assert_int_equal(d.keepalive_timeout_ms, 15000);
+    assert_int_equal(d.send_timeout_ms, 30000);
+    assert_int_equal(d.shutdown_grace_ms, 10000);
+    assert_int_equal(d.max_requests, 1000);
+    assert_true(d.max_body == 1024 * 1024);
+
+    /* No arguments: exactly the defaults. */
+    memset(&p, 0xa5, sizeof(p));
+    assert_int_equal(parse(none, &p, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_memory_equal(&p, &d, sizeof(d));
+}
+
+struct number_case {
+    const char *desc;
+    char *args[MAX_ARGS];
+    enum field field;
+    unsigned long long value;
+};
+
+/* clang-format off */
+static const struct number_case number_cases[] = {
+    { "--port VALUE",                   { "--port", "80" },                    F_PORT, 80 },
+    { "--port=VALUE",                   { "--port=8080" },                     F_PORT, 8080 },
+    { "-p VALUE",                       { "-p", "81" },                        F_PORT, 81 },
+    { "-pVALUE",                        { "-p82" },                            F_PORT, 82 },
+    { "port 0 lets the kernel choose",  { "-p", "0" },                         F_PORT, 0 },
+    { "port 65535",                     { "-p", "65535" },                     F_PORT, 65535 },
+    { "abbreviated long option",        { "--po", "83" },                      F_PORT, 83 },
+    { "the last value wins",            { "-p", "1", "--port", "2" },          F_PORT, 2 },
+    { "--threads VALUE",                { "--threads", "4" },                  F_THREADS, 4 },
+    { "--threads=1",                    { "--threads=1" },                     F_THREADS, 1 },
+    { "-t 1024",                        { "-t", "1024" },                      F_THREADS, 1024 },
+    { "--queue VALUE",                  { "--queue", "16" },                   F_QUEUE, 16 },
+    { "-q 1",                           { "-q", "1" },                         F_QUEUE, 1 },
+    { "--queue=1048576",                { "--queue=1048576" },                 F_QUEUE, 1048576 },
+    { "--header-timeout SECS",          { "--header-timeout", "5" },           F_HEADER_TIMEOUT, 5000 },
+    { "--header-timeout=0.5",           { "--header-timeout=0.5" },            F_HEADER_TIMEOUT, 500 },
+    { "--header-timeout .25",           { "--header-timeout", ".25" },         F_HEADER_TIMEOUT, 250 },
+    { "--header-timeout 0.001 (1 ms)",  { "--header-timeout", "0.001" },       F_HEADER_TIMEOUT, 1 },
+    { "--header-timeout 86400 (1 day)", { "--header-timeout", "86400" },       F_HEADER_TIMEOUT, 86400000 },
+    { "--keepalive-timeout=2",          { "--keepalive-timeout=2" },           F_KEEPALIVE_TIMEOUT, 2000 },
+    { "--keepalive-timeout 1.5",        { "--keepalive-timeout", "1.5" },      F_KEEPALIVE_TIMEOUT, 1500 },
+    { "--send-timeout 7",               { "--send-timeout", "7" },             F_SEND_TIMEOUT, 7000 },
+    { "--shutdown-grace=0.1",           { "--shutdown-grace=0.1" },            F_SHUTDOWN_GRACE, 100 },
+    { "--max-requests 0 (no cap)",      { "--max-requests", "0" },             F_MAX_REQUESTS, 0 },
+    { "--max-requests=1000000000",      { "--max-requests=1000000000" },       F_MAX_REQUESTS, 1000000000 },
+    { "--max-body=0",                   { "--max-body=0" },                    F_MAX_BODY, 0 },
+    { "--max-body 2^40",                { "--max-body", "1099511627776" },     F_MAX_BODY, 1099511627776ULL },
+    { "other options leave port alone", { "-t", "2", "-q", "3" },              F_PORT, 6789 },
+    { "options after --",               { "-t", "3", "--" },                   F_THREADS, 3 },
+};
+/* clang-format on */
+
+static void test_number_options(void **state)
+{
+    for (size_t i = 0; i < ARRAY_LEN(number_cases); i++) {
+        const struct number_case *c = &number_cases[i];
+        struct ws_config cfg;
+        char err[128] = "";
+        enum ws_config_result r = parse(c->args, &cfg, err, sizeof(err));
+        if (r != WS_CONFIG_RUN)
+            print_error("case \"%s\": error \"%s\"\n", c->desc, err);
+        check_int(c->desc, r, WS_CONFIG_RUN);
+        check_int(c->desc, number_field(&cfg, c->field), c->value);
+    }
+}
+
+struct string_case {
+    const char *desc;
+    char *args[MAX_ARGS];
+    enum field field;
+    const char *value; /* NULL: the field must be NULL */
+};
+
+/* clang-format off */
+static const struct string_case string_cases[] = {
+    { "--root DIR",                  { "--root", "/srv/www" },          F_ROOT, "/srv/www" },
+    { "--root=DIR",                  { "--root=site" },                 F_ROOT, "site" },
+    { "-r DIR",                      { "-r", "x" },                     F_ROOT, "x" },
+    { "-rDIR",                       { "-ry" },                         F_ROOT, "y" },
+    { "--bind ADDR",                 { "--bind", "127.0.0.1" },         F_BIND, "127.0.0.1" },
+    { "-b ::1",                      { "-b", "::1" },                   F_BIND, "::1" },
+    { "bind defaults to NULL",       { "-p", "1" },                     F_BIND, NULL },
+    { "--access-log FILE",           { "--access-log", "/tmp/a.log" },  F_ACCESS_LOG, "/tmp/a.log" },
+    { "--access-log=-",              { "--access-log=-" },              F_ACCESS_LOG, "-" },
+    { "--access-log off",            { "--access-log", "off" },         F_ACCESS_LOG, NULL },
+    { "access log defaults to -",    { "-p", "1" },                     F_ACCESS_LOG, "-" },
+};
+/* clang-format on */
+
+static void test_string_options(void **state)
+{
+    for (size_t i = 0; i < ARRAY_LEN(string_cases); i++) {
+        const struct string_case *c = &string_cases[i];
+        struct ws_config cfg;
+        char err[128] = "";
+        enum ws_config_result r = parse(c->args, &cfg, err, sizeof(err));
+        check_int(c->desc, r, WS_CONFIG_RUN);
+        if (c->value == NULL)
+            check_true(c->desc, string_field(&cfg, c->field) == NULL);
+        else
+            check_str(c->desc, string_field(&cfg, c->field), c->value);
+    }
+}
+
+struct error_case {
+    const char *desc;
+    char *args[MAX_ARGS];
+    const char *mention1; /* substrings the message must contain */
+    const char *mention2;
+};
+
+/* clang-format off */
+static const struct error_case error_cases[] = {
+    { "port 70000",                      { "-p", "70000" },                      "'70000'", "--port" },
+    { "port -1",                         { "--port", "-1" },                     "'-1'", "--port" },
+    { "port abc",                        { "--port=abc" },                       "'abc'", "--port" },
+    { "port empty",                      { "--port=" },                          "''", "--port" },
+    { "port with leading space",         { "-p", " 80" },                        "' 80'", "--port" },
+    { "port with trailing junk",         { "-p", "80x" },                        "'80x'", "--port" },
+    { "port with a sign",                { "-p", "+80" },                        "'+80'", "--port" },
+    { "port overflowing 64 bits",        { "-p", "99999999999999999999999" },    "'99999999999999999999999'", "--port" },
+    { "0 threads",                       { "-t", "0" },                          "'0'", "--threads" },
+    { "1025 threads",                    { "--threads=1025" },                   "'1025'", "--threads" },
+    { "threads 2^32 + 1 (no wrap)",      { "-t", "4294967297" },                 "'4294967297'", "--threads" },
+    { "queue 0",                         { "-q", "0" },                          "'0'", "--queue" },
+    { "queue 2^20 + 1",                  { "--queue", "1048577" },               "'1048577'", "--queue" },
+    { "header-timeout 0",                { "--header-timeout", "0" },            "'0'", "--header-timeout" },
+    { "header-timeout -1",               { "--header-timeout", "-1" },           "'-1'", "--header-timeout" },
+    { "header-timeout abc",              { "--header-timeout=abc" },             "'abc'", "--header-timeout" },
+    { "header-timeout 1e9",              { "--header-timeout", "1e9" },          "'1e9'", "--header-timeout" },
+    { "header-timeout below 1 ms",       { "--header-timeout", "0.0004" },       "'0.0004'", "--header-timeout" },
+    { "header-timeout over a day",       { "--header-timeout", "86401" },        "'86401'", "--header-timeout" },
+    { "header-timeout nan",              { "--header-timeout", "nan" },          "'nan'", "--header-timeout" },
+    { "header-timeout inf",              { "--header-timeout", "inf" },          "'inf'", "--header-timeout" },
+    { "header-timeout empty",            { "--header-timeout=" },                "''", "--header-timeout" },
+    { "header-timeout 5s",               { "--header-timeout", "5s" },           "'5s'", "--header-timeout" },
+    { "keepalive-timeout 0",             { "--keepalive-timeout", "0" },         "'0'", "--keepalive-timeout" },
+    { "send-timeout -1",                 { "--send-timeout=-1" },                "'-1'", "--send-timeout" },
+    { "shutdown-grace abc",              { "--shutdown-grace", "abc" },          "'abc'", "--shutdown-grace" },
+    { "max-requests -1",                 { "--max-requests", "-1" },             "'-1'", "--max-requests" },
+    { "max-requests 10^9 + 1",           { "--max-requests", "1000000001" },     "'1000000001'", "--max-requests" },
+    { "max-body 2^40 + 1",               { "--max-body", "1099511627777" },      "'1099511627777'", "--max-body" },
+    { "empty root",                      { "--root=" },                          "''", "--root" },
+    { "empty bind",                      { "-b", "" },                           "''", "--bind" },
+    { "empty access-log",                { "--access-log=" },                    "''", "--access-log" },
+    { "missing value, long option",      { "--port" },                           "'--port'", "value" },
+    { "missing value, short option",     { "-t" },                               "'-t'", "value" },
+    { "missing value after others",      { "-p", "1", "--header-timeout" },      "'--header-timeout'", "value" },
+    { "unknown long option",             { "--bogus" },                          "'--bogus", "unknown" },
+    { "unknown long option with value",  { "--bogus=1" },                        "--bogus", "unknown" },
+    { "unknown short option",            { "-x" },                               "'-x'", "unknown" },
+    { "unknown short option in a group", { "-xp", "80" },                        "'-x'", "unknown" },
+    { "unknown short option, later",     { "-p", "80", "-Z" },                   "'-Z'", "unknown" },
+    { "unknown short after a good one",  { "-Vz" },                              NULL, NULL },
+    { "ambiguous abbreviation",          { "--s", "1" },                         "--s", NULL },
+    { "--help given a value",            { "--help=1" },                         "--help", NULL },
+    { "extra positional argument",       { "extra" },                            "'extra'", "unexpected" },
+    { "positional after options",        { "-p", "80", "www" },                  "'www'", "unexpected" },
+    { "-- ends the options",             { "-r", "a", "--", "-p" },              "'-p'", "unexpected" },
+    { "positional before options",       { "www", "-p", "80" },                  "'www'", "unexpected" },
+};
+/* clang-format on */
+
+static void test_revalidate(void **state)
+{
+    struct ws_config cfg;
+    char err[128] = "";
+    char *none[] = { NULL };
+    char *stat_mode[] = { "--revalidate=stat", NULL };
+    char *both[] = { "--revalidate=stat", "--revalidate", "inotify", NULL };
+    char *bad[] = { "--revalidate=mtime", NULL };
+
+    assert_int_equal(parse(none, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 0); /* inotify by default */
+    assert_int_equal(parse(stat_mode, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 1);
+    assert_int_equal(parse(both, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.stat_every_request, 0); /* the last one wins */
+    assert_int_equal(parse(bad, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--revalidate"));
+    assert_non_null(strstr(err, "mtime"));
+}
+
+static void test_errors(void **state)
+{
+    for (size_t i = 0; i < ARRAY_LEN(error_cases); i++) {
+        const struct error_case *c = &error_cases[i];
+        struct ws_config cfg;
+        char err[256];
+        enum ws_config_result r;
+
+        memset(err, 0, sizeof(err));
+        r = parse(c->args, &cfg, err, sizeof(err));
+        if (c->mention1 == NULL) {
+            /* -V is handled before the unknown z is looked at. */
+            check_int(c->desc, r, WS_CONFIG_VERSION);
+            continue;
+        }
+        if (r != WS_CONFIG_ERROR || !strstr(err, c->mention1) ||
+            (c->mention2 && !strstr(err, c->mention2)))
+            print_error("case \"%s\": message \"%s\"\n", c->desc, err);
+        check_int(c->desc, r, WS_CONFIG_ERROR);
+        check_true(c->desc, strlen(err) > 10);
+        check_true(c->desc, strchr(err, '\n') == NULL);
+        check_true(c->desc, strstr(err, c->mention1) != NULL);
+        check_true(c->desc, c->mention2 == NULL || strstr(err, c->mention2) != NULL);
+    }
+}
+
+struct result_case {
+    const char *desc;
+    char *args[MAX_ARGS];
+    enum ws_config_result result;
+};
+
+/* clang-format off */
+static const struct result_case result_cases[] = {
+    { "--help",                       { "--help" },                    WS_CONFIG_HELP },
+    { "-h",                           { "-h" },                        WS_CONFIG_HELP },
+    { "--version",                    { "--version" },                 WS_CONFIG_VERSION },
+    { "-V",                           { "-V" },                        WS_CONFIG_VERSION },
+    { "--help after good options",    { "-p", "80", "--help" },        WS_CONFIG_HELP },
+    { "the first of help and version", { "-V", "-h" },                 WS_CONFIG_VERSION },
+    { "--help before a bad option",   { "--help", "--bogus" },         WS_CONFIG_HELP },
+    { "a bad value before --help",    { "-p", "x", "--help" },         WS_CONFIG_ERROR },
+    { "--help before a positional",   { "--help", "extra" },           WS_CONFIG_HELP },
+};
+/* clang-format on */
+
+static void test_results(void **state)
+{
+    for (size_t i = 0; i < ARRAY_LEN(result_cases); i++) {
+        const struct result_case *c = &result_cases[i];
+        struct ws_config cfg;
+        char err[128] = "";
+        check_int(c->desc, parse(c->args, &cfg, err, sizeof(err)), c->result);
+    }
+    assert_non_null(strstr(ws_config_help(), "--port"));
+    assert_non_null(strstr(ws_config_help(), "--max-body"));
+}
+
+/* An error inside a group of short options must not leave getopt mid-group. */
+static void test_repeated_parsing(void **state)
+{
+    char *bad[] = { "-xt", "3", NULL };
+    char *good[] = { "-t", "5", "-p", "7", NULL };
+    char *bad_value[] = { "-t0", NULL };
+    struct ws_config cfg;
+    char err[128];
+
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(parse(bad, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+        assert_int_equal(parse(good, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+        assert_int_equal(cfg.threads, 5);
+        assert_int_equal(cfg.port, 7);
+        assert_int_equal(parse(bad_value, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+        assert_int_equal(parse(good, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+        assert_int_equal(cfg.threads, 5);
+    }
+}
+
+/* The message is cut to the buffer and stays terminated; a zero-size buffer is untouched. */
+static void test_error_buffer(void **state)
+{
+    char *args[] = { "--port", "123456789", NULL };
+    struct ws_config cfg;
+    char err[12];
+
+    memset(err, 'z', sizeof(err));
+    assert_int_equal(parse(args, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_int_equal(strlen(err), sizeof(err) - 1);
+
+    memset(err, 'z', sizeof(err));
+    assert_int_equal(parse(args, &cfg, err, 0), WS_CONFIG_ERROR);
+    for (size_t i = 0; i < sizeof(err); i++)
+        assert_int_equal(err[i], 'z');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_number_options),
+        cmocka_unit_test(test_string_options),   cmocka_unit_test(test_revalidate),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_results),
+        cmocka_unit_test(test_repeated_parsing), cmocka_unit_test(test_error_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
