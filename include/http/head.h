@@ -13,8 +13,10 @@
 const char *ws_status_reason(int status);
 
 /*
- * Writes the built-in HTML page for an error or redirect status into out
- * (size bytes) and returns its length. A 301 page links to location.
+ * Writes the built-in HTML page for an error or redirect status, and a
+ * terminating NUL, into out (size bytes); returns the page's length, or 0 if
+ * it and its NUL do not fit. A 301 page links to location (which may be NULL),
+ * escaped for HTML; when the escaped link does not fit, the page has no link.
  */
 size_t ws_error_page(int status, const char *location, char *out, size_t size);
 

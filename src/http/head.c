@@ -54,29 +54,11 @@ static const char *status_message(int status)
     }
 }
 
-size_t ws_error_page(int status, const char *location, char *out, size_t size)
-{
-    const char *reason = ws_status_reason(status);
-    int n;
-
-    if (status == 301 && location != NULL)
-        n = snprintf(out, size,
-                     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title>"
-                     "</head>\n<body><h1>%d %s</h1><p>%s <a href=\"%s\">here</a>.</p></body>"
-                     "</html>\n",
-                     status, reason, status, reason, status_message(status), location);
-    else
-        n = snprintf(out, size,
-                     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title>"
-                     "</head>\n<body><h1>%d %s</h1><p>%s</p><hr><address>" WS_SERVER_NAME
-                     "</address></body></html>\n",
-                     status, reason, status, reason, status_message(status));
-    if (n < 0 || (size_t)n >= size)
-        return 0;
-    return (size_t)n;
-}
-
-/* A bounded writer: appends fail softly and the length is checked at the end. */
+/*
+ * A bounded writer: appends fail softly and the length is checked at the end.
+ * After the first append that does not fit nothing more is written, so what
+ * is in the buffer is always a prefix of the intended text.
+ */
 struct writer {
     char *p, *end;
     int overflow;
@@ -84,7 +66,7 @@ struct writer {
 
 static void put(struct writer *w, const char *s, size_t n)
 {
-    if ((size_t)(w->end - w->p) < n) {
+    if (w->overflow || (size_t)(w->end - w->p) < n) {
         w->overflow = 1;
         return;
     }
@@ -105,6 +87,61 @@ static void put_u64(struct writer *w, uint64_t v)
         digits[--n] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
     put(w, digits + n, sizeof(digits) - n);
+}
+
+/*
+ * Appends s escaped for HTML text and for a double- or single-quoted
+ * attribute value. Each entity is one append, so none is ever cut in half.
+ */
+static void put_html(struct writer *w, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '&': put(w, "&amp;", 5); break;
+        case '<': put(w, "&lt;", 4); break;
+        case '>': put(w, "&gt;", 4); break;
+        case '"': put(w, "&quot;", 6); break;
+        case '\'': put(w, "&#39;", 5); break;
+        default: put(w, s, 1); break;
+        }
+    }
+}
+
+size_t ws_error_page(int status, const char *location, char *out, size_t size)
+{
+    const char *reason = ws_status_reason(status);
+    int n;
+
+    if (status == 301 && location != NULL) {
+        /*
+         * The location carries the request's query as the client sent it, so
+         * it is escaped here. One byte is kept for the NUL, as snprintf would.
+         */
+        struct writer w = { out, out + (size > 0 ? size - 1 : 0), size == 0 };
+
+        put_str(&w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>301 ");
+        put_str(&w, reason);
+        put_str(&w, "</title></head>\n<body><h1>301 ");
+        put_str(&w, reason);
+        put_str(&w, "</h1><p>");
+        put_str(&w, status_message(status));
+        put_str(&w, " <a href=\"");
+        put_html(&w, location);
+        put_str(&w, "\">here</a>.</p></body></html>\n");
+        if (!w.overflow) {
+            *w.p = '\0';
+            return (size_t)(w.p - out);
+        }
+        /* Too long to link to: the page without the link; the Location field still has it. */
+    }
+    n = snprintf(out, size,
+                 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title>"
+                 "</head>\n<body><h1>%d %s</h1><p>%s</p><hr><address>" WS_SERVER_NAME
+                 "</address></body></html>\n",
+                 status, reason, status, reason, status_message(status));
+    if (n < 0 || (size_t)n >= size)
+        return 0;
+    return (size_t)n;
 }
 
 /* Appends "Name: value\r\n" when value is not NULL. */

@@ -233,6 +233,20 @@ class PathTest(ServerTestCase):
         r = self.fetch(r.header("location"))
         self.assertEqual(r.body, b"in a dir\n")
 
+    def test_redirect_page_escapes_the_query(self):
+        # The parser lets '"', '<' and '>' through in a query, and the Location repeats
+        # the query as sent: the page's link must escape it for HTML, the field must not.
+        os.makedirs(os.path.join(self.root, "esc"), exist_ok=True)
+        query = "?a=\"><script>alert(1)</script>&b='1'"
+        r = self.fetch("/esc" + query)
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("location"), "/esc/" + query)
+        self.assertIn(b'<a href="/esc/?a=&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;'
+                      b'&amp;b=&#39;1&#39;">here</a>', r.body)
+        self.assertNotIn(b"<script>", r.body)
+        self.assertNotIn(b'a="', r.body)
+        self.assertNotIn(b"'1'", r.body)
+
     def test_absolute_form_inside_root(self):
         r = self.fetch("http://example.com/HelloWorld.html")
         self.assertEqual(r.status, 200)

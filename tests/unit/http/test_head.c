@@ -86,6 +86,85 @@ static void test_error_page_redirect(void **state)
     assert_int_equal(ws_error_page(404, NULL, page, 0), 0);
 }
 
+struct escape_case {
+    const char *desc;
+    const char *location;
+    const char *href; /* the whole link as it must appear in the page */
+};
+
+/* clang-format off */
+static const struct escape_case escape_cases[] = {
+    { "plain location", "/d/?a=1", "<a href=\"/d/?a=1\">" },
+    { "double quote", "/d/?q=\"x\"", "<a href=\"/d/?q=&quot;x&quot;\">" },
+    { "less and greater than", "/d/?<script>", "<a href=\"/d/?&lt;script&gt;\">" },
+    { "ampersand", "/d/?a=1&b=2", "<a href=\"/d/?a=1&amp;b=2\">" },
+    { "single quote", "/d/?q='x'", "<a href=\"/d/?q=&#39;x&#39;\">" },
+    { "an entity is escaped again", "/d/?&amp;", "<a href=\"/d/?&amp;amp;\">" },
+    { "all five at once", "/d/?\"><img src=x onerror='a&b'>",
+      "<a href=\"/d/?&quot;&gt;&lt;img src=x onerror=&#39;a&amp;b&#39;&gt;\">" },
+};
+/* clang-format on */
+
+/*
+ * The location holds the query as the client sent it: in the page it is
+ * escaped, and however small the buffer, the page is either whole, or whole
+ * without its link, or nothing; never a link cut inside an entity.
+ */
+static void test_error_page_redirect_escapes(void **state)
+{
+    char plain[2048];
+    size_t plain_len = ws_error_page(301, NULL, plain, sizeof(plain));
+
+    check_true("page without a link", plain_len > 0);
+    for (size_t i = 0; i < ARRAY_LEN(escape_cases); i++) {
+        const struct escape_case *c = &escape_cases[i];
+        char page[2048];
+        size_t n = ws_error_page(301, c->location, page, sizeof(page));
+
+        check_true(c->desc, n > 0 && n == strlen(page));
+        check_true(c->desc, strstr(page, c->href) != NULL);
+        /* Outside the markup itself no <, >, " or ' is left unescaped. */
+        check_true(c->desc, strstr(page, "<a href=\"") != NULL);
+        check_true(c->desc,
+                   strchr(strstr(page, "<a href=\"") + 9, '"') == strstr(page, "\">here</a>"));
+        check_true(c->desc, strchr(page, '\'') == NULL);
+        check_true(c->desc, strstr(page, "<script") == NULL && strstr(page, "<img") == NULL);
+
+        for (size_t size = 0; size <= n + 1; size++) {
+            char *out = exact_alloc(size);
+            size_t m = ws_error_page(301, c->location, out, size);
+            if (size > n) {
+                check_int(c->desc, m, n);
+                check_str(c->desc, out, page);
+            } else if (size > plain_len) {
+                check_int(c->desc, m, plain_len);
+                check_str(c->desc, out, plain);
+            } else {
+                check_int(c->desc, m, 0);
+            }
+            free(out);
+        }
+    }
+}
+
+/* A Location as long as the server allows, all quotes: in the server's page buffer it has no link.
+ */
+static void test_error_page_redirect_too_long(void **state)
+{
+    char location[1025], page[1024];
+    size_t n;
+
+    memset(location, '"', sizeof(location) - 1);
+    location[0] = '/';
+    location[1] = '?';
+    location[sizeof(location) - 1] = '\0';
+    n = ws_error_page(301, location, page, sizeof(page));
+    assert_true(n > 0 && n == strlen(page));
+    assert_non_null(strstr(page, "301 Moved Permanently"));
+    assert_null(strstr(page, "href"));
+    assert_null(strstr(page, "&quot;"));
+}
+
 struct head_case {
     const char *desc;
     struct ws_head head;
@@ -162,6 +241,8 @@ int main(void)
         cmocka_unit_test(test_status_reason),
         cmocka_unit_test(test_error_page),
         cmocka_unit_test(test_error_page_redirect),
+        cmocka_unit_test(test_error_page_redirect_escapes),
+        cmocka_unit_test(test_error_page_redirect_too_long),
         cmocka_unit_test(test_head_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
