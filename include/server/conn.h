@@ -26,6 +26,7 @@
 #ifndef WS_CONN_H
 #define WS_CONN_H
 
+#include "http/plan.h"
 #include "http/validators.h"
 #include "http/request_parser.h"
 #include "server/log.h"
@@ -88,25 +89,50 @@ struct ws_worker_buf {
     char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
     char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
     char log[8192];                            /* access log line being built */
+    struct ws_plan plan;                       /* the response being prepared */
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */
-    char log_date[32];
-    uint64_t boundary_seed;          /* for multipart boundaries */
-    struct ws_file_cache *cache;     /* this worker's own cache of small files */
-    atomic_ullong served;            /* responses completed; read by the stats report */
-    struct ws_log_buffer log_buffer; /* finished access log lines not yet written */
+    uint64_t boundary_seed;                    /* for multipart boundaries */
+    struct ws_file_cache *cache;               /* this worker's own cache of small files */
+    atomic_ullong served;                      /* responses completed; read by the stats report */
+    struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
 };
 
+/*
+ * The record of a connection. Its fields are grouped by who may touch them;
+ * "the owner" is whoever owns the connection at the time (conn.h's DESIGN).
+ */
 struct ws_conn {
+    /* Set at accept, then only read until the record is freed. */
     int fd;
-    uint8_t phase;        /* enum ws_conn_phase */
-    uint8_t registered;   /* the event thread has added fd to its epoll set */
-    uint8_t close_after;  /* close once the current response has been sent */
-    uint8_t linger;       /* ... with a lingering close (unread input may follow) */
-    uint8_t nodelay;      /* TCP_NODELAY is set (once the connection is kept alive) */
-    uint8_t synced;       /* pushed for input, after the event thread synced the watch */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;
+
+    /*
+     * The parking hand-over (server.c): written by the worker that parks the
+     * connection and read by the event thread, or written by the event thread
+     * before it pushes; the park lock or the ring's mutex orders each hand-over.
+     * heap_index is guarded by the park lock itself.
+     */
     uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
-    uint32_t requests;    /* responses started on this connection */
+    int64_t deadline_ms;  /* monotonic ms after which a parked conn is closed */
+    uint32_t heap_index;  /* slot in the event thread's deadline heap, or UINT32_MAX */
+    uint8_t registered;   /* the event thread has added fd to its epoll set */
+    uint8_t synced;       /* pushed for input, after the event thread synced the watch */
+    int64_t queued_us;    /* when it was last pushed into the ring (ws_now_us) */
+    int64_t turn_wait_us; /* how long this turn waited in the ring */
+
+    /* The state machine: the owner's alone. */
+    uint8_t phase;          /* enum ws_conn_phase */
+    uint8_t close_after;    /* close once the current response has been sent */
+    uint8_t linger;         /* ... with a lingering close (unread input may follow) */
+    uint8_t nodelay;        /* TCP_NODELAY is set (once the connection is kept alive) */
+    uint8_t send_continue;  /* "100 Continue" is owed before the body is read */
+    uint32_t requests;      /* responses started on this connection */
+    int64_t phase_start_ms; /* monotonic ms a fixed deadline counts from (see phase_deadline) */
 
     /* Input received but not yet consumed; owned (malloc) only while parked. */
     char *saved;
@@ -133,25 +159,13 @@ struct ws_conn {
     /* Access log line of the response being sent, kept only while parked. */
     char *log_line;
     uint32_t log_len, log_split;
+    int64_t wait_us;        /* ring wait of the turn in which the current response began */
+    int64_t serve_start_us; /* when the current response began, if timing is logged */
 
     /* Request body being discarded before the response is sent. */
     int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
     uint64_t body_seen;
     struct ws_chunked chunked;
-
-    int64_t request_start_ms; /* monotonic ms: accept, or first byte of this request */
-    int64_t deadline_ms;      /* monotonic ms after which a parked conn is closed */
-    uint32_t heap_index;      /* slot in the event thread's deadline heap, or UINT32_MAX */
-    int64_t queued_us;        /* when it was last pushed into the ring (ws_now_us) */
-    int64_t turn_wait_us;     /* how long this turn waited in the ring */
-    int64_t wait_us;          /* ... the turn in which the current response began */
-    int64_t serve_start_us;   /* when the current response began, if timing is logged */
-
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } peer;
 };
 
 /* A new record for an accepted socket, or NULL (errno ENOMEM). */

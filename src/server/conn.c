@@ -15,12 +15,11 @@
  */
 #include "server/conn.h"
 
-#include "http/validators.h"
 #include "http/forwarded.h"
-#include "http/httpdate.h"
-#include "server/log.h"
-#include "http/range.h"
 #include "http/head.h"
+#include "http/httpdate.h"
+#include "http/plan.h"
+#include "server/log.h"
 #include "server/static_file.h"
 
 #include <arpa/inet.h>
@@ -40,8 +39,6 @@
 #define TURN_MAX_FILE_BYTES (4 << 20)
 /* Reads of unwanted input (body, lingering) in a turn before it yields. */
 #define TURN_MAX_DISCARD_READS 64
-
-static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
                                        "Server: " WS_SERVER_NAME "\r\n"
@@ -80,7 +77,7 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
     c->file_fd = -1;
     c->segs = &c->seg;
     c->heap_index = UINT32_MAX;
-    c->request_start_ms = now_ms;
+    c->phase_start_ms = now_ms;
     if (peer != NULL && peer->sa_family == AF_INET6)
         memcpy(&c->peer.in6, peer, sizeof(c->peer.in6));
     else if (peer != NULL && peer->sa_family == AF_INET)
@@ -163,47 +160,6 @@ static ssize_t read_more(struct ws_conn *c, struct input *in)
     return n;
 }
 
-/*
- * Ends the turn with the connection parked: copies whatever the turn holds in
- * worker memory (unconsumed input, unsent response bytes, the pending log line)
- * into the record. Closes instead if that memory cannot be had.
- */
-static enum ws_conn_verdict park(struct ws_conn *c, struct ws_worker_buf *wb, struct input *in,
-                                 uint32_t events, int64_t deadline_ms)
-{
-    size_t pending = in->len - in->start;
-
-    if (deadline_ms <= ws_now_ms()) {
-        /* Trickling bytes never buy time past a deadline that is fixed. */
-        ws_conn_timed_out(c, pending);
-        return WS_CONN_CLOSE;
-    }
-
-    if (pending > 0) {
-        c->saved = malloc(pending);
-        if (c->saved == NULL)
-            return WS_CONN_CLOSE;
-        memcpy(c->saved, in->buf + in->start, pending);
-        c->saved_len = (uint32_t)pending;
-    }
-    if (c->out == NULL && c->out_len > 0 && c->cur_seg < c->n_segs) {
-        /* The whole buffer, so segment offsets keep their meaning. */
-        c->out = malloc(c->out_len);
-        if (c->out == NULL)
-            return WS_CONN_CLOSE;
-        memcpy(c->out, wb->out, c->out_len);
-    }
-    if (c->log_line == NULL && c->log_len > 0) {
-        c->log_line = malloc(c->log_len);
-        if (c->log_line == NULL)
-            return WS_CONN_CLOSE;
-        memcpy(c->log_line, wb->log, c->log_len);
-    }
-    c->park_events = events;
-    c->deadline_ms = deadline_ms;
-    return WS_CONN_PARK;
-}
-
 /* Writes the access log line of the response that just ended, if any, and counts it. */
 static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb)
 {
@@ -250,340 +206,6 @@ static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct w
     f.status = c->status;
     c->log_len = (uint32_t)ws_log_format_start(format, wb->log, sizeof(wb->log), &f, &split);
     c->log_split = (uint32_t)split;
-}
-
-/* The field `name` if the request has exactly one line of it, else NULL. */
-static const struct ws_header *only_header(const struct ws_request *req, const char *name)
-{
-    const struct ws_header *found = NULL;
-    for (size_t i = 0; i < req->header_count; i++)
-        if (ws_view_eq_nocase(req->headers[i].name, name)) {
-            if (found != NULL)
-                return NULL;
-            found = &req->headers[i];
-        }
-    return found;
-}
-
-/* Statuses after which the byte stream can still be trusted: keep the connection. */
-static int keeps_connection(int status)
-{
-    return status < 400 || status == 403 || status == 404 || status == 405 || status == 412 ||
-           status == 416 || status == 501;
-}
-
-/*
- * The status for a well-formed request, opening the file it names into *sr
- * when there is one.
- */
-static int decide(const struct ws_conn_env *env, struct ws_worker_buf *wb, int synced,
-                  const struct ws_request *req, struct ws_static_result *sr)
-{
-    if (req->expect_other)
-        return 417;
-    if (req->method == WS_METHOD_UNKNOWN)
-        return 501;
-    if (req->method == WS_METHOD_OPTIONS)
-        return 200; /* for "*" and for any path: what we allow does not vary */
-    if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
-        return 405;
-    if (req->target_form == WS_TARGET_ASTERISK)
-        return 400;
-    if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
-        return 413;
-    /* Ranges are cut from the file itself, so those requests skip the cache. */
-    ws_static_open(
-        &env->statics,
-        req->method == WS_METHOD_GET && ws_request_header(req, "range") != NULL ? NULL : wb->cache,
-        synced, req, wb->path, sizeof(wb->path), sr);
-    return sr->status;
-}
-
-/* A multipart boundary: 16 hex digits from the worker's xorshift generator. */
-static void make_boundary(struct ws_worker_buf *wb, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t x = wb->boundary_seed;
-
-    if (x == 0)
-        x = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)wb;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    wb->boundary_seed = x;
-    for (int i = 0; i < 16; i++)
-        out[i] = hex[(x >> (4 * i)) & 15];
-    out[16] = '\0';
-}
-
-/* What the body of a response is made of, before the head is written. */
-struct body {
-    int fd;           /* file to send from, or -1 */
-    int64_t off, len; /* file range */
-    const char *mem;  /* or bytes in memory (a page, a listing) */
-    size_t mem_len;
-    int n_ranges; /* > 1: multipart/byteranges over these */
-    struct ws_range ranges[WS_RANGE_MAX];
-    int64_t size; /* size of the whole representation, for part headers */
-};
-
-/*
- * Builds the response to a request (or to a request that could not be parsed:
- * req NULL, status given) into the worker's out buffer and the record. The
- * response is sent in the SEND phase, after any request body is discarded.
- */
-static void prepare_response(struct ws_conn *c, const struct ws_conn_env *env,
-                             struct ws_worker_buf *wb, const struct ws_request *req, int status,
-                             struct ws_view request_line, int synced)
-{
-    struct ws_static_result sr = { .fd = -1 };
-    struct body body = { .fd = -1 };
-    struct ws_head head = { 0 };
-    char last_modified[WS_HTTPDATE_LEN + 1], etag[WS_ETAG_MAX], cache_buf[64];
-    char content_range[80], content_type[96], boundary[17], page[1024];
-    uint32_t part_len[WS_RANGE_MAX];
-    int head_only = req != NULL && req->method == WS_METHOD_HEAD;
-    size_t head_len, body_mem = 0;
-    char *heap_out = NULL;
-
-    refresh_dates(wb);
-    drop_response(c);
-    c->requests++;
-    c->close_after = req == NULL || !req->keep_alive ||
-                     atomic_load_explicit(env->draining, memory_order_relaxed) ||
-                     (env->max_requests > 0 && c->requests >= env->max_requests);
-    c->linger = req == NULL; /* the rest of a bad request may still be arriving */
-
-    if (req != NULL && status == 0)
-        status = decide(env, wb, synced, req, &sr);
-
-    /* A request body is discarded before answering, unless it is too large. */
-    c->body_left = 0;
-    if (req != NULL && (req->content_length > 0 || req->chunked)) {
-        if (status == 413 || status == 417) {
-            c->close_after = 1;
-            c->linger = 1;
-        } else {
-            c->body_left = req->chunked ? -1 : req->content_length;
-            c->body_seen = 0;
-            ws_chunked_init(&c->chunked);
-        }
-    }
-
-    head.date = wb->date;
-    if (status == 301 && strlen(sr.location) > WS_HEAD_MAX / 2)
-        status = 414; /* a Location this long would not fit the head */
-
-    if (status == 200 && (sr.fd >= 0 || sr.mem != NULL)) {
-        /* A file: validators, caching, preconditions, ranges. */
-        struct ws_view tag = { etag, ws_etag_format((uint64_t)sr.st.st_size, sr.st.st_mtim.tv_sec,
-                                                    sr.st.st_mtim.tv_nsec, etag) };
-        const struct ws_header *range = NULL;
-        int pre = ws_preconditions(req, tag, sr.st.st_mtime);
-
-        ws_httpdate_format(sr.st.st_mtime, last_modified);
-        head.etag = etag;
-        head.last_modified = last_modified;
-        head.vary_accept_encoding = sr.vary;
-        head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, sr.name,
-                                              sr.name_len, sr.content_type, cache_buf);
-        body.fd = sr.fd;
-        body.mem = sr.mem;
-        body.mem_len = sr.mem != NULL ? (size_t)sr.st.st_size : 0;
-        body.size = sr.st.st_size;
-        body.len = sr.st.st_size;
-        sr.fd = -1;
-        if (pre != 0) {
-            status = pre; /* 304, or 412 (then an error page, below) */
-        } else {
-            head.content_type = sr.content_type;
-            head.content_encoding = sr.content_encoding;
-            head.accept_ranges = 1;
-            if (req->method == WS_METHOD_GET && body.fd >= 0)
-                range = only_header(req, "range"); /* repeated: ambiguous, ignored */
-            if (range != NULL && ws_if_range_allows(req, tag, sr.st.st_mtime)) {
-                int n = ws_range_parse(range->value.ptr, range->value.len, body.size, body.ranges,
-                                       WS_RANGE_MAX);
-                if (n == -416) {
-                    status = 416;
-                    snprintf(content_range, sizeof(content_range), "bytes */%lld",
-                             (long long)body.size);
-                    head.content_range = content_range;
-                } else if (n == 1) {
-                    status = 206;
-                    body.off = body.ranges[0].first;
-                    body.len = body.ranges[0].last - body.ranges[0].first + 1;
-                    snprintf(content_range, sizeof(content_range), "bytes %lld-%lld/%lld",
-                             (long long)body.ranges[0].first, (long long)body.ranges[0].last,
-                             (long long)body.size);
-                    head.content_range = content_range;
-                } else if (n > 1) {
-                    status = 206;
-                    body.n_ranges = n;
-                    make_boundary(wb, boundary);
-                    snprintf(content_type, sizeof(content_type),
-                             "multipart/byteranges; boundary=%s", boundary);
-                    head.content_type = content_type;
-                }
-            }
-        }
-        if (status != 200 && status != 206) {
-            if (body.fd >= 0)
-                close(body.fd);
-            body.fd = -1;
-            body.len = 0;
-            body.mem = NULL;
-            body.mem_len = 0;
-            head.accept_ranges = 0;
-        }
-    } else if (status == 200 && sr.listing != NULL) {
-        /* A listing has no validators, but If-Match and If-None-Match "*" still apply. */
-        int pre = ws_preconditions(req, (struct ws_view){ "", 0 }, (time_t)-1);
-        if (pre != 0) {
-            status = pre;
-        } else {
-            head.content_type = sr.content_type;
-            body.mem = sr.listing;
-            body.mem_len = sr.listing_len;
-        }
-    } else if (status == 200) {
-        head.allow = "GET, HEAD, OPTIONS"; /* OPTIONS */
-    }
-
-    if (status >= 300 && status != 304) {
-        /* An error or a redirect: the operator's page for it, or ours. */
-        struct stat st;
-        head.etag = head.last_modified = head.cache_control = NULL;
-        int fd = status >= 400 ? ws_static_error_page(env->error_pages_fd, status, &st) : -1;
-        head.content_type = "text/html; charset=utf-8";
-        head.location = status == 301 ? sr.location : NULL;
-        head.allow = status == 405 ? "GET, HEAD, OPTIONS" : NULL;
-        if (fd >= 0) {
-            body.fd = fd;
-            body.off = 0;
-            body.len = st.st_size;
-        } else {
-            body.mem = page;
-            body.mem_len = ws_error_page(status, head.location, page, sizeof(page));
-        }
-    }
-    if (!keeps_connection(status))
-        c->close_after = 1; /* framing may be off; do not trust the stream further */
-    c->status = status;
-    head.status = status;
-    head.connection = c->close_after ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
-
-    /* Content-Length, and for multipart the part headers, laid out after the head. */
-    if (status == 304) {
-        head.content_length = -1;
-    } else if (body.n_ranges > 1) {
-        /* Written past the largest head for now, moved up behind it below. */
-        char *parts = wb->out + WS_HEAD_MAX;
-        size_t room = sizeof(wb->out) - WS_HEAD_MAX;
-        int64_t data = 0;
-        for (int i = 0; i < body.n_ranges; i++) {
-            part_len[i] =
-                (uint32_t)ws_range_part_header(parts + body_mem, room - body_mem, boundary,
-                                               sr.content_type, body.ranges[i], body.size);
-            body_mem += part_len[i];
-            data += body.ranges[i].last - body.ranges[i].first + 1;
-        }
-        body_mem += ws_range_multipart_end(parts + body_mem, room - body_mem, boundary);
-        head.content_length = (int64_t)body_mem + data;
-    } else {
-        head.content_length = body.fd >= 0 ? body.len : (int64_t)body.mem_len;
-    }
-
-    head_len = ws_head_format(&head, wb->out, WS_HEAD_MAX);
-    if (head_len == 0) {
-        /* Cannot happen with the sizes above; if it does, answer nothing and close. */
-        if (body.fd >= 0)
-            close(body.fd);
-        free(sr.listing);
-        c->close_after = 1;
-        c->linger = 0;
-        c->phase = WS_PHASE_SEND;
-        return;
-    }
-    c->head_len = (uint32_t)head_len;
-    c->out_len = (uint32_t)head_len;
-    c->segs = &c->seg;
-    c->n_segs = 1;
-    c->seg = (struct ws_segment){ 0, 0, 0, 0 };
-
-    if (head_only || status == 304) {
-        if (body.fd >= 0)
-            close(body.fd);
-        body.fd = -1;
-    } else if (body.n_ranges > 1) {
-        /* Segment i: part header i, then range i; a last one for the closing delimiter. */
-        struct ws_segment *segs = malloc(((size_t)body.n_ranges + 1) * sizeof(*segs));
-        uint32_t off = (uint32_t)head_len;
-        memmove(wb->out + head_len, wb->out + WS_HEAD_MAX, body_mem);
-        if (segs == NULL) {
-            close(body.fd);
-            body.fd = -1;
-            c->close_after = 1;
-        } else {
-            for (int i = 0; i < body.n_ranges; i++) {
-                segs[i] = (struct ws_segment){ off, part_len[i], body.ranges[i].first,
-                                               body.ranges[i].last - body.ranges[i].first + 1 };
-                off += part_len[i];
-            }
-            segs[0].mem_off = 0;
-            segs[0].mem_len += (uint32_t)head_len;
-            segs[body.n_ranges] =
-                (struct ws_segment){ off, (uint32_t)(head_len + body_mem - off), 0, 0 };
-            c->segs = segs;
-            c->n_segs = (uint16_t)(body.n_ranges + 1);
-            c->out_len = (uint32_t)(head_len + body_mem);
-            c->file_fd = body.fd;
-            body.fd = -1;
-        }
-    } else if (body.fd >= 0 && body.len <= WS_SMALL_FILE_MAX) {
-        /* Small file: read it now and send head and body in one write. */
-        ssize_t n = pread(body.fd, wb->out + head_len, (size_t)body.len, body.off);
-        if (n < (ssize_t)body.len)
-            c->close_after = 1; /* truncated under us: the length cannot be met */
-        c->out_len += n > 0 ? (uint32_t)n : 0;
-        close(body.fd);
-        body.fd = -1;
-    } else if (body.fd >= 0) {
-        c->seg.file_off = body.off;
-        c->seg.file_len = body.len;
-        c->file_fd = body.fd;
-        body.fd = -1;
-    } else if (body.mem_len > 0 && head_len + body.mem_len <= sizeof(wb->out)) {
-        memcpy(wb->out + head_len, body.mem, body.mem_len);
-        c->out_len += (uint32_t)body.mem_len;
-    } else if (body.mem_len > 0) {
-        /* A listing too big for the worker's buffer gets a buffer of its own. */
-        heap_out = malloc(head_len + body.mem_len);
-        if (heap_out == NULL) {
-            c->close_after = 1;
-        } else {
-            memcpy(heap_out, wb->out, head_len);
-            memcpy(heap_out + head_len, body.mem, body.mem_len);
-            c->out = heap_out;
-            c->out_len += (uint32_t)body.mem_len;
-        }
-    }
-    free(sr.listing);
-    if (c->n_segs == 1)
-        c->seg.mem_len = c->out_len;
-
-    start_log(c, env, wb, request_line, req);
-    c->phase = c->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_SEND;
-
-    if (c->phase == WS_PHASE_BODY && req->expect_continue && req->version == 11) {
-        /* The client waits for this before sending the body (RFC 9110 §10.1.1). */
-        ssize_t n =
-            send(c->fd, continue_line, sizeof(continue_line) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n != (ssize_t)sizeof(continue_line) - 1) {
-            c->phase = WS_PHASE_SEND;
-            c->close_after = 1; /* cannot keep in step with this client */
-        }
-    }
 }
 
 /* The request line of an unparseable request, for the log: its first line, trimmed. */
@@ -644,6 +266,357 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
     return SEND_DONE;
 }
 
+/*
+ * The state of one turn: the connection, its environment, the worker's memory
+ * and the turn's budgets.
+ */
+struct turn {
+    struct ws_conn *c;
+    const struct ws_conn_env *env;
+    struct ws_worker_buf *wb;
+    struct input in;
+    unsigned responses;     /* responses completed in this turn */
+    unsigned discard_reads; /* reads of unwanted input in this turn */
+    int synced;             /* the next request may trust the watch's epoch (watch.h) */
+};
+
+/* What a phase step asks of the turn. */
+enum step {
+    STEP_NEXT,     /* go on: the phase changed or has more to do */
+    STEP_WAIT_IN,  /* park until readable */
+    STEP_WAIT_OUT, /* park until writable */
+    STEP_CLOSE,    /* the connection is finished */
+};
+
+/*
+ * The deadline of the phase the connection is in: the one place that says how
+ * long each state may take. A request head must arrive whole within the header
+ * timeout of its first byte, and trickling bytes never move that; an idle
+ * keep-alive connection waits for the keep-alive timeout; a response waits at
+ * most the send timeout for each bit of progress; a lingering close ends at its
+ * fixed deadline.
+ */
+static int64_t phase_deadline(const struct turn *t, int64_t now)
+{
+    const struct ws_conn *c = t->c;
+    const struct ws_conn_env *env = t->env;
+
+    switch ((enum ws_conn_phase)c->phase) {
+    case WS_PHASE_HEAD:
+        if (t->in.len == t->in.start && c->requests > 0)
+            return now + env->keepalive_timeout_ms;
+        return c->phase_start_ms + env->header_timeout_ms;
+    case WS_PHASE_BODY: return now + env->header_timeout_ms;
+    case WS_PHASE_SEND: return now + env->send_timeout_ms;
+    case WS_PHASE_LINGER: return c->phase_start_ms + env->linger_timeout_ms;
+    }
+    return now;
+}
+
+/*
+ * Ends the turn with the connection to be parked until `events` or its phase's
+ * deadline: copies whatever the turn holds in worker memory (unconsumed input,
+ * unsent response bytes, the pending log line) into the record. Closes instead
+ * if the deadline has passed or that memory cannot be had.
+ */
+static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
+{
+    struct ws_conn *c = t->c;
+    struct ws_worker_buf *wb = t->wb;
+    size_t pending = t->in.len - t->in.start;
+    int64_t now = ws_now_ms(), deadline = phase_deadline(t, now);
+
+    if (deadline <= now) {
+        /* Trickling bytes never buy time past a deadline that is fixed. */
+        ws_conn_timed_out(c, pending);
+        return WS_CONN_CLOSE;
+    }
+    if (pending > 0) {
+        c->saved = malloc(pending);
+        if (c->saved == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->saved, t->in.buf + t->in.start, pending);
+        c->saved_len = (uint32_t)pending;
+    }
+    if (c->out == NULL && c->out_len > 0 && c->cur_seg < c->n_segs) {
+        /* The whole buffer, so segment offsets keep their meaning. */
+        c->out = malloc(c->out_len);
+        if (c->out == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->out, wb->out, c->out_len);
+    }
+    if (c->log_line == NULL && c->log_len > 0) {
+        c->log_line = malloc(c->log_len);
+        if (c->log_line == NULL)
+            return WS_CONN_CLOSE;
+        memcpy(c->log_line, wb->log, c->log_len);
+    }
+    c->park_events = events;
+    c->deadline_ms = deadline;
+    return WS_CONN_PARK;
+}
+
+/* --- the answer: resolve, plan, lay out as HTTP/1.1 ------------------------- */
+
+/*
+ * Resolves a GET or HEAD against the root into *res (metadata for the plan)
+ * and *sr (the open file or cached bytes, and a listing to free). Ranges are
+ * cut from the file itself, so requests that may get one skip the cache.
+ */
+static void resolve(struct turn *t, const struct ws_request *req, struct ws_static_result *sr,
+                    struct ws_resource *res)
+{
+    struct ws_worker_buf *wb = t->wb;
+    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
+
+    ws_static_open(&t->env->statics, cache, t->synced, req, wb->path, sizeof(wb->path), sr);
+    *res = (struct ws_resource){
+        .status = sr->status,
+        .listing = sr->listing != NULL,
+        .size = sr->st.st_size,
+        .mtime_sec = sr->st.st_mtim.tv_sec,
+        .mtime_nsec = sr->st.st_mtim.tv_nsec,
+        .content_type = sr->content_type,
+        .content_encoding = sr->content_encoding,
+        .vary = sr->vary,
+        .name = sr->name,
+        .name_len = sr->name_len,
+        .location = sr->location,
+        .mem = sr->listing,
+        .mem_len = sr->listing_len,
+    };
+}
+
+/*
+ * Where the bytes of a WS_BODY_FILE body come from: a descriptor (the
+ * resource's, or the operator's error page) or, for a cached small file,
+ * memory. Whichever is set is the caller's; lay_out_body takes over fd.
+ */
+struct file_source {
+    int fd;
+    const char *mem;
+};
+
+/* Multipart: segment i is part header i and then range i; a last one for the delimiter. */
+static int lay_out_multipart(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
+                             int fd)
+{
+    uint32_t head_len = c->head_len, parts_len = p->end_off + p->end_len;
+    struct ws_segment *segs;
+
+    if (fd < 0 || head_len + parts_len > sizeof(wb->out))
+        return -1;
+    segs = malloc(((size_t)p->n_ranges + 1) * sizeof(*segs));
+    if (segs == NULL)
+        return -1;
+    memcpy(wb->out + head_len, p->parts, parts_len);
+    for (int i = 0; i < p->n_ranges; i++)
+        segs[i] =
+            (struct ws_segment){ head_len + p->part_off[i], p->part_len[i], p->ranges[i].first,
+                                 p->ranges[i].last - p->ranges[i].first + 1 };
+    segs[0].mem_off = 0;
+    segs[0].mem_len += head_len;
+    segs[p->n_ranges] = (struct ws_segment){ head_len + p->end_off, p->end_len, 0, 0 };
+    c->segs = segs;
+    c->n_segs = (uint16_t)(p->n_ranges + 1);
+    c->out_len = head_len + parts_len;
+    c->file_fd = fd;
+    return 0;
+}
+
+/* Bytes in memory after the head: in the worker's buffer, or a buffer of their own. */
+static int lay_out_mem(struct ws_conn *c, struct ws_worker_buf *wb, const char *mem, size_t len)
+{
+    char *heap;
+
+    if (c->head_len + len <= sizeof(wb->out)) {
+        memcpy(wb->out + c->head_len, mem, len);
+        c->out_len += (uint32_t)len;
+        return 0;
+    }
+    heap = malloc(c->head_len + len); /* a large listing */
+    if (heap == NULL)
+        return -1;
+    memcpy(heap, wb->out, c->head_len);
+    memcpy(heap + c->head_len, mem, len);
+    c->out = heap;
+    c->out_len += (uint32_t)len;
+    return 0;
+}
+
+/*
+ * Lays out the body of a plan behind its head in wb->out: small files and
+ * pages are copied so that head and body go out in one write; a larger file
+ * becomes a sendfile segment. Takes over src->fd. Returns 0, or -1 when the
+ * promised body cannot be sent (the connection must then close after it).
+ */
+static int lay_out_body(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
+                        struct file_source *src)
+{
+    int fd = src->fd, rc = 0;
+
+    src->fd = -1;
+    if (!p->send_body) {
+        /* HEAD, 304: the fields describe a body that is not sent. */
+    } else if (p->body == WS_BODY_MEM) {
+        rc = lay_out_mem(c, wb, p->mem, p->mem_len);
+    } else if (p->n_ranges > 1) {
+        rc = lay_out_multipart(c, wb, p, fd);
+        if (rc == 0)
+            fd = -1;
+    } else if (src->mem != NULL) {
+        rc = lay_out_mem(c, wb, src->mem + p->offset, (size_t)p->length);
+    } else if (p->length <= WS_SMALL_FILE_MAX) {
+        ssize_t n = fd >= 0 ? pread(fd, wb->out + c->head_len, (size_t)p->length, p->offset) : -1;
+        if (n < (ssize_t)p->length)
+            rc = -1; /* truncated under us: the length cannot be met */
+        c->out_len += n > 0 ? (uint32_t)n : 0;
+    } else {
+        c->seg.file_off = p->offset;
+        c->seg.file_len = p->length;
+        c->file_fd = fd;
+        fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (c->n_segs == 1)
+        c->seg.mem_len = c->out_len;
+    return rc;
+}
+
+/*
+ * Writes a plan as an HTTP/1.1 response into the worker's out buffer and the
+ * record's segments. Takes over src->fd.
+ */
+static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
+                             struct file_source *src)
+{
+    size_t head_len = ws_head_format(&p->head, wb->out, WS_HEAD_MAX);
+
+    c->segs = &c->seg;
+    c->seg = (struct ws_segment){ 0, 0, 0, 0 };
+    c->n_segs = 1;
+    if (head_len == 0) {
+        /* Cannot happen with the plan's limits; if it does, answer nothing and close. */
+        if (src->fd >= 0)
+            close(src->fd);
+        src->fd = -1;
+        c->n_segs = 0;
+        c->close_after = 1;
+        c->linger = 0;
+        return;
+    }
+    c->head_len = c->out_len = (uint32_t)head_len;
+    if (lay_out_body(c, wb, p, src) < 0)
+        c->close_after = 1;
+}
+
+/*
+ * Answers a request (or bytes that could not be parsed: req NULL, status
+ * given): plans the response, lays it out for sending, and moves to the body
+ * phase (a request body is discarded first) or to the send phase.
+ */
+static void respond(struct turn *t, const struct ws_request *req, int status,
+                    struct ws_view request_line)
+{
+    struct ws_conn *c = t->c;
+    const struct ws_conn_env *env = t->env;
+    struct ws_worker_buf *wb = t->wb;
+    struct ws_plan *p = &wb->plan;
+    struct ws_static_result sr = { .fd = -1 };
+    struct ws_resource res = { 0 };
+    struct ws_plan_env penv = { env->cache_mode, env->cache_max_age, env->max_body, wb->date,
+                                &wb->boundary_seed };
+    struct file_source src;
+    int last;
+
+    refresh_dates(wb);
+    drop_response(c);
+    c->requests++;
+    last = atomic_load_explicit(env->draining, memory_order_relaxed) ||
+           (env->max_requests > 0 && c->requests >= env->max_requests);
+    if (req != NULL && status == 0) {
+        status = ws_plan_route(req, &penv);
+        if (status == 0)
+            resolve(t, req, &sr, &res);
+    }
+    t->synced = 0;
+    ws_plan_make(p, req, status, &res, &penv, last);
+
+    src = (struct file_source){ sr.fd, sr.mem };
+    if (p->operator_page && env->error_pages_fd >= 0) {
+        struct stat st;
+        int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);
+        if (fd >= 0) {
+            if (src.fd >= 0)
+                close(src.fd);
+            src = (struct file_source){ fd, NULL };
+            ws_plan_use_file_body(p, st.st_size);
+        }
+    }
+    c->status = p->status;
+    c->close_after = (uint8_t)p->close;
+    c->linger = (uint8_t)p->linger;
+    c->body_left = p->discard;
+    c->body_seen = 0;
+    c->send_continue = (uint8_t)p->send_continue;
+    if (p->discard != 0)
+        ws_chunked_init(&c->chunked);
+    lay_out_response(c, wb, p, &src);
+    free(sr.listing);
+
+    start_log(c, env, wb, request_line, req);
+    c->phase = c->body_left != 0 && c->n_segs > 0 ? WS_PHASE_BODY : WS_PHASE_SEND;
+}
+
+/* --- the phases ------------------------------------------------------------ */
+
+/* Reads more input. Returns STEP_NEXT with bytes, else what the turn must do. */
+static enum step read_step(struct turn *t)
+{
+    ssize_t n = read_more(t->c, &t->in);
+
+    if (n > 0)
+        return STEP_NEXT;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        return STEP_CLOSE;
+    return STEP_WAIT_IN;
+}
+
+/* HEAD: parse the next request from the input and answer it, or read more. */
+static enum step head_phase(struct turn *t)
+{
+    struct ws_conn *c = t->c;
+    struct input *in = &t->in;
+    enum step step;
+    size_t pending;
+
+    if (in->len > in->start) {
+        struct ws_request req;
+        int rc = ws_http_parse_request(in->buf + in->start, in->len - in->start, in->parsed_len,
+                                       &t->env->limits, &req);
+        if (rc > 0) {
+            consume(in, (size_t)rc);
+            respond(t, &req, 0, req.request_line);
+            return STEP_NEXT;
+        }
+        if (rc < 0) {
+            respond(t, NULL, -rc, first_line(in->buf + in->start, in->len - in->start));
+            consume(in, in->len - in->start);
+            return STEP_NEXT;
+        }
+        in->parsed_len = in->len - in->start;
+    }
+    if (in->len == in->start && c->requests > 0 &&
+        atomic_load_explicit(t->env->draining, memory_order_relaxed))
+        return STEP_CLOSE; /* shutting down: no new requests */
+    pending = in->len - in->start;
+    step = read_step(t);
+    if (step == STEP_NEXT && pending == 0 && c->requests > 0)
+        c->phase_start_ms = ws_now_ms(); /* first byte of a new request */
+    return step;
+}
+
 /* Consumes request body bytes from the input. Returns 1 when the body is done, 0, or -1. */
 static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct input *in)
 {
@@ -666,153 +639,154 @@ static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct
     }
 }
 
-/* Enters the lingering close: shut our side, then read and drop input until EOF. */
-static void begin_linger(struct ws_conn *c, const struct ws_conn_env *env, struct input *in)
+/*
+ * BODY: read and drop the request body, then send the response. A client that
+ * asked for it is told to go on first (RFC 9110 §10.1.1); a malformed or
+ * oversized chunked body is answered instead of the request.
+ */
+static enum step body_phase(struct turn *t)
 {
-    shutdown(c->fd, SHUT_WR);
-    c->phase = WS_PHASE_LINGER;
-    c->deadline_ms = ws_now_ms() + env->linger_timeout_ms;
-    in->start = in->len = in->parsed_len = 0;
+    struct ws_conn *c = t->c;
+    int rc;
+
+    if (c->send_continue) {
+        static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        ssize_t n =
+            send(c->fd, continue_line, sizeof(continue_line) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        c->send_continue = 0;
+        if (n != (ssize_t)sizeof(continue_line) - 1) {
+            c->close_after = 1; /* cannot keep in step with this client */
+            c->phase = WS_PHASE_SEND;
+            return STEP_NEXT;
+        }
+    }
+    rc = discard_body(c, t->env, &t->in);
+    if (rc < 0) {
+        int status = c->body_seen > t->env->max_body ? 413 : 400;
+        drop_response(c);
+        c->requests--;
+        respond(t, NULL, status, (struct ws_view){ "-", 1 });
+        return STEP_NEXT;
+    }
+    if (rc == 1) {
+        c->phase = WS_PHASE_SEND;
+        return STEP_NEXT;
+    }
+    if (++t->discard_reads > TURN_MAX_DISCARD_READS)
+        return STEP_WAIT_IN;
+    return read_step(t);
+}
+
+/* Enters the lingering close: shut our side, then read and drop input until EOF. */
+static void begin_linger(struct turn *t)
+{
+    shutdown(t->c->fd, SHUT_WR);
+    t->c->phase = WS_PHASE_LINGER;
+    t->c->phase_start_ms = ws_now_ms();
+    t->in.start = t->in.len = t->in.parsed_len = 0;
+}
+
+/* The response has been sent: close, linger, or wait for the next request. */
+static enum step response_done(struct turn *t)
+{
+    struct ws_conn *c = t->c;
+    struct input *in = &t->in;
+
+    log_response(c, t->env, t->wb);
+    drop_response(c);
+    if (c->close_after) {
+        if (!c->linger && in->len == in->start)
+            return STEP_CLOSE;
+        begin_linger(t);
+        return STEP_NEXT;
+    }
+    c->phase = WS_PHASE_HEAD;
+    c->phase_start_ms = ws_now_ms();
+    if (!c->nodelay) {
+        /*
+         * Kept alive: from now on a small response may follow one still
+         * unacknowledged, and Nagle would hold it for the client's delayed
+         * ACK. Set here, not at accept, so one-request connections skip it.
+         */
+        static const int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = 1;
+    }
+    if (in->len == in->start)
+        /* Nothing buffered: the next request has not arrived, so do not
+         * spend a read finding that out; epoll reports it when it does. */
+        return STEP_WAIT_IN;
+    if (++t->responses >= TURN_MAX_RESPONSES)
+        return STEP_WAIT_OUT; /* yield the worker; writable at once, so back soon */
+    return STEP_NEXT;
+}
+
+/* SEND: send what is left of the response. */
+static enum step send_phase(struct turn *t)
+{
+    switch (send_response(t->c, t->wb)) {
+    case SEND_BLOCKED:
+    case SEND_YIELD: return STEP_WAIT_OUT;
+    case SEND_FAILED: log_response(t->c, t->env, t->wb); return STEP_CLOSE;
+    case SEND_DONE: break;
+    }
+    return response_done(t);
+}
+
+/* LINGER: read and drop input until EOF or the deadline. */
+static enum step linger_phase(struct turn *t)
+{
+    for (;;) {
+        ssize_t n = recv(t->c->fd, t->wb->in, WS_MAX_HEAD, 0);
+        if (n > 0) {
+            if (++t->discard_reads > TURN_MAX_DISCARD_READS)
+                return STEP_WAIT_IN;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return STEP_WAIT_IN;
+        return STEP_CLOSE;
+    }
 }
 
 enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,
                                  struct ws_worker_buf *wb)
 {
-    struct input in = { .buf = wb->in };
-    unsigned responses = 0, discard_reads = 0;
     /*
      * The first request of this turn began after the event thread last synced
      * the watch when it starts at the first byte of the input, which was
      * already waiting when epoll reported the connection: nothing was left
      * over from earlier and no body precedes it (watch.h).
      */
-    int synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD;
+    struct turn t = { .c = c,
+                      .env = env,
+                      .wb = wb,
+                      .in = { .buf = wb->in },
+                      .synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD };
 
     c->synced = 0;
     if (c->saved != NULL) {
         memcpy(wb->in, c->saved, c->saved_len);
-        in.len = c->saved_len;
+        t.in.len = c->saved_len;
         free(c->saved);
         c->saved = NULL;
         c->saved_len = 0;
     }
-
     for (;;) {
-        switch (c->phase) {
-        case WS_PHASE_HEAD: {
-            struct ws_request req;
-            ssize_t n;
-            int rc = WS_PARSE_AGAIN;
-
-            if (in.len > in.start) {
-                rc = ws_http_parse_request(in.buf + in.start, in.len - in.start, in.parsed_len,
-                                           &env->limits, &req);
-                if (rc > 0) {
-                    consume(&in, (size_t)rc);
-                    prepare_response(c, env, wb, &req, 0, req.request_line, synced);
-                    synced = 0;
-                    continue;
-                }
-                if (rc < 0) {
-                    prepare_response(c, env, wb, NULL, -rc,
-                                     first_line(in.buf + in.start, in.len - in.start), 0);
-                    consume(&in, in.len - in.start);
-                    continue;
-                }
-                in.parsed_len = in.len - in.start;
-            }
-            if (in.len == in.start && c->requests > 0 &&
-                atomic_load_explicit(env->draining, memory_order_relaxed))
-                return WS_CONN_CLOSE; /* shutting down: no new requests */
-            n = read_more(c, &in);
-            if (n > 0) {
-                if (in.len == (size_t)n && c->requests > 0)
-                    c->request_start_ms = ws_now_ms(); /* first byte of a new request */
-                continue;
-            }
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-                return WS_CONN_CLOSE;
-            if (in.len == 0 && c->requests > 0)
-                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->keepalive_timeout_ms);
-            return park(c, wb, &in, EPOLLIN, c->request_start_ms + env->header_timeout_ms);
+        enum step step = STEP_CLOSE;
+        switch ((enum ws_conn_phase)c->phase) {
+        case WS_PHASE_HEAD: step = head_phase(&t); break;
+        case WS_PHASE_BODY: step = body_phase(&t); break;
+        case WS_PHASE_SEND: step = send_phase(&t); break;
+        case WS_PHASE_LINGER: step = linger_phase(&t); break;
         }
-
-        case WS_PHASE_BODY: {
-            int rc = discard_body(c, env, &in);
-            ssize_t n;
-            if (rc < 0) {
-                /* A malformed or oversized chunked body: answer that instead. */
-                int status = c->body_seen > env->max_body ? 413 : 400;
-                drop_response(c);
-                c->requests--;
-                prepare_response(c, env, wb, NULL, status, (struct ws_view){ "-", 1 }, 0);
-                continue;
-            }
-            if (rc == 1) {
-                c->phase = WS_PHASE_SEND;
-                continue;
-            }
-            if (++discard_reads > TURN_MAX_DISCARD_READS)
-                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->header_timeout_ms);
-            n = read_more(c, &in);
-            if (n > 0)
-                continue;
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-                return WS_CONN_CLOSE;
-            return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->header_timeout_ms);
+        switch (step) {
+        case STEP_NEXT: continue;
+        case STEP_WAIT_IN: return end_turn_parked(&t, EPOLLIN);
+        case STEP_WAIT_OUT: return end_turn_parked(&t, EPOLLOUT);
+        case STEP_CLOSE: return WS_CONN_CLOSE;
         }
-
-        case WS_PHASE_SEND:
-            switch (send_response(c, wb)) {
-            case SEND_BLOCKED:
-                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
-            case SEND_YIELD: return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
-            case SEND_FAILED: log_response(c, env, wb); return WS_CONN_CLOSE;
-            case SEND_DONE: break;
-            }
-            log_response(c, env, wb);
-            drop_response(c);
-            if (c->close_after) {
-                if (!c->linger && in.len == in.start)
-                    return WS_CONN_CLOSE;
-                begin_linger(c, env, &in);
-                continue;
-            }
-            c->phase = WS_PHASE_HEAD;
-            c->request_start_ms = ws_now_ms();
-            if (!c->nodelay) {
-                /*
-                 * Kept alive: from now on a small response may follow one still
-                 * unacknowledged, and Nagle would hold it for the client's delayed
-                 * ACK. Set here, not at accept, so one-request connections skip it.
-                 */
-                static const int one = 1;
-                setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                c->nodelay = 1;
-            }
-            if (++responses >= TURN_MAX_RESPONSES && in.len > in.start)
-                return park(c, wb, &in, EPOLLOUT, ws_now_ms() + env->send_timeout_ms);
-            if (in.len == in.start)
-                /* Nothing buffered: the next request has not arrived, so do not
-                 * spend a read finding that out; epoll reports it when it does. */
-                return park(c, wb, &in, EPOLLIN, ws_now_ms() + env->keepalive_timeout_ms);
-            continue;
-
-        case WS_PHASE_LINGER:
-            for (;;) {
-                ssize_t n = recv(c->fd, wb->in, WS_MAX_HEAD, 0);
-                if (n > 0) {
-                    if (++discard_reads > TURN_MAX_DISCARD_READS)
-                        return park(c, wb, &in, EPOLLIN, c->deadline_ms);
-                    continue;
-                }
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                    return park(c, wb, &in, EPOLLIN, c->deadline_ms);
-                return WS_CONN_CLOSE;
-            }
-        }
-        return WS_CONN_CLOSE;
     }
 }

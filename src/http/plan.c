@@ -1,0 +1,289 @@
+/*
+ * http/plan.c - the response plan; see plan.h.
+ *
+ * ws_plan_make runs the decisions in the order RFC 9110 gives them: what the
+ * path resolved to, then the preconditions (§13.2.2), then Range (§14.2), then
+ * the page of an error, then the connection. Each step is one function below.
+ */
+#include "http/plan.h"
+
+#include "http/httpdate.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char allowed_methods[] = "GET, HEAD, OPTIONS";
+
+int ws_plan_route(const struct ws_request *req, const struct ws_plan_env *env)
+{
+    if (req->expect_other)
+        return 417;
+    if (req->method == WS_METHOD_UNKNOWN)
+        return 501;
+    if (req->method == WS_METHOD_OPTIONS)
+        return 200;
+    if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
+        return 405;
+    if (req->target_form == WS_TARGET_ASTERISK)
+        return 400;
+    if (req->content_length > 0 && (uint64_t)req->content_length > env->max_body)
+        return 413;
+    return 0;
+}
+
+int ws_plan_may_range(const struct ws_request *req)
+{
+    return req->method == WS_METHOD_GET && ws_request_header(req, "range") != NULL;
+}
+
+/* Statuses after which the request stream can still be trusted: keep the connection. */
+static int keeps_connection(int status)
+{
+    return status < 400 || status == 403 || status == 404 || status == 405 || status == 412 ||
+           status == 416 || status == 501;
+}
+
+/* The field `name` if the request has exactly one line of it, else NULL. */
+static const struct ws_header *only_header(const struct ws_request *req, const char *name)
+{
+    const struct ws_header *found = NULL;
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name)) {
+            if (found != NULL)
+                return NULL;
+            found = &req->headers[i];
+        }
+    return found;
+}
+
+/* A multipart boundary: 16 hex digits from the caller's xorshift state. */
+static void make_boundary(uint64_t *state, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    for (int i = 0; i < 16; i++)
+        out[i] = hex[(x >> (4 * i)) & 15];
+    out[16] = '\0';
+}
+
+/*
+ * Lays out the part headers and the closing delimiter of a multipart body in
+ * p->parts. Returns the body's length, or -1 when they do not fit (the caller
+ * then ignores the Range).
+ */
+static int64_t layout_parts(struct ws_plan *p, const char *content_type, int64_t size)
+{
+    size_t used = 0;
+    int64_t data = 0;
+
+    for (int i = 0; i < p->n_ranges; i++) {
+        size_t n = ws_range_part_header(p->parts + used, sizeof(p->parts) - used, p->boundary,
+                                        content_type, p->ranges[i], size);
+        if (n == 0)
+            return -1;
+        p->part_off[i] = (uint32_t)used;
+        p->part_len[i] = (uint32_t)n;
+        used += n;
+        data += p->ranges[i].last - p->ranges[i].first + 1;
+    }
+    p->end_off = (uint32_t)used;
+    p->end_len =
+        (uint32_t)ws_range_multipart_end(p->parts + used, sizeof(p->parts) - used, p->boundary);
+    if (p->end_len == 0)
+        return -1;
+    return (int64_t)(used + p->end_len) + data;
+}
+
+/*
+ * Range (RFC 9110 §14.2) for a file that passed its preconditions: a single
+ * Range field on a GET, allowed by If-Range, gives 206 or 416. A repeated
+ * Range field is ambiguous and ignored, as is one we cannot lay out.
+ */
+static void apply_range(struct ws_plan *p, const struct ws_request *req,
+                        const struct ws_resource *res, const struct ws_plan_env *env,
+                        struct ws_view tag)
+{
+    const struct ws_header *range;
+    int n;
+
+    if (req->method != WS_METHOD_GET || (range = only_header(req, "range")) == NULL ||
+        !ws_if_range_allows(req, tag, (time_t)res->mtime_sec))
+        return;
+    n = ws_range_parse(range->value.ptr, range->value.len, res->size, p->ranges, WS_RANGE_MAX);
+    if (n == -416) {
+        p->status = 416;
+        snprintf(p->content_range, sizeof(p->content_range), "bytes */%" PRId64, res->size);
+        p->head.content_range = p->content_range;
+    } else if (n == 1) {
+        p->status = 206;
+        p->offset = p->ranges[0].first;
+        p->length = p->ranges[0].last - p->ranges[0].first + 1;
+        snprintf(p->content_range, sizeof(p->content_range),
+                 "bytes %" PRId64 "-%" PRId64 "/%" PRId64, p->ranges[0].first, p->ranges[0].last,
+                 res->size);
+        p->head.content_range = p->content_range;
+    } else if (n > 1) {
+        int64_t len;
+        p->n_ranges = n;
+        make_boundary(env->boundary_state, p->boundary);
+        len = layout_parts(p, res->content_type, res->size);
+        if (len < 0) {
+            p->n_ranges = 0;
+            return;
+        }
+        p->status = 206;
+        p->length = len;
+        snprintf(p->content_type, sizeof(p->content_type), "multipart/byteranges; boundary=%s",
+                 p->boundary);
+        p->head.content_type = p->content_type;
+    }
+}
+
+/* A file: validators, caching, preconditions, then ranges. */
+static void plan_file(struct ws_plan *p, const struct ws_request *req,
+                      const struct ws_resource *res, const struct ws_plan_env *env)
+{
+    struct ws_view tag = { p->etag, ws_etag_format((uint64_t)res->size, res->mtime_sec,
+                                                   res->mtime_nsec, p->etag) };
+    int pre = ws_preconditions(req, tag, (time_t)res->mtime_sec);
+
+    ws_httpdate_format((time_t)res->mtime_sec, p->last_modified);
+    p->head.etag = p->etag;
+    p->head.last_modified = p->last_modified;
+    p->head.vary_accept_encoding = res->vary;
+    p->head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, res->name,
+                                             res->name_len, res->content_type, p->cache_control);
+    if (pre != 0) {
+        p->status = pre; /* 304, or 412 (an error page follows) */
+        return;
+    }
+    p->status = 200;
+    p->body = WS_BODY_FILE;
+    p->offset = 0;
+    p->length = res->size;
+    p->head.content_type = res->content_type;
+    p->head.content_encoding = res->content_encoding;
+    p->head.accept_ranges = 1;
+    apply_range(p, req, res, env, tag);
+    if (p->status != 200 && p->status != 206) {
+        p->body = WS_BODY_NONE;
+        p->head.accept_ranges = 0;
+    }
+}
+
+/* A listing has no validators, but If-Match and If-None-Match "*" still apply. */
+static void plan_listing(struct ws_plan *p, const struct ws_request *req,
+                         const struct ws_resource *res)
+{
+    int pre = ws_preconditions(req, (struct ws_view){ "", 0 }, (time_t)-1);
+
+    if (pre != 0) {
+        p->status = pre;
+        return;
+    }
+    p->status = 200;
+    p->head.content_type = res->content_type;
+    p->body = WS_BODY_MEM;
+    p->mem = res->mem;
+    p->mem_len = res->mem_len;
+}
+
+/* An error or a redirect: our page for it, which the operator's may replace. */
+static void plan_page(struct ws_plan *p, const char *location)
+{
+    p->head.etag = p->head.last_modified = p->head.cache_control = NULL;
+    p->head.content_type = "text/html; charset=utf-8";
+    p->head.content_encoding = NULL;
+    p->head.accept_ranges = 0;
+    p->head.location = p->status == 301 ? location : NULL;
+    p->head.allow = p->status == 405 ? allowed_methods : NULL;
+    p->body = WS_BODY_MEM;
+    p->mem = p->page;
+    p->mem_len = ws_error_page(p->status, p->head.location, p->page, sizeof(p->page));
+    p->operator_page = p->status >= 400;
+}
+
+/* What happens to the connection and to a request body. */
+static void plan_connection(struct ws_plan *p, const struct ws_request *req, int last_request)
+{
+    p->close = req == NULL || !req->keep_alive || last_request;
+    p->linger = req == NULL; /* the rest of a bad request may still be arriving */
+    if (req != NULL && (req->content_length > 0 || req->chunked)) {
+        if (p->status == 413 || p->status == 417) {
+            p->close = 1;
+            p->linger = 1;
+        } else {
+            p->discard = req->chunked ? -1 : req->content_length;
+            p->send_continue = req->expect_continue && req->version == 11;
+        }
+    }
+    if (!keeps_connection(p->status))
+        p->close = 1; /* framing may be off; do not trust the stream further */
+    p->head.connection = p->close ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
+}
+
+/* The body's length as the fields announce it. */
+static int64_t content_length(const struct ws_plan *p)
+{
+    switch (p->body) {
+    case WS_BODY_FILE: return p->length;
+    case WS_BODY_MEM: return (int64_t)p->mem_len;
+    case WS_BODY_NONE: break;
+    }
+    return p->status == 304 ? -1 : 0;
+}
+
+void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
+                  const struct ws_resource *res, const struct ws_plan_env *env, int last_request)
+{
+    const char *location = NULL;
+
+    memset(&p->head, 0, sizeof(p->head));
+    p->status = status;
+    p->body = WS_BODY_NONE;
+    p->offset = p->length = 0;
+    p->n_ranges = 0;
+    p->mem = NULL;
+    p->mem_len = 0;
+    p->operator_page = 0;
+    p->close = p->linger = p->send_continue = 0;
+    p->discard = 0;
+    p->head.date = env->date;
+
+    if (req != NULL && status == 0) {
+        p->status = res->status;
+        if (res->status == 200 && res->listing)
+            plan_listing(p, req, res);
+        else if (res->status == 200)
+            plan_file(p, req, res, env);
+        location = res->location;
+        if (p->status == 301 && strlen(location) > WS_PLAN_LOCATION_MAX)
+            p->status = 414; /* a Location this long would not fit a response head */
+    } else if (req != NULL && status == 200) {
+        p->head.allow = allowed_methods; /* OPTIONS */
+    }
+    if (p->status >= 300 && p->status != 304)
+        plan_page(p, location);
+
+    plan_connection(p, req, last_request);
+    p->head.status = p->status;
+    p->head.content_length = content_length(p);
+    p->send_body = p->body != WS_BODY_NONE && p->status != 304 &&
+                   !(req != NULL && req->method == WS_METHOD_HEAD);
+}
+
+void ws_plan_use_file_body(struct ws_plan *p, int64_t size)
+{
+    p->body = WS_BODY_FILE;
+    p->offset = 0;
+    p->length = size;
+    p->mem = NULL;
+    p->mem_len = 0;
+    p->head.content_length = size;
+}
