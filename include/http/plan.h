@@ -129,7 +129,8 @@ int ws_plan_may_range(const struct ws_request *req);
  * connection reached its request limit).
  *
  * A file gets its validators (strong ETag, Last-Modified), Cache-Control by
- * env's policy, Vary: Accept-Encoding when its type is compressible, and the
+ * env's policy, Vary: Accept-Encoding when res->vary says the choice
+ * depended on it, and the
  * preconditions of RFC 9110 §13.2.2 (304, 412); then, for a GET with exactly one
  * Range field that If-Range allows, 206 with one range or a multipart body, or
  * 416. A listing passes through If-Match and If-None-Match "*" only. An error
