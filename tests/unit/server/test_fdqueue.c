@@ -4,20 +4,36 @@
  * DESIGN
  * cmocka is not thread-safe, so helper threads never assert: each writes its
  * results (return codes, values popped) into its own struct, and the test's
- * thread checks them after pthread_join. Nothing here can hang the suite: a
- * watchdog alarm() kills the whole program if any wait goes wrong. Tests that
- * need a thread to be blocked inside the queue give it time to get there; if
- * it has not, the test still passes for the right reason (the result it checks
- * is the same), it just exercises less.
+ * thread checks them after joining it.
+ *
+ * A test of a wake-up first proves that the thread to be woken is asleep in
+ * the queue's condition-variable wait, never sleeps and hopes: a popper through
+ * the stats (waiting counts poppers inside the wait, and the stats take the
+ * queue's lock, which a popper gives up only in the wait); a pusher that has
+ * appended part of a batch through the length it left (same argument); any
+ * other pusher through /proc (see wait_blocked). Whether a push or a kick woke
+ * somebody is decided under the lock inside the call and shows in the stats'
+ * waiting count as soon as it returns, so that is checked at once too.
+ *
+ * Every wait is bounded: polls and joins give up after WAIT_SECONDS and fail
+ * the test, and a watchdog alarm() kills the whole program as a last resort.
  */
 #include "test_util.h"
 
 #include "server/fdqueue.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <time.h>
+
+/* How long any one wait may take before the test fails instead of hanging. */
+#define WAIT_SECONDS 10
 
 static void sleep_ms(long ms)
 {
@@ -25,6 +41,38 @@ static void sleep_ms(long ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
+
+static struct timespec deadline(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    ts.tv_sec += WAIT_SECONDS;
+    return ts;
+}
+
+static int passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Joins t, failing the test (not hanging it) if t has not ended within WAIT_SECONDS. */
+static void join_thread_at(pthread_t t, const char *file, int line)
+{
+    struct timespec until = deadline(CLOCK_REALTIME);
+    int rc = pthread_timedjoin_np(t, NULL, &until);
+    if (rc != 0) {
+        if (rc == ETIMEDOUT)
+            print_error("a thread has not ended within %d s: was it never woken?\n", WAIT_SECONDS);
+        else
+            print_error("pthread_timedjoin_np: %s\n", strerror(rc));
+        _fail(file, line);
+    }
+}
+
+#define join_thread(t) join_thread_at((t), __FILE__, __LINE__)
 
 static struct ws_fdqueue *create(unsigned capacity)
 {
@@ -133,11 +181,13 @@ struct worker {
     struct ws_fdqueue *q;
     int value; /* to push, or popped */
     int rc;
+    atomic_int tid; /* its kernel thread id, once running; read by wait_blocked */
 };
 
 static void *pop_one(void *arg)
 {
     struct worker *w = arg;
+    atomic_store(&w->tid, (int)syscall(SYS_gettid));
     w->rc = ws_fdqueue_pop(w->q, &w->value);
     return NULL;
 }
@@ -145,6 +195,7 @@ static void *pop_one(void *arg)
 static void *push_one(void *arg)
 {
     struct worker *w = arg;
+    atomic_store(&w->tid, (int)syscall(SYS_gettid));
     w->rc = ws_fdqueue_push(w->q, w->value);
     return NULL;
 }
@@ -154,12 +205,60 @@ static void start(struct worker *w, struct ws_fdqueue *q, void *(*fn)(void *), i
     w->q = q;
     w->value = value;
     w->rc = 12345;
+    atomic_init(&w->tid, 0);
     assert_int_equal(pthread_create(&w->thread, NULL, fn, w), 0);
 }
 
-static void join(struct worker *w)
+#define join(w) join_thread((w)->thread)
+
+/* Polls until `waiting` poppers are asleep in the queue (or WAIT_SECONDS pass); returns it. */
+static unsigned wait_sleepers(struct ws_fdqueue *q, unsigned waiting)
 {
-    assert_int_equal(pthread_join(w->thread, NULL), 0);
+    struct timespec until = deadline(CLOCK_MONOTONIC);
+    struct ws_fdqueue_stats s;
+    for (;;) {
+        ws_fdqueue_stats(q, &s);
+        if (s.waiting == waiting || passed(&until))
+            return s.waiting;
+        sleep_ms(1);
+    }
+}
+
+/*
+ * Polls until w's thread is asleep in a wait on one of q's condition variables
+ * (or WAIT_SECONDS pass); returns whether it is. The stats count sleeping
+ * poppers but not pushers, so this asks the kernel: the thread must be in a
+ * futex wait of the kind glibc's pthread_cond_wait makes (FUTEX_WAIT_BITSET; a
+ * mutex wait is a plain FUTEX_WAIT) on a word inside q's own memory block. A
+ * pusher waits on nothing else there but not_full.
+ */
+static int wait_blocked(struct ws_fdqueue *q, struct worker *w)
+{
+    struct timespec until = deadline(CLOCK_MONOTONIC);
+    uintptr_t lo = (uintptr_t)q, hi = lo + malloc_usable_size(q);
+    char path[64], line[256];
+
+    for (;; sleep_ms(1)) {
+        int tid = atomic_load(&w->tid);
+        unsigned long addr, op;
+        long nr;
+        FILE *f;
+
+        if (passed(&until))
+            return 0;
+        if (tid == 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+        if ((f = fopen(path, "r")) == NULL)
+            return 0;
+        if (fgets(line, sizeof(line), f) == NULL)
+            line[0] = '\0';
+        fclose(f);
+        /* "nr arg1 arg2 ...", or "running" when not in a system call. */
+        if (sscanf(line, "%ld %lx %lx", &nr, &addr, &op) == 3 && nr == SYS_futex &&
+            (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET && addr >= lo && addr < hi)
+            return 1;
+    }
 }
 
 static void test_close_wakes_poppers(void **state)
@@ -169,7 +268,7 @@ static void test_close_wakes_poppers(void **state)
 
     for (int i = 0; i < 3; i++)
         start(&w[i], q, pop_one, -1);
-    sleep_ms(50); /* let them block on the empty queue */
+    assert_int_equal(wait_sleepers(q, 3), 3); /* all blocked on the empty queue */
     ws_fdqueue_close(q);
     for (int i = 0; i < 3; i++) {
         join(&w[i]);
@@ -188,7 +287,8 @@ static void test_close_wakes_pushers(void **state)
     assert_int_equal(ws_fdqueue_push(q, 1), 0);
     start(&w[0], q, push_one, 2);
     start(&w[1], q, push_one, 3);
-    sleep_ms(50); /* let them block on the full queue */
+    assert_true(wait_blocked(q, &w[0])); /* both blocked on the full queue */
+    assert_true(wait_blocked(q, &w[1]));
     ws_fdqueue_close(q);
     for (int i = 0; i < 2; i++) {
         join(&w[i]);
@@ -207,7 +307,7 @@ static void test_push_wakes_popper(void **state)
     struct worker w;
 
     start(&w, q, pop_one, -1);
-    sleep_ms(50);
+    assert_int_equal(wait_sleepers(q, 1), 1);
     assert_int_equal(ws_fdqueue_push(q, 42), 0);
     join(&w);
     assert_int_equal(w.rc, 0);
@@ -224,7 +324,7 @@ static void test_pop_wakes_pusher(void **state)
     assert_int_equal(ws_fdqueue_push(q, 1), 0);
     assert_int_equal(ws_fdqueue_push(q, 2), 0);
     start(&w, q, push_one, 3);
-    sleep_ms(50);
+    assert_true(wait_blocked(q, &w));
     assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
     assert_int_equal(fd, 1);
     join(&w);
@@ -276,17 +376,17 @@ static void *push_many_thread(void *arg)
     return NULL;
 }
 
-/* Polls the queue's length until it is `length` (or a second passes); returns it. */
+/* Polls the queue's length until it is `length` (or WAIT_SECONDS pass); returns it. */
 static unsigned wait_length(struct ws_fdqueue *q, unsigned length)
 {
+    struct timespec until = deadline(CLOCK_MONOTONIC);
     struct ws_fdqueue_stats s;
-    for (int i = 0; i < 1000; i++) {
+    for (;;) {
         ws_fdqueue_stats(q, &s);
-        if (s.length == length)
-            break;
+        if (s.length == length || passed(&until))
+            return s.length;
         sleep_ms(1);
     }
-    return s.length;
 }
 
 /* A batch bigger than the room blocks until poppers make room, and keeps its order. */
@@ -298,14 +398,17 @@ static void test_push_many_blocks_when_full(void **state)
     int fd, got[7];
 
     assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
-    assert_int_equal(wait_length(q, 2), 2); /* full: the pusher waits for room */
-    sleep_ms(20);
+    /*
+     * Full, with five still to push: the pusher appended under the lock and gives
+     * the lock up only in the wait for room, so the stats' seeing it proves the wait.
+     */
+    assert_int_equal(wait_length(q, 2), 2);
     check_stats(q, 2, 2, 2);
     for (int i = 0; i < 7; i++) {
         assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
         got[i] = fd;
     }
-    assert_int_equal(pthread_join(p.thread, NULL), 0);
+    join_thread(p.thread);
     assert_int_equal(p.rc, 7);
     for (int i = 0; i < 7; i++)
         assert_int_equal(got[i], i + 1);
@@ -322,10 +425,9 @@ static void test_push_many_partial_on_close(void **state)
     int fd;
 
     assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
-    assert_int_equal(wait_length(q, 3), 3);
-    sleep_ms(20); /* let it block on not_full */
+    assert_int_equal(wait_length(q, 3), 3); /* so it waits on not_full, as above */
     ws_fdqueue_close(q);
-    assert_int_equal(pthread_join(p.thread, NULL), 0);
+    join_thread(p.thread);
     assert_int_equal(p.rc, 3);
     for (int want = 21; want <= 23; want++) {
         assert_int_equal(ws_fdqueue_pop(q, &fd), 0);
@@ -338,19 +440,6 @@ static void test_push_many_partial_on_close(void **state)
 }
 
 /* --- set_consumers: who gets woken ------------------------------------------------ */
-
-/* Polls until `waiting` poppers are asleep in the queue (or a second passes); returns it. */
-static unsigned wait_sleepers(struct ws_fdqueue *q, unsigned waiting)
-{
-    struct ws_fdqueue_stats s;
-    for (int i = 0; i < 1000; i++) {
-        ws_fdqueue_stats(q, &s);
-        if (s.waiting == waiting)
-            break;
-        sleep_ms(1);
-    }
-    return s.waiting;
-}
 
 /*
  * Two consumers asleep. The first push wakes one (one item, no consumer awake); that
@@ -375,9 +464,8 @@ static void test_consumers_wake_only_when_needed(void **state)
     assert_int_equal(wait_length(q, 0), 0);   /* and took the item */
 
     assert_int_equal(ws_fdqueue_push(q, 101), 0);
-    sleep_ms(50);
     ws_fdqueue_stats(q, &s);
-    assert_int_equal(s.waiting, 1); /* nobody was woken for it */
+    assert_int_equal(s.waiting, 1); /* nobody was woken for it (a wake counts at once) */
     assert_int_equal(s.length, 1);
 
     assert_int_equal(ws_fdqueue_push(q, 102), 0);
@@ -480,19 +568,20 @@ static void test_max_awake_and_kick(void **state)
     assert_int_equal(wait_sleepers(q, 3), 3);
     assert_int_equal(ws_fdqueue_push_many(q, fds, 3), 3);
     assert_int_equal(wait_length(q, 2), 2); /* one woke and took one */
-    sleep_ms(50);
     ws_fdqueue_stats(q, &s);
     assert_int_equal(s.waiting, 2); /* the cap held: nobody else was woken */
     assert_int_equal(s.length, 2);
 
     assert_int_equal(ws_fdqueue_kick(q, &pops), 2); /* first look: pops moved from 0 to 1 */
-    sleep_ms(50);
-    assert_int_equal(wait_length(q, 2), 2);         /* so nobody was woken */
+    ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 2);                 /* so nobody was woken */
     assert_int_equal(ws_fdqueue_kick(q, &pops), 2); /* no pop since: stuck, wake one */
+    ws_fdqueue_stats(q, &s);
+    assert_true(s.waiting == 1 && s.length >= 1); /* the wake counts at once */
     assert_int_equal(wait_length(q, 1), 1);
     assert_int_equal(ws_fdqueue_kick(q, &pops), 1); /* that one popped: not stuck */
-    sleep_ms(50);
     ws_fdqueue_stats(q, &s);
+    assert_int_equal(s.waiting, 1); /* so the last sleeper was left alone */
     assert_int_equal(s.length, 1);
 
     ws_fdqueue_close(q); /* the third sleeper wakes, takes the last item */
@@ -506,8 +595,8 @@ static void test_max_awake_and_kick(void **state)
 
 /*
  * A full queue overrides the cap: a pusher about to wait for room first wakes
- * every sleeper (the awake one may be stuck). Without that, this test hangs and
- * the watchdog fails it.
+ * every sleeper (the awake one may be stuck). Without that, the pusher never
+ * returns and the bounded join fails the test.
  */
 static void test_full_queue_wakes_everyone(void **state)
 {
@@ -523,7 +612,7 @@ static void test_full_queue_wakes_everyone(void **state)
         start(&w[i], q, pop_one, -1);
     assert_int_equal(wait_sleepers(q, 3), 3);
     assert_int_equal(pthread_create(&p.thread, NULL, push_many_thread, &p), 0);
-    assert_int_equal(pthread_join(p.thread, NULL), 0); /* the point: it does not hang */
+    join_thread(p.thread); /* the point: it does not hang */
     assert_int_equal(p.rc, 4);
     /*
      * These test consumers pop once and leave, where a worker would come back for
@@ -620,10 +709,10 @@ static void run_stress(unsigned capacity, int total_items)
         assert_int_equal(pthread_create(&prod[i].thread, NULL, produce, &prod[i]), 0);
     }
     for (int i = 0; i < PRODUCERS; i++)
-        assert_int_equal(pthread_join(prod[i].thread, NULL), 0);
+        join_thread(prod[i].thread);
     ws_fdqueue_close(q); /* consumers drain what is left, then stop */
     for (int i = 0; i < CONSUMERS; i++)
-        assert_int_equal(pthread_join(cons[i].thread, NULL), 0);
+        join_thread(cons[i].thread);
 
     for (int i = 0; i < PRODUCERS; i++)
         assert_int_equal(prod[i].failures, 0);
@@ -685,6 +774,6 @@ int main(void)
         cmocka_unit_test(test_stress_capacity_8),
         cmocka_unit_test(test_stress_capacity_1),
     };
-    start_watchdog(30);
+    start_watchdog(60); /* a last resort: each wait fails its own test after WAIT_SECONDS */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
