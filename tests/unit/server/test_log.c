@@ -1,6 +1,14 @@
 /*
- * server/test_log.c - Combined, timing and JSON access log lines, the log files, and
- * reopening them (SIGHUP).
+ * server/test_log.c - Combined, timing and JSON access log lines, the log files,
+ * reopening them (SIGHUP), and the print lock under contention.
+ *
+ * DESIGN
+ * Only test_print_lock_* start threads. cmocka is not thread-safe, so those
+ * threads never assert: they only write through the log, or copy a FIFO into a
+ * file and record an error in their own struct; the test's thread checks the
+ * files after joining them, and joins are bounded so a stuck writer fails the
+ * test instead of hanging it. While standard error is redirected into a file
+ * nothing asserts either, so a failure is never reported into that file.
  */
 #include "test_util.h"
 
@@ -9,8 +17,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define WHEN   784111777 /* [06/Nov/1994:08:49:37 +0000] */
 #define PREFIX "192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] \""
@@ -658,6 +668,305 @@ static void test_buffered_lines_across_reopen(void **state)
     rmdir(dir);
 }
 
+/* --- the print lock under contention ---------------------------------------------- */
+
+/*
+ * Eight threads write at once: access lines through their own buffers (flushed
+ * in writes of up to 64 KiB) and directly, and error lines. Every line names
+ * its thread and its sequence number, so afterwards each (thread, seq) must be
+ * found exactly once, as a whole line equal to the one that was written.
+ */
+#define LOCK_THREADS      8
+#define LOCK_BUFFERED     1500                          /* access lines through the buffer */
+#define LOCK_DIRECT       (LOCK_BUFFERED / 10)          /* access lines written at once */
+#define LOCK_ERRORS       (LOCK_BUFFERED / 10)          /* error lines */
+#define LOCK_ACCESS       (LOCK_BUFFERED + LOCK_DIRECT) /* access lines in all, per thread */
+#define LOCK_JOIN_SECONDS 60
+
+struct lock_writer {
+    pthread_t thread;
+    struct ws_log *log;
+    int id;
+    int with_errors;
+    struct ws_log_buffer buf;
+};
+
+/* The fields of access line seq of thread id; req and agent are the caller's. */
+static struct ws_access_fields lock_fields(int id, int seq, char *req, size_t req_size, char *agent,
+                                           size_t agent_size)
+{
+    struct ws_access_fields f = sample;
+    int n = snprintf(req, req_size, "GET /t%02d/s%06d HTTP/1.1", id, seq);
+
+    /* A long agent makes long lines, so the buffers flush often and in big writes. */
+    memset(agent, 'a' + id, agent_size - 1);
+    agent[agent_size - 1] = '\0';
+    f.request_line = (struct ws_view){ req, (size_t)n };
+    f.user_agent = (struct ws_view){ agent, agent_size - 1 };
+    f.referer = (struct ws_view){ "", 0 };
+    return f;
+}
+
+static const char error_pad[] = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+                                "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+
+/* A writer thread: only calls into the log, never asserts. */
+static void *lock_write(void *arg)
+{
+    struct lock_writer *w = arg;
+    char parts[WS_LOG_LINE_MAX], req[64], agent[300];
+    size_t split, len;
+
+    w->buf.len = 0;
+    for (int i = 0; i < LOCK_BUFFERED; i++) {
+        struct ws_access_fields f = lock_fields(w->id, i, req, sizeof(req), agent, sizeof(agent));
+        len = ws_log_format_start(WS_LOG_COMBINED, parts, sizeof(parts), &f, &split);
+        ws_log_access(w->log, &w->buf, parts, len, split, (uint64_t)i + 1, 0, 0);
+        if (i % 10 == 0) {
+            int seq = LOCK_BUFFERED + i / 10;
+            f = lock_fields(w->id, seq, req, sizeof(req), agent, sizeof(agent));
+            len = ws_log_format_start(WS_LOG_COMBINED, parts, sizeof(parts), &f, &split);
+            ws_log_access(w->log, NULL, parts, len, split, (uint64_t)seq + 1, 0, 0);
+            if (w->with_errors)
+                ws_log_error(w->log, "t%02d s%06d %s", w->id, i / 10, error_pad);
+        }
+    }
+    ws_log_flush(w->log, &w->buf);
+    return NULL;
+}
+
+/* Copies a FIFO into a file until every writer has closed it; never asserts. */
+struct fifo_copier {
+    pthread_t thread;
+    int from, to;
+    int err; /* errno of a failed read or write, else 0 */
+};
+
+static void *copy_fifo(void *arg)
+{
+    struct fifo_copier *c = arg;
+    char chunk[16384];
+    ssize_t n;
+
+    while ((n = read(c->from, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            c->err = errno;
+            return NULL;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t m = write(c->to, chunk + off, (size_t)(n - off));
+            if (m < 0 && errno != EINTR) {
+                c->err = errno;
+                return NULL;
+            }
+            off += m > 0 ? m : 0;
+        }
+    }
+    return NULL;
+}
+
+/* Joins t within LOCK_JOIN_SECONDS; 0, or the error (ETIMEDOUT: it is stuck). */
+static int timed_join(pthread_t t)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += LOCK_JOIN_SECONDS;
+    return pthread_timedjoin_np(t, NULL, &until);
+}
+
+/* The whole of a file, NUL-terminated, in a heap block; *len its length. */
+static char *slurp(const char *path, size_t *len)
+{
+    struct stat st;
+    char *data;
+    int fd = open(path, O_RDONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    data = malloc((size_t)st.st_size + 1);
+    assert_non_null(data);
+    *len = 0;
+    while (*len < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + *len, (size_t)st.st_size - *len);
+        assert_true(n > 0);
+        *len += (size_t)n;
+    }
+    data[*len] = '\0';
+    close(fd);
+    return data;
+}
+
+/*
+ * Checks that the file holds exactly LOCK_THREADS * per_thread lines, each the
+ * whole line that was written for its (thread, seq), each (thread, seq) once.
+ */
+static void check_lock_lines(const char *path, int error_lines)
+{
+    const int per_thread = error_lines ? LOCK_ERRORS : LOCK_ACCESS;
+    static int seen[LOCK_THREADS][LOCK_ACCESS];
+    int foreign = 0, missing = 0, twice = 0;
+    size_t trailing;
+    char want[WS_LOG_LINE_MAX + 64], first_foreign[160] = "";
+    size_t len;
+    char *data = slurp(path, &len), *line = data, *end;
+
+    memset(seen, 0, sizeof(seen));
+    while ((end = memchr(line, '\n', len - (size_t)(line - data))) != NULL) {
+        size_t n = (size_t)(end - line) + 1, want_len = 0;
+        int id = -1, seq = -1;
+        char head[128]; /* the line's start, where its tag is, as a short C string */
+        const char *tag;
+
+        memcpy(head, line, n < sizeof(head) ? n : sizeof(head) - 1);
+        head[n < sizeof(head) ? n : sizeof(head) - 1] = '\0';
+        tag = error_lines ? head : strstr(head, "\"GET /t");
+
+        if (error_lines && sscanf(tag, "webserver: t%2d s%6d ", &id, &seq) == 2 && id >= 0 &&
+            id < LOCK_THREADS && seq >= 0 && seq < per_thread) {
+            want_len = (size_t)snprintf(want, sizeof(want), "webserver: t%02d s%06d %s\n", id, seq,
+                                        error_pad);
+        } else if (!error_lines && tag != NULL &&
+                   sscanf(tag, "\"GET /t%2d/s%6d ", &id, &seq) == 2 && id >= 0 &&
+                   id < LOCK_THREADS && seq >= 0 && seq < per_thread) {
+            char req[64], agent[300], count[16];
+            struct ws_access_fields f =
+                lock_fields(id, seq, req, sizeof(req), agent, sizeof(agent));
+            snprintf(count, sizeof(count), "%d", seq + 1);
+            want_len = format_with_count(want, sizeof(want), f.request_line, f.status, f.referer,
+                                         f.user_agent, count);
+        }
+        if (want_len == n && memcmp(line, want, n) == 0) {
+            seen[id][seq]++;
+        } else if (foreign++ == 0) {
+            printable(line, n > 60 ? 60 : n, first_foreign, sizeof(first_foreign));
+        }
+        line = end + 1;
+    }
+    trailing = len - (size_t)(line - data);
+    free(data);
+    for (int id = 0; id < LOCK_THREADS; id++) {
+        for (int seq = 0; seq < per_thread; seq++) {
+            missing += seen[id][seq] == 0;
+            twice += seen[id][seq] > 1;
+        }
+    }
+    if (foreign > 0 || missing > 0 || twice > 0 || trailing > 0)
+        print_error("%s: %d lines split or mixed (the first: \"%s\"), %d lost, %d written twice, "
+                    "%zu bytes after the last newline\n",
+                    path, foreign, first_foreign, missing, twice, trailing);
+    assert_int_equal(foreign, 0);
+    assert_int_equal(missing, 0);
+    assert_int_equal(twice, 0);
+    assert_int_equal(trailing, 0);
+}
+
+/* Starts the writers on log, joins them and closes log; returns how many did not end. */
+static int run_lock_writers(struct ws_log *log, struct lock_writer *w, int with_errors)
+{
+    int started = 0, stuck = 0;
+
+    for (int i = 0; i < LOCK_THREADS; i++) {
+        w[i].log = log;
+        w[i].id = i;
+        w[i].with_errors = with_errors;
+        if (pthread_create(&w[i].thread, NULL, lock_write, &w[i]) != 0)
+            break;
+        started++;
+    }
+    for (int i = 0; i < started; i++)
+        stuck += timed_join(w[i].thread) != 0;
+    if (stuck == 0)
+        ws_log_close(log); /* not under a writer that may still use it */
+    return stuck + (LOCK_THREADS - started);
+}
+
+/*
+ * Regular files, as deployed: the access log and the error log (which also
+ * goes to standard error while the server starts, so that is captured too).
+ * Linux already makes each write(2) to a file opened O_APPEND whole, so this
+ * one cannot see the print lock go; it checks that no line is lost, doubled or
+ * cut on the way (buffers, flushes, the error log's two copies). The pipe test
+ * below is the one that fails without the lock.
+ */
+static void test_print_lock_files(void **state)
+{
+    static struct lock_writer w[LOCK_THREADS];
+    char dir[] = "/tmp/ws_test_lock_XXXXXX";
+    char access[128], error[128], stderr_copy[128];
+    struct ws_log *log;
+    int saved, fd, failed = -1;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(access, sizeof(access), "%s/access.log", dir);
+    snprintf(error, sizeof(error), "%s/error.log", dir);
+    snprintf(stderr_copy, sizeof(stderr_copy), "%s/stderr", dir);
+    fd = open(stderr_copy, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    saved = dup(STDERR_FILENO);
+    assert_true(fd >= 0 && saved >= 0);
+
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO); /* no assertion until it is restored */
+    log = ws_log_open(access, error, WS_LOG_COMBINED);
+    if (log != NULL)
+        failed = run_lock_writers(log, w, 1);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+
+    assert_non_null(log);
+    assert_int_equal(failed, 0);
+    check_lock_lines(access, 0);
+    check_lock_lines(error, 1);
+    check_lock_lines(stderr_copy, 1);
+    unlink(access);
+    unlink(error);
+    unlink(stderr_copy);
+    rmdir(dir);
+}
+
+/*
+ * The access log as a pipe (a FIFO copied into a file by a reader thread). A
+ * regular file opened O_APPEND is written by Linux one write(2) at a time
+ * anyway, but a write of more than PIPE_BUF bytes to a pipe may be split and
+ * mixed with another's: here only the print lock keeps flushed buffers whole.
+ */
+static void test_print_lock_pipe(void **state)
+{
+    static struct lock_writer w[LOCK_THREADS];
+    struct fifo_copier copier = { .err = 0 };
+    char dir[] = "/tmp/ws_test_lock_XXXXXX";
+    char fifo[128], copy[128];
+    struct ws_log *log;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/access.fifo", dir);
+    snprintf(copy, sizeof(copy), "%s/access.log", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* Open for reading first (without blocking), so that ws_log_open's open does not block. */
+    copier.from = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(copier.from >= 0);
+    copier.to = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(copier.to >= 0);
+    log = ws_log_open(fifo, NULL, WS_LOG_COMBINED);
+    assert_non_null(log);
+    assert_int_equal(fcntl(copier.from, F_SETFL, 0), 0); /* now block until data or EOF */
+    assert_int_equal(pthread_create(&copier.thread, NULL, copy_fifo, &copier), 0);
+
+    assert_int_equal(run_lock_writers(log, w, 0), 0);
+    assert_int_equal(timed_join(copier.thread), 0); /* EOF once the log closed the FIFO */
+    assert_int_equal(copier.err, 0);
+    close(copier.from);
+    close(copier.to);
+
+    check_lock_lines(copy, 0);
+    unlink(fifo);
+    unlink(copy);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +985,8 @@ int main(void)
         cmocka_unit_test(test_reopen_std_streams),
         cmocka_unit_test(test_buffered_lines),
         cmocka_unit_test(test_buffered_lines_across_reopen),
+        cmocka_unit_test(test_print_lock_files),
+        cmocka_unit_test(test_print_lock_pipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
