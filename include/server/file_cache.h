@@ -1,35 +1,53 @@
 /*
- * server/file_cache.h - a per-worker cache of small files' contents, revalidated on
- * every use.
+ * server/file_cache.h - a per-worker cache of small files' contents, never served stale.
  *
  * DESIGN
- * Each worker owns one cache and is the only thread that touches it, so there
- * is no lock. An entry holds a copy of a small regular file and the identity of
+ * Each worker owns one cache and is the only thread that touches it, so the
+ * cache has no lock; the watch it consults (watch.h) is shared and locks for
+ * itself. An entry holds a copy of a small regular file and the identity of
  * the inode it was read from (device, inode, mode, size, mtime, ctime, all to
- * the nanosecond). A lookup is given a stat(2) of the file taken for this very
- * request and returns the copy only if the identity is unchanged; otherwise the
- * caller opens and reads the file again and replaces the entry. So a file
- * changed on disk is never served stale: the cache saves open, fstat, pread and
- * close, never the stat.
+ * the nanosecond). A copy is returned only while that identity is known to be
+ * unchanged, so a file changed on disk is never served stale; a hit saves
+ * openat2, fstat, pread and close.
  *
- * With a watch (watch.h) an entry can also be marked watched: its file and
- * every directory on its path are under inotify, and the entry remembers the
- * epoch at which its identity last matched a stat. While the watch's epoch has
- * not moved, ws_file_cache_fresh returns it without a stat; once it moves, the
- * next use is stat-checked as above and, if unchanged, takes the new epoch.
+ * How "known to be unchanged" is learnt is the cache's own business, in two
+ * calls. ws_file_cache_lookup reads the watch's epoch before anything else.
+ * An entry that is watched (its file and every directory on its path are
+ * under inotify) and was last found unchanged at exactly that epoch is
+ * returned with no system call: nothing it depends on has changed since.
+ * Otherwise the lookup stats the file, returns the copy if the identity is
+ * unchanged, and marks it fresh as of the epoch it read before that stat.
+ * Without a watch every lookup stats. ws_file_cache_fill reads a file the
+ * caller opened beneath the root into the cache, puts it under the watch,
+ * syncs, and stats the path once more: only if that stat still matches what
+ * was read is the entry marked watched, so a change made while the file was
+ * being cached is never mistaken for freshness.
  *
- * Identity also keeps it safe. The cache is filled only from descriptors
- * opened beneath the root; a later lookup, even through a path that now leads
- * elsewhere, can only return bytes of the same inode that was served before.
+ * Precompressed siblings (name.br, name.gz: the caller's table of them) are
+ * kept the same way. Per file, a record says which siblings were fit to send
+ * (a regular file, no older than the file) and with which identities; it is
+ * fresh at the epoch read before the stats that found it, provided the file
+ * and its present siblings are watched (a sibling appearing is an event in
+ * the watched directory). So a request that accepts a coding is served
+ * without a stat while nothing has changed, and otherwise with one stat of
+ * the file and one of each sibling.
+ *
+ * Identity also keeps it safe. The cache is filled only from descriptors the
+ * caller opened beneath the root; a later stat, even through a path that now
+ * leads elsewhere, can only match an entry if it reaches the very inode whose
+ * bytes were served before.
  */
 #ifndef WS_FILE_CACHE_H
 #define WS_FILE_CACHE_H
+
+#include "http/negotiate.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
 struct ws_file_cache;
+struct ws_watch;
 
 /*
  * A cache of `slots` entries (direct-mapped by name) for files of at most
@@ -37,76 +55,82 @@ struct ws_file_cache;
  */
 struct ws_file_cache *ws_file_cache_new(unsigned slots, size_t max_file);
 
-/* Frees the cache and every copy in it. */
+/* Frees the cache and every copy in it. NULL is allowed. */
 void ws_file_cache_free(struct ws_file_cache *fc);
 
-/*
- * The cached contents of name (st->st_size bytes) if an entry for it exists and
- * its identity equals *st, a fresh stat of the file; else NULL. A watched entry
- * found unchanged is marked fresh as of epoch, which the caller read from the
- * watch before taking that stat (0 without a watch). The pointer stays valid
- * until the next ws_file_cache_put on this cache.
- */
-const char *ws_file_cache_find(struct ws_file_cache *fc, const char *name, size_t len,
-                               const struct stat *st, uint64_t epoch);
+/* Where a cache's files are, and how their freshness is learnt. The same on every call. */
+struct ws_file_origin {
+    int root_fd;            /* names are relative to this directory */
+    struct ws_watch *watch; /* or NULL: every lookup stats */
+};
+
+/* The most kinds of sibling a file may have. */
+#define WS_FILE_SIBLINGS_MAX 4
 
 /*
- * The cached contents of name if its entry is watched and was last found
- * unchanged at exactly this epoch (nothing it depends on has changed since),
- * with *st set to the stat it was found with; else NULL. No system call.
+ * One kind of precompressed sibling: the file named by the file's name
+ * followed by suffix, sent with Content-Encoding coding. The caller keeps one
+ * table of them (static_file.c's codings[]); the cache reads only suffix.
  */
-const char *ws_file_cache_fresh(struct ws_file_cache *fc, const char *name, size_t len,
-                                uint64_t epoch, struct stat *st);
-
-/*
- * Marks name's entry watched and fresh as of epoch, if its identity equals *st:
- * a stat taken after the watches were in place and epoch was read. An entry
- * whose identity differs (it changed while it was being cached) is left
- * unwatched, to be stat-checked and replaced at its next use; its contents
- * stay valid as ws_file_cache_put's result says.
- */
-void ws_file_cache_watched(struct ws_file_cache *fc, const char *name, size_t len,
-                           const struct stat *st, uint64_t epoch);
-
-/*
- * Reads the regular file open as fd (described by *st, from fstat on fd) into
- * the cache under name, replacing what its slot held. Returns the cached
- * contents, or NULL if the file is too large, cannot be read whole, or memory
- * is short (the caller then serves from fd).
- */
-const char *ws_file_cache_put(struct ws_file_cache *fc, const char *name, size_t len, int fd,
-                              const struct stat *st);
-
-/*
- * Precompressed siblings (static_file.c). What stats of a file and of its
- * siblings (name.br, name.gz) found, so that a request accepting a coding can
- * choose without them while nothing watched has changed: the same epoch rule
- * as for entries, kept beside them in the cache, keyed by the file's name.
- */
-struct ws_file_codings {
-    struct stat st[3]; /* the file, then its siblings in the caller's order: those present */
-    unsigned present;  /* bit i: st[i] is a regular file (bit 0, the file itself, is always set) */
-    unsigned avail;    /* what the caller may choose from, in its own bits */
+struct ws_file_sibling {
+    const char *suffix;   /* ".br" */
+    enum ws_encoding enc; /* for ws_negotiate_encoding */
+    const char *coding;   /* "br" */
 };
 
 /*
- * avail as found for name at exactly this epoch, with the file and each
- * present sibling watched; -1 when not known. No system call.
+ * A sibling is fit to send in place of its file when it is a regular file no
+ * older (by mtime, to the nanosecond) than the file. The one rule, for the
+ * cache's stats and for the caller's own opens alike.
  */
-int ws_file_cache_codings(struct ws_file_cache *fc, const char *name, size_t len, uint64_t epoch);
+int ws_file_sibling_fit(const struct stat *sibling, const struct stat *file);
+
+/* Which siblings a lookup considers, and how the caller chooses among them. */
+struct ws_file_choice {
+    const struct ws_file_sibling *siblings; /* the caller's table, the same on every call */
+    unsigned count;                         /* its rows, at most WS_FILE_SIBLINGS_MAX */
+    /*
+     * What to send, given avail (bit i: siblings[i] is fit to send): an index
+     * into siblings, or -1 for the file itself. Called once per lookup.
+     */
+    int (*choose)(const void *arg, unsigned avail);
+    const void *arg;
+};
+
+/* What a lookup found. */
+struct ws_file_hit {
+    const char *body; /* st.st_size bytes, valid until the next lookup or fill on the cache */
+    struct stat st;   /* the identity of what body holds */
+    int sibling;      /* the index in the choice's table of what body is, or -1: the file */
+};
 
 /*
- * Records what stats of name and its siblings found, taken after epoch was
- * read from the watch. If they are the files already recorded and watched,
- * the record is fresh as of epoch and this returns 0. Otherwise it records
- * them, unwatched, and returns 1: the caller should watch the file and each
- * present sibling and, if that succeeds, call ws_file_cache_codings_watched.
+ * Looks up the regular file name (NUL-terminated, relative to origin->root_fd)
+ * and, with a choice, the sibling the caller chooses. Returns 1 with *hit set
+ * when the cached copy is known to be unchanged, 0 when the caller must open
+ * the file (and may then ws_file_cache_fill). With a watch, the epoch is
+ * taken first: ws_watch_epoch when synced (the watch was synced after the
+ * request arrived, watch.h), else ws_watch_sync. With the entry (and, with a
+ * choice, the siblings record) fresh at that epoch, no other system call is
+ * made; otherwise one stat of the file and, with a choice, one of each
+ * sibling (plus, when those are files not recorded before, their watches).
+ * The calling worker's own cache only.
  */
-int ws_file_cache_codings_seen(struct ws_file_cache *fc, const char *name, size_t len,
-                               const struct ws_file_codings *found, uint64_t epoch);
+int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *origin, int synced,
+                         const char *name, const struct ws_file_choice *choice,
+                         struct ws_file_hit *hit);
 
-/* Marks name's record watched, if it still holds exactly *found (not fresh yet). */
-void ws_file_cache_codings_watched(struct ws_file_cache *fc, const char *name, size_t len,
-                                   const struct ws_file_codings *found);
+/*
+ * Caches the regular file open as fd, which the caller opened beneath
+ * origin->root_fd by name (NUL-terminated: the file or sibling that is sent)
+ * and described by *st (fstat of fd), replacing what its slot held. With a
+ * watch it then watches name, syncs, and stats name again; the entry is
+ * watched only if that stat matches *st. Returns the cached contents (valid as
+ * ws_file_hit's body), or NULL if the file is too large, cannot be read
+ * whole, or memory is short: the caller then serves from fd. fd stays the
+ * caller's. Makes several system calls: for the slow path.
+ */
+const char *ws_file_cache_fill(struct ws_file_cache *fc, const struct ws_file_origin *origin,
+                               const char *name, int fd, const struct stat *st);
 
 #endif

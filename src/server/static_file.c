@@ -6,6 +6,12 @@
  * ask the kernel for contains one. ws_open_beneath then makes the kernel itself
  * refuse any resolution, through symlinks or ".." entries created by renames,
  * that would leave the root.
+ *
+ * A request goes through named steps: resolve_path, then try_cache (the
+ * worker's file cache, which owns its freshness protocol), else open_file
+ * (redirect, index, listing), choose_encoding and cache_file. Which
+ * precompressed sibling is sent is decided by choose_coding alone, over the
+ * one table codings[], on both paths.
  */
 #include "server/static_file.h"
 
@@ -102,6 +108,9 @@ int ws_open_beneath(int root_fd, const char *rel, int flags)
     return open_checked(root_fd, rel, flags);
 }
 
+/* How every file served is opened: a FIFO cannot block a worker. */
+static const int open_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+
 static int status_for_errno(int err)
 {
     switch (err) {
@@ -151,191 +160,165 @@ static int compressible(const char *type)
            strncmp(type, "font/otf", 8) == 0;
 }
 
-static int not_older(const struct stat *sibling, const struct stat *orig)
+/*
+ * The precompressed siblings looked for, one row each: the one description of
+ * the set, for the slow path's opens and the cache's records alike. A new
+ * coding is a row here (and its value in negotiate.h).
+ */
+static const struct ws_file_sibling codings[] = {
+    { ".br", WS_ENC_BR, "br" },
+    { ".gz", WS_ENC_GZIP, "gzip" },
+};
+
+#define N_CODINGS (sizeof(codings) / sizeof(codings[0]))
+_Static_assert(N_CODINGS <= WS_FILE_SIBLINGS_MAX, "the file cache's records hold every sibling");
+
+/*
+ * The one choice of what to send: given avail (bit i: codings[i]'s sibling is
+ * fit to send, ws_file_sibling_fit), the index in codings[] of the sibling
+ * the request's Accept-Encoding prefers, or -1 for the file itself.
+ */
+static int choose_coding(const struct ws_request *req, unsigned avail)
 {
-    if (sibling->st_mtim.tv_sec != orig->st_mtim.tv_sec)
-        return sibling->st_mtim.tv_sec > orig->st_mtim.tv_sec;
-    return sibling->st_mtim.tv_nsec >= orig->st_mtim.tv_nsec;
+    unsigned encodings = 0;
+    enum ws_encoding chosen;
+
+    for (unsigned i = 0; i < N_CODINGS; i++)
+        if (avail & (1u << i))
+            encodings |= 1u << codings[i].enc;
+    if (encodings == 0)
+        return -1;
+    chosen = ws_negotiate_encoding(req, encodings);
+    for (unsigned i = 0; i < N_CODINGS; i++)
+        if ((avail & (1u << i)) && codings[i].enc == chosen)
+            return (int)i;
+    return -1;
 }
 
-static const struct {
-    const char *suffix; /* 3 characters */
-    enum ws_encoding enc;
-    const char *name;
-} codings[] = { { ".br", WS_ENC_BR, "br" }, { ".gz", WS_ENC_GZIP, "gzip" } };
+/* choose_coding as the file cache calls it (ws_file_choice). */
+static int choose_for_request(const void *req, unsigned avail)
+{
+    return choose_coding(req, avail);
+}
 
 /* Whether the request accepts any coding we could have a sibling for. */
 static int wants_coding(const struct ws_request *req)
 {
-    return ws_negotiate_encoding(req, (1u << WS_ENC_BR) | (1u << WS_ENC_GZIP)) != WS_ENC_IDENTITY;
+    return choose_coding(req, (1u << N_CODINGS) - 1) >= 0;
 }
 
 /*
- * Replaces out->fd with a precompressed sibling (name.br, name.gz) when one
- * exists, is a regular file no older than the original, and the client
- * accepts its coding. Siblings are looked for only when the client accepts a
- * coding; every response of a compressible type says Vary: Accept-Encoding
- * anyway (as nginx's gzip_vary does), so caches are right without the lookup.
+ * Appends codings[k]'s suffix to the name in buf (len bytes) if buf_size
+ * leaves room for it and its NUL. Returns the sibling's name length, or 0.
+ */
+static size_t with_suffix(char *buf, size_t len, size_t buf_size, unsigned k)
+{
+    size_t suffix_len = strlen(codings[k].suffix);
+
+    if (len + suffix_len + 1 > buf_size)
+        return 0;
+    memcpy(buf + len, codings[k].suffix, suffix_len + 1);
+    return len + suffix_len;
+}
+
+/*
+ * Replaces out->fd with a precompressed sibling of the file named in buf
+ * (rel_len bytes) when one is fit to send and the client accepts its coding;
+ * buf then names the sibling (out->name_len bytes). Siblings are looked for
+ * only when the client accepts a coding; every response of a compressible
+ * type says Vary: Accept-Encoding anyway (as nginx's gzip_vary does), so
+ * caches are right without the lookup.
  */
 static void choose_encoding(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
                             size_t rel_len, size_t buf_size, struct ws_static_result *out)
 {
-    int fds[2] = { -1, -1 };
-    struct stat st[2];
-    unsigned available = 0;
-    enum ws_encoding chosen;
+    int fds[N_CODINGS];
+    struct stat st[N_CODINGS];
+    unsigned avail = 0;
+    int k;
 
     out->vary = compressible(out->content_type);
-    if (rel_len + 4 > buf_size || !out->vary || !wants_coding(req))
+    if (!out->vary || !wants_coding(req))
         return;
-    for (size_t i = 0; i < 2; i++) {
-        memcpy(buf + rel_len, codings[i].suffix, 4);
-        fds[i] = ws_open_beneath(o->root_fd, buf, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    for (unsigned i = 0; i < N_CODINGS; i++) {
+        fds[i] = with_suffix(buf, rel_len, buf_size, i) > 0
+                     ? ws_open_beneath(o->root_fd, buf, open_flags)
+                     : -1;
         if (fds[i] < 0)
             continue;
-        if (fstat(fds[i], &st[i]) == 0 && S_ISREG(st[i].st_mode) && not_older(&st[i], &out->st)) {
-            available |= 1u << codings[i].enc;
+        if (fstat(fds[i], &st[i]) == 0 && ws_file_sibling_fit(&st[i], &out->st)) {
+            avail |= 1u << i;
         } else {
             close(fds[i]);
             fds[i] = -1;
         }
     }
-    chosen = available ? ws_negotiate_encoding(req, available) : WS_ENC_IDENTITY;
-    for (size_t i = 0; i < 2; i++) {
-        if (fds[i] < 0)
-            continue;
-        if (codings[i].enc == chosen) {
-            close(out->fd);
-            out->fd = fds[i];
-            out->st = st[i];
-            out->content_encoding = codings[i].name;
-            memcpy(buf + rel_len, codings[i].suffix, 4);
-            out->name_len = rel_len + 3; /* the cache key is the sibling's name */
-        } else {
+    k = choose_coding(req, avail);
+    for (unsigned i = 0; i < N_CODINGS; i++)
+        if (fds[i] >= 0 && (int)i != k)
             close(fds[i]);
-        }
-    }
-    if (chosen == WS_ENC_IDENTITY)
-        buf[rel_len] = '\0';
-}
-
-/* The index in codings[] of a coding, or -1 (identity). */
-static int coding_index(enum ws_encoding e)
-{
-    for (int i = 0; i < 2; i++)
-        if (codings[i].enc == e)
-            return i;
-    return -1;
-}
-
-/*
- * Appends codings[k]'s suffix to the name in buf (name_len bytes, room for 4
- * more) unless k is -1. Returns the length of the name of what is sent.
- */
-static size_t with_suffix(char *buf, size_t name_len, int k)
-{
+    buf[rel_len] = '\0';
     if (k < 0)
-        return name_len;
-    memcpy(buf + name_len, codings[k].suffix, 4);
-    return name_len + 3;
+        return;
+    close(out->fd);
+    out->fd = fds[k];
+    out->st = st[k];
+    out->content_encoding = codings[k].coding;
+    out->name_len = with_suffix(buf, rel_len, buf_size, (unsigned)k); /* what is cached */
 }
 
+static const char index_name[] = "index.html";
+
 /*
- * Watches a file and those of its siblings that were found (found->present),
- * for the record of what is available; buf holds the file's name, name_len
- * bytes, and room for a suffix. Returns 1 when all of them are watched.
+ * Appends "/index.html" (or "index.html" to the root's "") to the directory
+ * named in buf, *len bytes, updating *len. 0 when buf_size leaves no room.
  */
-static int watch_codings(const struct ws_static_opts *o, char *buf, size_t name_len,
-                         const struct ws_file_codings *found)
+static int append_index(char *buf, size_t *len, size_t buf_size)
 {
-    int ok = ws_watch_file(o->watch, o->root_fd, buf, &found->st[0]) == 0;
-
-    for (size_t i = 0; ok && i < 2; i++)
-        if (found->present & (2u << i)) {
-            memcpy(buf + name_len, codings[i].suffix, 4);
-            ok = ws_watch_file(o->watch, o->root_fd, buf, &found->st[1 + i]) == 0;
-        }
-    buf[name_len] = '\0';
-    return ok;
+    if (*len + 1 + sizeof(index_name) > buf_size)
+        return 0;
+    buf[*len] = '/';
+    memcpy(buf + *len + (*len > 0), index_name, sizeof(index_name));
+    *len += (*len > 0) + sizeof(index_name) - 1;
+    return 1;
 }
 
 /*
- * The fast path: the file named by buf[0..name_len) (and, if the client
- * accepts a coding, its fresh sibling) is in the worker's cache and unchanged
- * on disk. While the watch's epoch has not moved since the entry (and, for a
- * request accepting a coding, the record of which siblings are fit to send)
- * was last checked, that needs no system call beyond the watch's sync;
- * otherwise one stat per candidate replaces open, fstat, read and close.
- * Returns 1 with *out filled, or 0 to take the slow path (buf is then as it
- * was).
+ * The fast path: the file named by buf[0..rel_len) (the directory form's
+ * index.html), or the sibling the request's Accept-Encoding chooses, is in
+ * the worker's cache and known to be unchanged (ws_file_cache_lookup). Returns
+ * 1 with *out filled, or 0 to take the slow path (buf is then as it was).
  */
 static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
-                     const struct ws_request *req, char *buf, size_t name_len, size_t buf_size,
-                     struct ws_static_result *out)
+                     const struct ws_request *req, char *buf, size_t rel_len, int is_dir,
+                     size_t buf_size, struct ws_static_result *out)
 {
-    struct ws_file_codings found;
-    struct stat st;
-    const char *type = ws_mime_lookup(o->mime, buf, name_len), *body;
-    int vary = compressible(type);
-    int coded = vary && name_len + 4 <= buf_size && wants_coding(req);
-    enum ws_encoding chosen = WS_ENC_IDENTITY;
-    uint64_t epoch = 0;
-    int k; /* index in codings[] of what is sent, or -1 for the file itself */
+    const struct ws_file_origin origin = { .root_fd = o->root_fd, .watch = o->watch };
+    const struct ws_file_choice choice = {
+        .siblings = codings,
+        .count = N_CODINGS,
+        .choose = choose_for_request,
+        .arg = req,
+    };
+    struct ws_file_hit hit;
+    size_t name_len = rel_len;
+    const char *type;
+    int vary;
 
-    buf[name_len] = '\0';
-    if (o->watch != NULL) {
-        /* Read before any stat below: whatever is found unchanged is fresh as of it. */
-        epoch = synced ? ws_watch_epoch(o->watch) : ws_watch_sync(o->watch);
-        if (coded) {
-            int avail = ws_file_cache_codings(cache, buf, name_len, epoch);
-            if (avail < 0)
-                goto stat_path;
-            chosen = avail > 0 ? ws_negotiate_encoding(req, (unsigned)avail) : WS_ENC_IDENTITY;
-        }
-        k = coding_index(chosen);
-        body = ws_file_cache_fresh(cache, buf, with_suffix(buf, name_len, k), epoch, &st);
-        buf[name_len] = '\0';
-        if (body != NULL)
-            goto hit;
-    }
-
-stat_path:
-    chosen = WS_ENC_IDENTITY;
-    if (fstatat(o->root_fd, name_len ? buf : ".", &found.st[0], 0) < 0 ||
-        !S_ISREG(found.st[0].st_mode))
+    if (is_dir && !append_index(buf, &name_len, buf_size))
         return 0;
-    found.present = 1;
-    found.avail = 0;
-    st = found.st[0];
-    if (coded) {
-        for (size_t i = 0; i < 2; i++) {
-            struct stat *sib = &found.st[1 + i];
-            memcpy(buf + name_len, codings[i].suffix, 4);
-            if (fstatat(o->root_fd, buf, sib, 0) == 0 && S_ISREG(sib->st_mode)) {
-                found.present |= 2u << i;
-                if (not_older(sib, &found.st[0]))
-                    found.avail |= 1u << codings[i].enc;
-            }
-        }
-        buf[name_len] = '\0';
-        chosen = found.avail ? ws_negotiate_encoding(req, found.avail) : WS_ENC_IDENTITY;
-        if (o->watch != NULL && ws_file_cache_codings_seen(cache, buf, name_len, &found, epoch) &&
-            watch_codings(o, buf, name_len, &found))
-            ws_file_cache_codings_watched(cache, buf, name_len, &found);
-    }
-    k = coding_index(chosen);
-    st = found.st[k + 1]; /* the file itself for k = -1 */
-    body = ws_file_cache_find(cache, buf, with_suffix(buf, name_len, k), &st, epoch);
-    buf[name_len] = '\0';
-    if (body == NULL)
+    type = ws_mime_lookup(o->mime, buf, name_len);
+    vary = compressible(type);
+    if (!ws_file_cache_lookup(cache, &origin, synced, buf,
+                              vary && wants_coding(req) ? &choice : NULL, &hit)) {
+        buf[rel_len] = '\0';
         return 0;
-
-hit:
-    out->content_encoding = k >= 0 ? codings[k].name : NULL;
+    }
     out->status = 200;
-    out->mem = body;
-    out->st = st;
+    out->mem = hit.body;
+    out->st = hit.st;
     out->content_type = type;
+    out->content_encoding = hit.sibling >= 0 ? codings[hit.sibling].coding : NULL;
     out->vary = vary;
     out->name = buf;
     out->name_len = name_len;
@@ -431,136 +414,181 @@ done:
     closedir(dir);
 }
 
-void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
-                    const struct ws_request *req, char *buf, size_t buf_size,
-                    struct ws_static_result *out)
+/*
+ * Decodes and normalises the request's path into buf (rel_len bytes; is_dir
+ * when it ends in a slash) and refuses hidden names. 0 with out->status set
+ * when the request ends here.
+ */
+static int resolve_path(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
+                        size_t buf_size, size_t *rel_len, int *is_dir, struct ws_static_result *out)
 {
-    static const char index_name[] = "index.html";
-    const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-    size_t rel_len;
-    int is_dir, rc, fd;
+    int rc = ws_path_normalize(req->path.ptr, req->path.len, buf, buf_size, rel_len, is_dir);
 
-    memset(out, 0, sizeof(*out));
-    out->fd = -1;
-
-    rc = ws_path_normalize(req->path.ptr, req->path.len, buf, buf_size, &rel_len, &is_dir);
     if (rc < 0) {
         out->status = -rc;
-        return;
+        return 0;
     }
-    if (!o->dotfiles && has_hidden_segment(buf, rel_len)) {
+    if (!o->dotfiles && has_hidden_segment(buf, *rel_len)) {
         out->status = 404; /* .git/, .env, .htpasswd: as if absent */
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Opens rel beneath the root and fstats it into *st. The descriptor, or
+ * -errno of the open (-EIO when the fstat fails: a 500).
+ */
+static int open_and_stat(const struct ws_static_opts *o, const char *rel, struct stat *st)
+{
+    int fd = ws_open_beneath(o->root_fd, rel, open_flags);
+
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, st) < 0) {
+        close(fd);
+        return -EIO;
+    }
+    return fd;
+}
+
+/*
+ * A directory named without its trailing slash (buf, rel_len bytes): 301 to
+ * the slashed path, the query kept. The Location goes after the path in buf.
+ */
+static void redirect_to_directory(const struct ws_request *req, char *buf, size_t rel_len,
+                                  size_t buf_size, struct ws_static_result *out)
+{
+    char *loc = buf + rel_len + 1;
+    size_t room = buf_size - rel_len - 1;
+    int n = ws_path_encode(buf, rel_len, 1, loc, room);
+
+    if (n < 0 || (req->query.len > 0 && (size_t)n + 1 + req->query.len >= room)) {
+        out->status = 414;
         return;
     }
-    if (cache != NULL && !(is_dir && rel_len + 1 + sizeof(index_name) > buf_size)) {
-        /* A directory form is served by its index: look that up. */
-        size_t name_len = rel_len;
-        if (is_dir) {
-            buf[rel_len] = '/';
-            memcpy(buf + rel_len + (rel_len > 0), index_name, sizeof(index_name));
-            name_len += (rel_len > 0) + sizeof(index_name) - 1;
-        }
-        if (try_cache(o, cache, synced, req, buf, name_len, buf_size, out))
-            return;
-        buf[rel_len] = '\0';
+    if (req->query.len > 0) {
+        /* The query was validated by the parser: no spaces or controls. */
+        loc[n] = '?';
+        memcpy(loc + n + 1, req->query.ptr, req->query.len);
+        loc[n + 1 + req->query.len] = '\0';
     }
-    fd = ws_open_beneath(o->root_fd, buf, flags);
+    out->location = loc;
+    out->status = 301;
+}
+
+/*
+ * Serves the directory named in buf (*rel_len bytes) and open as dir_fd
+ * (taken over) by its index.html: returns that open, with buf and *rel_len
+ * naming it and out->st its fstat. Without one: a listing (opts->listing) or
+ * 403. -1 with out set when the response is not a file.
+ */
+static int open_index(const struct ws_static_opts *o, int dir_fd, char *buf, size_t *rel_len,
+                      size_t buf_size, struct ws_static_result *out)
+{
+    size_t dir_len = *rel_len;
+    int fd;
+
+    if (!append_index(buf, rel_len, buf_size)) {
+        close(dir_fd);
+        out->status = 414;
+        return -1;
+    }
+    fd = open_and_stat(o, buf, &out->st);
+    if (fd == -ENOENT && o->listing) {
+        *rel_len = dir_len;
+        buf[dir_len] = '\0';
+        list_directory(o, dir_fd, buf, dir_len, buf_size, out);
+        return -1;
+    }
+    close(dir_fd);
+    if (fd < 0) {
+        /* A directory without an index is not listed. */
+        out->status = fd == -ENOENT ? 403 : status_for_errno(-fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * The slow path's open: the regular file the path in buf (*rel_len bytes)
+ * names, or a directory's index.html (buf and *rel_len then name it), with
+ * out->st its fstat. -1 with out set when the response is not a file: an
+ * error, a redirect, a listing.
+ */
+static int open_file(const struct ws_static_opts *o, const struct ws_request *req, char *buf,
+                     size_t *rel_len, int is_dir, size_t buf_size, struct ws_static_result *out)
+{
+    int fd = open_and_stat(o, buf, &out->st);
+
     if (fd < 0) {
         out->status = status_for_errno(-fd);
-        return;
+        return -1;
     }
-    if (fstat(fd, &out->st) < 0) {
-        close(fd);
-        out->status = 500;
-        return;
-    }
-
     if (is_dir && !S_ISDIR(out->st.st_mode)) {
         /* "/file/" names a directory, and there is none (like ENOTDIR): RFC 3986 §3.3. */
         close(fd);
         out->status = 404;
-        return;
+        return -1;
     }
     if (S_ISDIR(out->st.st_mode)) {
         if (!is_dir) {
-            /* The Location goes after the decoded path in buf. */
-            char *loc = buf + rel_len + 1;
-            size_t room = buf_size - rel_len - 1;
-            int n = ws_path_encode(buf, rel_len, 1, loc, room);
             close(fd);
-            if (n < 0 || (req->query.len > 0 && (size_t)n + 1 + req->query.len >= room)) {
-                out->status = 414;
-                return;
-            }
-            if (req->query.len > 0) {
-                /* The query was validated by the parser: no spaces or controls. */
-                loc[n] = '?';
-                memcpy(loc + n + 1, req->query.ptr, req->query.len);
-                loc[n + 1 + req->query.len] = '\0';
-            }
-            out->location = loc;
-            out->status = 301;
-            return;
+            redirect_to_directory(req, buf, *rel_len, buf_size, out);
+            return -1;
         }
-        if (rel_len + 1 + sizeof(index_name) > buf_size) {
-            close(fd);
-            out->status = 414;
-            return;
-        }
-        buf[rel_len] = '/';
-        memcpy(buf + rel_len + (rel_len > 0), index_name, sizeof(index_name));
-        rc = ws_open_beneath(o->root_fd, buf, flags);
-        if (rc == -ENOENT && o->listing) {
-            buf[rel_len] = '\0';
-            list_directory(o, fd, buf, rel_len, buf_size, out);
-            return;
-        }
-        close(fd);
-        fd = rc;
-        if (fd < 0) {
-            /* A directory without an index is not listed. */
-            out->status = (fd == -ENOENT) ? 403 : status_for_errno(-fd);
-            return;
-        }
-        rel_len += (rel_len > 0) + sizeof(index_name) - 1;
-        if (fstat(fd, &out->st) < 0) {
-            close(fd);
-            out->status = 500;
-            return;
-        }
+        fd = open_index(o, fd, buf, rel_len, buf_size, out);
+        if (fd < 0)
+            return -1;
     }
-
     if (!S_ISREG(out->st.st_mode)) {
         close(fd);
         out->status = 403; /* FIFOs, sockets, devices, and directories named index.html */
-        return;
+        return -1;
     }
+    return fd;
+}
 
-    out->fd = fd;
+/*
+ * Caches the small file open as out->fd, named in buf (the sibling's name
+ * when one is sent), and swaps the descriptor for the cached contents.
+ */
+static void cache_file(const struct ws_static_opts *o, struct ws_file_cache *cache, const char *buf,
+                       struct ws_static_result *out)
+{
+    const struct ws_file_origin origin = { .root_fd = o->root_fd, .watch = o->watch };
+    const char *body = ws_file_cache_fill(cache, &origin, buf, out->fd, &out->st);
+
+    if (body != NULL) {
+        close(out->fd);
+        out->fd = -1;
+        out->mem = body;
+    }
+}
+
+void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
+                    const struct ws_request *req, char *buf, size_t buf_size,
+                    struct ws_static_result *out)
+{
+    size_t rel_len;
+    int is_dir;
+
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    if (!resolve_path(o, req, buf, buf_size, &rel_len, &is_dir, out))
+        return;
+    if (cache != NULL && try_cache(o, cache, synced, req, buf, rel_len, is_dir, buf_size, out))
+        return;
+    out->fd = open_file(o, req, buf, &rel_len, is_dir, buf_size, out);
+    if (out->fd < 0)
+        return;
     out->status = 200;
     out->content_type = ws_mime_lookup(o->mime, buf, rel_len);
     out->name = buf;
     out->name_len = rel_len;
     choose_encoding(o, req, buf, rel_len, buf_size, out);
-    if (cache != NULL) {
-        /* Remember a small file (under the name of what is sent) for next time. */
-        const char *body = ws_file_cache_put(cache, buf, out->name_len, out->fd, &out->st);
-        if (body != NULL && o->watch != NULL &&
-            ws_watch_file(o->watch, o->root_fd, buf, &out->st) == 0) {
-            /* Watched from now on; was it changed before the watches were in place? */
-            uint64_t epoch = ws_watch_sync(o->watch);
-            struct stat now;
-            if (fstatat(o->root_fd, buf, &now, 0) == 0)
-                ws_file_cache_watched(cache, buf, out->name_len, &now, epoch);
-        }
-        buf[rel_len] = '\0';
-        out->name_len = rel_len;
-        if (body != NULL) {
-            close(out->fd);
-            out->fd = -1;
-            out->mem = body;
-        }
-    }
+    if (cache != NULL)
+        cache_file(o, cache, buf, out);
     buf[rel_len] = '\0';
     out->name_len = rel_len;
 }
@@ -573,7 +601,7 @@ int ws_static_error_page(int dir_fd, int status, struct stat *st)
     if (dir_fd < 0)
         return -1;
     snprintf(name, sizeof(name), "%d.html", status);
-    fd = ws_open_beneath(dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    fd = ws_open_beneath(dir_fd, name, open_flags);
     if (fd < 0)
         return -1;
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {

@@ -1,6 +1,6 @@
 /*
- * server/test_watch.c - the inotify epoch (watch.h) and the file cache's use of it
- * (file_cache.h), on real files in a fresh temporary directory.
+ * server/test_watch.c - the inotify epoch (watch.h), on real files in a fresh
+ * temporary directory. The file cache's use of it is in test_file_cache.c.
  *
  * Each change test watches a file, takes the epoch, makes one kind of change
  * and checks that the very next sync sees the epoch move; the negative tests
@@ -10,7 +10,6 @@
  */
 #include "test_util.h"
 
-#include "server/file_cache.h"
 #include "server/watch.h"
 
 #include <errno.h>
@@ -291,65 +290,6 @@ static void test_deleted_files_stop_counting_against_the_cap(void **state)
     ws_watch_free(small);
 }
 
-/* The file cache's side: fresh only when watched and at exactly the epoch. */
-static void test_cache_entry_is_fresh_only_at_its_epoch(void **state)
-{
-    struct tree *t = *state;
-    struct ws_file_cache *fc = ws_file_cache_new(8, 4096);
-    int fd = openat(t->root_fd, "top.txt", O_RDONLY | O_CLOEXEC);
-    struct stat st, got, changed;
-    const char *body;
-
-    assert_non_null(fc);
-    assert_true(fd >= 0);
-    assert_int_equal(fstat(fd, &st), 0);
-    body = ws_file_cache_put(fc, "top.txt", 7, fd, &st);
-    assert_non_null(body);
-    assert_memory_equal(body, "top\n", 4);
-
-    /* Not watched yet: never fresh, whatever the epoch. */
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 0, &got));
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 5, &got));
-    /* A stat-checked find still works, and does not make it watched. */
-    assert_ptr_equal(ws_file_cache_find(fc, "top.txt", 7, &st, 5), body);
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 5, &got));
-
-    ws_file_cache_watched(fc, "top.txt", 7, &st, 5);
-    assert_ptr_equal(ws_file_cache_fresh(fc, "top.txt", 7, 5, &got), body);
-    assert_int_equal(got.st_ino, st.st_ino);
-    assert_int_equal(got.st_size, st.st_size);
-    /* Another epoch: something may have changed, so not fresh... */
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 6, &got));
-    /* ...until a stat finds it unchanged at that epoch. */
-    assert_ptr_equal(ws_file_cache_find(fc, "top.txt", 7, &st, 6), body);
-    assert_ptr_equal(ws_file_cache_fresh(fc, "top.txt", 7, 6, &got), body);
-    /* Another name in the same cache is not this entry. */
-    assert_null(ws_file_cache_fresh(fc, "top.txx", 7, 6, &got));
-
-    /* A stat showing another identity drops the entry for good. */
-    changed = st;
-    changed.st_ctim.tv_nsec ^= 1;
-    assert_null(ws_file_cache_find(fc, "top.txt", 7, &changed, 7));
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 6, &got));
-    assert_null(ws_file_cache_find(fc, "top.txt", 7, &st, 7));
-
-    /*
-     * Marking with an identity that differs from what was read (the file changed
-     * while it was being cached) leaves it unwatched, and the copy just handed
-     * out intact (ASan would catch a free); the next stat-checked use drops it.
-     */
-    body = ws_file_cache_put(fc, "top.txt", 7, fd, &st);
-    assert_non_null(body);
-    ws_file_cache_watched(fc, "top.txt", 7, &changed, 8);
-    assert_memory_equal(body, "top\n", 4);
-    assert_null(ws_file_cache_fresh(fc, "top.txt", 7, 8, &got));
-    assert_null(ws_file_cache_find(fc, "top.txt", 7, &changed, 8));
-    assert_null(ws_file_cache_find(fc, "top.txt", 7, &st, 8));
-
-    close(fd);
-    ws_file_cache_free(fc);
-}
-
 /* Start-up check: a local root can be watched; /proc cannot (changes there raise no events). */
 static void test_root_check(void **state)
 {
@@ -365,52 +305,6 @@ static void test_root_check(void **state)
     close(proc_fd);
 }
 
-/* The record of which siblings are fit to send: fresh only when watched and at its epoch. */
-static void test_codings_record_is_fresh_only_at_its_epoch(void **state)
-{
-    struct tree *t = *state;
-    struct ws_file_cache *fc = ws_file_cache_new(8, 4096);
-    struct ws_file_codings found = { .present = 1 | 4, .avail = 2 }, other;
-
-    (void)t;
-    assert_non_null(fc);
-    found.st[0].st_ino = 11;
-    found.st[2].st_ino = 12;
-
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1); /* nothing recorded */
-    /* New files: recorded unwatched, and the caller is asked to watch them. */
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &found, 3), 1);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1);
-    ws_file_cache_codings_watched(fc, "p.txt", 5, &found);
-    /* Watched, but not yet found so after the watches were placed. */
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 3), -1);
-    /* The same files found again at epoch 4: fresh at 4, and only at 4. */
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &found, 4), 0);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 4), 2);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 5), -1);
-    assert_int_equal(ws_file_cache_codings(fc, "q.txt", 5, 4), -1);
-
-    /* A sibling changed (another inode): unwatched again until the caller watches it. */
-    other = found;
-    other.st[2].st_ino = 13;
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 6), 1);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 6), -1);
-    /* Marking with what is no longer the record does nothing. */
-    ws_file_cache_codings_watched(fc, "p.txt", 5, &found);
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 7), 0);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 7), -1);
-
-    /* A sibling gone: another set of files, too. */
-    other.present = 1;
-    other.avail = 0;
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 8), 1);
-    ws_file_cache_codings_watched(fc, "p.txt", 5, &other);
-    assert_int_equal(ws_file_cache_codings_seen(fc, "p.txt", 5, &other, 9), 0);
-    assert_int_equal(ws_file_cache_codings(fc, "p.txt", 5, 9), 0); /* known: nothing to choose */
-
-    ws_file_cache_free(fc);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,10 +314,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_name_leading_elsewhere_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_is_respected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_files_stop_counting_against_the_cap, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_cache_entry_is_fresh_only_at_its_epoch, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_codings_record_is_fresh_only_at_its_epoch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_root_check, setup, teardown),
     };
