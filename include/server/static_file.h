@@ -1,7 +1,12 @@
 /*
  * server/static_file.h - mapping a request path to an open file under the document root.
  *
- * Thread-safe: no shared state beyond the root descriptor, which is only read.
+ * Threads: any worker may call these at once. What they share is the root
+ * descriptor (only read), the options (fixed after start-up), the watch
+ * (watch.h: it locks for itself) and whether openat2 works here (one atomic,
+ * set by the first ws_open_beneath_mode; first calls that race probe alike
+ * and store the same answer). A file cache passed to ws_static_open is the
+ * calling worker's own, and no other thread touches it.
  */
 #ifndef WS_STATIC_FILE_H
 #define WS_STATIC_FILE_H
@@ -44,16 +49,16 @@ struct ws_static_result {
  * refuses hidden names (unless opts->dotfiles), opens it beneath the root,
  * serves a directory's index.html (or its listing, with opts->listing),
  * redirects a directory named without its trailing slash (the query kept),
- * and swaps in a precompressed sibling (name.br, name.gz) that is no older than
- * the file when the request accepts its coding. With a cache (the calling
- * worker's own, or NULL), a small file comes back as its cached contents (mem)
- * when a fresh stat shows it unchanged, or, with opts->watch, when the watch
- * shows that nothing it depends on has changed; and is cached (and watched)
- * after a slow-path open. synced says that the watch was synced after the
- * request's first byte arrived (watch.h), which spares the worker the sync.
- * buf (buf_size bytes) holds the
- * decoded path and the Location value; when it is too small for them the status
- * is 414. Never blocks on a FIFO.
+ * and swaps in a precompressed sibling (name.br, name.gz) that is fit to send
+ * (a regular file no older than the file) when the request accepts its coding.
+ * With a cache (the calling worker's own, or NULL), a small file comes back as
+ * its cached contents (mem) when the cache knows it unchanged
+ * (ws_file_cache_lookup: by the watch's epoch with no system call, else by a
+ * stat), and is cached after a slow-path open (ws_file_cache_fill). synced
+ * says that the watch was synced after the request's first byte arrived
+ * (watch.h), which spares the worker the sync. buf (buf_size bytes) holds the
+ * decoded path and the Location value; when it is too small for them the
+ * status is 414. Never blocks on a FIFO.
  */
 void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache, int synced,
                     const struct ws_request *req, char *buf, size_t buf_size,

@@ -34,9 +34,14 @@
  * all (writes through a shared mmap, a mount placed over a directory while
  * serving) are outside this guarantee, as they largely are for a stat.
  *
- * Threads: any thread may call any function. The epoch is an atomic counter;
- * draining the inotify descriptor and moving the epoch on happen together
- * under the watch's mutex, which is never held across anything but that read.
+ * Threads: any thread may call any function. The epoch is an atomic counter,
+ * loaded without a lock. The watch's mutex is held while draining the inotify
+ * descriptor and moving the epoch on (ws_watch_sync: non-blocking reads), and
+ * while adding a watch (ws_watch_file, ws_watch_root: inotify_add_watch, and
+ * inotify_rm_watch past the cap), so that the count of watches in place never
+ * misses an add; those calls act on descriptors already open and do not wait
+ * for I/O, but a sync may wait for a slow path's add. No other lock is taken
+ * while it is held.
  */
 #ifndef WS_WATCH_H
 #define WS_WATCH_H
@@ -78,7 +83,9 @@ const char *ws_watch_root(struct ws_watch *w, int root_fd);
 /*
  * Reads every event queued so far, moves the epoch on if there was any, and
  * returns the epoch. Every change to a watched file or directory that
- * completed before this call is counted in the result. One read(2).
+ * completed before this call is counted in the result. One read(2) when
+ * nothing is queued (one more per buffer of events otherwise), under the
+ * watch's mutex.
  */
 uint64_t ws_watch_sync(struct ws_watch *w);
 

@@ -12,7 +12,11 @@
  * watch descriptors gains one when inotify_add_watch returns a new one and
  * loses one when its IN_IGNORED event is read (the file was deleted or its
  * file system unmounted). Adding and reading both happen under `lock`, so an
- * IN_IGNORED is never read before the add it undoes was counted.
+ * IN_IGNORED is never read before the add it undoes was counted. So `lock` is
+ * held across inotify_add_watch (and, past the cap, inotify_rm_watch) as well
+ * as across the reads: system calls on descriptors already open (the path
+ * added is /proc/self/fd/N), which do not wait for I/O. It is never held
+ * together with another lock.
  */
 #include "server/watch.h"
 
