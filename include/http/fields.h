@@ -25,6 +25,24 @@ static inline int ws_is_tchar(unsigned char c)
     return ws__tchar_table[c];
 }
 
+/* Bytes allowed in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. */
+static inline int ws_is_field_vchar(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* The value of a hexadecimal digit, either case, or -1 for any other byte. */
+static inline int ws_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline int ws__ascii_lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;

@@ -6,7 +6,7 @@
  * it returns is a view (pointer + length) into the caller's buffer, valid for as
  * long as that buffer is.
  *
- * Result convention (ws_http_parse_request, ws_chunked_decode):
+ * Result convention (ws_http_parse_request):
  *   > 0  bytes consumed (the whole header section, through its empty line),
  *     0  need more bytes (WS_PARSE_AGAIN),
  *   < 0  minus the HTTP status code to answer with: -400, -414, -431, -501, -505.
@@ -16,6 +16,7 @@
 #ifndef WS_HTTP_PARSER_H
 #define WS_HTTP_PARSER_H
 
+#include "http/chunked.h" /* ws_chunked_decode, for request bodies */
 #include "http/fields.h"
 
 #include <stddef.h>
@@ -93,30 +94,5 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 
 /* The first field named `name` (case-insensitive), or NULL. */
 const struct ws_header *ws_request_header(const struct ws_request *req, const char *name);
-
-/*
- * Incremental decoder for a chunked request body (RFC 9112 §7.1). The body is
- * only validated and measured, never stored: the server discards request bodies.
- */
-struct ws_chunked {
-    uint8_t state;
-    uint8_t digits;     /* hex digits in the current chunk-size */
-    uint32_t meta;      /* chunk-ext and trailer bytes seen so far */
-    uint64_t remaining; /* data bytes left in the current chunk */
-};
-
-/* Longest total of chunk extensions plus trailer section accepted, in bytes. */
-#define WS_CHUNKED_MAX_META 16384
-
-void ws_chunked_init(struct ws_chunked *st);
-
-/*
- * Feeds buf[0..len) to the decoder. Sets *consumed to the bytes that belong to the
- * body and adds the chunk-data bytes among them to *data_bytes. Returns 1 when the
- * body (trailers included) is complete, 0 when it needs more, -400 on a framing
- * error (the connection must then be closed).
- */
-int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t *consumed,
-                      uint64_t *data_bytes);
 
 #endif

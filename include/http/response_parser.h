@@ -22,6 +22,7 @@
 #ifndef WS_HTTP_RESPONSE_H
 #define WS_HTTP_RESPONSE_H
 
+#include "http/chunked.h"
 #include "http/request_parser.h" /* struct ws_view, struct ws_header: types only */
 
 #include <stddef.h>
@@ -47,7 +48,7 @@ enum ws_resp_error {
     WS_RESP_ERR_CONTENT_LENGTH = -6,       /* invalid or conflicting Content-Length */
     WS_RESP_ERR_TRANSFER_ENCODING = -7,    /* invalid Transfer-Encoding, or one in HTTP/1.0 */
     WS_RESP_ERR_CHUNK_SIZE = -8,           /* chunk-size line without a hex size, or junk in it */
-    WS_RESP_ERR_CHUNK_TOO_LARGE = -9,      /* chunk size that does not fit in 64 bits */
+    WS_RESP_ERR_CHUNK_TOO_LARGE = -9,      /* chunk size beyond UINT64_MAX */
     WS_RESP_ERR_CHUNK_LINE_TOO_LONG = -10, /* chunk-size line over WS_RESP_MAX_CHUNK_LINE */
     WS_RESP_ERR_CHUNK_DATA = -11,          /* chunk data not followed by a line end */
     WS_RESP_ERR_TRAILER = -12,             /* malformed trailer field */
@@ -119,11 +120,9 @@ enum ws_resp_framing ws_resp_framing(const struct ws_response *resp, int head_re
 /* Body decoder state; the caller owns it, one per response. */
 struct ws_resp_body {
     enum ws_resp_framing framing;
-    uint8_t state;      /* chunked: position in the chunk grammar */
-    uint8_t digits;     /* chunked: hex digits read in the current size */
-    uint32_t line;      /* chunked: bytes in the current chunk-size line, or trailer section */
-    uint64_t remaining; /* bytes left in the body (LENGTH) or in the chunk (CHUNKED) */
-    uint64_t received;  /* body data bytes handed out so far */
+    struct ws_chunked chunked; /* CHUNKED: the shared decoder, with the limits above */
+    uint64_t remaining;        /* LENGTH: bytes left in the body */
+    uint64_t received;         /* body data bytes handed out so far */
 };
 
 /* Starts decoding a body; content_length matters only for WS_RESP_LENGTH. */

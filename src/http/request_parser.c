@@ -11,26 +11,10 @@
 
 #include <string.h>
 
-static int is_tchar(unsigned char c)
-{
-    return ws_is_tchar(c);
-}
-
-/* Bytes allowed in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. */
-static int is_field_vchar(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 /* Bytes allowed in a request-target: any visible byte; no SP, CTL or DEL. */
 static int is_target_char(unsigned char c)
 {
     return c > 0x20 && c != 0x7f;
-}
-
-static int lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
 const struct ws_header *ws_request_header(const struct ws_request *req, const char *name)
@@ -74,7 +58,7 @@ static int valid_host(struct ws_view h)
         for (i = 1; i < h.len && h.ptr[i] != ']'; i++) {
             unsigned char c = (unsigned char)h.ptr[i];
             if (!(c == ':' || c == '.' || (c >= '0' && c <= '9') ||
-                  (lower(c) >= 'a' && lower(c) <= 'z')))
+                  (ws__ascii_lower(c) >= 'a' && ws__ascii_lower(c) <= 'z')))
                 return 0;
         }
         if (i == h.len || i == 1)
@@ -83,7 +67,8 @@ static int valid_host(struct ws_view h)
     } else {
         for (; i < h.len && h.ptr[i] != ':'; i++) {
             unsigned char c = (unsigned char)h.ptr[i];
-            int ok = (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'z') ||
+            int ok = (c >= '0' && c <= '9') ||
+                     (ws__ascii_lower(c) >= 'a' && ws__ascii_lower(c) <= 'z') ||
                      (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL);
             if (!ok)
                 return 0;
@@ -133,7 +118,7 @@ static void note_transfer_encoding(struct framing *f, struct ws_view v)
     f->te_seen = 1;
     while (ws_list_next(v, &pos, &elem)) {
         size_t n = 0;
-        while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
+        while (n < elem.len && ws_is_tchar((unsigned char)elem.ptr[n]))
             n++;
         struct ws_view coding = { elem.ptr, n };
         int chunked = ws_view_eq_nocase(coding, "chunked");
@@ -315,7 +300,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         return need_more(buf, line_start, end, 0, lim);
 
     /* method SP */
-    while (p < end && is_tchar((unsigned char)*p))
+    while (p < end && ws_is_tchar((unsigned char)*p))
         p++;
     if (p == end)
         return need_more(buf, line_start, end, 0, lim);
@@ -402,7 +387,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
             return -400;
 
         name = p;
-        while (p < end && is_tchar((unsigned char)*p))
+        while (p < end && ws_is_tchar((unsigned char)*p))
             p++;
         if (p == end)
             return need_more(buf, line_start, end, 1, lim);
@@ -413,7 +398,7 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         value = p;
-        while (p < end && is_field_vchar((unsigned char)*p))
+        while (p < end && ws_is_field_vchar((unsigned char)*p))
             p++;
         if (p == end)
             return need_more(buf, line_start, end, 1, lim);
@@ -464,173 +449,4 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
     else
         req->keep_alive = f.conn_keep_alive && !f.conn_close;
     return (int)(p - buf);
-}
-
-enum {
-    CH_SIZE = 0, /* reading hex digits of chunk-size */
-    CH_SIZE_WS,  /* whitespace after the size: only ';' or the line end may follow */
-    CH_EXT,      /* chunk-ext after its ';', up to the line end */
-    CH_SIZE_LF,  /* saw CR after the size line */
-    CH_DATA,     /* inside chunk-data */
-    CH_DATA_CR,  /* expecting the CRLF after chunk-data */
-    CH_DATA_LF,  /* saw CR after chunk-data */
-    CH_TRAILER,  /* at the start of a trailer line (or the final empty line) */
-    CH_TRAILER_LINE,
-    CH_TRAILER_LF, /* saw CR inside the trailer section */
-    CH_END_LF,     /* saw CR of the final empty line */
-    CH_DONE,
-};
-
-void ws_chunked_init(struct ws_chunked *st)
-{
-    memset(st, 0, sizeof(*st));
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* The chunk-size line has ended: its data follows, or (size 0) the trailer section. */
-static uint8_t after_size_line(const struct ws_chunked *st)
-{
-    return st->remaining ? CH_DATA : CH_TRAILER;
-}
-
-int ws_chunked_decode(struct ws_chunked *st, const char *buf, size_t len, size_t *consumed,
-                      uint64_t *data_bytes)
-{
-    size_t i = 0;
-
-    while (i < len && st->state != CH_DONE) {
-        unsigned char c = (unsigned char)buf[i];
-        switch (st->state) {
-        case CH_SIZE: {
-            int v = hexval(c);
-            if (v >= 0) {
-                if (st->remaining > (UINT64_MAX >> 5))
-                    return -400; /* would overflow: no real body is this large */
-                st->remaining = st->remaining * 16 + (uint64_t)v;
-                if (st->digits < UINT8_MAX)
-                    st->digits++; /* saturates: only "any digit yet" matters */
-                i++;
-                break;
-            }
-            if (st->digits == 0)
-                return -400;
-            if (c == '\r') {
-                st->state = CH_SIZE_LF;
-            } else if (c == '\n') {
-                st->state = after_size_line(st);
-            } else if (c == ';') {
-                st->state = CH_EXT;
-            } else if (c == ' ' || c == '\t') {
-                st->state = CH_SIZE_WS;
-                continue; /* re-read c there, where it counts against the budget */
-            } else {
-                return -400;
-            }
-            i++;
-            break;
-        }
-        case CH_SIZE_WS:
-            /* BWS is allowed only before ';' (RFC 9112 §7.1.1); "5 6" is not a size. */
-            if (c == '\r') {
-                st->state = CH_SIZE_LF;
-            } else if (c == '\n') {
-                st->state = after_size_line(st);
-            } else if (c == ';') {
-                st->state = CH_EXT;
-            } else if ((c != ' ' && c != '\t') || ++st->meta > WS_CHUNKED_MAX_META) {
-                return -400;
-            }
-            i++;
-            break;
-        case CH_EXT:
-            if (c == '\r') {
-                st->state = CH_SIZE_LF;
-            } else if (c == '\n') {
-                st->state = after_size_line(st);
-            } else if (!is_field_vchar(c) || ++st->meta > WS_CHUNKED_MAX_META) {
-                return -400;
-            }
-            i++;
-            break;
-        case CH_SIZE_LF:
-            if (c != '\n')
-                return -400;
-            st->state = after_size_line(st);
-            i++;
-            break;
-        case CH_DATA: {
-            size_t take = len - i;
-            if ((uint64_t)take > st->remaining)
-                take = (size_t)st->remaining;
-            st->remaining -= take;
-            *data_bytes += take;
-            i += take;
-            if (st->remaining == 0)
-                st->state = CH_DATA_CR;
-            break;
-        }
-        case CH_DATA_CR:
-            if (c == '\r')
-                st->state = CH_DATA_LF;
-            else if (c == '\n')
-                st->state = CH_SIZE, st->digits = 0;
-            else
-                return -400;
-            i++;
-            break;
-        case CH_DATA_LF:
-            if (c != '\n')
-                return -400;
-            st->state = CH_SIZE;
-            st->digits = 0;
-            i++;
-            break;
-        case CH_TRAILER:
-            if (c == '\r') {
-                st->state = CH_END_LF;
-            } else if (c == '\n') {
-                st->state = CH_DONE;
-            } else if (c == ' ' || c == '\t' || !is_field_vchar(c)) {
-                return -400; /* obs-fold or junk in the trailer section */
-            } else {
-                st->state = CH_TRAILER_LINE;
-                continue; /* re-read c as part of the line */
-            }
-            i++;
-            break;
-        case CH_TRAILER_LINE:
-            if (c == '\r')
-                st->state = CH_TRAILER_LF;
-            else if (c == '\n')
-                st->state = CH_TRAILER;
-            else if (!is_field_vchar(c) || ++st->meta > WS_CHUNKED_MAX_META)
-                return -400;
-            i++;
-            break;
-        case CH_TRAILER_LF:
-            if (c != '\n')
-                return -400;
-            st->state = CH_TRAILER;
-            i++;
-            break;
-        case CH_END_LF:
-            if (c != '\n')
-                return -400;
-            st->state = CH_DONE;
-            i++;
-            break;
-        default: return -400;
-        }
-    }
-    *consumed = i;
-    return st->state == CH_DONE ? 1 : 0;
 }

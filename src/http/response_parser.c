@@ -15,17 +15,6 @@
 /* Length of "HTTP/1.1 200": everything in a status line that has a fixed place. */
 #define STATUS_FIXED_LEN 12
 
-static int is_tchar(unsigned char c)
-{
-    return ws_is_tchar(c);
-}
-
-/* Bytes allowed in a field value and a reason phrase: VCHAR, obs-text, SP, HTAB. */
-static int is_field_vchar(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 static int is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -96,7 +85,7 @@ static void note_transfer_encoding(struct framing *f, struct ws_response *resp, 
     resp->transfer_encoding = 1;
     while (ws_list_next(v, &pos, &elem)) {
         size_t n = 0;
-        while (n < elem.len && is_tchar((unsigned char)elem.ptr[n]))
+        while (n < elem.len && ws_is_tchar((unsigned char)elem.ptr[n]))
             n++;
         int chunked = ws_view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
         f->te_codings++;
@@ -216,7 +205,7 @@ int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_
     if (p < end && *p == ' ') {
         p++;
         resp->reason.ptr = p;
-        while (p < end && is_field_vchar((unsigned char)*p))
+        while (p < end && ws_is_field_vchar((unsigned char)*p))
             p++;
         resp->reason.len = (size_t)(p - resp->reason.ptr);
     } else {
@@ -243,7 +232,7 @@ int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_
             break;
         /* Whitespace here starts a line right after the status line (§2.2). */
         name = p;
-        while (p < end && is_tchar((unsigned char)*p))
+        while (p < end && ws_is_tchar((unsigned char)*p))
             p++;
         if (p == end)
             return need_more(len, max_head);
@@ -255,7 +244,7 @@ int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_
         /* The value runs to a line end not followed by SP or HTAB (obs-fold). */
         value = p;
         for (;;) {
-            while (p < end && is_field_vchar((unsigned char)*p))
+            while (p < end && ws_is_field_vchar((unsigned char)*p))
                 p++;
             value_end = p;
             rc = line_end(&p, end);
@@ -313,21 +302,10 @@ enum ws_resp_framing ws_resp_framing(const struct ws_response *resp, int head_re
     return WS_RESP_UNTIL_CLOSE;
 }
 
-/* Positions in the chunked grammar (RFC 9112 §7.1). */
-enum {
-    CH_SIZE = 0, /* reading the hex digits of chunk-size */
-    CH_SIZE_WS,  /* BWS after the size, before ';' or the line end */
-    CH_EXT,      /* inside chunk extensions, up to the line end */
-    CH_SIZE_LF,  /* saw CR ending the chunk-size line */
-    CH_DATA,     /* inside chunk-data */
-    CH_DATA_CR,  /* expecting the line end after chunk-data */
-    CH_DATA_LF,  /* saw CR after chunk-data */
-    CH_TRAILER,  /* at the start of a trailer line or of the final empty line */
-    CH_TRAILER_NAME,
-    CH_TRAILER_VALUE,
-    CH_TRAILER_LF, /* saw CR ending a trailer line */
-    CH_END_LF,     /* saw CR of the final empty line */
-    CH_DONE,
+/* The client's budgets: one chunk-size line, one trailer section; extensions are not summed. */
+static const struct ws_chunked_limits client_chunked_limits = {
+    .max_size_line = WS_RESP_MAX_CHUNK_LINE,
+    .max_trailer = WS_RESP_MAX_TRAILER,
 };
 
 void ws_resp_body_init(struct ws_resp_body *b, enum ws_resp_framing framing,
@@ -337,154 +315,31 @@ void ws_resp_body_init(struct ws_resp_body *b, enum ws_resp_framing framing,
     b->framing = framing;
     if (framing == WS_RESP_LENGTH)
         b->remaining = content_length;
+    ws_chunked_init_limits(&b->chunked, &client_chunked_limits);
 }
 
-static int hexval(unsigned char c)
+/* The client's name for a decoder error. */
+static int resp_chunked_error(int err)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The chunk-size line has ended: data follows, or the trailer section does. */
-static void end_size_line(struct ws_resp_body *b)
-{
-    b->state = b->remaining ? CH_DATA : CH_TRAILER;
-    b->line = 0;
-}
-
-/* One byte of the chunked framing outside chunk-data; 0 or an error. */
-static int chunked_step(struct ws_resp_body *b, unsigned char c)
-{
-    int v;
-
-    if (b->state <= CH_SIZE_LF && ++b->line > WS_RESP_MAX_CHUNK_LINE)
-        return WS_RESP_ERR_CHUNK_LINE_TOO_LONG;
-    if (b->state >= CH_TRAILER && ++b->line > WS_RESP_MAX_TRAILER)
+    switch (err) {
+    case WS_CHUNKED_ERR_SIZE: return WS_RESP_ERR_CHUNK_SIZE;
+    case WS_CHUNKED_ERR_SIZE_OVERFLOW: return WS_RESP_ERR_CHUNK_TOO_LARGE;
+    case WS_CHUNKED_ERR_LINE_TOO_LONG: return WS_RESP_ERR_CHUNK_LINE_TOO_LONG;
+    case WS_CHUNKED_ERR_TRAILER: return WS_RESP_ERR_TRAILER;
+    case WS_CHUNKED_ERR_TRAILER_TOO_LARGE:
+    case WS_CHUNKED_ERR_META_TOO_LARGE: /* not reached: the client sets no max_meta */
         return WS_RESP_ERR_TRAILER_TOO_LARGE;
-
-    switch (b->state) {
-    case CH_SIZE:
-        v = hexval(c);
-        if (v >= 0) {
-            if (b->remaining > (UINT64_MAX >> 4))
-                return WS_RESP_ERR_CHUNK_TOO_LARGE;
-            b->remaining = b->remaining * 16 + (uint64_t)v;
-            b->digits++;
-            return 0;
-        }
-        if (b->digits == 0)
-            return WS_RESP_ERR_CHUNK_SIZE;
-        /* The first byte after the digits is judged like any after them. */
-        /* fall through */
-    case CH_SIZE_WS:
-        if (c == ' ' || c == '\t')
-            b->state = CH_SIZE_WS;
-        else if (c == ';')
-            b->state = CH_EXT;
-        else if (c == '\r')
-            b->state = CH_SIZE_LF;
-        else if (c == '\n')
-            end_size_line(b);
-        else
-            return WS_RESP_ERR_CHUNK_SIZE;
-        return 0;
-    case CH_EXT:
-        if (c == '\r')
-            b->state = CH_SIZE_LF;
-        else if (c == '\n')
-            end_size_line(b);
-        else if (!is_field_vchar(c))
-            return WS_RESP_ERR_CHUNK_SIZE;
-        return 0;
-    case CH_SIZE_LF:
-        if (c != '\n')
-            return WS_RESP_ERR_CHUNK_SIZE;
-        end_size_line(b);
-        return 0;
-    case CH_DATA_CR:
-        if (c == '\r')
-            b->state = CH_DATA_LF;
-        else if (c == '\n')
-            b->state = CH_SIZE, b->digits = 0;
-        else
-            return WS_RESP_ERR_CHUNK_DATA;
-        return 0;
-    case CH_DATA_LF:
-        if (c != '\n')
-            return WS_RESP_ERR_CHUNK_DATA;
-        b->state = CH_SIZE;
-        b->digits = 0;
-        return 0;
-    case CH_TRAILER:
-        if (c == '\r')
-            b->state = CH_END_LF;
-        else if (c == '\n')
-            b->state = CH_DONE;
-        else if (is_tchar(c))
-            b->state = CH_TRAILER_NAME;
-        else
-            return WS_RESP_ERR_TRAILER; /* obs-fold, or junk, in the trailer section */
-        return 0;
-    case CH_TRAILER_NAME:
-        if (c == ':')
-            b->state = CH_TRAILER_VALUE;
-        else if (!is_tchar(c))
-            return WS_RESP_ERR_TRAILER;
-        return 0;
-    case CH_TRAILER_VALUE:
-        if (c == '\r')
-            b->state = CH_TRAILER_LF;
-        else if (c == '\n')
-            b->state = CH_TRAILER;
-        else if (!is_field_vchar(c))
-            return WS_RESP_ERR_TRAILER;
-        return 0;
-    case CH_TRAILER_LF:
-        if (c != '\n')
-            return WS_RESP_ERR_TRAILER;
-        b->state = CH_TRAILER;
-        return 0;
-    case CH_END_LF:
-        if (c != '\n')
-            return WS_RESP_ERR_TRAILER;
-        b->state = CH_DONE;
-        return 0;
-    default: return WS_RESP_ERR_CHUNK_DATA; /* CH_DATA and CH_DONE never get here */
+    default: return WS_RESP_ERR_CHUNK_DATA;
     }
 }
 
 static int chunked_decode(struct ws_resp_body *b, const char *buf, size_t len, size_t *consumed,
                           struct ws_view *data)
 {
-    size_t i = 0;
+    int rc = ws_chunked_next(&b->chunked, buf, len, consumed, data);
 
-    while (i < len && b->state != CH_DONE) {
-        if (b->state == CH_DATA) {
-            size_t take = len - i;
-            if ((uint64_t)take > b->remaining)
-                take = (size_t)b->remaining;
-            *data = (struct ws_view){ buf + i, take };
-            b->remaining -= take;
-            b->received += take;
-            if (b->remaining == 0)
-                b->state = CH_DATA_CR;
-            *consumed = i + take;
-            return 0; /* one span per call; the caller comes back for the rest */
-        }
-        int rc = chunked_step(b, (unsigned char)buf[i]);
-        if (rc < 0) {
-            *consumed = i;
-            return rc;
-        }
-        i++;
-    }
-    *consumed = i;
-    return b->state == CH_DONE ? 1 : 0;
+    b->received += data->len;
+    return rc < 0 ? resp_chunked_error(rc) : rc;
 }
 
 int ws_resp_body_decode(struct ws_resp_body *b, const char *buf, size_t len, size_t *consumed,
@@ -521,7 +376,7 @@ int ws_resp_body_finish(const struct ws_resp_body *b)
     case WS_RESP_NO_BODY:
     case WS_RESP_UNTIL_CLOSE: return 1;
     case WS_RESP_LENGTH: return b->remaining == 0 ? 1 : WS_RESP_ERR_TRUNCATED;
-    case WS_RESP_CHUNKED: return b->state == CH_DONE ? 1 : WS_RESP_ERR_TRUNCATED;
+    case WS_RESP_CHUNKED: return ws_chunked_done(&b->chunked) ? 1 : WS_RESP_ERR_TRUNCATED;
     }
     return WS_RESP_ERR_TRUNCATED;
 }
