@@ -38,6 +38,10 @@ CSS = b"body { margin: 0 }\n" * 200
 CSS_GZ = gzip.compress(CSS, mtime=0)
 TXT = b"plain text that has a stale compressed sibling\n" * 50
 PAGE = b"".join(b"page line %d: the quick brown fox jumps over the lazy dog\n" % i for i in range(2000))
+INDEX = b"<!doctype html><title>docs</title>" + b"<p>the documentation index</p>\n" * 100
+INDEX_GZ = gzip.compress(INDEX, mtime=0)
+INDEX_BR = b"\x1b\xff fake brotli bytes for docs/index.html \x00" * 5
+HTML_TYPE = "text/html; charset=utf-8"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 JS_TYPE = "text/javascript; charset=utf-8"
 
@@ -78,6 +82,11 @@ class PrecompressedTest(ServerTestCase):
         # Not a text-like type: a sibling is never looked for.
         put("img.png", PNG, T)
         put("img.png.gz", gzip.compress(PNG, mtime=0), T + SECOND)
+        # A directory whose index has both siblings.
+        os.mkdir(os.path.join(root, "docs"))
+        put("docs/index.html", INDEX, T)
+        put("docs/index.html.gz", INDEX_GZ, T + SECOND)
+        put("docs/index.html.br", INDEX_BR, T + SECOND)
         # For curl --compressed: a real gzip sibling only.
         put("page.txt", PAGE, T)
         put("page.txt.gz", gzip.compress(PAGE, mtime=0), T + SECOND)
@@ -333,6 +342,43 @@ class PrecompressedTest(ServerTestCase):
             self.assert_coded(reader.read_response(), "br", JS_BR, JS_TYPE)
             self.assert_identity(reader.read_response(), TXT, vary=None)
             self.assertFalse(reader.at_eof(timeout=0.2))
+
+    def test_directory_index_has_its_siblings(self):
+        # The directory form looks up index.html and its siblings, on the cache's fast
+        # path as well as by opening them: pipelined on one connection (one worker, one
+        # cache), each representation asked for after the others are cached.
+        asks = [(None, None, INDEX), ("br", "br", INDEX_BR), ("gzip", "gzip", INDEX_GZ),
+                ("gzip;q=1, br;q=0.5", "gzip", INDEX_GZ), ("deflate", None, INDEX)]
+        reqs = [(path, ae, coding, data) for _ in range(3) for path in ("/docs/", "/docs/index.html")
+                for ae, coding, data in asks]
+        with connect(self.port) as s:
+            s.sendall(b"".join(raw_request(path, headers=[] if ae is None else [("Accept-Encoding", ae)])
+                               for path, ae, _, _ in reqs))
+            reader = Reader(s)
+            for path, ae, coding, data in reqs:
+                what = "%s, Accept-Encoding: %s" % (path, ae)
+                if coding is None:
+                    self.assert_identity(reader.read_response(), data, vary=True, what=what)
+                else:
+                    self.assert_coded(reader.read_response(), coding, data, HTML_TYPE, what)
+
+    def test_preference_changes_with_each_request_on_a_warm_cache(self):
+        # One worker's cache holds the record of app.js's siblings and all three
+        # representations: each request still gets what its own Accept-Encoding prefers.
+        choices = [("gzip, br", "br", JS_BR), ("gzip;q=1, br;q=0.9", "gzip", JS_GZ),
+                   ("br;q=0, *", "gzip", JS_GZ), ("identity", None, JS), ("br", "br", JS_BR),
+                   ("gzip;q=0, br;q=0", None, JS)]
+        with connect(self.port) as s:
+            reqs = [raw_request("/app.js", headers=[("Accept-Encoding", ae)]) for ae, _, _ in choices]
+            s.sendall(b"".join(reqs * 4))
+            reader = Reader(s)
+            for round_ in range(4):
+                for ae, coding, data in choices:
+                    what = "round %d, Accept-Encoding: %s" % (round_, ae)
+                    if coding is None:
+                        self.assert_identity(reader.read_response(), data, vary=True, what=what)
+                    else:
+                        self.assert_coded(reader.read_response(), coding, data, JS_TYPE, what)
 
     @unittest.skipUnless(CURL, "curl is not installed")
     def test_curl_compressed_gets_the_gzip_sibling(self):

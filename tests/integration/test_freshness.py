@@ -19,7 +19,8 @@ renamed away or swapped, a symlinked directory retargeted or its target moved (s
 paths are never watched), a directory index, files at and past the cache's size limit,
 many quick changes in a row, a change seen first by a new connection, changes to a
 neighbour or through a hard link in an unwatched directory, a precompressed sibling
-removed and restored, siblings renamed in and out (only a directory event tells), and a writer racing readers (no response may show a state older
+removed and restored, siblings renamed in and out (only a directory event tells), an
+original made newer than its warm sibling, a directory index's sibling, and a writer racing readers (no response may show a state older
 than the last change completed before its request was sent).
 
 Before each change the old bytes are seen (so the cache is warm with them), and every
@@ -706,6 +707,52 @@ class FreshnessTest(ServerTestCase):
         set_mtime_ns(path + ".gz", MTIME_NS - 1)
         self.expect(conns, "/coded.txt", 200, data, [gz[2]], gzip_ae, step=".gz made older than the original")
         self.expect(conns, "/coded.txt", 200, data, [gz[2]], step=".gz made older than the original")
+
+    def test_original_made_newer_than_its_warm_sibling_is_seen_at_once(self):
+        # The sibling does not change; the original does, and that alone makes the
+        # sibling unfit to send (older than the original).
+        path = self.path("deploy.txt")
+        data = [b"".join(b"line %04d of deploy version %d\n" % (i, n) for i in range(60)) for n in range(3)]
+        gz = [b"\x1f\x8b fake gzip of deploy version %d \x00\x01\n" % n * 8 for n in range(3)]
+        self.distinct(*data)
+        self.distinct(*gz)
+        gzip_ae = [("Accept-Encoding", "gzip")]
+        put(path, data[0])
+        put(path + ".gz", gz[0], NEWER_NS)
+        conns = self.clients()
+        self.warm(conns, "/deploy.txt", gz[0], gzip_ae, coding="gzip")
+        # Rewritten in place (same size), newer than the .gz: identity, the new bytes.
+        rewrite_in_place(path, data[1], NEWER_NS + 1)
+        self.expect(conns, "/deploy.txt", 200, data[1], [gz[0], data[0]], gzip_ae,
+                    step="original rewritten newer than its .gz")
+        # The .gz brought up to date, as old as the original: gzip again.
+        rewrite_in_place(path + ".gz", gz[1], NEWER_NS + 1)
+        self.expect(conns, "/deploy.txt", 200, gz[1], [gz[0], data[1]], gzip_ae, coding="gzip",
+                    step=".gz brought up to date")
+        # Replaced by rename with a newer original: identity again.
+        replace_by_rename(path, data[2], NEWER_NS + 2)
+        self.expect(conns, "/deploy.txt", 200, data[2], [gz[1], data[1]], gzip_ae,
+                    step="original replaced by rename, newer than its .gz")
+
+    def test_directory_index_sibling_is_seen_at_once(self):
+        # The directory form's index.html and its sibling, as the cache looks them up.
+        make_dir(self.path("zdir"))
+        index = self.path("zdir", "index.html")
+        data = b"".join(b"<p>line %04d of an index page</p>\n" % i for i in range(60))
+        br = [b"fake brotli of the index, generation %d \x00\n" % n * 8 for n in range(2)]
+        self.distinct(*br)
+        br_ae = [("Accept-Encoding", "gzip, deflate, br")]
+        put(index, data)
+        conns = self.clients()
+        self.warm(conns, "/zdir/", data, br_ae)
+        put(index + ".br", br[0], NEWER_NS)
+        self.expect(conns, "/zdir/", 200, br[0], [data], br_ae, coding="br", step="index.html.br created")
+        rewrite_in_place(index + ".br", br[1], NEWER_NS)
+        self.expect(conns, "/zdir/", 200, br[1], [br[0], data], br_ae, coding="br",
+                    step="index.html.br rewritten in place")
+        self.expect(conns, "/zdir/", 200, data, [br[1]], step="index.html.br rewritten (no coding accepted)")
+        os.unlink(index + ".br")
+        self.expect(conns, "/zdir/", 200, data, [br[1]], br_ae, step="index.html.br removed")
 
     def test_sibling_renamed_in_or_out_alone_is_seen_at_once(self):
         # Only a directory event tells here: each sibling is prepared (bytes and mtime)
