@@ -23,6 +23,7 @@ struct ws_config {
     unsigned header_timeout_ms;             /* whole request header must arrive within this */
     unsigned keepalive_timeout_ms;          /* idle time allowed between requests */
     unsigned send_timeout_ms;               /* longest a client may stall reading a response */
+    unsigned min_rate;                      /* bytes/s a transfer must keep up; 0: no minimum */
     unsigned shutdown_grace_ms;             /* time in-flight responses get after SIGTERM */
     unsigned max_requests;                  /* requests per connection; 0 means no cap */
     uint64_t max_body;                      /* largest request body read and discarded */

@@ -28,6 +28,8 @@ static const char help_text[] =
     "      --header-timeout=SECS    time allowed to send a request header (default 15)\n"
     "      --keepalive-timeout=SECS idle time allowed between requests (default 15)\n"
     "      --send-timeout=SECS      time a client may stall reading a response (default 30)\n"
+    "      --min-rate=BYTES         bytes/s a request head, a request body or a response\n"
+    "                               must move at, judged every 5 s; 0 for none (default 240)\n"
     "      --shutdown-grace=SECS    time in-flight responses get on SIGTERM (default 10)\n"
     "      --max-requests=N         requests served per connection, 0 for no cap (default 1000)\n"
     "      --max-body=BYTES         largest request body accepted and discarded (default 1048576)\n"
@@ -76,6 +78,7 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->header_timeout_ms = 15000;
     cfg->keepalive_timeout_ms = 15000;
     cfg->send_timeout_ms = 30000;
+    cfg->min_rate = 240;
     cfg->shutdown_grace_ms = 10000;
     cfg->max_requests = 1000;
     cfg->max_body = 1024 * 1024;
@@ -135,6 +138,7 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_KEEPALIVE_TIMEOUT,
     OPT_SEND_TIMEOUT,
+    OPT_MIN_RATE,
     OPT_SHUTDOWN_GRACE,
     OPT_MAX_REQUESTS,
     OPT_MAX_BODY,
@@ -161,6 +165,7 @@ static const struct option long_opts[] = {
     { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
     { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
     { "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+    { "min-rate", required_argument, NULL, OPT_MIN_RATE },
     { "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
     { "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
@@ -271,6 +276,11 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         case OPT_SHUTDOWN_GRACE:
             if (parse_seconds(optarg, &cfg->shutdown_grace_ms) < 0)
                 goto bad_value;
+            break;
+        case OPT_MIN_RATE:
+            if (parse_uint(optarg, 0, 1u << 30, &v) < 0)
+                goto bad_value;
+            cfg->min_rate = (unsigned)v;
             break;
         case OPT_MAX_REQUESTS:
             if (parse_uint(optarg, 0, 1000000000, &v) < 0)
