@@ -79,4 +79,29 @@ int ws_list_next(struct ws_view list, size_t *pos, struct ws_view *elem);
  */
 int ws_content_length_parse(struct ws_view v, int64_t *out);
 
+/*
+ * What the framing fields of one message say (RFC 9112 §6), gathered line by
+ * line while a header section is read, judged once it is complete. The request
+ * and the response parsers share the gathering; each applies its own rules.
+ */
+struct ws_framing {
+    int64_t content_length; /* the last value read; meaningful when cl_seen && !cl_bad */
+    int cl_seen;
+    int cl_bad;          /* an invalid value, or lines that disagree (RFC 9112 §6.3 item 5) */
+    int te_seen;         /* a Transfer-Encoding line was read */
+    int te_bad;          /* an element that is not a coding name, or chunked with parameters */
+    int te_first_empty;  /* the first Transfer-Encoding line named no coding */
+    int te_codings;      /* codings named, in order, across all Transfer-Encoding lines */
+    int te_chunked;      /* how many of them are "chunked" */
+    int te_last_chunked; /* the last coding named is "chunked" */
+    int conn_close;      /* Connection: close */
+    int conn_keep_alive; /* Connection: keep-alive */
+};
+
+/*
+ * Adds one field line to *f (which starts zeroed) if it is Content-Length,
+ * Transfer-Encoding or Connection; any other field is ignored.
+ */
+void ws_framing_note(struct ws_framing *f, struct ws_view name, struct ws_view value);
+
 #endif

@@ -95,4 +95,12 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
 /* The first field named `name` (case-insensitive), or NULL. */
 const struct ws_header *ws_request_header(const struct ws_request *req, const char *name);
 
+/*
+ * The field named `name` (case-insensitive) if the request has exactly one
+ * line of it, else NULL: absent, or repeated, which for a singleton field
+ * (Range, If-Range, the date preconditions) means it must be ignored. The
+ * result points into req.
+ */
+const struct ws_header *ws_request_only_header(const struct ws_request *req, const char *name);
+
 #endif

@@ -73,3 +73,69 @@ int ws_content_length_parse(struct ws_view v, int64_t *out)
         i++; /* the comma */
     }
 }
+
+static void note_content_length(struct ws_framing *f, struct ws_view v)
+{
+    int64_t n = 0;
+
+    /* "5, 5" is one length sent twice; "5, 6" is two. */
+    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != f->content_length))
+        f->cl_bad = 1;
+    f->cl_seen = 1;
+    f->content_length = n;
+}
+
+static void note_transfer_encoding(struct ws_framing *f, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+
+    while (ws_list_next(v, &pos, &elem)) {
+        size_t n = 0;
+        while (n < elem.len && ws_is_tchar((unsigned char)elem.ptr[n]))
+            n++;
+        int chunked = ws_view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
+        f->te_codings++;
+        f->te_chunked += chunked;
+        f->te_last_chunked = chunked;
+        /* Not a coding name, or chunked with parameters, which it never takes (§7.1). */
+        if (n == 0 || (chunked && n != elem.len))
+            f->te_bad = 1;
+    }
+    if (!f->te_seen && f->te_codings == 0)
+        f->te_first_empty = 1;
+    f->te_seen = 1;
+}
+
+static void note_connection(struct ws_framing *f, struct ws_view v)
+{
+    struct ws_view elem;
+    size_t pos = 0;
+
+    while (ws_list_next(v, &pos, &elem)) {
+        if (ws_view_eq_nocase(elem, "close"))
+            f->conn_close = 1;
+        else if (ws_view_eq_nocase(elem, "keep-alive"))
+            f->conn_keep_alive = 1;
+    }
+}
+
+void ws_framing_note(struct ws_framing *f, struct ws_view name, struct ws_view value)
+{
+    /* Most names are told apart by their length alone. */
+    switch (name.len) {
+    case 10:
+        if (ws_view_eq_nocase(name, "connection"))
+            note_connection(f, value);
+        break;
+    case 14:
+        if (ws_view_eq_nocase(name, "content-length"))
+            note_content_length(f, value);
+        break;
+    case 17:
+        if (ws_view_eq_nocase(name, "transfer-encoding"))
+            note_transfer_encoding(f, value);
+        break;
+    default: break;
+    }
+}

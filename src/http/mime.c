@@ -4,6 +4,8 @@
  */
 #include "http/mime.h"
 
+#include "http/fields.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,14 +95,6 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* tchar per RFC 9110 §5.6.2. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
@@ -109,7 +103,7 @@ static int lower(int c)
 static size_t token_len(const char *s, size_t len)
 {
     size_t i = 0;
-    while (i < len && is_tchar((unsigned char)s[i]))
+    while (i < len && ws_is_tchar((unsigned char)s[i]))
         i++;
     return i;
 }

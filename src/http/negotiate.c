@@ -15,14 +15,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* tchar per RFC 9110 §5.6.2. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths; -1 if not one. */
 static int parse_qvalue(const char *s, size_t len)
 {
@@ -53,7 +45,7 @@ static int parse_element(const char *s, size_t len, const char **coding, size_t 
     size_t i = 0;
     int q = 1000, seen_q = 0;
 
-    while (i < len && is_tchar((unsigned char)s[i]))
+    while (i < len && ws_is_tchar((unsigned char)s[i]))
         i++;
     if (i == 0)
         return -1;

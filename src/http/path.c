@@ -3,18 +3,9 @@
  */
 #include "http/path.h"
 
-#include <string.h>
+#include "http/fields.h"
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include <string.h>
 
 int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, size_t *out_len,
                       int *is_dir)
@@ -33,8 +24,8 @@ int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, 
             int hi, lo;
             if (i + 2 >= len)
                 return -400;
-            hi = hexval((unsigned char)path[i + 1]);
-            lo = hexval((unsigned char)path[i + 2]);
+            hi = ws_hexval((unsigned char)path[i + 1]);
+            lo = ws_hexval((unsigned char)path[i + 2]);
             if (hi < 0 || lo < 0)
                 return -400;
             c = (unsigned char)(hi * 16 + lo);

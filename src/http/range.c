@@ -8,6 +8,8 @@
  */
 #include "http/range.h"
 
+#include "http/fields.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,14 +23,6 @@ static int is_ows(char c)
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-/* tchar per RFC 9110 §5.6.2. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 /* A decimal number as sent: its value saturated at INT64_MAX, and its digits. */
@@ -103,7 +97,7 @@ int ws_range_parse(const char *value, size_t len, int64_t size, struct ws_range 
 
     if (max <= 0 || size < 0)
         return 0;
-    while (i < len && is_tchar((unsigned char)value[i]))
+    while (i < len && ws_is_tchar((unsigned char)value[i]))
         i++;
     if (i != 5 || strncasecmp(value, "bytes", 5) != 0 || i == len || value[i] != '=')
         return 0;

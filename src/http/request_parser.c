@@ -25,6 +25,19 @@ const struct ws_header *ws_request_header(const struct ws_request *req, const ch
     return NULL;
 }
 
+const struct ws_header *ws_request_only_header(const struct ws_request *req, const char *name)
+{
+    const struct ws_header *found = NULL;
+
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name)) {
+            if (found != NULL)
+                return NULL;
+            found = &req->headers[i];
+        }
+    return found;
+}
+
 static enum ws_method lookup_method(struct ws_view m)
 {
     static const struct {
@@ -86,64 +99,12 @@ static int valid_host(struct ws_view h)
     return 1;
 }
 
-/* Framing facts gathered while the fields are read, judged once all are in. */
+/* Facts gathered while the fields are read, judged once all are in. */
 struct framing {
+    struct ws_framing fields; /* Content-Length, Transfer-Encoding, Connection */
     int host_count;
-    int cl_seen;
-    int cl_bad;
-    int te_seen;
-    int te_bad;
     int host_bad;
-    int te_codings; /* codings named, in order, across all Transfer-Encoding lines */
-    int te_chunked; /* how many of them are "chunked" */
-    int te_last_chunked;
-    int conn_close;
-    int conn_keep_alive;
 };
-
-static void note_content_length(struct framing *f, struct ws_request *req, struct ws_view v)
-{
-    int64_t n = 0;
-
-    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != req->content_length))
-        f->cl_bad = 1; /* invalid, or another line disagrees (RFC 9112 §6.3 item 5) */
-    f->cl_seen = 1;
-    req->content_length = n;
-}
-
-static void note_transfer_encoding(struct framing *f, struct ws_view v)
-{
-    struct ws_view elem;
-    size_t pos = 0;
-    f->te_seen = 1;
-    while (ws_list_next(v, &pos, &elem)) {
-        size_t n = 0;
-        while (n < elem.len && ws_is_tchar((unsigned char)elem.ptr[n]))
-            n++;
-        struct ws_view coding = { elem.ptr, n };
-        int chunked = ws_view_eq_nocase(coding, "chunked");
-        f->te_codings++;
-        f->te_chunked += chunked;
-        /* Parameters on chunked are not allowed; on others they are ignored. */
-        f->te_last_chunked = chunked && n == elem.len;
-        if (n == 0)
-            f->te_bad = 1; /* not a coding name */
-    }
-    if (f->te_codings == 0)
-        f->te_bad = 1;
-}
-
-static void note_connection(struct framing *f, struct ws_view v)
-{
-    struct ws_view elem;
-    size_t pos = 0;
-    while (ws_list_next(v, &pos, &elem)) {
-        if (ws_view_eq_nocase(elem, "close"))
-            f->conn_close = 1;
-        else if (ws_view_eq_nocase(elem, "keep-alive"))
-            f->conn_keep_alive = 1;
-    }
-}
 
 /* Expect is a list (RFC 9110 §10.1.1) whose empty elements are ignored (§5.6.1). */
 static void note_expect(struct ws_request *req, struct ws_view v)
@@ -174,19 +135,7 @@ static void note_field(struct framing *f, struct ws_request *req, const struct w
         if (ws_view_eq_nocase(h->name, "expect"))
             note_expect(req, h->value);
         break;
-    case 10:
-        if (ws_view_eq_nocase(h->name, "connection"))
-            note_connection(f, h->value);
-        break;
-    case 14:
-        if (ws_view_eq_nocase(h->name, "content-length"))
-            note_content_length(f, req, h->value);
-        break;
-    case 17:
-        if (ws_view_eq_nocase(h->name, "transfer-encoding"))
-            note_transfer_encoding(f, h->value);
-        break;
-    default: break;
+    default: ws_framing_note(&f->fields, h->name, h->value); break;
     }
 }
 
@@ -269,33 +218,82 @@ static size_t skip_leading_empty_lines(const char *buf, size_t len)
     return i;
 }
 
-int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
-                          const struct ws_parse_limits *lim, struct ws_request *req)
+/*
+ * Nothing decisive arrived since the last call: no new line ended, and no
+ * limit can have been crossed. A request is complete or wrong only at the end
+ * of some line (or at a limit), except for bad bytes inside a line, which are
+ * then caught when that line ends.
+ */
+static int nothing_decisive(const char *buf, size_t len, size_t prev_len,
+                            const struct ws_parse_limits *lim)
 {
-    const char *p, *end = buf + len, *line_start;
-    struct framing f;
-    int rc;
-
-    /*
-     * Nothing decisive arrived since the last call: no new line ended, and no
-     * limit can have been crossed. A request is complete or wrong only at the end
-     * of some line (or at a limit), except for bad bytes inside a line, which are
-     * then caught when that line ends.
-     */
     if (prev_len > 0 && prev_len < len && len < lim->max_head &&
         memchr(buf + prev_len, '\n', len - prev_len) == NULL) {
         /* Leading empty lines end no request line (RFC 9112 §2.2). */
         size_t skip = skip_leading_empty_lines(buf, prev_len);
         int line_done = memchr(buf + skip, '\n', prev_len - skip) != NULL;
         if (line_done || len - skip <= lim->max_request_line)
-            return WS_PARSE_AGAIN;
+            return 1;
     }
+    return 0;
+}
 
-    memset(req, 0, offsetof(struct ws_request, headers));
-    req->content_length = -1;
-    memset(&f, 0, sizeof(f));
+/*
+ * HTTP-version and its line end, at *pp (in the request line that starts at
+ * line_start). Returns 1 with *pp past the line end, else the parse result to
+ * return (WS_PARSE_AGAIN or an error).
+ */
+static int parse_version(const char *buf, const char *line_start, const char *end,
+                         const struct ws_parse_limits *lim, struct ws_request *req, const char **pp)
+{
+    static const char proto[] = "HTTP/";
+    const char *p = *pp;
+    size_t avail = (size_t)(end - p);
+    size_t cmp = avail < 5 ? avail : 5;
 
-    p = line_start = buf + skip_leading_empty_lines(buf, len);
+    /* The name is case-sensitive (RFC 9112 §2.3). */
+    if (memcmp(p, proto, cmp) != 0)
+        return -400;
+    if (avail < 8)
+        return need_more(buf, line_start, end, 0, lim);
+    if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
+        return -400;
+    if (p[5] != '1')
+        return -505;
+    req->version = p[7] == '0' ? 10 : 11;
+    p += 8;
+    if (p == end)
+        return need_more(buf, line_start, end, 0, lim);
+    if (*p == '\r') {
+        if (p + 1 == end)
+            return need_more(buf, line_start, end, 0, lim);
+        if (p[1] != '\n')
+            return -400;
+        req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
+        p += 2;
+    } else if (*p == '\n') {
+        req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
+        p += 1;
+    } else {
+        return -400;
+    }
+    if (req->request_line.len > lim->max_request_line)
+        return -414;
+    *pp = p;
+    return 1;
+}
+
+/*
+ * The request line, method SP request-target SP HTTP-version line-end, from
+ * line_start. Returns 1 with *pp just past it, else the parse result to return.
+ */
+static int parse_request_line(const char *buf, const char *line_start, const char *end,
+                              const struct ws_parse_limits *lim, struct ws_request *req,
+                              const char **pp)
+{
+    const char *p = line_start;
+    int rc;
+
     if (p < end && *p == '\r' && p + 1 == end)
         return need_more(buf, line_start, end, 0, lim);
 
@@ -323,43 +321,22 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
     req->target.len = (size_t)(p - req->target.ptr);
     p++;
 
-    /* HTTP-version CRLF. The name is case-sensitive (RFC 9112 §2.3). */
-    {
-        static const char proto[] = "HTTP/";
-        size_t avail = (size_t)(end - p);
-        size_t cmp = avail < 5 ? avail : 5;
-        if (memcmp(p, proto, cmp) != 0)
-            return -400;
-        if (avail < 8)
-            return need_more(buf, line_start, end, 0, lim);
-        if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
-            return -400;
-        if (p[5] != '1')
-            return -505;
-        req->version = p[7] == '0' ? 10 : 11;
-        p += 8;
-        if (p == end)
-            return need_more(buf, line_start, end, 0, lim);
-        if (*p == '\r') {
-            if (p + 1 == end)
-                return need_more(buf, line_start, end, 0, lim);
-            if (p[1] != '\n')
-                return -400;
-            req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
-            p += 2;
-        } else if (*p == '\n') {
-            req->request_line = (struct ws_view){ line_start, (size_t)(p - line_start) };
-            p += 1;
-        } else {
-            return -400;
-        }
-        if (req->request_line.len > lim->max_request_line)
-            return -414;
-    }
-
-    rc = classify_target(req);
-    if (rc < 0)
+    rc = parse_version(buf, line_start, end, lim, req, &p);
+    if (rc != 1)
         return rc;
+    *pp = p;
+    return 1;
+}
+
+/*
+ * The field lines from *pp through the empty line that ends the header
+ * section. Returns 1 with *pp just past it, else the parse result to return.
+ */
+static int parse_fields(const char *buf, const char *line_start, const char *end,
+                        const struct ws_parse_limits *lim, struct ws_request *req,
+                        struct framing *f, const char **pp)
+{
+    const char *p = *pp;
 
     /* field-line CRLF, until an empty line */
     for (;;) {
@@ -420,33 +397,73 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         if (req->header_count >= lim->max_headers || req->header_count >= WS_MAX_HEADERS)
             return -431;
         req->headers[req->header_count++] = h;
-        note_field(&f, req, &h);
+        note_field(f, req, &h);
     }
     if ((size_t)(p - buf) > lim->max_head)
         return -431;
+    *pp = p;
+    return 1;
+}
+
+/* Judges Host and the framing fields once all are in: 0, or the error status. */
+static int judge_fields(const struct framing *f, struct ws_request *req)
+{
+    const struct ws_framing *fr = &f->fields;
 
     /* Host (RFC 9112 §3.2): exactly one, valid, in HTTP/1.1. */
-    if (f.host_count > 1 || f.host_bad || (req->version == 11 && f.host_count == 0))
+    if (f->host_count > 1 || f->host_bad || (req->version == 11 && f->host_count == 0))
         return -400;
-    if (f.host_count == 1 && req->target_form != WS_TARGET_ABSOLUTE && !valid_host(req->host))
+    if (f->host_count == 1 && req->target_form != WS_TARGET_ABSOLUTE && !valid_host(req->host))
         return -400;
 
     /* Message framing (RFC 9112 §6.1, §6.3). */
-    if (f.cl_bad)
+    if (fr->cl_bad)
         return -400;
-    if (f.te_seen) {
-        if (req->version == 10 || f.cl_seen)
+    if (fr->cl_seen)
+        req->content_length = fr->content_length;
+    if (fr->te_seen) {
+        if (req->version == 10 || fr->cl_seen)
             return -400;
-        if (f.te_bad || !f.te_last_chunked || f.te_chunked != 1)
+        if (fr->te_bad || fr->te_first_empty || !fr->te_last_chunked || fr->te_chunked != 1)
             return -400;
-        if (f.te_codings > 1)
+        if (fr->te_codings > 1)
             return -501; /* a coding before chunked that we do not implement */
         req->chunked = 1;
     }
 
     if (req->version == 11)
-        req->keep_alive = !f.conn_close;
+        req->keep_alive = !fr->conn_close;
     else
-        req->keep_alive = f.conn_keep_alive && !f.conn_close;
+        req->keep_alive = fr->conn_keep_alive && !fr->conn_close;
+    return 0;
+}
+
+int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
+                          const struct ws_parse_limits *lim, struct ws_request *req)
+{
+    const char *p, *end = buf + len, *line_start;
+    struct framing f;
+    int rc;
+
+    if (nothing_decisive(buf, len, prev_len, lim))
+        return WS_PARSE_AGAIN;
+
+    memset(req, 0, offsetof(struct ws_request, headers));
+    req->content_length = -1;
+    memset(&f, 0, sizeof(f));
+
+    line_start = buf + skip_leading_empty_lines(buf, len);
+    rc = parse_request_line(buf, line_start, end, lim, req, &p);
+    if (rc != 1)
+        return rc;
+    rc = classify_target(req);
+    if (rc < 0)
+        return rc;
+    rc = parse_fields(buf, line_start, end, lim, req, &f, &p);
+    if (rc != 1)
+        return rc;
+    rc = judge_fields(&f, req);
+    if (rc < 0)
+        return rc;
     return (int)(p - buf);
 }

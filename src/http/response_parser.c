@@ -55,70 +55,6 @@ const struct ws_header *ws_resp_header(const struct ws_response *resp, const cha
     return NULL;
 }
 
-/* Framing facts gathered while the fields are read, judged once all are in. */
-struct framing {
-    int cl_seen;
-    int cl_bad;
-    int te_bad;
-    int te_codings; /* codings named, in order, across all Transfer-Encoding lines */
-    int te_chunked; /* how many of them are "chunked" */
-    int te_last_chunked;
-    int conn_close;
-    int conn_keep_alive;
-};
-
-static void note_content_length(struct framing *f, struct ws_response *resp, struct ws_view v)
-{
-    int64_t n = 0;
-
-    /* "5, 5" is one length sent twice; "5, 6" is two (RFC 9112 §6.3 item 5). */
-    if (ws_content_length_parse(v, &n) < 0 || (f->cl_seen && n != resp->content_length))
-        f->cl_bad = 1;
-    f->cl_seen = 1;
-    resp->content_length = n;
-}
-
-static void note_transfer_encoding(struct framing *f, struct ws_response *resp, struct ws_view v)
-{
-    struct ws_view elem;
-    size_t pos = 0;
-    resp->transfer_encoding = 1;
-    while (ws_list_next(v, &pos, &elem)) {
-        size_t n = 0;
-        while (n < elem.len && ws_is_tchar((unsigned char)elem.ptr[n]))
-            n++;
-        int chunked = ws_view_eq_nocase((struct ws_view){ elem.ptr, n }, "chunked");
-        f->te_codings++;
-        f->te_chunked += chunked;
-        f->te_last_chunked = chunked;
-        /* Not a coding name, or chunked with parameters, which it never takes (§7.1). */
-        if (n == 0 || (chunked && n != elem.len))
-            f->te_bad = 1;
-    }
-}
-
-static void note_connection(struct framing *f, struct ws_view v)
-{
-    struct ws_view elem;
-    size_t pos = 0;
-    while (ws_list_next(v, &pos, &elem)) {
-        if (ws_view_eq_nocase(elem, "close"))
-            f->conn_close = 1;
-        else if (ws_view_eq_nocase(elem, "keep-alive"))
-            f->conn_keep_alive = 1;
-    }
-}
-
-static void note_field(struct framing *f, struct ws_response *resp, const struct ws_header *h)
-{
-    if (ws_view_eq_nocase(h->name, "content-length"))
-        note_content_length(f, resp, h->value);
-    else if (ws_view_eq_nocase(h->name, "transfer-encoding"))
-        note_transfer_encoding(f, resp, h->value);
-    else if (ws_view_eq_nocase(h->name, "connection"))
-        note_connection(f, h->value);
-}
-
 static int need_more(size_t len, size_t max_head)
 {
     return len >= max_head ? WS_RESP_ERR_HEAD_TOO_LARGE : WS_RESP_AGAIN;
@@ -167,30 +103,16 @@ static int line_end(const char **pp, const char *end)
     return 1;
 }
 
-int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_resp_limits *lim,
-                  struct ws_response *resp)
+/*
+ * The status line, from buf. Returns 1 with *pp just past its line end, else
+ * the result to return (WS_RESP_AGAIN or an error).
+ */
+static int parse_status_line(const char *buf, size_t len, size_t max_head, struct ws_response *resp,
+                             const char **pp)
 {
     const char *p, *end = buf + len;
-    size_t max_head = lim->max_head < (size_t)INT_MAX ? lim->max_head : (size_t)INT_MAX;
-    size_t max_headers =
-        lim->max_headers < WS_RESP_MAX_HEADERS ? lim->max_headers : WS_RESP_MAX_HEADERS;
-    struct framing f;
-    int rc;
+    int rc = check_status_fixed(buf, len);
 
-    /*
-     * A head is complete only at a line end. Once the fixed part of the status
-     * line has been checked (an earlier call saw it), bytes without a line end
-     * cannot finish the head; they can only break a limit.
-     */
-    if (prev_len >= STATUS_FIXED_LEN && prev_len < len && len < max_head &&
-        memchr(buf + prev_len, '\n', len - prev_len) == NULL)
-        return WS_RESP_AGAIN;
-
-    memset(resp, 0, offsetof(struct ws_response, headers));
-    resp->content_length = -1;
-    memset(&f, 0, sizeof(f));
-
-    rc = check_status_fixed(buf, len);
     if (rc == WS_RESP_AGAIN)
         return need_more(len, max_head);
     if (rc < 0)
@@ -217,11 +139,112 @@ int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_
         return need_more(len, max_head);
     if (rc < 0)
         return WS_RESP_ERR_STATUS_LINE;
+    *pp = p;
+    return 1;
+}
+
+/*
+ * One field line at *pp, its value running to a line end not followed by SP or
+ * HTAB (obs-fold). Returns 1 with *h filled and *pp past the line, else the
+ * result to return.
+ */
+static int parse_field_line(const char *buf, size_t len, size_t max_head, struct ws_header *h,
+                            const char **pp)
+{
+    const char *p = *pp, *end = buf + len, *name, *value, *value_end;
+    int rc;
+
+    /* Whitespace here starts a line right after the status line (§2.2). */
+    name = p;
+    while (p < end && ws_is_tchar((unsigned char)*p))
+        p++;
+    if (p == end)
+        return need_more(len, max_head);
+    if (*p != ':' || p == name)
+        return WS_RESP_ERR_HEADER;
+    h->name = (struct ws_view){ name, (size_t)(p - name) };
+    p++;
+
+    value = p;
+    for (;;) {
+        while (p < end && ws_is_field_vchar((unsigned char)*p))
+            p++;
+        value_end = p;
+        rc = line_end(&p, end);
+        if (rc == 0 || p == end)
+            return need_more(len, max_head);
+        if (rc < 0)
+            return WS_RESP_ERR_HEADER; /* a control byte, NUL or bare CR */
+        if (*p != ' ' && *p != '\t')
+            break;
+        if ((size_t)(p - buf) > max_head)
+            return WS_RESP_ERR_HEAD_TOO_LARGE;
+    }
+    while (value < value_end && is_value_space(*value))
+        value++;
+    while (value_end > value && is_value_space(value_end[-1]))
+        value_end--;
+    h->value = (struct ws_view){ value, (size_t)(value_end - value) };
+    *pp = p;
+    return 1;
+}
+
+/* Judges the framing fields once all are in: 0, or an error. */
+static int judge_framing(const struct ws_framing *f, struct ws_response *resp)
+{
+    /* Message framing (RFC 9112 §6.1, §6.3). */
+    if (f->cl_bad)
+        return WS_RESP_ERR_CONTENT_LENGTH;
+    if (f->cl_seen)
+        resp->content_length = f->content_length;
+    resp->transfer_encoding = f->te_seen;
+    if (resp->transfer_encoding) {
+        /* An HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1). */
+        if (resp->version == 10 || f->te_bad || f->te_codings == 0 || f->te_chunked > 1)
+            return WS_RESP_ERR_TRANSFER_ENCODING;
+        resp->chunked = f->te_last_chunked;
+    }
+
+    if (resp->version == 11)
+        resp->keep_alive = !f->conn_close;
+    else
+        resp->keep_alive = f->conn_keep_alive && !f->conn_close;
+    /* Both framings present smells of response splitting: use TE, then close (§6.3). */
+    if (resp->transfer_encoding && f->cl_seen)
+        resp->keep_alive = 0;
+    return 0;
+}
+
+int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_resp_limits *lim,
+                  struct ws_response *resp)
+{
+    const char *p, *end = buf + len;
+    size_t max_head = lim->max_head < (size_t)INT_MAX ? lim->max_head : (size_t)INT_MAX;
+    size_t max_headers =
+        lim->max_headers < WS_RESP_MAX_HEADERS ? lim->max_headers : WS_RESP_MAX_HEADERS;
+    struct ws_framing f;
+    int rc;
+
+    /*
+     * A head is complete only at a line end. Once the fixed part of the status
+     * line has been checked (an earlier call saw it), bytes without a line end
+     * cannot finish the head; they can only break a limit.
+     */
+    if (prev_len >= STATUS_FIXED_LEN && prev_len < len && len < max_head &&
+        memchr(buf + prev_len, '\n', len - prev_len) == NULL)
+        return WS_RESP_AGAIN;
+
+    memset(resp, 0, offsetof(struct ws_response, headers));
+    resp->content_length = -1;
+    memset(&f, 0, sizeof(f));
+
+    rc = parse_status_line(buf, len, max_head, resp, &p);
+    if (rc != 1)
+        return rc;
 
     /* field-line line-end, until an empty line */
     for (;;) {
         struct ws_header h;
-        const char *name, *value, *value_end;
 
         if ((size_t)(p - buf) > max_head)
             return WS_RESP_ERR_HEAD_TOO_LARGE;
@@ -230,64 +253,20 @@ int ws_resp_parse(const char *buf, size_t len, size_t prev_len, const struct ws_
             return need_more(len, max_head);
         if (rc > 0)
             break;
-        /* Whitespace here starts a line right after the status line (§2.2). */
-        name = p;
-        while (p < end && ws_is_tchar((unsigned char)*p))
-            p++;
-        if (p == end)
-            return need_more(len, max_head);
-        if (*p != ':' || p == name)
-            return WS_RESP_ERR_HEADER;
-        h.name = (struct ws_view){ name, (size_t)(p - name) };
-        p++;
-
-        /* The value runs to a line end not followed by SP or HTAB (obs-fold). */
-        value = p;
-        for (;;) {
-            while (p < end && ws_is_field_vchar((unsigned char)*p))
-                p++;
-            value_end = p;
-            rc = line_end(&p, end);
-            if (rc == 0 || p == end)
-                return need_more(len, max_head);
-            if (rc < 0)
-                return WS_RESP_ERR_HEADER; /* a control byte, NUL or bare CR */
-            if (*p != ' ' && *p != '\t')
-                break;
-            if ((size_t)(p - buf) > max_head)
-                return WS_RESP_ERR_HEAD_TOO_LARGE;
-        }
-        while (value < value_end && is_value_space(*value))
-            value++;
-        while (value_end > value && is_value_space(value_end[-1]))
-            value_end--;
-        h.value = (struct ws_view){ value, (size_t)(value_end - value) };
-
+        rc = parse_field_line(buf, len, max_head, &h, &p);
+        if (rc != 1)
+            return rc;
         if (resp->header_count >= max_headers)
             return WS_RESP_ERR_TOO_MANY_HEADERS;
         resp->headers[resp->header_count++] = h;
-        note_field(&f, resp, &h);
+        ws_framing_note(&f, h.name, h.value);
     }
     if ((size_t)(p - buf) > max_head)
         return WS_RESP_ERR_HEAD_TOO_LARGE;
 
-    /* Message framing (RFC 9112 §6.1, §6.3). */
-    if (f.cl_bad)
-        return WS_RESP_ERR_CONTENT_LENGTH;
-    if (resp->transfer_encoding) {
-        /* An HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1). */
-        if (resp->version == 10 || f.te_bad || f.te_codings == 0 || f.te_chunked > 1)
-            return WS_RESP_ERR_TRANSFER_ENCODING;
-        resp->chunked = f.te_last_chunked;
-    }
-
-    if (resp->version == 11)
-        resp->keep_alive = !f.conn_close;
-    else
-        resp->keep_alive = f.conn_keep_alive && !f.conn_close;
-    /* Both framings present smells of response splitting: use TE, then close (§6.3). */
-    if (resp->transfer_encoding && f.cl_seen)
-        resp->keep_alive = 0;
+    rc = judge_framing(&f, resp);
+    if (rc < 0)
+        return rc;
     return (int)(p - buf);
 }
 

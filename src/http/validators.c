@@ -181,15 +181,8 @@ static int etag_field(const struct ws_request *req, const char *name, struct ws_
  */
 static int date_field(const struct ws_request *req, const char *name, time_t *t)
 {
-    const struct ws_header *found = NULL;
+    const struct ws_header *found = ws_request_only_header(req, name);
 
-    for (size_t i = 0; i < req->header_count; i++) {
-        if (!ws_view_eq_nocase(req->headers[i].name, name))
-            continue;
-        if (found != NULL)
-            return -1;
-        found = &req->headers[i];
-    }
     if (found == NULL)
         return -1;
     return ws_httpdate_parse(found->value.ptr, found->value.len, t);
@@ -221,21 +214,15 @@ int ws_preconditions(const struct ws_request *req, struct ws_view etag, time_t m
 
 int ws_if_range_allows(const struct ws_request *req, struct ws_view etag, time_t mtime)
 {
-    const struct ws_header *found = NULL;
+    const struct ws_header *found = ws_request_only_header(req, "If-Range");
     struct etag cur = own_etag(etag), t;
     struct ws_view v;
     size_t i = 0;
     time_t date;
 
-    for (size_t k = 0; k < req->header_count; k++) {
-        if (!ws_view_eq_nocase(req->headers[k].name, "If-Range"))
-            continue;
-        if (found != NULL)
-            return 0; /* two validators: not one we can evaluate */
-        found = &req->headers[k];
-    }
     if (found == NULL)
-        return 1;
+        /* No If-Range: the range applies. Two lines: not one validator we can evaluate. */
+        return ws_request_header(req, "If-Range") == NULL;
     v = found->value;
     /* An entity-tag starts with DQUOTE or "W/"; a date never does ("Wed, ..." neither). */
     if ((v.len > 0 && v.ptr[0] == '"') || (v.len > 1 && v.ptr[0] == 'W' && v.ptr[1] == '/')) {

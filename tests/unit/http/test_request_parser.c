@@ -593,7 +593,28 @@ static void test_headers_and_lookup(void **state)
     assert_null(ws_request_header(&req, "X-B"));
     assert_null(ws_request_header(&req, "X-"));
     free(copy);
+}
 
+/* ws_request_only_header: the field when it has exactly one line, else NULL. */
+static void test_only_header(void **state)
+{
+    static const char in[] =
+        "GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nX-A: one\r\nx-a: two\r\n\r\n";
+    struct ws_request req;
+    char *copy;
+    const struct ws_header *h;
+
+    assert_int_equal(parse_exact(in, LIT_LEN(in), 0, &default_limits, &req, &copy), LIT_LEN(in));
+    h = ws_request_only_header(&req, "RANGE");
+    assert_ptr_equal(h, &req.headers[1]);                  /* one line: that line, any case */
+    assert_null(ws_request_only_header(&req, "x-a"));      /* two lines: ambiguous */
+    assert_null(ws_request_only_header(&req, "If-Range")); /* none */
+    assert_null(ws_request_only_header(&req, "Rang"));
+    free(copy);
+}
+
+static void test_view_eq_nocase(void **state)
+{
     assert_true(ws_view_eq_nocase((struct ws_view){ "Chunked", 7 }, "cHUNKED"));
     assert_false(ws_view_eq_nocase((struct ws_view){ "chunke", 6 }, "chunked"));
     assert_false(ws_view_eq_nocase((struct ws_view){ "chunkee", 7 }, "chunked"));
@@ -634,7 +655,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),           cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_parse_expect),          cmocka_unit_test(test_headers_and_lookup),
-        cmocka_unit_test(test_prev_len_long_request),
+        cmocka_unit_test(test_prev_len_long_request), cmocka_unit_test(test_only_header),
+        cmocka_unit_test(test_view_eq_nocase),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
