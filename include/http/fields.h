@@ -80,6 +80,14 @@ int ws_list_next(struct ws_view list, size_t *pos, struct ws_view *elem);
 int ws_content_length_parse(struct ws_view v, int64_t *out);
 
 /*
+ * Parses a command-line number: the whole NUL-terminated s must be 1*DIGIT
+ * (no sign, no whitespace) with a value in [min, max]. Returns 0 with *out set,
+ * -EINVAL if s is not a decimal number, or -ERANGE if it is out of range
+ * (beyond 64 bits included). Pure: touches neither errno nor the locale.
+ */
+int ws_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
  * What the framing fields of one message say (RFC 9112 §6), gathered line by
  * line while a header section is read, judged once it is complete. The request
  * and the response parsers share the gathering; each applies its own rules.

@@ -11,6 +11,7 @@
  * error, 3 for a connection, protocol or output error. Every failure prints
  * one line, prefixed "client: ", on standard error.
  */
+#include "http/fields.h"
 #include "http/response_parser.h"
 
 #include <errno.h>
@@ -479,19 +480,86 @@ static int valid_user_header(const char *h)
     return 1;
 }
 
-/* Checks and converts a decimal integer in [min, max]. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+/* Applies one option (getopt's answer opt). Returns -1 to go on, or the exit status. */
+static int parse_option(struct options *o, int opt, char **argv)
 {
+    uint64_t v;
     char *end;
-    unsigned long v;
 
-    if (*s < '0' || *s > '9')
+    switch (opt) {
+    case 'I': o->head = 1; return -1;
+    case 'q': o->quiet = 1; return -1;
+    case 'o':
+        if (optarg[0] == '\0') {
+            say("-o needs a file name");
+            return EXIT_USAGE;
+        }
+        o->output = optarg;
         return -1;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
+    case 'H':
+        if (!valid_user_header(optarg)) {
+            say("invalid header '%s': want 'Name: value' without control characters",
+                strpbrk(optarg, "\r\n") ? "(contains CR or LF)" : optarg);
+            return EXIT_USAGE;
+        }
+        if (o->header_count == MAX_USER_HEADERS) {
+            say("too many -H options (at most %d)", MAX_USER_HEADERS);
+            return EXIT_USAGE;
+        }
+        o->headers[o->header_count++] = optarg;
         return -1;
-    *out = v;
+    case 'r':
+        if (ws_parse_uint(optarg, 1, MAX_REPEAT, &v) < 0) {
+            say("invalid value '%s' for -r: want 1..%d", optarg, MAX_REPEAT);
+            return EXIT_USAGE;
+        }
+        o->repeat = (unsigned)v;
+        return -1;
+    case 't':
+        errno = 0;
+        o->timeout_s = strtod(optarg, &end);
+        if (errno != 0 || end == optarg || *end != '\0' || !isfinite(o->timeout_s) ||
+            o->timeout_s <= 0 || o->timeout_s > MAX_TIMEOUT_S) {
+            say("invalid value '%s' for -t: want seconds, more than 0 and at most %d", optarg,
+                MAX_TIMEOUT_S);
+            return EXIT_USAGE;
+        }
+        return -1;
+    case 'h': fputs(help_text, stdout); return EXIT_HTTP_OK;
+    case 'V': printf("client %s\n", WS_VERSION); return EXIT_HTTP_OK;
+    case ':':
+        if (optopt != 0)
+            say("option '-%c' needs a value", optopt);
+        else
+            say("option '%s' needs a value", argv[optind - 1]);
+        return EXIT_USAGE;
+    default:
+        if (optopt != 0)
+            say("unknown option '-%c' (see --help)", optopt);
+        else
+            say("unknown option '%s' (see --help)", argv[optind - 1]);
+        return EXIT_USAGE;
+    }
+}
+
+/* Checks HOST and copies it, brackets removed, into o->host. 0, or -1 after a message. */
+static int check_host(struct options *o)
+{
+    const char *h = o->host_arg;
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    int ok = n > 0 && n < sizeof(o->host);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)h[i] > 0x20 && h[i] != 0x7f && strchr("/?#@[]", h[i]) == NULL;
+    if (!ok) {
+        say("invalid host '%s'", o->host_arg);
+        return -1;
+    }
+    memcpy(o->host, h, n);
+    o->host[n] = '\0';
     return 0;
 }
 
@@ -509,69 +577,17 @@ static int parse_args(struct options *o, int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    unsigned long v;
-    char *end;
-    int opt;
+    uint64_t v;
+    int opt, rc;
 
     memset(o, 0, sizeof(*o));
     o->timeout_s = DEFAULT_TIMEOUT_S;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":Io:H:r:t:qhV", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'I': o->head = 1; break;
-        case 'q': o->quiet = 1; break;
-        case 'o':
-            if (optarg[0] == '\0') {
-                say("-o needs a file name");
-                return EXIT_USAGE;
-            }
-            o->output = optarg;
-            break;
-        case 'H':
-            if (!valid_user_header(optarg)) {
-                say("invalid header '%s': want 'Name: value' without control characters",
-                    strpbrk(optarg, "\r\n") ? "(contains CR or LF)" : optarg);
-                return EXIT_USAGE;
-            }
-            if (o->header_count == MAX_USER_HEADERS) {
-                say("too many -H options (at most %d)", MAX_USER_HEADERS);
-                return EXIT_USAGE;
-            }
-            o->headers[o->header_count++] = optarg;
-            break;
-        case 'r':
-            if (parse_uint(optarg, 1, MAX_REPEAT, &v) < 0) {
-                say("invalid value '%s' for -r: want 1..%d", optarg, MAX_REPEAT);
-                return EXIT_USAGE;
-            }
-            o->repeat = (unsigned)v;
-            break;
-        case 't':
-            errno = 0;
-            o->timeout_s = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' || !isfinite(o->timeout_s) ||
-                o->timeout_s <= 0 || o->timeout_s > MAX_TIMEOUT_S) {
-                say("invalid value '%s' for -t: want seconds, more than 0 and at most %d", optarg,
-                    MAX_TIMEOUT_S);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h': fputs(help_text, stdout); return EXIT_HTTP_OK;
-        case 'V': printf("client %s\n", WS_VERSION); return EXIT_HTTP_OK;
-        case ':':
-            if (optopt != 0)
-                say("option '-%c' needs a value", optopt);
-            else
-                say("option '%s' needs a value", argv[optind - 1]);
-            return EXIT_USAGE;
-        default:
-            if (optopt != 0)
-                say("unknown option '-%c' (see --help)", optopt);
-            else
-                say("unknown option '%s' (see --help)", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
+        rc = parse_option(o, opt, argv);
+        if (rc >= 0)
+            return rc;
     }
     if (argc - optind != 3) {
         say("usage: client [OPTION]... HOST PORT PATH (see --help)");
@@ -581,25 +597,9 @@ static int parse_args(struct options *o, int argc, char **argv)
     o->port = argv[optind + 1];
     o->path = argv[optind + 2];
     o->timeout_ms = (int)ceil(o->timeout_s * 1000.0);
-
-    {
-        const char *h = o->host_arg;
-        size_t n = strlen(h);
-        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-            h++;
-            n -= 2;
-        }
-        int ok = n > 0 && n < sizeof(o->host);
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (unsigned char)h[i] > 0x20 && h[i] != 0x7f && strchr("/?#@[]", h[i]) == NULL;
-        if (!ok) {
-            say("invalid host '%s'", o->host_arg);
-            return EXIT_USAGE;
-        }
-        memcpy(o->host, h, n);
-        o->host[n] = '\0';
-    }
-    if (parse_uint(o->port, 1, 65535, &v) < 0) {
+    if (check_host(o) < 0)
+        return EXIT_USAGE;
+    if (ws_parse_uint(o->port, 1, 65535, &v) < 0) {
         say("invalid port '%s': want 1..65535", o->port);
         return EXIT_USAGE;
     }

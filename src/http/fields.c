@@ -3,6 +3,7 @@
  */
 #include "http/fields.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* tchar per RFC 9110 §5.6.2. */
@@ -138,4 +139,26 @@ void ws_framing_note(struct ws_framing *f, struct ws_view name, struct ws_view v
         break;
     default: break;
     }
+}
+
+int ws_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    int overflow = 0;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    for (; *s != '\0'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = 1; /* keep reading: junk after the digits is still -EINVAL */
+        else
+            v = v * 10 + d;
+    }
+    if (overflow || v < min || v > max)
+        return -ERANGE;
+    *out = v;
+    return 0;
 }

@@ -3,6 +3,7 @@
  */
 #include "server/config.h"
 
+#include "http/fields.h"
 #include "http/validators.h"
 #include "server/log.h"
 
@@ -98,23 +99,6 @@ static void set_error(char *err, size_t err_size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, err_size, fmt, ap);
     va_end(ap);
-}
-
-/* Parses a whole decimal integer in [min, max]. */
-static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
-                      unsigned long long *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Parses seconds (decimals allowed, "0.5") into milliseconds in [1 ms, 1 day]. */
@@ -219,133 +203,169 @@ static enum ws_config_result unknown_option(char *err, size_t err_size, char **a
     return WS_CONFIG_ERROR;
 }
 
+/*
+ * Applies a numeric option (a count, a size or a duration) to *cfg. Returns 0,
+ * -1 for a bad value, or 1 when c is not a numeric option.
+ */
+static int set_numeric_option(struct ws_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case 'p':
+        if (ws_parse_uint(arg, 0, 65535, &v) < 0)
+            return -1;
+        cfg->port = (int)v;
+        return 0;
+    case 't':
+        if (ws_parse_uint(arg, 1, 1024, &v) < 0)
+            return -1;
+        cfg->threads = (unsigned)v;
+        return 0;
+    case 'q':
+        if (ws_parse_uint(arg, 1, 1u << 20, &v) < 0)
+            return -1;
+        cfg->queue_capacity = (unsigned)v;
+        return 0;
+    case OPT_HEADER_TIMEOUT:
+        if (parse_seconds(arg, &cfg->header_timeout_ms) < 0)
+            return -1;
+        return 0;
+    case OPT_KEEPALIVE_TIMEOUT:
+        if (parse_seconds(arg, &cfg->keepalive_timeout_ms) < 0)
+            return -1;
+        return 0;
+    case OPT_SEND_TIMEOUT:
+        if (parse_seconds(arg, &cfg->send_timeout_ms) < 0)
+            return -1;
+        return 0;
+    case OPT_SHUTDOWN_GRACE:
+        if (parse_seconds(arg, &cfg->shutdown_grace_ms) < 0)
+            return -1;
+        return 0;
+    case OPT_MIN_RATE:
+        if (ws_parse_uint(arg, 0, 1u << 30, &v) < 0)
+            return -1;
+        cfg->min_rate = (unsigned)v;
+        return 0;
+    case OPT_MAX_REQUESTS:
+        if (ws_parse_uint(arg, 0, 1000000000, &v) < 0)
+            return -1;
+        cfg->max_requests = (unsigned)v;
+        return 0;
+    case OPT_MAX_BODY:
+        if (ws_parse_uint(arg, 0, 1ULL << 40, &v) < 0)
+            return -1;
+        cfg->max_body = v;
+        return 0;
+    case OPT_DEFER_ACCEPT:
+        if (ws_parse_uint(arg, 0, 3600, &v) < 0)
+            return -1;
+        cfg->defer_accept_secs = (unsigned)v;
+        return 0;
+    default: return 1;
+    }
+}
+
+/*
+ * Applies an option that takes a name, a path or a keyword (or nothing) to
+ * *cfg. Returns 0, -1 for a bad value, or 1 when c is not such an option.
+ */
+static int set_named_option(struct ws_config *cfg, int c, char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case 'r':
+        if (arg[0] == '\0')
+            return -1;
+        cfg->root = arg;
+        return 0;
+    case 'b':
+        if (arg[0] == '\0')
+            return -1;
+        cfg->bind = arg;
+        return 0;
+    case OPT_ACCESS_LOG:
+        if (arg[0] == '\0')
+            return -1;
+        cfg->access_log = strcmp(arg, "off") == 0 ? NULL : arg;
+        return 0;
+    case OPT_CACHE:
+        if (strcmp(arg, "auto") == 0) {
+            cfg->cache_mode = WS_CACHE_AUTO;
+        } else if (strcmp(arg, "off") == 0) {
+            cfg->cache_mode = WS_CACHE_OFF;
+        } else if (ws_parse_uint(arg, 0, 315360000, &v) == 0) {
+            cfg->cache_mode = WS_CACHE_FIXED;
+            cfg->cache_max_age = (unsigned)v;
+        } else {
+            return -1;
+        }
+        return 0;
+    case OPT_MIME_TYPES:
+        if (arg[0] == '\0')
+            return -1;
+        cfg->mime_types = arg;
+        return 0;
+    case OPT_ERROR_PAGES:
+        if (arg[0] == '\0')
+            return -1;
+        cfg->error_pages = arg;
+        return 0;
+    case OPT_LISTING: cfg->listing = 1; return 0;
+    case OPT_DOTFILES:
+        if (strcmp(arg, "allow") == 0)
+            cfg->dotfiles = 1;
+        else if (strcmp(arg, "deny") == 0)
+            cfg->dotfiles = 0;
+        else
+            return -1;
+        return 0;
+    case OPT_ERROR_LOG:
+        if (arg[0] == '\0')
+            return -1;
+        cfg->error_log = strcmp(arg, "-") == 0 ? NULL : arg;
+        return 0;
+    case OPT_REVALIDATE:
+        if (strcmp(arg, "inotify") == 0)
+            cfg->stat_every_request = 0;
+        else if (strcmp(arg, "stat") == 0)
+            cfg->stat_every_request = 1;
+        else
+            return -1;
+        return 0;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "combined") == 0)
+            cfg->log_format = WS_LOG_COMBINED;
+        else if (strcmp(arg, "timing") == 0)
+            cfg->log_format = WS_LOG_TIMING;
+        else if (strcmp(arg, "json") == 0)
+            cfg->log_format = WS_LOG_JSON;
+        else
+            return -1;
+        return 0;
+    case OPT_REUSEPORT: cfg->reuseport = 1; return 0;
+    case 'u':
+        if (arg[0] == '\0')
+            return -1;
+        cfg->user = arg;
+        return 0;
+    default: return 1;
+    }
+}
+
 enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
                                       size_t err_size)
 {
-    unsigned long long v;
     char name[32];
-    int c = 0;
+    int c = 0, rc;
 
     ws_config_defaults(cfg);
     optind = 0; /* full re-initialisation (glibc), so parsing can be repeated */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:t:r:q:b:u:hV", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'p':
-            if (parse_uint(optarg, 0, 65535, &v) < 0)
-                goto bad_value;
-            cfg->port = (int)v;
-            break;
-        case 't':
-            if (parse_uint(optarg, 1, 1024, &v) < 0)
-                goto bad_value;
-            cfg->threads = (unsigned)v;
-            break;
-        case 'q':
-            if (parse_uint(optarg, 1, 1u << 20, &v) < 0)
-                goto bad_value;
-            cfg->queue_capacity = (unsigned)v;
-            break;
-        case 'r':
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->root = optarg;
-            break;
-        case 'b':
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->bind = optarg;
-            break;
-        case OPT_ACCESS_LOG:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->access_log = strcmp(optarg, "off") == 0 ? NULL : optarg;
-            break;
-        case OPT_HEADER_TIMEOUT:
-            if (parse_seconds(optarg, &cfg->header_timeout_ms) < 0)
-                goto bad_value;
-            break;
-        case OPT_KEEPALIVE_TIMEOUT:
-            if (parse_seconds(optarg, &cfg->keepalive_timeout_ms) < 0)
-                goto bad_value;
-            break;
-        case OPT_SEND_TIMEOUT:
-            if (parse_seconds(optarg, &cfg->send_timeout_ms) < 0)
-                goto bad_value;
-            break;
-        case OPT_SHUTDOWN_GRACE:
-            if (parse_seconds(optarg, &cfg->shutdown_grace_ms) < 0)
-                goto bad_value;
-            break;
-        case OPT_MIN_RATE:
-            if (parse_uint(optarg, 0, 1u << 30, &v) < 0)
-                goto bad_value;
-            cfg->min_rate = (unsigned)v;
-            break;
-        case OPT_MAX_REQUESTS:
-            if (parse_uint(optarg, 0, 1000000000, &v) < 0)
-                goto bad_value;
-            cfg->max_requests = (unsigned)v;
-            break;
-        case OPT_MAX_BODY:
-            if (parse_uint(optarg, 0, 1ULL << 40, &v) < 0)
-                goto bad_value;
-            cfg->max_body = v;
-            break;
-        case OPT_CACHE:
-            if (strcmp(optarg, "auto") == 0) {
-                cfg->cache_mode = WS_CACHE_AUTO;
-            } else if (strcmp(optarg, "off") == 0) {
-                cfg->cache_mode = WS_CACHE_OFF;
-            } else if (parse_uint(optarg, 0, 315360000, &v) == 0) {
-                cfg->cache_mode = WS_CACHE_FIXED;
-                cfg->cache_max_age = (unsigned)v;
-            } else {
-                goto bad_value;
-            }
-            break;
-        case OPT_MIME_TYPES:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->mime_types = optarg;
-            break;
-        case OPT_ERROR_PAGES:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->error_pages = optarg;
-            break;
-        case OPT_LISTING: cfg->listing = 1; break;
-        case OPT_DOTFILES:
-            if (strcmp(optarg, "allow") == 0)
-                cfg->dotfiles = 1;
-            else if (strcmp(optarg, "deny") == 0)
-                cfg->dotfiles = 0;
-            else
-                goto bad_value;
-            break;
-        case OPT_ERROR_LOG:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->error_log = strcmp(optarg, "-") == 0 ? NULL : optarg;
-            break;
-        case OPT_REVALIDATE:
-            if (strcmp(optarg, "inotify") == 0)
-                cfg->stat_every_request = 0;
-            else if (strcmp(optarg, "stat") == 0)
-                cfg->stat_every_request = 1;
-            else
-                goto bad_value;
-            break;
-        case OPT_LOG_FORMAT:
-            if (strcmp(optarg, "combined") == 0)
-                cfg->log_format = WS_LOG_COMBINED;
-            else if (strcmp(optarg, "timing") == 0)
-                cfg->log_format = WS_LOG_TIMING;
-            else if (strcmp(optarg, "json") == 0)
-                cfg->log_format = WS_LOG_JSON;
-            else
-                goto bad_value;
-            break;
         case OPT_TRUSTED_PROXY:
             if (cfg->n_trusted == WS_MAX_TRUSTED) {
                 set_error(err, err_size, "at most %d --trusted-proxy options", WS_MAX_TRUSTED);
@@ -355,23 +375,20 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 goto bad_value;
             cfg->n_trusted++;
             break;
-        case OPT_REUSEPORT: cfg->reuseport = 1; break;
-        case OPT_DEFER_ACCEPT:
-            if (parse_uint(optarg, 0, 3600, &v) < 0)
-                goto bad_value;
-            cfg->defer_accept_secs = (unsigned)v;
-            break;
-        case 'u':
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->user = optarg;
-            break;
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;
         case ':':
             set_error(err, err_size, "option '%s' needs a value", argv[optind - 1]);
             return WS_CONFIG_ERROR;
-        default: return unknown_option(err, err_size, argv);
+        default:
+            rc = set_numeric_option(cfg, c, optarg);
+            if (rc == 1)
+                rc = set_named_option(cfg, c, optarg);
+            if (rc == 1)
+                return unknown_option(err, err_size, argv);
+            if (rc < 0)
+                goto bad_value;
+            break;
         }
     }
     if (optind < argc) {
