@@ -352,28 +352,26 @@ static size_t build_request(const struct options *o, char *out, size_t size)
 }
 
 /*
- * Reads one response (skipping interim 1xx ones) and writes it to the sinks.
- * Sets *status to the final status and *reusable to whether the connection can
- * carry another request. Returns 0, or -1 after printing why.
+ * Reads response heads until a final one (writing interim 1xx heads to the
+ * head sink). Returns the final head's length, its bytes still at c->start, or
+ * -1 after printing why.
  */
-static int read_response(struct conn *c, const struct options *o, const struct sinks *out,
-                         unsigned index, int *status, int *reusable)
+static int read_head(struct conn *c, const struct options *o, const struct sinks *out,
+                     unsigned index, struct ws_response *resp)
 {
     static const struct ws_resp_limits limits = {
         .max_head = WS_RESP_DEFAULT_MAX_HEAD,
         .max_headers = WS_RESP_MAX_HEADERS,
     };
-    struct ws_response resp;
-    struct ws_resp_body body;
     size_t prev = 0;
     int interim = 0, rc;
 
     for (;;) {
-        rc = ws_resp_parse(c->buf + c->start, c->end - c->start, prev, &limits, &resp);
-        if (rc > 0 && resp.status >= 200)
-            break;
+        rc = ws_resp_parse(c->buf + c->start, c->end - c->start, prev, &limits, resp);
+        if (rc > 0 && resp->status >= 200)
+            return rc;
         if (rc > 0) {
-            if (resp.status == 101) {
+            if (resp->status == 101) {
                 say("unexpected 101 Switching Protocols: no upgrade was requested");
                 return -1;
             }
@@ -406,24 +404,25 @@ static int read_response(struct conn *c, const struct options *o, const struct s
             return -1;
         }
     }
+}
 
-    if (emit(out->head_fd, c->buf + c->start, (size_t)rc) < 0)
-        return -1;
-    c->start += (size_t)rc;
-    *status = resp.status;
-    enum ws_resp_framing framing = ws_resp_framing(&resp, o->head);
+/* Reads the body of resp, delimited by framing, into the body sink. 0, or -1 after printing why. */
+static int read_body(struct conn *c, const struct sinks *out, const struct ws_response *resp,
+                     enum ws_resp_framing framing)
+{
+    struct ws_resp_body body;
+
     ws_resp_body_init(&body, framing,
-                      (uint64_t)(resp.content_length > 0 ? resp.content_length : 0));
-
+                      (uint64_t)(resp->content_length > 0 ? resp->content_length : 0));
     for (;;) {
         struct ws_view data;
         size_t used;
-        rc = ws_resp_body_decode(&body, c->buf + c->start, c->end - c->start, &used, &data);
+        int rc = ws_resp_body_decode(&body, c->buf + c->start, c->end - c->start, &used, &data);
         c->start += used;
         if (emit(out->body_fd, data.ptr, data.len) < 0)
             return -1;
         if (rc == 1)
-            break;
+            return 0;
         if (rc < 0) {
             say("bad response body: %s", ws_resp_strerror(rc));
             return -1;
@@ -435,16 +434,38 @@ static int read_response(struct conn *c, const struct options *o, const struct s
             return -1;
         if (n == 0) {
             if (ws_resp_body_finish(&body) == 1)
-                break;
+                return 0;
             if (framing == WS_RESP_LENGTH)
                 say("connection closed after %llu of %lld body bytes",
-                    (unsigned long long)body.received, (long long)resp.content_length);
+                    (unsigned long long)body.received, (long long)resp->content_length);
             else
                 say("connection closed inside a chunked body, after %llu data bytes",
                     (unsigned long long)body.received);
             return -1;
         }
     }
+}
+
+/*
+ * Reads one response (skipping interim 1xx ones) and writes it to the sinks.
+ * Sets *status to the final status and *reusable to whether the connection can
+ * carry another request. Returns 0, or -1 after printing why.
+ */
+static int read_response(struct conn *c, const struct options *o, const struct sinks *out,
+                         unsigned index, int *status, int *reusable)
+{
+    struct ws_response resp;
+    int rc = read_head(c, o, out, index, &resp);
+
+    if (rc < 0)
+        return -1;
+    if (emit(out->head_fd, c->buf + c->start, (size_t)rc) < 0)
+        return -1;
+    c->start += (size_t)rc;
+    *status = resp.status;
+    enum ws_resp_framing framing = ws_resp_framing(&resp, o->head);
+    if (read_body(c, out, &resp, framing) < 0)
+        return -1;
 
     *reusable = resp.keep_alive && framing != WS_RESP_UNTIL_CLOSE && !c->eof;
     if (resp.status >= 400)
