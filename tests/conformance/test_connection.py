@@ -170,20 +170,24 @@ class ConnectionTest(ConformanceTestCase):
         self.assertEqual([r.status for r in self.statuses(data)], [200])
 
     def test_half_close_mid_head_closes_promptly(self):
-        """RFC 9112 §8: an incomplete message: close (or answer 400), never wait for the timeout."""
+        """RFC 9112 §8: an incomplete message: the server MAY answer it; ours closes without
+        an answer (there is no request to answer), never waiting for the timeout."""
         start = time.monotonic()
         data, end = self.half_close(b"GET /HelloWorld.html HTTP/1.1\r\nHost: a\r\n", timeout=10)
         self.assertLess(time.monotonic() - start, 2.0 * SLOW)
-        self.assertIn(end, ("eof", "reset"))
-        if data:
-            self.assertEqual([r.status for r in self.statuses(data)], [400])
+        # Everything the client sent was read before the close: a FIN, never a reset.
+        self.assertEqual((data, end), (b"", "eof"))
 
     def test_half_close_mid_body_closes_promptly(self):
         """RFC 9112 §8: the body stops short of its Content-Length: no answer is owed."""
         start = time.monotonic()
         data, end = self.half_close(cases.get("/HelloWorld.html", "Content-Length: 100", body=b"x" * 50))
         self.assertLess(time.monotonic() - start, 2.0 * SLOW)
-        self.assertIn(end, ("eof", "reset"))
+        # Whether the GET is answered is left open (RFC 9112 §8 owes no answer): a server
+        # may answer from the head before it reads the short body, or meet the FIN first,
+        # depending on how it batches its reads. Either way everything the client sent is
+        # read before the close: a FIN, never a reset.
+        self.assertEqual(end, "eof")
 
     # --- Connection: close --------------------------------------------------------------------
 
@@ -334,7 +338,8 @@ class ConnectionTest(ConformanceTestCase):
                         "the lingering connection was never closed")
         data, end = recv_all(s, timeout=2)
         self.assertEqual([r.status for r in self.statuses(data)], [400])
-        self.assertIn(end, ("eof", "reset"))
+        # The client's bytes all arrived long before and were read and dropped: a FIN.
+        self.assertEqual(end, "eof")
 
 
 if __name__ == "__main__":
