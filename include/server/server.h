@@ -30,6 +30,8 @@
 
 #include "server/config.h"
 
+#include <signal.h>
+
 struct ws_server;
 struct ws_log;
 
@@ -60,6 +62,13 @@ int ws_server_port(const struct ws_server *s);
  * -errno if the server could not start.
  */
 int ws_server_run(struct ws_server *s);
+
+/*
+ * Fills *set with the signals the server handles through its signalfd:
+ * SIGINT, SIGTERM (shutdown), SIGHUP and SIGUSR1. main blocks this set before
+ * any thread exists, and ws_server_create reads it from the signalfd.
+ */
+void ws_server_signal_set(sigset_t *set);
 
 /* Frees everything the server owns. After ws_server_run returned, or instead of it. */
 void ws_server_destroy(struct ws_server *s);

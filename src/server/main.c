@@ -157,11 +157,7 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
+    ws_server_signal_set(&mask);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
     log = ws_log_open(cfg.access_log, cfg.error_log, (enum ws_log_format)cfg.log_format);

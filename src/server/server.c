@@ -891,11 +891,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         }
     }
 
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
+    ws_server_signal_set(&mask);
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -984,4 +980,13 @@ void ws_server_destroy(struct ws_server *s)
     free(s->conns);
     pthread_mutex_destroy(&s->park_lock);
     free(s);
+}
+
+void ws_server_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
 }

@@ -123,11 +123,7 @@ static void start_server(void)
     res.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     FUZZ_CHECK(res.root_fd >= 0);
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
+    ws_server_signal_set(&mask);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
     server_log = ws_log_open(NULL, NULL, WS_LOG_COMBINED);
