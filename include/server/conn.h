@@ -48,7 +48,7 @@
 
 enum ws_conn_phase {
     WS_PHASE_HEAD = 0, /* waiting for (the rest of) a request header */
-    WS_PHASE_BODY,     /* discarding a request body before answering */
+    WS_PHASE_BODY,     /* dropping a request body: what has come, then (answered) the rest */
     WS_PHASE_SEND,     /* sending a response */
     WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
 };
@@ -58,6 +58,25 @@ struct ws_segment {
     uint32_t mem_off, mem_len;
     int64_t file_off, file_len;
 };
+
+/*
+ * Why a connection was closed before it finished, counted by the server
+ * (SIGUSR1 stats) and logged once per reason per interval.
+ */
+enum ws_close_reason {
+    WS_CLOSE_NONE = 0,     /* not a reason to count: a lingering close ending */
+    WS_CLOSE_IDLE,         /* no new request within --keepalive-timeout */
+    WS_CLOSE_HEAD_TIMEOUT, /* a request head not complete within --header-timeout */
+    WS_CLOSE_SLOW_HEAD,    /* a request head arriving slower than --min-rate */
+    WS_CLOSE_BODY_BUDGET,  /* a request body not read within its budget of time or bytes */
+    WS_CLOSE_SLOW_BODY,    /* a request body arriving slower than --min-rate */
+    WS_CLOSE_SEND_STALL,   /* a response not read at all for --send-timeout */
+    WS_CLOSE_SLOW_READER,  /* a response read slower than --min-rate */
+    WS_CLOSE_REASONS
+};
+
+/* A name for the log and the stats: "idle", "head_timeout", ... */
+const char *ws_close_reason_name(enum ws_close_reason r);
 
 enum ws_conn_verdict {
     WS_CONN_PARK,  /* park: wait for conn->park_events, until conn->deadline_ms */
@@ -79,8 +98,11 @@ struct ws_conn_env {
     unsigned keepalive_timeout_ms;
     unsigned send_timeout_ms;
     unsigned linger_timeout_ms;
+    unsigned min_rate;       /* bytes per second a transfer must keep up; 0: no minimum */
+    unsigned rate_window_ms; /* ... measured over windows this long (the first one is the grace) */
     unsigned max_requests;
     uint64_t max_body;
+    atomic_ulong *closes; /* WS_CLOSE_REASONS counters, or NULL */
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -130,9 +152,18 @@ struct ws_conn {
     uint8_t close_after;    /* close once the current response has been sent */
     uint8_t linger;         /* ... with a lingering close (unread input may follow) */
     uint8_t nodelay;        /* TCP_NODELAY is set (once the connection is kept alive) */
-    uint8_t send_continue;  /* "100 Continue" is owed before the body is read */
+    uint8_t answered;       /* the response to the current request is sent or being sent */
     uint32_t requests;      /* responses started on this connection */
-    int64_t phase_start_ms; /* monotonic ms a fixed deadline counts from (see phase_deadline) */
+    int64_t phase_start_ms; /* monotonic ms a fixed deadline counts from (fixed_deadline) */
+    int64_t rate_start_ms;  /* start of the current --min-rate window */
+    uint64_t rate_base;     /* bytes the phase had moved then (bytes_moved) */
+    uint64_t rate_in;       /* bytes read in this phase */
+
+    /* The deadline a parked connection waits under (set_deadline), the owner's. */
+    int64_t fixed_deadline_ms; /* the part that no progress moves */
+    uint8_t fixed_reason;      /* enum ws_close_reason if it passes */
+    uint8_t slow_reason;       /* ... if a --min-rate window fails; WS_CLOSE_NONE: no rate */
+    uint8_t close_reason;      /* ... for deadline_ms, the earlier of the two */
 
     /* Input received but not yet consumed; owned (malloc) only while parked. */
     char *saved;
@@ -179,11 +210,15 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                                  struct ws_worker_buf *wb);
 
 /*
- * Called by the owner when a connection's deadline has passed, just before it
- * is closed: a connection that has received part of a request head (pending
- * bytes unconsumed) gets a best-effort 408, which never blocks.
+ * Called by the owner (the event thread) when a parked connection's deadline
+ * has passed at monotonic ms `now`. When that deadline was only the end of a
+ * --min-rate window and the client kept up, returns the new deadline (> now,
+ * also stored in deadline_ms): the connection stays parked. Otherwise counts
+ * the close by its reason in env->closes, gives a connection that has
+ * received part of a request head a best-effort 408 (never blocks), and
+ * returns 0: the caller closes it.
  */
-void ws_conn_timed_out(struct ws_conn *c, size_t pending);
+int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now);
 
 /* Monotonic microseconds, precise: for the timing the access log reports. */
 int64_t ws_now_us(void);

@@ -44,19 +44,6 @@ static int keeps_connection(int status)
            status == 416 || status == 501;
 }
 
-/* The field `name` if the request has exactly one line of it, else NULL. */
-static const struct ws_header *only_header(const struct ws_request *req, const char *name)
-{
-    const struct ws_header *found = NULL;
-    for (size_t i = 0; i < req->header_count; i++)
-        if (ws_view_eq_nocase(req->headers[i].name, name)) {
-            if (found != NULL)
-                return NULL;
-            found = &req->headers[i];
-        }
-    return found;
-}
-
 /* A multipart boundary: 16 hex digits from the caller's xorshift state. */
 static void make_boundary(uint64_t *state, char *out)
 {
@@ -112,7 +99,7 @@ static void apply_range(struct ws_plan *p, const struct ws_request *req,
     const struct ws_header *range;
     int n;
 
-    if (req->method != WS_METHOD_GET || (range = only_header(req, "range")) == NULL ||
+    if (req->method != WS_METHOD_GET || (range = ws_request_only_header(req, "range")) == NULL ||
         !ws_if_range_allows(req, tag, (time_t)res->mtime_sec))
         return;
     n = ws_range_parse(range->value.ptr, range->value.len, res->size, p->ranges, WS_RANGE_MAX);
@@ -209,22 +196,33 @@ static void plan_page(struct ws_plan *p, const char *location)
     p->operator_page = p->status >= 400;
 }
 
-/* What happens to the connection and to a request body. */
-static void plan_connection(struct ws_plan *p, const struct ws_request *req, int last_request)
+/*
+ * What happens to the connection and to a request body. The answer never
+ * waits for a body (the runtime drops what has come, answers, then drops the
+ * rest within a fixed budget). A body that the client sends only when told
+ * to (Expect: 100-continue) is asked for only when the answer is a success;
+ * otherwise, and for a body larger than max_body, the answer closes the
+ * connection instead of reading it.
+ */
+static void plan_connection(struct ws_plan *p, const struct ws_request *req,
+                            const struct ws_plan_env *env, int last_request)
 {
     p->close = req == NULL || !req->keep_alive || last_request;
     p->linger = req == NULL; /* the rest of a bad request may still be arriving */
+    if (!keeps_connection(p->status))
+        p->close = 1; /* framing may be off; do not trust the stream further */
     if (req != NULL && (req->content_length > 0 || req->chunked)) {
-        if (p->status == 413 || p->status == 417) {
+        int expect = req->expect_continue && req->version == 11;
+        int too_large = req->content_length > 0 && (uint64_t)req->content_length > env->max_body;
+        if (too_large || p->status == 413 || p->status == 417 || (expect && p->status >= 300)) {
             p->close = 1;
             p->linger = 1;
         } else {
             p->discard = req->chunked ? -1 : req->content_length;
-            p->send_continue = req->expect_continue && req->version == 11;
+            p->send_continue = expect;
+            p->linger |= p->close; /* what is not dropped before the close may still come */
         }
     }
-    if (!keeps_connection(p->status))
-        p->close = 1; /* framing may be off; do not trust the stream further */
     p->head.connection = p->close ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
 }
 
@@ -271,7 +269,7 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
     if (p->status >= 300 && p->status != 304)
         plan_page(p, location);
 
-    plan_connection(p, req, last_request);
+    plan_connection(p, req, env, last_request);
     p->head.status = p->status;
     p->head.content_length = content_length(p);
     p->send_body = p->body != WS_BODY_NONE && p->status != 304 &&

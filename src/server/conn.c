@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,11 +48,19 @@ static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
                                        "Connection: close\r\n"
                                        "\r\n";
 
-void ws_conn_timed_out(struct ws_conn *c, size_t pending)
+const char *ws_close_reason_name(enum ws_close_reason r)
 {
-    if (c->phase == WS_PHASE_HEAD && pending > 0)
-        (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    static const char *const names[WS_CLOSE_REASONS] = {
+        [WS_CLOSE_NONE] = "none",
+        [WS_CLOSE_IDLE] = "idle",
+        [WS_CLOSE_HEAD_TIMEOUT] = "head_timeout",
+        [WS_CLOSE_SLOW_HEAD] = "slow_head",
+        [WS_CLOSE_BODY_BUDGET] = "body_budget",
+        [WS_CLOSE_SLOW_BODY] = "slow_body",
+        [WS_CLOSE_SEND_STALL] = "send_stall",
+        [WS_CLOSE_SLOW_READER] = "slow_reader",
+    };
+    return (unsigned)r < WS_CLOSE_REASONS ? names[r] : "unknown";
 }
 
 int64_t ws_now_us(void)
@@ -77,7 +87,7 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
     c->file_fd = -1;
     c->segs = &c->seg;
     c->heap_index = UINT32_MAX;
-    c->phase_start_ms = now_ms;
+    c->phase_start_ms = c->rate_start_ms = now_ms;
     if (peer != NULL && peer->sa_family == AF_INET6)
         memcpy(&c->peer.in6, peer, sizeof(c->peer.in6));
     else if (peer != NULL && peer->sa_family == AF_INET)
@@ -289,28 +299,161 @@ enum step {
 };
 
 /*
- * The deadline of the phase the connection is in: the one place that says how
- * long each state may take. A request head must arrive whole within the header
- * timeout of its first byte, and trickling bytes never move that; an idle
- * keep-alive connection waits for the keep-alive timeout; a response waits at
- * most the send timeout for each bit of progress; a lingering close ends at its
- * fixed deadline.
+ * The --min-rate rule. The bytes a phase moves (read from the client; for a
+ * response, taken by the client: sent less what the kernel still queues, so a
+ * burst into its buffers counts only as it is read) are judged in windows. A
+ * window is judged once it is rate_window_ms old, at the next progress or at
+ * the deadline it sets, and fails when its average rate is below min_rate; a
+ * new window then starts. So the first window is a grace period, and a client
+ * well above the rate is never cut off however slow it is.
  */
-static int64_t phase_deadline(const struct turn *t, int64_t now)
+static uint64_t bytes_moved(const struct ws_conn *c)
 {
-    const struct ws_conn *c = t->c;
-    const struct ws_conn_env *env = t->env;
+    int queued = 0;
 
+    if (c->phase != WS_PHASE_SEND)
+        return c->rate_in;
+    if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
+        queued = 0;
+    return c->bytes_sent > (uint64_t)queued ? c->bytes_sent - (uint64_t)queued : 0;
+}
+
+/* Judges the current window if it is old enough. Returns -1 when it failed. */
+static int rate_judge(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
+{
+    int64_t elapsed = now - c->rate_start_ms;
+    uint64_t moved;
+
+    if (env->min_rate == 0 || elapsed < (int64_t)env->rate_window_ms)
+        return 0;
+    moved = bytes_moved(c);
+    if (moved < c->rate_base ||
+        (moved - c->rate_base) * 1000 < (uint64_t)env->min_rate * (uint64_t)elapsed)
+        return -1;
+    c->rate_start_ms = now;
+    c->rate_base = moved;
+    return 0;
+}
+
+/* Starts a phase: the fixed deadlines and the --min-rate window count from now. */
+static void enter_phase(struct ws_conn *c, enum ws_conn_phase phase)
+{
+    c->phase = (uint8_t)phase;
+    c->phase_start_ms = c->rate_start_ms = ws_now_ms();
+    c->rate_in = 0;
+    c->rate_base = phase == WS_PHASE_SEND ? bytes_moved(c) : 0;
+}
+
+/*
+ * The deadline of the phase the connection is in, with pending bytes of input
+ * unconsumed: the one place that says how long each state may take.
+ *   HEAD    a keep-alive connection may stay idle for the keep-alive timeout;
+ *           once a request's first byte has come, the whole head must arrive
+ *           within the header timeout of it (trickling never moves that), and
+ *           at --min-rate.
+ *   BODY    the body of a request already answered is read and dropped
+ *           within the header timeout of its start, at --min-rate.
+ *   SEND    a response may stall (no progress at all) for the send timeout,
+ *           and must be read at --min-rate.
+ *   LINGER  a lingering close ends at its fixed deadline.
+ * Returns the deadline that no progress moves (for SEND, counted from now)
+ * with its reason, and sets *slow to the reason to give when the --min-rate
+ * rule applies (else WS_CLOSE_NONE).
+ */
+static int64_t fixed_deadline(const struct ws_conn *c, const struct ws_conn_env *env,
+                              size_t pending, int64_t now, enum ws_close_reason *reason,
+                              enum ws_close_reason *slow)
+{
+    *slow = WS_CLOSE_NONE;
     switch ((enum ws_conn_phase)c->phase) {
     case WS_PHASE_HEAD:
-        if (t->in.len == t->in.start && c->requests > 0)
+        if (pending == 0 && c->requests > 0) {
+            *reason = WS_CLOSE_IDLE;
             return now + env->keepalive_timeout_ms;
+        }
+        *reason = WS_CLOSE_HEAD_TIMEOUT;
+        if (pending > 0) /* a quiet new connection (a browser's pre-connect) is not slow */
+            *slow = WS_CLOSE_SLOW_HEAD;
         return c->phase_start_ms + env->header_timeout_ms;
-    case WS_PHASE_BODY: return now + env->header_timeout_ms;
-    case WS_PHASE_SEND: return now + env->send_timeout_ms;
-    case WS_PHASE_LINGER: return c->phase_start_ms + env->linger_timeout_ms;
+    case WS_PHASE_BODY:
+        *reason = WS_CLOSE_BODY_BUDGET;
+        *slow = WS_CLOSE_SLOW_BODY;
+        return c->phase_start_ms + env->header_timeout_ms;
+    case WS_PHASE_SEND:
+        *reason = WS_CLOSE_SEND_STALL;
+        *slow = WS_CLOSE_SLOW_READER;
+        return now + env->send_timeout_ms;
+    case WS_PHASE_LINGER: break;
     }
-    return now;
+    *reason = WS_CLOSE_NONE;
+    return c->phase_start_ms + env->linger_timeout_ms;
+}
+
+/*
+ * Sets the record's deadline for parking now: the phase's fixed deadline, or
+ * the end of the current --min-rate window when that comes first (it is then
+ * judged, and may be extended: ws_conn_deadline_passed).
+ */
+static void set_deadline(struct ws_conn *c, const struct ws_conn_env *env, size_t pending,
+                         int64_t now)
+{
+    enum ws_close_reason reason, slow;
+    int64_t fixed = fixed_deadline(c, env, pending, now, &reason, &slow);
+    int64_t window_end = c->rate_start_ms + env->rate_window_ms;
+
+    c->fixed_deadline_ms = fixed;
+    c->fixed_reason = (uint8_t)reason;
+    c->slow_reason = (uint8_t)slow;
+    c->deadline_ms = fixed;
+    c->close_reason = (uint8_t)reason;
+    if (slow != WS_CLOSE_NONE && env->min_rate > 0 && window_end < fixed) {
+        c->deadline_ms = window_end;
+        c->close_reason = (uint8_t)slow;
+    }
+}
+
+/* Counts a close by its reason. */
+static void count_close(const struct ws_conn_env *env, enum ws_close_reason r)
+{
+    if (env->closes != NULL && r != WS_CLOSE_NONE)
+        atomic_fetch_add_explicit(&env->closes[r], 1, memory_order_relaxed);
+}
+
+/*
+ * Gives up on a connection for a reason: counts it, and answers a half-sent
+ * head with 408. A response nobody reads is aborted: the close then resets
+ * the connection and frees what the kernel still holds for it at once,
+ * instead of leaving an orphan that trickles it out to the same slow reader.
+ */
+static void give_up(struct ws_conn *c, const struct ws_conn_env *env, enum ws_close_reason r,
+                    size_t pending)
+{
+    count_close(env, r);
+    if (c->phase == WS_PHASE_HEAD && pending > 0)
+        (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r == WS_CLOSE_SLOW_READER || r == WS_CLOSE_SEND_STALL) {
+        static const struct linger abort_on_close = { 1, 0 };
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    }
+}
+
+int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
+{
+    if (now < c->fixed_deadline_ms && c->slow_reason != WS_CLOSE_NONE &&
+        rate_judge(c, env, now) == 0) {
+        /* Only a --min-rate window ended, and the client kept up: wait on. */
+        int64_t window_end = c->rate_start_ms + env->rate_window_ms;
+        c->deadline_ms = c->fixed_deadline_ms;
+        c->close_reason = c->fixed_reason;
+        if (window_end < c->fixed_deadline_ms) {
+            c->deadline_ms = window_end;
+            c->close_reason = c->slow_reason;
+        }
+        return c->deadline_ms;
+    }
+    give_up(c, env, (enum ws_close_reason)c->close_reason, c->saved_len);
+    return 0;
 }
 
 /*
@@ -324,13 +467,11 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     struct ws_conn *c = t->c;
     struct ws_worker_buf *wb = t->wb;
     size_t pending = t->in.len - t->in.start;
-    int64_t now = ws_now_ms(), deadline = phase_deadline(t, now);
+    int64_t now = ws_now_ms();
 
-    if (deadline <= now) {
-        /* Trickling bytes never buy time past a deadline that is fixed. */
-        ws_conn_timed_out(c, pending);
-        return WS_CONN_CLOSE;
-    }
+    set_deadline(c, t->env, pending, now);
+    if (c->deadline_ms <= now && ws_conn_deadline_passed(c, t->env, now) == 0)
+        return WS_CONN_CLOSE; /* trickling bytes never buy time past a fixed deadline */
     if (pending > 0) {
         c->saved = malloc(pending);
         if (c->saved == NULL)
@@ -352,7 +493,6 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
         memcpy(c->log_line, wb->log, c->log_len);
     }
     c->park_events = events;
-    c->deadline_ms = deadline;
     return WS_CONN_PARK;
 }
 
@@ -486,12 +626,15 @@ static int lay_out_body(struct ws_conn *c, struct ws_worker_buf *wb, const struc
 
 /*
  * Writes a plan as an HTTP/1.1 response into the worker's out buffer and the
- * record's segments. Takes over src->fd.
+ * record's segments, after "100 Continue" when the plan asks the client for
+ * its body. Takes over src->fd.
  */
 static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
                              struct file_source *src)
 {
-    size_t head_len = ws_head_format(&p->head, wb->out, WS_HEAD_MAX);
+    static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t pre = p->send_continue ? sizeof(continue_line) - 1 : 0;
+    size_t head_len = ws_head_format(&p->head, wb->out + pre, WS_HEAD_MAX - pre);
 
     c->segs = &c->seg;
     c->seg = (struct ws_segment){ 0, 0, 0, 0 };
@@ -506,15 +649,17 @@ static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const 
         c->linger = 0;
         return;
     }
-    c->head_len = c->out_len = (uint32_t)head_len;
+    memcpy(wb->out, continue_line, pre);
+    c->head_len = c->out_len = (uint32_t)(pre + head_len);
     if (lay_out_body(c, wb, p, src) < 0)
         c->close_after = 1;
 }
 
 /*
  * Answers a request (or bytes that could not be parsed: req NULL, status
- * given): plans the response, lays it out for sending, and moves to the body
- * phase (a request body is discarded first) or to the send phase.
+ * given): plans the response, lays it out for sending, and moves to the send
+ * phase, or to the body phase to drop first whatever of a request body has
+ * already come (body_phase).
  */
 static void respond(struct turn *t, const struct ws_request *req, int status,
                     struct ws_view request_line)
@@ -559,25 +704,35 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     c->linger = (uint8_t)p->linger;
     c->body_left = p->discard;
     c->body_seen = 0;
-    c->send_continue = (uint8_t)p->send_continue;
     if (p->discard != 0)
         ws_chunked_init(&c->chunked);
     lay_out_response(c, wb, p, &src);
     free(sr.listing);
 
     start_log(c, env, wb, request_line, req);
-    c->phase = c->body_left != 0 && c->n_segs > 0 ? WS_PHASE_BODY : WS_PHASE_SEND;
+    /* A body the client is not waiting to be asked for: drop what has come first. */
+    c->answered = c->body_left == 0 || p->send_continue || c->n_segs == 0;
+    enter_phase(c, c->answered ? WS_PHASE_SEND : WS_PHASE_BODY);
 }
 
 /* --- the phases ------------------------------------------------------------ */
 
-/* Reads more input. Returns STEP_NEXT with bytes, else what the turn must do. */
-static enum step read_step(struct turn *t)
+/*
+ * Reads more input. Returns STEP_NEXT with bytes, else what the turn must do;
+ * input below --min-rate closes the connection (slow is the reason to count).
+ */
+static enum step read_step(struct turn *t, enum ws_close_reason slow)
 {
     ssize_t n = read_more(t->c, &t->in);
 
-    if (n > 0)
+    if (n > 0) {
+        t->c->rate_in += (uint64_t)n;
+        if (rate_judge(t->c, t->env, ws_now_ms()) < 0) {
+            give_up(t->c, t->env, slow, t->in.len - t->in.start);
+            return STEP_CLOSE;
+        }
         return STEP_NEXT;
+    }
     if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
         return STEP_CLOSE;
     return STEP_WAIT_IN;
@@ -611,9 +766,15 @@ static enum step head_phase(struct turn *t)
         atomic_load_explicit(t->env->draining, memory_order_relaxed))
         return STEP_CLOSE; /* shutting down: no new requests */
     pending = in->len - in->start;
-    step = read_step(t);
-    if (step == STEP_NEXT && pending == 0 && c->requests > 0)
-        c->phase_start_ms = ws_now_ms(); /* first byte of a new request */
+    if (pending == 0) {
+        /* The first byte of a request may come now: its head's deadlines count from it
+         * (the first request's header timeout, from the accept). */
+        int64_t start = c->phase_start_ms;
+        enter_phase(c, WS_PHASE_HEAD);
+        if (c->requests == 0)
+            c->phase_start_ms = start;
+    }
+    step = read_step(t, WS_CLOSE_SLOW_HEAD);
     return step;
 }
 
@@ -639,51 +800,54 @@ static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct
     }
 }
 
+/* Enters the lingering close: shut our side, then read and drop input until EOF. */
+static void begin_linger(struct turn *t)
+{
+    shutdown(t->c->fd, SHUT_WR);
+    enter_phase(t->c, WS_PHASE_LINGER);
+    t->in.start = t->in.len = t->in.parsed_len = 0;
+}
+
 /*
- * BODY: read and drop the request body, then send the response. A client that
- * asked for it is told to go on first (RFC 9110 §10.1.1); a malformed or
- * oversized chunked body is answered instead of the request.
+ * BODY: read and drop a request body. The answer never waits for it: before
+ * the answer is sent, this drops only what has already come (so a malformed
+ * or oversized body sent with its head still gets its 400 or 413), and the
+ * first read that would block sends the answer; the rest is dropped after it,
+ * within the budget of fixed_deadline and max_body, and a malformed or
+ * oversized rest ends the connection with a lingering close.
  */
 static enum step body_phase(struct turn *t)
 {
     struct ws_conn *c = t->c;
-    int rc;
+    int rc = discard_body(c, t->env, &t->in);
+    enum step step;
 
-    if (c->send_continue) {
-        static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        ssize_t n =
-            send(c->fd, continue_line, sizeof(continue_line) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        c->send_continue = 0;
-        if (n != (ssize_t)sizeof(continue_line) - 1) {
-            c->close_after = 1; /* cannot keep in step with this client */
-            c->phase = WS_PHASE_SEND;
-            return STEP_NEXT;
-        }
-    }
-    rc = discard_body(c, t->env, &t->in);
-    if (rc < 0) {
+    if (rc < 0 && !c->answered) {
         int status = c->body_seen > t->env->max_body ? 413 : 400;
         drop_response(c);
         c->requests--;
         respond(t, NULL, status, (struct ws_view){ "-", 1 });
         return STEP_NEXT;
     }
-    if (rc == 1) {
-        c->phase = WS_PHASE_SEND;
+    if (rc < 0) {
+        if (c->body_seen > t->env->max_body)
+            count_close(t->env, WS_CLOSE_BODY_BUDGET);
+        begin_linger(t);
         return STEP_NEXT;
     }
-    if (++t->discard_reads > TURN_MAX_DISCARD_READS)
-        return STEP_WAIT_IN;
-    return read_step(t);
-}
-
-/* Enters the lingering close: shut our side, then read and drop input until EOF. */
-static void begin_linger(struct turn *t)
-{
-    shutdown(t->c->fd, SHUT_WR);
-    t->c->phase = WS_PHASE_LINGER;
-    t->c->phase_start_ms = ws_now_ms();
-    t->in.start = t->in.len = t->in.parsed_len = 0;
+    if (rc == 1) {
+        enter_phase(c, c->answered ? WS_PHASE_HEAD : WS_PHASE_SEND);
+        c->answered = 1;
+        return STEP_NEXT;
+    }
+    step = ++t->discard_reads > TURN_MAX_DISCARD_READS ? STEP_WAIT_IN
+                                                       : read_step(t, WS_CLOSE_SLOW_BODY);
+    if (step == STEP_WAIT_IN && !c->answered) {
+        enter_phase(c, WS_PHASE_SEND); /* the rest has not come: answer now */
+        c->answered = 1;
+        return STEP_NEXT;
+    }
+    return step;
 }
 
 /* The response has been sent: close, linger, or wait for the next request. */
@@ -700,8 +864,7 @@ static enum step response_done(struct turn *t)
         begin_linger(t);
         return STEP_NEXT;
     }
-    c->phase = WS_PHASE_HEAD;
-    c->phase_start_ms = ws_now_ms();
+    enter_phase(c, c->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_HEAD);
     if (!c->nodelay) {
         /*
          * Kept alive: from now on a small response may follow one still
@@ -712,7 +875,7 @@ static enum step response_done(struct turn *t)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->nodelay = 1;
     }
-    if (in->len == in->start)
+    if (in->len == in->start && c->phase == WS_PHASE_HEAD)
         /* Nothing buffered: the next request has not arrived, so do not
          * spend a read finding that out; epoll reports it when it does. */
         return STEP_WAIT_IN;
@@ -721,10 +884,17 @@ static enum step response_done(struct turn *t)
     return STEP_NEXT;
 }
 
-/* SEND: send what is left of the response. */
+/* SEND: send what is left of the response, at --min-rate. */
 static enum step send_phase(struct turn *t)
 {
-    switch (send_response(t->c, t->wb)) {
+    enum send_result r = send_response(t->c, t->wb);
+
+    if (r != SEND_DONE && rate_judge(t->c, t->env, ws_now_ms()) < 0) {
+        give_up(t->c, t->env, WS_CLOSE_SLOW_READER, 0);
+        log_response(t->c, t->env, t->wb);
+        return STEP_CLOSE;
+    }
+    switch (r) {
     case SEND_BLOCKED:
     case SEND_YIELD: return STEP_WAIT_OUT;
     case SEND_FAILED: log_response(t->c, t->env, t->wb); return STEP_CLOSE;

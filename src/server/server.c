@@ -66,6 +66,10 @@
 #define MAX_WATCHES 8192
 /* Linger (drain input after an error response) at most this long. */
 #define LINGER_TIMEOUT_MS 2000
+/* --min-rate is judged over windows this long; the first is the grace period. */
+#define RATE_WINDOW_MS 5000
+/* A reason for closing connections early is logged at most once in this long. */
+#define CLOSE_LOG_INTERVAL_MS 60000
 
 struct ws_server {
     struct ws_config cfg;
@@ -109,6 +113,11 @@ struct ws_server {
     int64_t last_kick_ms;       /* stall watchdog, see ws_fdqueue_kick_due */
     unsigned long long pops_at_kick;
     unsigned queued_at_kick;
+    unsigned long closes_logged[WS_CLOSE_REASONS]; /* closes[r] when r was last logged */
+    int64_t close_log_at[WS_CLOSE_REASONS];        /* ... and when */
+
+    /* Any thread. */
+    atomic_ulong closes[WS_CLOSE_REASONS]; /* early closes by reason (conn.h) */
 };
 
 /* --- the deadline heap (park lock held) ------------------------------------ */
@@ -204,8 +213,8 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
      * wait for a request (new, idle, or half-sent) or is lingering goes now, as
      * begin_drain closed those that were parked when the drain began.
      */
-    if (s->stopped || (atomic_load_explicit(&s->draining, memory_order_relaxed) &&
-                       (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER))) {
+    if (s->stopped ||
+        (atomic_load_explicit(&s->draining, memory_order_relaxed) && c->phase != WS_PHASE_SEND)) {
         ws_mutex_unlock(&s->park_lock);
         release_conn(s, c);
         return;
@@ -362,9 +371,8 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
     ws_mutex_unlock(&s->park_lock);
 
     for (unsigned i = 0; i < n; i++) {
-        if (ready[i]->deadline_ms <= now) {
+        if (ready[i]->deadline_ms <= now && ws_conn_deadline_passed(ready[i], &s->env, now) == 0) {
             /* Ready, but too late: the deadline passed while it was parked. */
-            ws_conn_timed_out(ready[i], ready[i]->saved_len);
             release_conn(s, ready[i]);
             continue;
         }
@@ -411,8 +419,19 @@ static int expire_deadlines(struct ws_server *s, int64_t now)
     ws_mutex_unlock(&s->park_lock);
 
     for (unsigned i = 0; i < n; i++) {
-        ws_conn_timed_out(expired[i], expired[i]->saved_len);
-        release_conn(s, expired[i]);
+        int64_t next = ws_conn_deadline_passed(expired[i], &s->env, now);
+        if (next == 0) {
+            release_conn(s, expired[i]);
+            continue;
+        }
+        /* A --min-rate window passed and the client kept up: parked on (conn.h). */
+        ws_mutex_lock(&s->park_lock);
+        heap_insert(s, expired[i]);
+        if (next < s->wake_at) {
+            s->wake_at = next;
+            wait_ms = (int)(next - now);
+        }
+        ws_mutex_unlock(&s->park_lock);
     }
     return wait_ms;
 }
@@ -430,12 +449,12 @@ static void begin_drain(struct ws_server *s, int64_t now)
     s->n_listeners = 0;
     s->accept_paused_until = 0;
 
-    /* Idle keep-alive connections and half-received requests go now. */
+    /* Idle keep-alive connections, half-received requests and bodies go now. */
     ws_mutex_lock(&s->park_lock);
     idle = malloc((s->heap_len + 1) * sizeof(*idle));
     for (unsigned i = 0; idle != NULL && i < s->heap_len;) {
         struct ws_conn *c = s->heap[i];
-        if (c->phase == WS_PHASE_HEAD || c->phase == WS_PHASE_LINGER) {
+        if (c->phase != WS_PHASE_SEND) {
             heap_remove(s, c);
             idle[n++] = c;
         } else {
@@ -469,6 +488,8 @@ static void log_stats(struct ws_server *s)
     struct ws_fdqueue_stats q;
     unsigned long long served = 0;
     unsigned parked;
+    char closes[512] = "";
+    size_t used = 0;
 
     ws_mutex_lock(&s->park_lock);
     parked = s->heap_len;
@@ -476,11 +497,40 @@ static void log_stats(struct ws_server *s)
     ws_fdqueue_stats(s->queue, &q);
     for (unsigned i = 0; i < s->cfg.threads; i++)
         served += atomic_load_explicit(&s->bufs[i].served, memory_order_relaxed);
+    for (int r = WS_CLOSE_NONE + 1; r < WS_CLOSE_REASONS; r++) {
+        int w = snprintf(closes + used, sizeof(closes) - used, " closed_%s=%lu",
+                         ws_close_reason_name((enum ws_close_reason)r),
+                         atomic_load_explicit(&s->closes[r], memory_order_relaxed));
+        if (w > 0 && (size_t)w < sizeof(closes) - used)
+            used += (size_t)w;
+    }
     ws_log_error(s->log,
                  "stats: open=%d parked=%u queued=%u busy_workers=%u/%u queue_high_water=%u/%u "
-                 "refused_503=%llu served=%llu",
+                 "refused_503=%llu served=%llu%s",
                  atomic_load(&s->live), parked, q.length, s->cfg.threads - q.waiting,
-                 s->cfg.threads, q.high_water, q.capacity, s->refused, served);
+                 s->cfg.threads, q.high_water, q.capacity, s->refused, served, closes);
+}
+
+/*
+ * Says in the error log that connections are being closed early for a reason,
+ * at most once per reason per CLOSE_LOG_INTERVAL_MS (a slowloris would
+ * otherwise write a line per connection); the stats have the counts.
+ */
+static void log_closes(struct ws_server *s, int64_t now)
+{
+    for (int r = WS_CLOSE_NONE + 1; r < WS_CLOSE_REASONS; r++) {
+        unsigned long n = atomic_load_explicit(&s->closes[r], memory_order_relaxed);
+        if (r == WS_CLOSE_IDLE || n == s->closes_logged[r] ||
+            (s->close_log_at[r] != 0 && now - s->close_log_at[r] < CLOSE_LOG_INTERVAL_MS))
+            continue;
+        ws_log_error(s->log,
+                     "closed %lu connection(s) for %s (%lu in all); the next report of it "
+                     "comes in %d s at the earliest",
+                     n - s->closes_logged[r], ws_close_reason_name((enum ws_close_reason)r), n,
+                     CLOSE_LOG_INTERVAL_MS / 1000);
+        s->closes_logged[r] = n;
+        s->close_log_at[r] = now;
+    }
 }
 
 static void handle_signals(struct ws_server *s, int64_t now)
@@ -577,6 +627,7 @@ static void event_loop(struct ws_server *s)
             handle_signals(s, now);
 
         wait_ms = expire_deadlines(s, now);
+        log_closes(s, now);
         if (ws_fdqueue_kick_due(s, now) && wait_ms > STALL_CHECK_MS)
             wait_ms = STALL_CHECK_MS;
         if (s->accept_paused_until != 0) {
@@ -934,6 +985,9 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
     s->env.send_timeout_ms = cfg->send_timeout_ms;
     s->env.linger_timeout_ms = LINGER_TIMEOUT_MS;
+    s->env.min_rate = cfg->min_rate;
+    s->env.rate_window_ms = RATE_WINDOW_MS;
+    s->env.closes = s->closes;
     s->env.max_requests = cfg->max_requests;
     s->env.max_body = cfg->max_body;
     return s;

@@ -37,7 +37,11 @@ STATS = re.compile(
     r"^webserver: stats: open=(?P<open>\d+) parked=(?P<parked>\d+) queued=(?P<queued>\d+) "
     r"busy_workers=(?P<busy>\d+)/(?P<threads>\d+) "
     r"queue_high_water=(?P<high_water>\d+)/(?P<capacity>\d+) "
-    r"refused_503=(?P<refused>\d+) served=(?P<served>\d+)$")
+    r"refused_503=(?P<refused>\d+) served=(?P<served>\d+) "
+    r"closed_idle=(?P<closed_idle>\d+) closed_head_timeout=(?P<closed_head_timeout>\d+) "
+    r"closed_slow_head=(?P<closed_slow_head>\d+) closed_body_budget=(?P<closed_body_budget>\d+) "
+    r"closed_slow_body=(?P<closed_slow_body>\d+) closed_send_stall=(?P<closed_send_stall>\d+) "
+    r"closed_slow_reader=(?P<closed_slow_reader>\d+)$")
 
 JSON_KEYS = {"time", "client", "request", "status", "bytes", "referer", "user_agent", "wait_us",
              "serve_us"}
