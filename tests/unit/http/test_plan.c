@@ -1062,6 +1062,56 @@ static void test_conn_by_status(void **state)
     }
 }
 
+/* Expect: 100-continue on an answer that is not a success: no 100, and the answer closes. */
+static void test_conn_continue_refused(void **state)
+{
+    struct exchange *x = *state;
+    const struct ws_plan *p;
+
+    x->res = (struct ws_resource){ .status = 404 };
+    p = answer(x, GET("Expect: 100-continue\r\nContent-Length: 5\r\n"));
+    is_page(p, 404, NULL);
+    assert_int_equal(p->send_continue, 0);
+    assert_int_equal(p->discard, 0);
+    assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, 1);
+}
+
+/* A 405 for a body-carrying method without Expect: the body is dropped, the connection kept. */
+static void test_conn_post_body_kept(void **state)
+{
+    const struct ws_plan *p = answer(*state, "POST /index.html HTTP/1.1\r\nHost: h\r\n"
+                                             "Content-Length: 7\r\n\r\n");
+
+    is_page(p, 405, NULL);
+    assert_int_equal(p->discard, 7);
+    assert_int_equal(p->close, 0);
+    assert_int_equal(p->linger, 0);
+}
+
+/* A body larger than max_body on a method answered 405: closed lingering, not read. */
+static void test_conn_post_body_too_large(void **state)
+{
+    const struct ws_plan *p = answer(*state, "POST /index.html HTTP/1.1\r\nHost: h\r\n"
+                                             "Content-Length: 101\r\n\r\n");
+
+    is_page(p, 405, NULL);
+    assert_int_equal(p->discard, 0);
+    assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, 1);
+}
+
+/* A body on a connection that closes after the answer: dropped first, and the close lingers. */
+static void test_conn_close_with_body_lingers(void **state)
+{
+    const struct ws_plan *p = answer(*state, GET("Connection: close\r\nContent-Length: 5\r\n"));
+
+    assert_int_equal(p->status, 200);
+    assert_int_equal(p->discard, 5);
+    assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1140,6 +1190,10 @@ int main(void)
         T(test_conn_continue_no_body),
         T(test_conn_continue_http10),
         T(test_conn_too_large),
+        T(test_conn_continue_refused),
+        T(test_conn_post_body_kept),
+        T(test_conn_post_body_too_large),
+        T(test_conn_close_with_body_lingers),
         T(test_conn_expect_other_body),
         T(test_conn_by_status),
     };
