@@ -92,15 +92,38 @@ struct ws_request {
 int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
                           const struct ws_parse_limits *limits, struct ws_request *req);
 
-/* The first field named `name` (case-insensitive), or NULL. */
-const struct ws_header *ws_request_header(const struct ws_request *req, const char *name);
+/*
+ * The first field named `name` (case-insensitive), or NULL. Inline, like
+ * ws_view_eq_nocase, so that with a literal name most fields are told apart
+ * by their length alone.
+ */
+static inline const struct ws_header *ws_request_header(const struct ws_request *req,
+                                                        const char *name)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name))
+            return &req->headers[i];
+    return NULL;
+}
 
 /*
  * The field named `name` (case-insensitive) if the request has exactly one
  * line of it, else NULL: absent, or repeated, which for a singleton field
  * (Range, If-Range, the date preconditions) means it must be ignored. The
- * result points into req.
+ * result points into req. Inline for the same reason.
  */
-const struct ws_header *ws_request_only_header(const struct ws_request *req, const char *name);
+static inline const struct ws_header *ws_request_only_header(const struct ws_request *req,
+                                                             const char *name)
+{
+    const struct ws_header *found = NULL;
+
+    for (size_t i = 0; i < req->header_count; i++)
+        if (ws_view_eq_nocase(req->headers[i].name, name)) {
+            if (found != NULL)
+                return NULL;
+            found = &req->headers[i];
+        }
+    return found;
+}
 
 #endif

@@ -17,27 +17,6 @@ static int is_target_char(unsigned char c)
     return c > 0x20 && c != 0x7f;
 }
 
-const struct ws_header *ws_request_header(const struct ws_request *req, const char *name)
-{
-    for (size_t i = 0; i < req->header_count; i++)
-        if (ws_view_eq_nocase(req->headers[i].name, name))
-            return &req->headers[i];
-    return NULL;
-}
-
-const struct ws_header *ws_request_only_header(const struct ws_request *req, const char *name)
-{
-    const struct ws_header *found = NULL;
-
-    for (size_t i = 0; i < req->header_count; i++)
-        if (ws_view_eq_nocase(req->headers[i].name, name)) {
-            if (found != NULL)
-                return NULL;
-            found = &req->headers[i];
-        }
-    return found;
-}
-
 static enum ws_method lookup_method(struct ws_view m)
 {
     static const struct {

@@ -341,7 +341,7 @@ static void enter_phase(struct ws_conn *c, enum ws_conn_phase phase)
     c->phase = (uint8_t)phase;
     c->phase_start_ms = c->rate_start_ms = ws_now_ms();
     c->rate_in = 0;
-    c->rate_base = phase == WS_PHASE_SEND ? bytes_moved(c) : 0;
+    c->rate_base = 0; /* a response starts at bytes_sent 0: what it has moved is 0 too */
 }
 
 /*
