@@ -335,12 +335,13 @@ static int checked_hit(struct ws_file_cache *fc, const struct ws_file_origin *or
                        const char *name, size_t len, const struct ws_file_choice *choice,
                        uint64_t epoch, struct ws_file_hit *hit)
 {
-    struct found f = { .present = 0 };
+    struct found f; /* sib[i] is read only where present says it was filled */
     struct entry *e;
     const char *key;
     size_t key_len;
     int k = -1;
 
+    f.present = f.avail = 0;
     if (fstatat(origin->root_fd, len > 0 ? name : ".", &f.file, 0) < 0 || !S_ISREG(f.file.st_mode))
         return 0;
     if (sibling_count(choice) > 0) {
