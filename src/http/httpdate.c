@@ -28,6 +28,16 @@ static char *put4(char *p, int v)
     return put2(p, v % 100);
 }
 
+/* Writes "HH:MM:SS" of tm. */
+static char *put_time(char *p, const struct tm *tm)
+{
+    p = put2(p, tm->tm_hour);
+    *p++ = ':';
+    p = put2(p, tm->tm_min);
+    *p++ = ':';
+    return put2(p, tm->tm_sec);
+}
+
 /*
  * Breaks t down in UTC, clamped to the years these formats can write
  * (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z). Without the clamp a far
@@ -86,11 +96,7 @@ void ws_httpdate_format(time_t t, char *out)
     *p++ = ' ';
     p = put4(p, tm.tm_year + 1900);
     *p++ = ' ';
-    p = put2(p, tm.tm_hour);
-    *p++ = ':';
-    p = put2(p, tm.tm_min);
-    *p++ = ':';
-    p = put2(p, tm.tm_sec);
+    p = put_time(p, &tm);
     memcpy(p, " GMT", 5);
 }
 
@@ -108,11 +114,7 @@ void ws_logdate_format(time_t t, char *out)
     *p++ = '/';
     p = put4(p, tm.tm_year + 1900);
     *p++ = ':';
-    p = put2(p, tm.tm_hour);
-    *p++ = ':';
-    p = put2(p, tm.tm_min);
-    *p++ = ':';
-    p = put2(p, tm.tm_sec);
+    p = put_time(p, &tm);
     memcpy(p, " +0000]", 8);
 }
 

@@ -145,21 +145,7 @@ static void append_locked(struct ws_fdqueue *q, int fd)
 
 int ws_fdqueue_push(struct ws_fdqueue *q, int fd)
 {
-    int rc = 0;
-
-    ws_mutex_lock(&q->lock);
-    while (!q->closed && q->length == q->capacity) {
-        wake_all_poppers_locked(q);
-        q->waiting_pushers++;
-        ws_cond_wait(&q->not_full, &q->lock);
-        q->waiting_pushers--;
-    }
-    if (q->closed)
-        rc = -EPIPE;
-    else
-        append_locked(q, fd);
-    ws_mutex_unlock(&q->lock);
-    return rc;
+    return ws_fdqueue_push_many(q, &fd, 1) == 1 ? 0 : -EPIPE;
 }
 
 int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
