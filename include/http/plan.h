@@ -136,7 +136,7 @@ int ws_plan_may_range(const struct ws_request *req);
  * 416. A listing passes through If-Match and If-None-Match "*" only. An error
  * or redirect gets the built-in HTML page, which the operator's page may
  * replace (operator_page). Statuses after which the request stream cannot be
- * trusted (400, 408, 413, 414, 417, 431, 5xx...) close the connection; a body
+ * trusted (400, 408, 413, 414, 417, 431, and 5xx but 501) close the connection; a body
  * that is not answered with 413 or 417 is discarded first.
  */
 void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,

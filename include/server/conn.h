@@ -83,7 +83,7 @@ enum ws_conn_verdict {
     WS_CONN_CLOSE, /* done: the owner closes and frees the connection */
 };
 
-/* Read-only context shared by every worker; draining is the one mutable field. */
+/* Context shared by every worker: read-only but for draining and the closes counters. */
 struct ws_conn_env {
     struct ws_static_opts statics; /* root, dotfiles, listings, MIME overrides */
     int error_pages_fd;            /* --error-pages directory, or -1 */
@@ -193,7 +193,7 @@ struct ws_conn {
     int64_t wait_us;        /* ring wait of the turn in which the current response began */
     int64_t serve_start_us; /* when the current response began, if timing is logged */
 
-    /* Request body being discarded before the response is sent. */
+    /* Request body being dropped: what came with the head, then the rest after the answer. */
     int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
     uint64_t body_seen;
     struct ws_chunked chunked;

@@ -10,7 +10,9 @@
  * park it: put it in the deadline heap and re-arm it one-shot in the epoll set.
  * When epoll reports a parked connection ready, the event thread takes it out
  * of the heap and pushes it into the ring again. Deadlines that pass close the
- * connection on the event thread.
+ * connection on the event thread, but for the end of a --min-rate window that
+ * the client kept up with, which parks it on with the next window's deadline
+ * (ws_conn_deadline_passed).
  *
  * Locks: the ring has its own mutex (fdqueue.h); the park lock guards the
  * deadline heap, each parked connection's heap slot and the "stopped" flag, and

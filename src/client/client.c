@@ -1,7 +1,7 @@
 /*
  * client/client.c - a command-line HTTP/1.1 client: `client host port path`.
  *
- * main and I/O only; reading the response is http_response.c's job. The socket
+ * main and I/O only; reading the response is src/http/response_parser.c's job. The socket
  * is non-blocking and every wait on it goes through poll with a deadline taken
  * from -t, so no connect, read or write on the network can take longer than
  * that. The response head must fit in WS_RESP_DEFAULT_MAX_HEAD bytes; the body

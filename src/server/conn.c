@@ -6,12 +6,15 @@
  * nothing here takes a lock except the log's print lock (inside ws_log_access).
  * A turn moves through the phases
  *
- *   HEAD --(request with a body)--> BODY --> SEND --(keep-alive)--> HEAD
- *     \--(request without body)------------>/   \--(close)--> LINGER or close
+ *   HEAD --(a body has come with the head)--> BODY --(dropped, or would block)--> SEND
+ *     \--(no body, or 100-continue)-------------------------------------------> SEND
+ *   SEND --(the rest of a body to drop)--> BODY --(dropped)--> HEAD
+ *   SEND --(keep-alive)--> HEAD            SEND --(close)--> LINGER or close
  *
  * and ends when the socket would block (park) or the connection is finished
- * (close). The input being parsed lives in the worker's buffer for the turn and
- * is copied into the record only if the turn ends with bytes unconsumed.
+ * (close); fixed_deadline gives each phase its deadline. The input being parsed lives in the
+ * worker's buffer for the turn and is copied into the record only if the turn ends with bytes
+ * unconsumed.
  */
 #include "server/conn.h"
 

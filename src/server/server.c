@@ -110,7 +110,7 @@ struct ws_server {
     int64_t drain_deadline;
     int signals_seen;
     unsigned long long refused; /* new connections answered 503 */
-    int64_t last_kick_ms;       /* stall watchdog, see ws_fdqueue_kick_due */
+    int64_t last_kick_ms;       /* stall watchdog, see kick_due */
     unsigned long long pops_at_kick;
     unsigned queued_at_kick;
     unsigned long closes_logged[WS_CLOSE_REASONS]; /* closes[r] when r was last logged */
@@ -570,7 +570,7 @@ static void handle_signals(struct ws_server *s, int64_t now)
  * (a worker stuck on a slow disk), wake another worker. Returns whether
  * descriptors are queued, so the caller keeps looking while they are.
  */
-static int ws_fdqueue_kick_due(struct ws_server *s, int64_t now)
+static int kick_due(struct ws_server *s, int64_t now)
 {
     if (now - s->last_kick_ms < STALL_CHECK_MS)
         return s->queued_at_kick > 0;
@@ -628,7 +628,7 @@ static void event_loop(struct ws_server *s)
 
         wait_ms = expire_deadlines(s, now);
         log_closes(s, now);
-        if (ws_fdqueue_kick_due(s, now) && wait_ms > STALL_CHECK_MS)
+        if (kick_due(s, now) && wait_ms > STALL_CHECK_MS)
             wait_ms = STALL_CHECK_MS;
         if (s->accept_paused_until != 0) {
             if (now >= s->accept_paused_until)
