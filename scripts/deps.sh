@@ -26,7 +26,7 @@ ensure_packages() {
 }
 
 # Packages needed to build and test.
-BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind)
+BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind libssl-dev openssl)
 
 # Packages for the operations tests: HAProxy in front of two instances under
 # wrk load, and the man page rendered by man.

@@ -1,0 +1,98 @@
+/*
+ * server/tls.h - TLS for the server (OpenSSL 3): certificates chosen by SNI,
+ * ALPN, session tickets with rotating keys, and reloading the certificates
+ * without a restart.
+ *
+ * DESIGN
+ * A struct ws_tls holds one SSL_CTX per certificate/key pair, the first one the
+ * default. Contexts are reference-counted by OpenSSL: ws_tls_session hands a
+ * new session the current default context, and the SNI callback may switch a
+ * session to the context whose certificate names (SAN, wildcards) match the
+ * name the client asked for. ws_tls_reload builds a complete new set of
+ * contexts and swaps it in under a mutex (taken only by reload and by
+ * ws_tls_session, for a pointer copy and an up-ref); sessions in flight keep
+ * the contexts they hold, which OpenSSL frees with the last of them. A new set
+ * that fails to load is dropped and the old one stays.
+ *
+ * Session tickets are encrypted with keys kept only in memory, shared by every
+ * context of a set and by the sets that replace it, and rotated at least daily:
+ * a ticket made with the previous key is still accepted (and renewed).
+ *
+ * Thread safety: every function may be called from any thread, but
+ * ws_tls_free, which must be called once no session is in use.
+ */
+#ifndef WS_TLS_H
+#define WS_TLS_H
+
+#include <openssl/ssl.h>
+
+#include <stddef.h>
+
+struct ws_tls_pair {
+    const char *cert_file; /* PEM: the certificate, then its chain */
+    const char *key_file;  /* PEM: its private key (RSA or ECDSA) */
+};
+
+struct ws_tls_config {
+    const struct ws_tls_pair *pairs; /* the first pair is the default */
+    unsigned n_pairs;
+    int min_version; /* 12 (TLS 1.2, the default) or 13 */
+};
+
+struct ws_tls;
+
+/*
+ * Loads every pair and builds the contexts with the Mozilla "intermediate"
+ * profile: TLS 1.2 and 1.3 only (or 1.3 with min_version 13), AEAD ciphers with
+ * ECDHE, groups X25519 and P-256, no compression, no renegotiation, server
+ * cipher preference off, ALPN "http/1.1". Returns NULL with a one-line reason
+ * in err (which file, and what OpenSSL said) on failure.
+ */
+struct ws_tls *ws_tls_new(const struct ws_tls_config *cfg, char *err, size_t err_size);
+
+/* Frees everything; no session made by t may be in use any more. */
+void ws_tls_free(struct ws_tls *t);
+
+/*
+ * Loads the pairs again from their files. 0 when the new set is in use for
+ * every handshake from now on; -1 with the reason in err when a file could not
+ * be loaded or a key does not match its certificate: the old set stays.
+ */
+int ws_tls_reload(struct ws_tls *t, char *err, size_t err_size);
+
+/*
+ * A new server-side session on the accepted, non-blocking socket fd (it does
+ * not take fd over), or NULL when memory is short. The caller drives it with
+ * SSL_do_handshake, SSL_read, SSL_write and frees it with SSL_free.
+ */
+SSL *ws_tls_session(struct ws_tls *t, int fd);
+
+/* Counts a handshake that ended: ok, and whether it resumed a session. */
+void ws_tls_count_handshake(struct ws_tls *t, const SSL *ssl, int ok);
+
+struct ws_tls_stats {
+    unsigned long handshakes; /* completed */
+    unsigned long resumed;    /* ... of which resumed a session (a ticket) */
+    unsigned long failed;     /* ended in an alert, a bad record or a close */
+};
+
+void ws_tls_stats(struct ws_tls *t, struct ws_tls_stats *out);
+
+/*
+ * Whether bodies can go out with kernel TLS (SSL_sendfile): the kernel offers
+ * the "tls" upper-layer protocol (/proc/sys/net/ipv4/tcp_available_ulp) and
+ * OpenSSL was built with kTLS. Decided once, at start-up.
+ */
+int ws_tls_ktls_available(void);
+
+/* One line for the start-up message: versions, how many certificates, kTLS or not. */
+const char *ws_tls_describe(struct ws_tls *t);
+
+/*
+ * Rotates the session ticket keys now, as if the current key were due: the
+ * current key becomes the previous one (still accepted), and the previous one
+ * is forgotten. For tests; the server rotates by itself every 12 hours.
+ */
+void ws__tls_rotate_ticket_keys(struct ws_tls *t);
+
+#endif

@@ -1,0 +1,665 @@
+/*
+ * server/tls.c - TLS contexts, SNI, ALPN, session tickets and reload; see tls.h.
+ *
+ * DESIGN
+ * A "set" is one SSL_CTX per certificate/key pair, all built at the same time
+ * with the same settings. The set's first (default) context owns the set: the
+ * set is stored in that context's ex_data under an index of this struct
+ * ws_tls, whose free function frees the set (and drops the set's reference to
+ * every other context) when OpenSSL frees the default context. Every SSL made
+ * by ws_tls_session holds a reference to the default context (as its session
+ * context, even after the SNI callback moved it to another context of the
+ * set), so a set lives exactly as long as its last session or as long as it is
+ * t->current, whichever is longer. Nothing of ours has to track sessions.
+ *
+ * Locks. t->lock guards only t->current (the default context of the set in
+ * use, with one reference held by t): ws_tls_session copies the pointer and
+ * takes a reference under it, ws_tls_reload swaps the pointer under it and
+ * drops the old reference after unlocking. The ticket key ring has its own
+ * lock, taken by the ticket callback (workers, inside SSL_do_handshake) to copy
+ * the keys out and, at most every TICKET_ROTATE_SECS, to rotate them. The two
+ * locks are never held together. The SNI and ALPN callbacks take no lock: a
+ * set never changes once built. The statistics are atomics.
+ *
+ * Who calls what: main builds the struct with ws_tls_new before dropping
+ * privileges and frees it after every worker is joined; the SIGHUP handling
+ * calls ws_tls_reload; workers call ws_tls_session and ws_tls_count_handshake
+ * and drive the sessions; SIGUSR1 calls ws_tls_stats.
+ */
+#include "server/tls.h"
+
+#include "server/sync.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * A ticket key encrypts new tickets for this long and is then kept as the
+ * previous key for as long again, so no key lives longer than a day. The
+ * session lifetime is the same, so a ticket never outlives its key.
+ */
+#define TICKET_ROTATE_SECS (12 * 3600)
+
+/* TLS 1.2 ciphers of Mozilla's "intermediate" profile (v5.7), without DHE. */
+static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+static const char key_groups[] = "X25519:P-256";
+
+/* ALPN protocols we speak, in our order of preference (the HTTP/2 issue adds "h2" first). */
+static const char *const alpn_protocols[] = { "http/1.1" };
+
+static const char ulp_file[] = "/proc/sys/net/ipv4/tcp_available_ulp";
+
+struct ticket_key {
+    unsigned char name[16];
+    unsigned char cipher_key[32]; /* AES-256-CBC */
+    unsigned char hmac_key[32];   /* HMAC-SHA256 */
+    long long born;               /* CLOCK_BOOTTIME seconds */
+    int valid;
+};
+
+struct ticket_ring {
+    pthread_mutex_t lock;
+    struct ticket_key current;  /* encrypts new tickets */
+    struct ticket_key previous; /* still decrypts (and the ticket is renewed) */
+};
+
+/* The contexts of one set; see DESIGN for who owns what. */
+struct ctx_set {
+    unsigned n;
+    struct {
+        SSL_CTX *ctx; /* [0] is the owner of the set (not referenced), the others referenced */
+        X509 *leaf;   /* the context's own certificate, borrowed from it */
+    } entry[];
+};
+
+struct ws_tls {
+    pthread_mutex_t lock; /* guards current */
+    SSL_CTX *current;     /* default context of the set in use; t holds one reference */
+    int set_index;        /* SSL_CTX ex_data index where a default context keeps its set */
+    int min_version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
+    int ktls;             /* SSL_OP_ENABLE_KTLS on every context */
+    unsigned n_pairs;
+    struct ws_tls_pair *pairs; /* copies of the configured pairs, with their own strings */
+    struct ticket_ring tickets;
+    atomic_ulong handshakes, resumed, failed;
+    char description[256];
+};
+
+/*
+ * Writes "<what>: <OpenSSL's reason for the first error queued>" into err and
+ * empties this thread's error queue, so that no stale error confuses a later
+ * SSL_get_error on the same thread.
+ */
+static void tls_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tls_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    char what[512], reason[256] = "";
+    unsigned long e = ERR_get_error();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (e != 0) {
+        const char *r = ERR_reason_error_string(e);
+        if (r != NULL)
+            snprintf(reason, sizeof(reason), "%s", r);
+        else
+            ERR_error_string_n(e, reason, sizeof(reason));
+    }
+    ERR_clear_error();
+    if (err_size == 0)
+        return;
+    if (reason[0] != '\0')
+        snprintf(err, err_size, "%s: %s", what, reason);
+    else
+        snprintf(err, err_size, "%s", what);
+}
+
+/* ---- kernel TLS ---- */
+
+static pthread_once_t ktls_once = PTHREAD_ONCE_INIT;
+static int ktls_on;
+static const char *ktls_why = "";
+
+/*
+ * kTLS needs both halves: OpenSSL built with it and a kernel offering the
+ * "tls" ULP. The machines this project is tested on lack the ULP, so the kTLS
+ * path (SSL_OP_ENABLE_KTLS here, SSL_sendfile in the connection) is compiled
+ * and guarded but not exercised by the tests or CI. The file lists only ULPs
+ * already loaded: where the tls module is built but not loaded yet, run
+ * "modprobe tls" before starting the server.
+ */
+static void ktls_probe(void)
+{
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+    char buf[256];
+    size_t len;
+    FILE *f = fopen(ulp_file, "re");
+
+    if (f == NULL) {
+        ktls_why = "cannot read /proc/sys/net/ipv4/tcp_available_ulp";
+        return;
+    }
+    len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    for (char *save = NULL, *w = strtok_r(buf, " \t\n", &save); w != NULL;
+         w = strtok_r(NULL, " \t\n", &save))
+        if (strcmp(w, "tls") == 0) {
+            ktls_on = 1;
+            ktls_why = "the kernel has the tls ULP";
+            return;
+        }
+    ktls_why = "the kernel has no tls ULP";
+#else
+    (void)ulp_file;
+    ktls_why = "OpenSSL was built without kTLS";
+#endif
+}
+
+int ws_tls_ktls_available(void)
+{
+    pthread_once(&ktls_once, ktls_probe);
+    return ktls_on;
+}
+
+/* ---- session ticket keys ---- */
+
+static long long boot_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (long long)ts.tv_sec;
+}
+
+/* Makes a fresh current key; the old current becomes the previous one. Lock held. */
+static int rotate_locked(struct ticket_ring *r, long long now)
+{
+    struct ticket_key k;
+
+    if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
+        RAND_bytes(k.cipher_key, sizeof(k.cipher_key)) != 1 ||
+        RAND_bytes(k.hmac_key, sizeof(k.hmac_key)) != 1) {
+        OPENSSL_cleanse(&k, sizeof(k));
+        return -1;
+    }
+    k.born = now;
+    k.valid = 1;
+    OPENSSL_cleanse(&r->previous, sizeof(r->previous));
+    r->previous = r->current;
+    r->current = k;
+    OPENSSL_cleanse(&k, sizeof(k));
+    return 0;
+}
+
+/*
+ * Copies the keys in use now into *cur and *prev, rotating first when the
+ * current key is due; a key older than two periods (the server was idle) is
+ * never handed out. -1 when no current key could be made.
+ */
+static int ticket_keys(struct ticket_ring *r, struct ticket_key *cur, struct ticket_key *prev)
+{
+    long long now = boot_seconds();
+    int rc = 0;
+
+    ws_mutex_lock(&r->lock);
+    if (r->previous.valid && now - r->previous.born >= 2 * TICKET_ROTATE_SECS)
+        OPENSSL_cleanse(&r->previous, sizeof(r->previous));
+    if (!r->current.valid || now - r->current.born >= TICKET_ROTATE_SECS) {
+        rc = rotate_locked(r, now);
+        if (r->previous.valid && now - r->previous.born >= 2 * TICKET_ROTATE_SECS)
+            OPENSSL_cleanse(&r->previous, sizeof(r->previous));
+    }
+    *cur = r->current;
+    *prev = r->previous;
+    ws_mutex_unlock(&r->lock);
+    return rc == 0 && cur->valid ? 0 : -1;
+}
+
+static int set_hmac_key(EVP_MAC_CTX *hctx, const struct ticket_key *k)
+{
+    OSSL_PARAM params[3];
+
+    params[0] = OSSL_PARAM_construct_octet_string(
+        OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)k->hmac_key, sizeof(k->hmac_key));
+    params[1] =
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
+}
+
+/*
+ * OpenSSL's ticket callback. enc 1: a new ticket is sealed with the current
+ * key (0: no ticket is sent, the handshake goes on). enc 0: 1 for a ticket of
+ * the current key, 2 for one of the previous key (accepted, and a new ticket
+ * is sent), 0 for an unknown key (a full handshake), -1 for an error.
+ */
+static int ticket_key_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
+                         EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+    struct ws_tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    struct ticket_key cur, prev;
+    const struct ticket_key *k = NULL;
+    int rc;
+
+    if (ticket_keys(&t->tickets, &cur, &prev) < 0) {
+        rc = enc ? 0 : -1;
+        goto out;
+    }
+    if (enc) {
+        k = &cur;
+        memcpy(key_name, k->name, sizeof(k->name));
+        if (RAND_bytes(iv, 16) != 1 ||
+            EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->cipher_key, iv) != 1 ||
+            set_hmac_key(hctx, k) < 0)
+            rc = -1;
+        else
+            rc = 1;
+        goto out;
+    }
+    if (memcmp(key_name, cur.name, sizeof(cur.name)) == 0) {
+        k = &cur;
+        rc = 1;
+    } else if (prev.valid && memcmp(key_name, prev.name, sizeof(prev.name)) == 0) {
+        k = &prev;
+        rc = 2;
+    } else {
+        rc = 0;
+        goto out;
+    }
+    if (set_hmac_key(hctx, k) < 0 ||
+        EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->cipher_key, iv) != 1)
+        rc = -1;
+out:
+    OPENSSL_cleanse(&cur, sizeof(cur));
+    OPENSSL_cleanse(&prev, sizeof(prev));
+    return rc;
+}
+
+void ws__tls_rotate_ticket_keys(struct ws_tls *t)
+{
+    ws_mutex_lock(&t->tickets.lock);
+    rotate_locked(&t->tickets, boot_seconds());
+    ws_mutex_unlock(&t->tickets.lock);
+}
+
+/* ---- SNI and ALPN ---- */
+
+/*
+ * Moves the session to the context whose certificate names (SAN DNS names,
+ * wildcards in the first label, or the subject CN where there is no SAN)
+ * match the name the client asked for. No name, or no match, keeps the
+ * default certificate: RFC 6066 lets the server go on, and a client that
+ * verifies will then refuse the name itself.
+ */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+    const struct ctx_set *set = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+    if (name == NULL)
+        return SSL_TLSEXT_ERR_NOACK;
+    for (unsigned i = 0; i < set->n; i++) {
+        if (X509_check_host(set->entry[i].leaf, name, strlen(name),
+                            X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
+            continue;
+        if (SSL_get_SSL_CTX(ssl) != set->entry[i].ctx &&
+            SSL_set_SSL_CTX(ssl, set->entry[i].ctx) == NULL) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_TLSEXT_ERR_ALERT_FATAL;
+        }
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+/*
+ * Picks our most preferred protocol among those the client offers. A client
+ * that offers ALPN but none of our protocols gets a fatal
+ * no_application_protocol alert: RFC 7301, section 3.2, says the server SHALL
+ * send it, and going on without ALPN would leave a client that offered only
+ * "h2" speaking HTTP/2 to an HTTP/1.1 server. A client that sends no ALPN at
+ * all is not asked (this callback is not called) and gets HTTP/1.1.
+ */
+static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen, void *arg)
+{
+    for (size_t p = 0; p < sizeof(alpn_protocols) / sizeof(alpn_protocols[0]); p++) {
+        size_t plen = strlen(alpn_protocols[p]);
+        for (unsigned i = 0; i < inlen;) {
+            unsigned len = in[i];
+            if (len == 0 || len > inlen - i - 1)
+                return SSL_TLSEXT_ERR_ALERT_FATAL; /* a malformed list */
+            if (len == plen && memcmp(in + i + 1, alpn_protocols[p], plen) == 0) {
+                *out = (const unsigned char *)alpn_protocols[p];
+                *outlen = (unsigned char)plen;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            i += 1 + len;
+        }
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* ---- contexts ---- */
+
+/* The protocol settings shared by every context (Mozilla "intermediate"). */
+static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
+{
+    uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                       /* A peer closing without close_notify is an ordinary EOF for
+                        * HTTP, whose framing tells a truncated response anyway. */
+                       SSL_OP_IGNORE_UNEXPECTED_EOF;
+
+#ifdef SSL_OP_NO_CLIENT_RENEGOTIATION
+    options |= SSL_OP_NO_CLIENT_RENEGOTIATION;
+#endif
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+    if (t->ktls)
+        options |= SSL_OP_ENABLE_KTLS;
+#endif
+    if (SSL_CTX_set_min_proto_version(ctx, t->min_version) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
+        SSL_CTX_set1_groups_list(ctx, key_groups) != 1 || SSL_CTX_set_num_tickets(ctx, 1) != 1)
+        return -1;
+    SSL_CTX_set_options(ctx, options);
+    /* The client's order decides: every cipher on the list is strong. */
+    SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* The connection writes what the socket takes and retries with a refilled buffer. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    /* Resumption is by ticket only (TLS 1.2 and 1.3): no server-side cache to lock or fill. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_timeout(ctx, TICKET_ROTATE_SECS);
+    SSL_CTX_set_app_data(ctx, t);
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) != 1)
+        return -1;
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
+    return 0;
+}
+
+/* One context for one pair, or NULL with the reason (naming the file) in err. */
+static SSL_CTX *new_context(struct ws_tls *t, const struct ws_tls_pair *p, X509 **leaf, char *err,
+                            size_t err_size)
+{
+    SSL_CTX *ctx;
+
+    ERR_clear_error(); /* the checks below read the queue */
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        tls_error(err, err_size, "cannot create a TLS context");
+        return NULL;
+    }
+    if (configure_context(t, ctx) < 0) {
+        tls_error(err, err_size, "cannot configure a TLS context");
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, p->cert_file) != 1) {
+        tls_error(err, err_size, "cannot load the certificate chain %s", p->cert_file);
+        goto fail;
+    }
+    *leaf = SSL_CTX_get0_certificate(ctx);
+    /* A key of the certificate's type that is not its key fails here, another type below. */
+    if (SSL_CTX_use_PrivateKey_file(ctx, p->key_file, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_error()) != X509_R_KEY_VALUES_MISMATCH) {
+        tls_error(err, err_size, "cannot load the private key %s for %s", p->key_file,
+                  p->cert_file);
+        goto fail;
+    }
+    if (ERR_peek_error() != 0 || SSL_CTX_check_private_key(ctx) != 1) {
+        tls_error(err, err_size, "the private key %s does not match the certificate %s",
+                  p->key_file, p->cert_file);
+        goto fail;
+    }
+    return ctx;
+
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* ex_data free function: the default context of a set is being freed, and the set with it. */
+static void free_set(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    struct ctx_set *set = ptr;
+
+    if (set == NULL)
+        return;
+    for (unsigned i = 1; i < set->n; i++)
+        SSL_CTX_free(set->entry[i].ctx);
+    free(set);
+}
+
+/*
+ * Builds a set from every pair's files and returns its default context (one
+ * reference, the caller's), or NULL with the reason in err.
+ */
+static SSL_CTX *build_set(struct ws_tls *t, char *err, size_t err_size)
+{
+    struct ctx_set *set = calloc(1, sizeof(*set) + t->n_pairs * sizeof(set->entry[0]));
+    unsigned i;
+
+    if (set == NULL) {
+        snprintf(err, err_size, "cannot build the TLS contexts: %s", strerror(errno));
+        return NULL;
+    }
+    for (i = 0; i < t->n_pairs; i++) {
+        set->entry[i].ctx = new_context(t, &t->pairs[i], &set->entry[i].leaf, err, err_size);
+        if (set->entry[i].ctx == NULL)
+            goto fail;
+        set->n = i + 1;
+    }
+    for (i = 0; i < set->n; i++) {
+        SSL_CTX_set_tlsext_servername_callback(set->entry[i].ctx, servername_cb);
+        SSL_CTX_set_tlsext_servername_arg(set->entry[i].ctx, set);
+    }
+    if (SSL_CTX_set_ex_data(set->entry[0].ctx, t->set_index, set) != 1) {
+        tls_error(err, err_size, "cannot build the TLS contexts");
+        goto fail;
+    }
+    return set->entry[0].ctx; /* which owns the set from now on */
+
+fail:
+    for (i = 0; i < set->n; i++)
+        SSL_CTX_free(set->entry[i].ctx);
+    free(set);
+    return NULL;
+}
+
+/* The first DNS name of the certificate, else its subject CN, else "?". */
+static void certificate_name(X509 *cert, char *out, size_t size)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+
+    snprintf(out, size, "?");
+    for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type == GEN_DNS) {
+            snprintf(out, size, "%.*s", ASN1_STRING_length(gn->d.dNSName),
+                     (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
+            break;
+        }
+    }
+    if (names == NULL || strcmp(out, "?") == 0)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)size);
+    GENERAL_NAMES_free(names);
+}
+
+static void describe(struct ws_tls *t)
+{
+    const struct ctx_set *set = SSL_CTX_get_ex_data(t->current, t->set_index);
+    char name[128];
+
+    certificate_name(set->entry[0].leaf, name, sizeof(name));
+    ws_tls_ktls_available();
+    snprintf(t->description, sizeof(t->description),
+             "TLS %s, %u certificate%s (default %s), kTLS %s: %s",
+             t->min_version == TLS1_3_VERSION ? "1.3" : "1.2-1.3", t->n_pairs,
+             t->n_pairs == 1 ? "" : "s", name, t->ktls ? "on" : "off", ktls_why);
+}
+
+/* Copies the pairs' file names, which must outlive the caller's strings for reloads. */
+static int copy_pairs(struct ws_tls *t, const struct ws_tls_config *cfg)
+{
+    t->pairs = calloc(cfg->n_pairs, sizeof(t->pairs[0]));
+    if (t->pairs == NULL)
+        return -1;
+    t->n_pairs = cfg->n_pairs;
+    for (unsigned i = 0; i < cfg->n_pairs; i++) {
+        t->pairs[i].cert_file = strdup(cfg->pairs[i].cert_file);
+        t->pairs[i].key_file = strdup(cfg->pairs[i].key_file);
+        if (t->pairs[i].cert_file == NULL || t->pairs[i].key_file == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static void free_pairs(struct ws_tls *t)
+{
+    for (unsigned i = 0; t->pairs != NULL && i < t->n_pairs; i++) {
+        free((void *)(uintptr_t)t->pairs[i].cert_file);
+        free((void *)(uintptr_t)t->pairs[i].key_file);
+    }
+    free(t->pairs);
+}
+
+struct ws_tls *ws_tls_new(const struct ws_tls_config *cfg, char *err, size_t err_size)
+{
+    struct ws_tls *t;
+
+    if (cfg->n_pairs == 0 || (cfg->min_version != 12 && cfg->min_version != 13)) {
+        snprintf(err, err_size, "TLS needs a certificate and TLS 1.2 or 1.3 as the minimum");
+        errno = EINVAL;
+        return NULL;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL || copy_pairs(t, cfg) < 0) {
+        snprintf(err, err_size, "cannot set up TLS: %s", strerror(ENOMEM));
+        goto fail_alloc;
+    }
+    t->min_version = cfg->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    t->ktls = ws_tls_ktls_available();
+    t->set_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_set);
+    if (t->set_index < 0) {
+        tls_error(err, err_size, "cannot set up TLS");
+        goto fail_alloc;
+    }
+    if (pthread_mutex_init(&t->lock, NULL) != 0)
+        goto fail_index;
+    if (pthread_mutex_init(&t->tickets.lock, NULL) != 0)
+        goto fail_lock;
+    t->current = build_set(t, err, err_size);
+    if (t->current == NULL)
+        goto fail_tickets;
+    describe(t);
+    return t;
+
+fail_tickets:
+    pthread_mutex_destroy(&t->tickets.lock);
+fail_lock:
+    pthread_mutex_destroy(&t->lock);
+fail_index:
+    CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL_CTX, t->set_index);
+fail_alloc:
+    if (t != NULL)
+        free_pairs(t);
+    free(t);
+    errno = EINVAL;
+    return NULL;
+}
+
+void ws_tls_free(struct ws_tls *t)
+{
+    if (t == NULL)
+        return;
+    SSL_CTX_free(t->current); /* frees the set, and with it every other context */
+    CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL_CTX, t->set_index);
+    pthread_mutex_destroy(&t->tickets.lock);
+    pthread_mutex_destroy(&t->lock);
+    OPENSSL_cleanse(&t->tickets, sizeof(t->tickets));
+    free_pairs(t);
+    free(t);
+}
+
+int ws_tls_reload(struct ws_tls *t, char *err, size_t err_size)
+{
+    SSL_CTX *fresh = build_set(t, err, err_size), *old;
+
+    if (fresh == NULL)
+        return -1;
+    ws_mutex_lock(&t->lock);
+    old = t->current;
+    t->current = fresh;
+    ws_mutex_unlock(&t->lock);
+    SSL_CTX_free(old); /* sessions still holding it keep it (and its set) alive */
+    return 0;
+}
+
+SSL *ws_tls_session(struct ws_tls *t, int fd)
+{
+    SSL_CTX *ctx;
+    SSL *ssl;
+
+    ws_mutex_lock(&t->lock);
+    ctx = t->current;
+    SSL_CTX_up_ref(ctx);
+    ws_mutex_unlock(&t->lock);
+    ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the session holds its own reference */
+    if (ssl == NULL)
+        goto fail;
+    if (SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        goto fail;
+    }
+    SSL_set_accept_state(ssl);
+    return ssl;
+
+fail:
+    ERR_clear_error();
+    errno = ENOMEM;
+    return NULL;
+}
+
+void ws_tls_count_handshake(struct ws_tls *t, const SSL *ssl, int ok)
+{
+    if (!ok) {
+        atomic_fetch_add_explicit(&t->failed, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->handshakes, 1, memory_order_relaxed);
+    if (SSL_session_reused(ssl))
+        atomic_fetch_add_explicit(&t->resumed, 1, memory_order_relaxed);
+}
+
+void ws_tls_stats(struct ws_tls *t, struct ws_tls_stats *out)
+{
+    out->handshakes = atomic_load_explicit(&t->handshakes, memory_order_relaxed);
+    out->resumed = atomic_load_explicit(&t->resumed, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&t->failed, memory_order_relaxed);
+}
+
+const char *ws_tls_describe(struct ws_tls *t)
+{
+    return t->description;
+}

@@ -1,0 +1,558 @@
+/*
+ * server/test_tls.c - TLS contexts: certificates by SNI, ALPN, versions,
+ * session tickets and their rotation, reloads, load errors.
+ *
+ * The group setup makes a CA and three certificates with the openssl command
+ * in a fresh temporary directory (no key is ever committed): "a" (ECDSA P-256,
+ * a.test and *.a.test, the default), "b" (RSA, b.test) and "a2" (a new ECDSA
+ * key for the same names, for reloads). Each certificate has its own serial
+ * number, which is how a test tells which one the server presented.
+ *
+ * Handshakes are real: the server side is a session from ws_tls_session on one
+ * end of a non-blocking socketpair, the client an SSL on the other end that
+ * trusts the test CA, both driven in turn by this thread for a bounded number
+ * of rounds. The driver counts the server's handshakes with
+ * ws_tls_count_handshake as the connection code does.
+ */
+#include "test_util.h"
+
+#include "server/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum { SERIAL_A = 1001, SERIAL_B = 1002, SERIAL_A2 = 1003 };
+
+static char dir[64];
+
+/* dir/name into out (PATH_SIZE bytes). */
+#define PATH_SIZE 256
+static const char *path(char *out, const char *name)
+{
+    snprintf(out, PATH_SIZE, "%s/%s", dir, name);
+    return out;
+}
+
+static const char gen_script[] =
+    "set -e\n"
+    "cd \"$1\"\n"
+    "ec='-newkey ec -pkeyopt ec_paramgen_curve:P-256'\n"
+    "openssl req -x509 $ec -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ws-test-ca \\\n"
+    "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign\n"
+    "issue() { # name, newkey options, subject CN, SAN, serial\n"
+    "  openssl req -new $2 -nodes -keyout $1.key -out $1.csr -subj /CN=$3\n"
+    "  printf 'subjectAltName=%s\\n' \"$4\" > $1.ext\n"
+    "  openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -set_serial $5 -days 2 \\\n"
+    "    -extfile $1.ext -out $1.pem\n"
+    "}\n"
+    "issue a \"$ec\" a.test 'DNS:a.test,DNS:*.a.test' 1001\n"
+    "issue b '-newkey rsa:2048' b.test DNS:b.test 1002\n"
+    "issue a2 \"$ec\" a.test 'DNS:a.test,DNS:*.a.test' 1003\n"
+    "printf 'not a key\\n' > garbage.key\n";
+
+static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shell(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static int make_certificates(void **state)
+{
+    char p[PATH_SIZE];
+    FILE *f;
+
+    snprintf(dir, sizeof(dir), "/tmp/ws_test_tls.XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    f = fopen(path(p, "gen.sh"), "w");
+    if (f == NULL)
+        return -1;
+    fputs(gen_script, f);
+    fclose(f);
+    if (shell("sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir, dir) != 0) {
+        shell("cat %s/gen.log >&2", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_certificates(void **state)
+{
+    return shell("rm -rf '%s'", dir) == 0 ? 0 : -1;
+}
+
+/* ---- the server under test ---- */
+
+static struct ws_tls *server_with(const char *const *names, unsigned n, int min_version)
+{
+    char cert[8][PATH_SIZE], key[8][PATH_SIZE], name[64], err[512] = "";
+    struct ws_tls_pair pairs[8];
+    struct ws_tls_config cfg = { pairs, n, min_version };
+    struct ws_tls *t;
+
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%s.pem", names[i]);
+        pairs[i].cert_file = path(cert[i], name);
+        snprintf(name, sizeof(name), "%s.key", names[i]);
+        pairs[i].key_file = path(key[i], name);
+    }
+    t = ws_tls_new(&cfg, err, sizeof(err));
+    if (t == NULL)
+        fail_msg("ws_tls_new: %s", err);
+    return t;
+}
+
+static struct ws_tls *server_ab(int min_version)
+{
+    static const char *const names[] = { "a", "b" };
+    return server_with(names, 2, min_version);
+}
+
+/* ---- the client, and a connection between the two ---- */
+
+static SSL_CTX *client_ctx(int max_version)
+{
+    char ca[PATH_SIZE];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, path(ca, "ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (max_version != 0)
+        assert_int_equal(SSL_CTX_set_max_proto_version(ctx, max_version), 1);
+    return ctx;
+}
+
+struct conn {
+    int fd[2]; /* [0] the server's end */
+    SSL *server, *client;
+    int server_ok, client_ok;
+};
+
+/* A socketpair and the server's session on it (made now: before a reload, say). */
+static void conn_open(struct conn *c, struct ws_tls *t)
+{
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, c->fd), 0);
+    c->server = ws_tls_session(t, c->fd[0]);
+    assert_non_null(c->server);
+}
+
+/*
+ * The client's session: SNI name (also the name verified, or "a.test" without
+ * SNI), a session to resume, an ALPN list in wire format.
+ */
+static void conn_client(struct conn *c, SSL_CTX *ctx, const char *sni, SSL_SESSION *resume,
+                        const char *alpn, size_t alpn_len)
+{
+    c->client = SSL_new(ctx);
+    assert_non_null(c->client);
+    assert_int_equal(SSL_set_fd(c->client, c->fd[1]), 1);
+    SSL_set_connect_state(c->client);
+    if (sni != NULL)
+        assert_int_equal(SSL_set_tlsext_host_name(c->client, sni), 1);
+    assert_int_equal(SSL_set1_host(c->client, sni != NULL ? sni : "a.test"), 1);
+    if (resume != NULL)
+        assert_int_equal(SSL_set_session(c->client, resume), 1);
+    if (alpn != NULL)
+        assert_int_equal(
+            SSL_set_alpn_protos(c->client, (const unsigned char *)alpn, (unsigned)alpn_len), 0);
+}
+
+/* One handshake step; 1 done, 0 not yet, -1 failed. */
+static int step(SSL *ssl)
+{
+    int r = SSL_do_handshake(ssl), e;
+
+    if (r == 1)
+        return 1;
+    e = SSL_get_error(ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/* Runs both sides until both are done or one has failed; 1 when both succeeded. */
+static int conn_handshake(struct conn *c, struct ws_tls *t)
+{
+    int s = 0, cl = 0;
+
+    for (int round = 0; round < 50 && s >= 0 && cl >= 0 && !(s == 1 && cl == 1); round++) {
+        if (cl == 0)
+            cl = step(c->client);
+        if (s == 0)
+            s = step(c->server);
+    }
+    /* Let the side that has not failed read the other's alert. */
+    if (cl == 0)
+        cl = step(c->client);
+    if (s == 0)
+        s = step(c->server);
+    ws_tls_count_handshake(t, c->server, s == 1);
+    ERR_clear_error();
+    c->server_ok = s == 1;
+    c->client_ok = cl == 1;
+    return s == 1 && cl == 1;
+}
+
+/* The client's session after a handshake, tickets read (TLS 1.3 sends them after it). */
+static SSL_SESSION *conn_session(struct conn *c)
+{
+    char byte;
+    assert_int_equal(SSL_read(c->client, &byte, 1), -1);
+    assert_int_equal(SSL_get_error(c->client, -1), SSL_ERROR_WANT_READ);
+    return SSL_get1_session(c->client);
+}
+
+static long peer_serial(const struct conn *c)
+{
+    X509 *peer = SSL_get0_peer_certificate(c->client);
+    assert_non_null(peer);
+    return ASN1_INTEGER_get(X509_get0_serialNumber(peer));
+}
+
+/* Closes both sides, with close_notify after a handshake (or the client's session is dropped). */
+static void conn_close(struct conn *c)
+{
+    if (c->client_ok)
+        SSL_shutdown(c->client);
+    if (c->server_ok)
+        SSL_shutdown(c->server);
+    SSL_free(c->client);
+    SSL_free(c->server);
+    close(c->fd[0]);
+    close(c->fd[1]);
+}
+
+/* A full handshake (optionally resuming) that must succeed; returns the served serial. */
+static long handshake_ok(struct ws_tls *t, SSL_CTX *ctx, const char *sni, SSL_SESSION *resume,
+                         int *reused, SSL_SESSION **session_out)
+{
+    struct conn c;
+    long serial;
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, sni, resume, NULL, 0);
+    if (!conn_handshake(&c, t))
+        fail_msg("handshake for %s failed", sni ? sni : "(no SNI)");
+    assert_int_equal(SSL_get_verify_result(c.client), X509_V_OK);
+    serial = peer_serial(&c);
+    if (reused != NULL)
+        *reused = SSL_session_reused(c.server);
+    if (session_out != NULL)
+        *session_out = conn_session(&c);
+    conn_close(&c);
+    return serial;
+}
+
+/* ---- the tests ---- */
+
+/* Without SNI the first pair is served, and the handshake is counted. */
+static void test_default_certificate(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    struct ws_tls_stats st;
+
+    assert_int_equal(handshake_ok(t, ctx, NULL, NULL, NULL, NULL), SERIAL_A);
+    ws_tls_stats(t, &st);
+    assert_int_equal(st.handshakes, 1);
+    assert_int_equal(st.resumed, 0);
+    assert_int_equal(st.failed, 0);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* SNI picks the certificate by its names: exact, wildcard, and no match (the default). */
+static void test_sni(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0), *tls12 = client_ctx(TLS1_2_VERSION);
+    struct conn c;
+
+    assert_int_equal(handshake_ok(t, ctx, "b.test", NULL, NULL, NULL), SERIAL_B);
+    assert_int_equal(handshake_ok(t, tls12, "b.test", NULL, NULL, NULL), SERIAL_B);
+    assert_int_equal(handshake_ok(t, ctx, "x.a.test", NULL, NULL, NULL), SERIAL_A);
+    assert_int_equal(handshake_ok(t, ctx, "a.test", NULL, NULL, NULL), SERIAL_A);
+
+    /* b.test's certificate is RSA, a.test's ECDSA. */
+    conn_open(&c, t);
+    conn_client(&c, tls12, "b.test", NULL, NULL, 0);
+    assert_true(conn_handshake(&c, t));
+    assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(SSL_get0_peer_certificate(c.client))),
+                     EVP_PKEY_RSA);
+    assert_non_null(strstr(SSL_get_cipher_name(c.client), "ECDHE-RSA-"));
+    conn_close(&c);
+
+    /* An unknown name gets the default certificate (refused by a client that checks the name). */
+    conn_open(&c, t);
+    conn_client(&c, ctx, "other.test", NULL, NULL, 0);
+    assert_false(conn_handshake(&c, t));
+    assert_int_equal(SSL_get_verify_result(c.client), X509_V_ERR_HOSTNAME_MISMATCH);
+    conn_close(&c);
+    conn_open(&c, t);
+    conn_client(&c, ctx, "other.test", NULL, NULL, 0);
+    assert_int_equal(SSL_set1_host(c.client, "a.test"), 1);
+    assert_true(conn_handshake(&c, t));
+    assert_int_equal(peer_serial(&c), SERIAL_A);
+    conn_close(&c);
+
+    SSL_CTX_free(tls12);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* ALPN: http/1.1 is chosen; a client offering only h2 is refused; no ALPN is fine. */
+static void test_alpn(void **state)
+{
+    static const char both[] = "\x02h2\x08http/1.1", h2[] = "\x02h2";
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    const unsigned char *proto;
+    unsigned len;
+    struct conn c;
+    struct ws_tls_stats st;
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, NULL, NULL, both, LIT_LEN(both));
+    assert_true(conn_handshake(&c, t));
+    SSL_get0_alpn_selected(c.client, &proto, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(proto, "http/1.1", 8);
+    conn_close(&c);
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, NULL, NULL, h2, LIT_LEN(h2));
+    assert_false(conn_handshake(&c, t));
+    assert_false(c.client_ok);
+    conn_close(&c);
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, NULL, NULL, NULL, 0);
+    assert_true(conn_handshake(&c, t));
+    SSL_get0_alpn_selected(c.client, &proto, &len);
+    assert_int_equal(len, 0);
+    conn_close(&c);
+
+    ws_tls_stats(t, &st);
+    assert_int_equal(st.handshakes, 2);
+    assert_int_equal(st.failed, 1);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* TLS 1.2 is served by default with an AEAD ECDHE cipher, refused with min_version 13. */
+static void test_versions(void **state)
+{
+    struct ws_tls *t12 = server_ab(12), *t13 = server_ab(13);
+    SSL_CTX *tls12 = client_ctx(TLS1_2_VERSION), *any = client_ctx(0);
+    struct ws_tls_stats st;
+    struct conn c;
+
+    conn_open(&c, t12);
+    conn_client(&c, tls12, NULL, NULL, NULL, 0);
+    assert_true(conn_handshake(&c, t12));
+    assert_int_equal(SSL_version(c.server), TLS1_2_VERSION);
+    assert_non_null(strstr(SSL_get_cipher_name(c.server), "ECDHE-ECDSA-"));
+    conn_close(&c);
+
+    conn_open(&c, t13);
+    conn_client(&c, tls12, NULL, NULL, NULL, 0);
+    assert_false(conn_handshake(&c, t13));
+    conn_close(&c);
+    conn_open(&c, t13);
+    conn_client(&c, any, NULL, NULL, NULL, 0);
+    assert_true(conn_handshake(&c, t13));
+    assert_int_equal(SSL_version(c.server), TLS1_3_VERSION);
+    conn_close(&c);
+
+    ws_tls_stats(t13, &st);
+    assert_int_equal(st.handshakes, 1);
+    assert_int_equal(st.failed, 1);
+    assert_non_null(strstr(ws_tls_describe(t13), "TLS 1.3,"));
+    assert_non_null(strstr(ws_tls_describe(t12), "TLS 1.2-1.3, 2 certificates (default a.test)"));
+    assert_non_null(strstr(ws_tls_describe(t12), "kTLS"));
+    SSL_CTX_free(any);
+    SSL_CTX_free(tls12);
+    ws_tls_free(t13);
+    ws_tls_free(t12);
+}
+
+/* A ticket from a first handshake resumes the session, in TLS 1.3 and in TLS 1.2. */
+static void test_resumption(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx13 = client_ctx(0), *ctx12 = client_ctx(TLS1_2_VERSION);
+    SSL_CTX *ctxs[] = { ctx13, ctx12 };
+    struct ws_tls_stats st;
+
+    for (size_t i = 0; i < ARRAY_LEN(ctxs); i++) {
+        SSL_SESSION *s1 = NULL, *s2 = NULL;
+        int reused = -1;
+        handshake_ok(t, ctxs[i], "b.test", NULL, &reused, &s1);
+        assert_int_equal(reused, 0);
+        assert_non_null(s1);
+        assert_true(SSL_SESSION_is_resumable(s1));
+        assert_int_equal(handshake_ok(t, ctxs[i], "b.test", s1, &reused, &s2), SERIAL_B);
+        assert_int_equal(reused, 1);
+        SSL_SESSION_free(s2);
+        SSL_SESSION_free(s1);
+    }
+    ws_tls_stats(t, &st);
+    assert_int_equal(st.handshakes, 4);
+    assert_int_equal(st.resumed, 2);
+    assert_int_equal(st.failed, 0);
+    SSL_CTX_free(ctx12);
+    SSL_CTX_free(ctx13);
+    ws_tls_free(t);
+}
+
+/* After one rotation an old ticket is still accepted; after two it is not. */
+static void test_ticket_rotation(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    SSL_SESSION *s1 = NULL;
+    int reused = -1;
+
+    handshake_ok(t, ctx, NULL, NULL, NULL, &s1);
+    ws__tls_rotate_ticket_keys(t);
+    handshake_ok(t, ctx, NULL, s1, &reused, NULL);
+    assert_int_equal(reused, 1);
+    ws__tls_rotate_ticket_keys(t);
+    handshake_ok(t, ctx, NULL, s1, &reused, NULL);
+    assert_int_equal(reused, 0);
+    SSL_SESSION_free(s1);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* The "live" pair, which the reload tests overwrite: a copy of a. */
+static struct ws_tls *live_server(void)
+{
+    static const char *const names[] = { "live", "b" };
+    assert_int_equal(
+        shell("cp %s/a.pem %s/live.pem && cp %s/a.key %s/live.key", dir, dir, dir, dir), 0);
+    return server_with(names, 2, 12);
+}
+
+/* A reload that cannot load its files fails, names the file, and keeps the old pair. */
+static void test_reload_refused(void **state)
+{
+    struct ws_tls *t = live_server();
+    SSL_CTX *ctx = client_ctx(0);
+    char err[512] = "";
+
+    assert_int_equal(
+        shell("cp %s/a2.pem %s/live.pem && cp %s/garbage.key %s/live.key", dir, dir, dir, dir), 0);
+    assert_int_equal(ws_tls_reload(t, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "live.key"));
+    assert_int_equal(handshake_ok(t, ctx, NULL, NULL, NULL, NULL), SERIAL_A);
+
+    /* A key that belongs to another certificate. */
+    assert_int_equal(shell("cp %s/a.key %s/live.key", dir, dir), 0);
+    assert_int_equal(ws_tls_reload(t, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "live.key"));
+    assert_non_null(strstr(err, "does not match"));
+    assert_int_equal(handshake_ok(t, ctx, NULL, NULL, NULL, NULL), SERIAL_A);
+    assert_int_equal(handshake_ok(t, ctx, "b.test", NULL, NULL, NULL), SERIAL_B);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/*
+ * A reload with a good new pair serves it to new sessions; a session made
+ * before the reload completes with the old pair (and SNI still works for it);
+ * a ticket from before the reload still resumes.
+ */
+static void test_reload_new_pair(void **state)
+{
+    struct ws_tls *t = live_server();
+    SSL_CTX *ctx = client_ctx(0);
+    SSL_SESSION *before = NULL;
+    struct conn old_plain, old_sni;
+    char err[512] = "";
+    int reused = -1;
+
+    handshake_ok(t, ctx, NULL, NULL, NULL, &before);
+    conn_open(&old_plain, t);
+    conn_open(&old_sni, t);
+    assert_int_equal(
+        shell("cp %s/a2.pem %s/live.pem && cp %s/a2.key %s/live.key", dir, dir, dir, dir), 0);
+    assert_int_equal(ws_tls_reload(t, err, sizeof(err)), 0);
+
+    assert_int_equal(handshake_ok(t, ctx, NULL, NULL, NULL, NULL), SERIAL_A2);
+    assert_int_equal(handshake_ok(t, ctx, "y.a.test", NULL, NULL, NULL), SERIAL_A2);
+    conn_client(&old_plain, ctx, NULL, NULL, NULL, 0);
+    assert_true(conn_handshake(&old_plain, t));
+    assert_int_equal(peer_serial(&old_plain), SERIAL_A);
+    conn_client(&old_sni, ctx, "b.test", NULL, NULL, 0);
+    assert_true(conn_handshake(&old_sni, t));
+    assert_int_equal(peer_serial(&old_sni), SERIAL_B);
+
+    handshake_ok(t, ctx, NULL, before, &reused, NULL);
+    assert_int_equal(reused, 1);
+
+    /* The old set outlives the reload only through these sessions. */
+    conn_close(&old_plain);
+    conn_close(&old_sni);
+    SSL_SESSION_free(before);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* ws_tls_new refuses a key that does not match, or a missing file, naming the file. */
+static void test_load_errors(void **state)
+{
+    char cert[PATH_SIZE], key[PATH_SIZE], missing[PATH_SIZE], err[512];
+    struct ws_tls_pair pair = { path(cert, "a.pem"), path(key, "b.key") };
+    struct ws_tls_config cfg = { &pair, 1, 12 };
+
+    memset(err, 0, sizeof(err));
+    assert_null(ws_tls_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, key));
+    assert_non_null(strstr(err, cert));
+
+    pair.key_file = path(key, "a.key");
+    pair.cert_file = path(missing, "missing.pem");
+    memset(err, 0, sizeof(err));
+    assert_null(ws_tls_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, missing));
+    assert_non_null(strstr(err, "No such file"));
+
+    pair.cert_file = path(cert, "a.pem");
+    pair.key_file = path(key, "garbage.key");
+    memset(err, 0, sizeof(err));
+    assert_null(ws_tls_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, key));
+
+    cfg.n_pairs = 0;
+    assert_null(ws_tls_new(&cfg, err, sizeof(err)));
+    cfg.n_pairs = 1;
+    cfg.min_version = 11;
+    assert_null(ws_tls_new(&cfg, err, sizeof(err)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_certificate),
+        cmocka_unit_test(test_sni),
+        cmocka_unit_test(test_alpn),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_resumption),
+        cmocka_unit_test(test_ticket_rotation),
+        cmocka_unit_test(test_reload_refused),
+        cmocka_unit_test(test_reload_new_pair),
+        cmocka_unit_test(test_load_errors),
+    };
+    return cmocka_run_group_tests(tests, make_certificates, remove_certificates);
+}
