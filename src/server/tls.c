@@ -370,9 +370,6 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
                         * HTTP, whose framing tells a truncated response anyway. */
                        SSL_OP_IGNORE_UNEXPECTED_EOF;
 
-#ifdef SSL_OP_NO_CLIENT_RENEGOTIATION
-    options |= SSL_OP_NO_CLIENT_RENEGOTIATION;
-#endif
 #if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
     if (t->ktls)
         options |= SSL_OP_ENABLE_KTLS;
@@ -383,8 +380,11 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
         SSL_CTX_set1_groups_list(ctx, key_groups) != 1 || SSL_CTX_set_num_tickets(ctx, 1) != 1)
         return -1;
     SSL_CTX_set_options(ctx, options);
-    /* The client's order decides: every cipher on the list is strong. */
-    SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /*
+     * The client's order decides: every cipher on the list is strong. OpenSSL 3
+     * refuses a client's renegotiation unless this option is set; never set it.
+     */
+    SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     /* The connection writes what the socket takes and retries with a refilled buffer. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);

@@ -386,6 +386,72 @@ static void test_versions(void **state)
     ws_tls_free(t12);
 }
 
+/* Negotiates with a client limited by configure (a cipher list, groups); 1 on success. */
+static int handshake_with(struct ws_tls *t, SSL_CTX *ctx, const char *ciphers, const char *suites,
+                          const char *groups, char *cipher, size_t size)
+{
+    struct conn c;
+    int ok;
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, NULL, NULL, NULL, 0);
+    if (ciphers != NULL)
+        assert_int_equal(SSL_set_cipher_list(c.client, ciphers), 1);
+    if (suites != NULL)
+        assert_int_equal(SSL_set_ciphersuites(c.client, suites), 1);
+    if (groups != NULL)
+        assert_int_equal(SSL_set1_groups_list(c.client, groups), 1);
+    ok = conn_handshake(&c, t);
+    snprintf(cipher, size, "%s", ok ? SSL_get_cipher_name(c.server) : "");
+    conn_close(&c);
+    return ok;
+}
+
+/*
+ * The intermediate profile: no CBC cipher, the client's order decides (it
+ * prefers ChaCha20 here), no group but X25519 and P-256, no renegotiation.
+ */
+static void test_policy(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *tls12 = client_ctx(TLS1_2_VERSION), *any = client_ctx(0);
+    char cipher[64], byte;
+    struct conn c;
+    int r, refused = 0;
+
+    assert_false(handshake_with(t, tls12, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384", NULL,
+                                NULL, cipher, sizeof(cipher)));
+    assert_true(handshake_with(t, tls12,
+                               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256", NULL,
+                               NULL, cipher, sizeof(cipher)));
+    assert_string_equal(cipher, "ECDHE-ECDSA-CHACHA20-POLY1305");
+    assert_true(handshake_with(t, any, NULL, "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+                               NULL, cipher, sizeof(cipher)));
+    assert_string_equal(cipher, "TLS_CHACHA20_POLY1305_SHA256");
+    assert_false(handshake_with(t, any, NULL, NULL, "P-384:P-521", cipher, sizeof(cipher)));
+    assert_true(handshake_with(t, any, NULL, NULL, "P-384:P-256", cipher, sizeof(cipher)));
+
+    /* A TLS 1.2 client asking to renegotiate never completes a second handshake. */
+    conn_open(&c, t);
+    conn_client(&c, tls12, NULL, NULL, NULL, 0);
+    assert_true(conn_handshake(&c, t));
+    assert_int_equal(SSL_renegotiate(c.client), 1);
+    for (int round = 0; round < 20 && !refused; round++) {
+        r = SSL_do_handshake(c.client);
+        assert_int_not_equal(r, 1);
+        refused = SSL_get_error(c.client, r) == SSL_ERROR_SSL;
+        SSL_read(c.server, &byte, 1);
+    }
+    assert_true(refused);
+    ERR_clear_error();
+    c.client_ok = 0;
+    conn_close(&c);
+
+    SSL_CTX_free(any);
+    SSL_CTX_free(tls12);
+    ws_tls_free(t);
+}
+
 /* A ticket from a first handshake resumes the session, in TLS 1.3 and in TLS 1.2. */
 static void test_resumption(void **state)
 {
@@ -548,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_sni),
         cmocka_unit_test(test_alpn),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_policy),
         cmocka_unit_test(test_resumption),
         cmocka_unit_test(test_ticket_rotation),
         cmocka_unit_test(test_reload_refused),
