@@ -9,9 +9,12 @@
 #define WS_CONFIG_H
 
 #include "http/forwarded.h"
+#include "server/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define WS_MAX_TLS_PAIRS 8 /* --tls-cert/--tls-key pairs */
 
 struct ws_config {
     int port;                               /* 0..65535; 0 lets the kernel choose */
@@ -41,6 +44,13 @@ struct ws_config {
     int stat_every_request;                 /* --revalidate=stat: no inotify watch */
     struct ws_cidr trusted[WS_MAX_TRUSTED]; /* --trusted-proxy blocks */
     unsigned n_trusted;
+    struct ws_tls_pair tls_pairs[WS_MAX_TLS_PAIRS]; /* n-th --tls-cert, n-th --tls-key */
+    unsigned n_tls_pairs;                           /* 0: no HTTPS listener */
+    int tls_port;       /* HTTPS port (default 6790), 0..65535; with a certificate only */
+    int tls_min;        /* oldest TLS version: 12 (the default) or 13, as ws_tls_config wants */
+    int redirect_https; /* the cleartext port answers every request with 308 to https:// */
+    int hsts;           /* send Strict-Transport-Security on HTTPS responses... */
+    unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */
 };
 
 enum ws_config_result {

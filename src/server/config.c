@@ -18,7 +18,7 @@
 
 static const char help_text[] =
     "Usage: webserver [OPTION]...\n"
-    "Serve the files under a directory over HTTP/1.1.\n"
+    "Serve the files under a directory over HTTP/1.1, and over HTTPS with --tls-cert.\n"
     "\n"
     "  -p, --port=PORT              TCP port to listen on (default 6789; 0 picks a free one)\n"
     "  -t, --threads=N              worker threads (default 8)\n"
@@ -52,12 +52,22 @@ static const char help_text[] =
     "                               how cached small files are checked against the\n"
     "                               disk: inotify (default; a stat only after a change\n"
     "                               is reported) or a stat on every request\n"
+    "      --tls-cert=FILE          PEM certificate chain for HTTPS (repeatable: the first\n"
+    "                               is the default, the others are chosen by SNI)\n"
+    "      --tls-key=FILE           PEM private key of the --tls-cert in the same place\n"
+    "                               (the first key goes with the first certificate...)\n"
+    "      --tls-port=PORT          TCP port for HTTPS (default 6790; 0 picks a free one)\n"
+    "      --redirect-https         answer every cleartext request with 308 to https://\n"
+    "      --hsts=SECS              send Strict-Transport-Security with this max-age on\n"
+    "                               HTTPS responses (default: none)\n"
+    "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
     "\n"
     "Diagnostics go to standard error, the access log to standard output.\n"
-    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reopens the log files,\n"
+    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reopens the log files and\n"
+    "loads the certificates again,\n"
     "SIGUSR1 writes a statistics line to the error log.\n"
     "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 if the server\n"
     "could not start, 2 for a usage error.\n";
@@ -86,6 +96,8 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->cache_mode = WS_CACHE_AUTO;
     cfg->cache_max_age = 0;
     cfg->defer_accept_secs = 1;
+    cfg->tls_port = 6790;
+    cfg->tls_min = 12;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -137,6 +149,12 @@ enum {
     OPT_REUSEPORT,
     OPT_DEFER_ACCEPT,
     OPT_REVALIDATE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_PORT,
+    OPT_REDIRECT_HTTPS,
+    OPT_HSTS,
+    OPT_TLS_MIN,
 };
 
 static const struct option long_opts[] = {
@@ -164,6 +182,12 @@ static const struct option long_opts[] = {
     { "reuseport", no_argument, NULL, OPT_REUSEPORT },
     { "defer-accept", required_argument, NULL, OPT_DEFER_ACCEPT },
     { "revalidate", required_argument, NULL, OPT_REVALIDATE },
+    { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+    { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+    { "tls-port", required_argument, NULL, OPT_TLS_PORT },
+    { "redirect-https", no_argument, NULL, OPT_REDIRECT_HTTPS },
+    { "hsts", required_argument, NULL, OPT_HSTS },
+    { "tls-min", required_argument, NULL, OPT_TLS_MIN },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -263,6 +287,17 @@ static int set_numeric_option(struct ws_config *cfg, int c, const char *arg)
             return -1;
         cfg->defer_accept_secs = (unsigned)v;
         return 0;
+    case OPT_TLS_PORT:
+        if (ws_parse_uint(arg, 0, 65535, &v) < 0)
+            return -1;
+        cfg->tls_port = (int)v;
+        return 0;
+    case OPT_HSTS:
+        if (ws_parse_uint(arg, 0, 0x7fffffff, &v) < 0)
+            return -1;
+        cfg->hsts = 1;
+        cfg->hsts_secs = (unsigned)v;
+        return 0;
     default: return 1;
     }
 }
@@ -346,6 +381,15 @@ static int set_named_option(struct ws_config *cfg, int c, char *arg)
             return -1;
         return 0;
     case OPT_REUSEPORT: cfg->reuseport = 1; return 0;
+    case OPT_REDIRECT_HTTPS: cfg->redirect_https = 1; return 0;
+    case OPT_TLS_MIN:
+        if (strcmp(arg, "1.2") == 0)
+            cfg->tls_min = 12;
+        else if (strcmp(arg, "1.3") == 0)
+            cfg->tls_min = 13;
+        else
+            return -1;
+        return 0;
     case 'u':
         if (arg[0] == '\0')
             return -1;
@@ -355,9 +399,67 @@ static int set_named_option(struct ws_config *cfg, int c, char *arg)
     }
 }
 
+/* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
+struct tls_args {
+    unsigned n[2];
+    int tls_only; /* the first option that needs a certificate, or 0 */
+};
+
+/* Records the n-th --tls-cert or --tls-key as the n-th pair's file. */
+static int add_tls_file(struct ws_config *cfg, struct tls_args *a, int which, char *arg, char *err,
+                        size_t err_size)
+{
+    const char *name = which == 0 ? "--tls-cert" : "--tls-key";
+
+    if (arg[0] == '\0') {
+        set_error(err, err_size, "invalid value '' for %s", name);
+        return -1;
+    }
+    if (a->n[which] == WS_MAX_TLS_PAIRS) {
+        set_error(err, err_size, "at most %d %s options", WS_MAX_TLS_PAIRS, name);
+        return -1;
+    }
+    if (which == 0)
+        cfg->tls_pairs[a->n[0]++].cert_file = arg;
+    else
+        cfg->tls_pairs[a->n[1]++].key_file = arg;
+    return 0;
+}
+
+/* Pairs the certificates with their keys and checks the options that need them. */
+static int check_tls(struct ws_config *cfg, const struct tls_args *a, char *err, size_t err_size)
+{
+    char name[32];
+
+    if (a->n[0] > a->n[1]) {
+        set_error(err, err_size,
+                  "--tls-cert %s has no --tls-key (give each certificate's key, in the same order)",
+                  cfg->tls_pairs[a->n[1]].cert_file);
+        return -1;
+    }
+    if (a->n[1] > a->n[0]) {
+        set_error(err, err_size,
+                  "--tls-key %s has no --tls-cert (give each key's certificate, in the same order)",
+                  cfg->tls_pairs[a->n[0]].key_file);
+        return -1;
+    }
+    cfg->n_tls_pairs = a->n[0];
+    if (cfg->n_tls_pairs == 0 && a->tls_only != 0) {
+        set_error(err, err_size, "%s needs a certificate (--tls-cert FILE --tls-key FILE)",
+                  option_name(a->tls_only, name, sizeof(name)));
+        return -1;
+    }
+    if (cfg->n_tls_pairs > 0 && cfg->tls_port == cfg->port && cfg->port != 0) {
+        set_error(err, err_size, "--tls-port %d is the cleartext --port too", cfg->tls_port);
+        return -1;
+    }
+    return 0;
+}
+
 enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
                                       size_t err_size)
 {
+    struct tls_args tls = { { 0, 0 }, 0 };
     char name[32];
     int c = 0, rc;
 
@@ -375,6 +477,11 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 goto bad_value;
             cfg->n_trusted++;
             break;
+        case OPT_TLS_CERT:
+        case OPT_TLS_KEY:
+            if (add_tls_file(cfg, &tls, c == OPT_TLS_KEY, optarg, err, err_size) < 0)
+                return WS_CONFIG_ERROR;
+            break;
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;
         case ':':
@@ -388,6 +495,9 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 return unknown_option(err, err_size, argv);
             if (rc < 0)
                 goto bad_value;
+            if (tls.tls_only == 0 &&
+                (c == OPT_TLS_PORT || c == OPT_REDIRECT_HTTPS || c == OPT_HSTS || c == OPT_TLS_MIN))
+                tls.tls_only = c;
             break;
         }
     }
@@ -395,6 +505,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         set_error(err, err_size, "unexpected argument '%s' (try --help)", argv[optind]);
         return WS_CONFIG_ERROR;
     }
+    if (check_tls(cfg, &tls, err, err_size) < 0)
+        return WS_CONFIG_ERROR;
     return WS_CONFIG_RUN;
 
 bad_value:

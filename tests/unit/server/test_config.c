@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#define MAX_ARGS 8
+#define MAX_ARGS 12
 
 /* Builds argv = { "webserver", args..., NULL } in argv (MAX_ARGS + 2 slots). */
 static int make_argv(char *const *args, char **argv)
@@ -93,6 +93,11 @@ static void test_defaults(void **state)
     assert_int_equal(d.shutdown_grace_ms, 10000);
     assert_int_equal(d.max_requests, 1000);
     assert_true(d.max_body == 1024 * 1024);
+    assert_int_equal(d.n_tls_pairs, 0);
+    assert_int_equal(d.tls_port, 6790);
+    assert_int_equal(d.tls_min, 12);
+    assert_int_equal(d.redirect_https, 0);
+    assert_int_equal(d.hsts, 0);
 
     /* No arguments: exactly the defaults. */
     memset(&p, 0xa5, sizeof(p));
@@ -252,6 +257,22 @@ static const struct error_case error_cases[] = {
     { "positional after options",        { "-p", "80", "www" },                  "'www'", "unexpected" },
     { "-- ends the options",             { "-r", "a", "--", "-p" },              "'-p'", "unexpected" },
     { "positional before options",       { "www", "-p", "80" },                  "'www'", "unexpected" },
+    { "a certificate without its key",   { "--tls-cert", "a.pem" },              "a.pem", "--tls-key" },
+    { "a key without a certificate",     { "--tls-key", "a.key" },               "a.key", "--tls-cert" },
+    { "the second certificate's key missing", { "--tls-cert", "a.pem", "--tls-key", "a.key", "--tls-cert", "b.pem" }, "b.pem", "no --tls-key" },
+    { "two keys for one certificate",    { "--tls-cert", "a.pem", "--tls-key", "a.key", "--tls-key", "b.key" }, "b.key", "no --tls-cert" },
+    { "empty certificate name",          { "--tls-cert=", "--tls-key", "a.key" }, "''", "--tls-cert" },
+    { "empty key name",                  { "--tls-cert", "a.pem", "--tls-key=" }, "''", "--tls-key" },
+    { "tls-min 1.1",                     { "--tls-min", "1.1" },                 "'1.1'", "--tls-min" },
+    { "tls-min 1.2.0",                   { "--tls-min=1.2.0" },                  "'1.2.0'", "--tls-min" },
+    { "tls-port 65536",                  { "--tls-port", "65536" },              "'65536'", "--tls-port" },
+    { "hsts -1",                         { "--hsts", "-1" },                     "'-1'", "--hsts" },
+    { "hsts 2^31",                       { "--hsts", "2147483648" },             "'2147483648'", "--hsts" },
+    { "hsts without a certificate",      { "--hsts", "60" },                     "--hsts", "certificate" },
+    { "redirect-https without a certificate", { "--redirect-https" },            "--redirect-https", "certificate" },
+    { "tls-port without a certificate",  { "--tls-port", "443" },                "--tls-port", "certificate" },
+    { "tls-min without a certificate",   { "--tls-min", "1.3" },                 "--tls-min", "certificate" },
+    { "tls-port equal to port",          { "--tls-cert", "a.pem", "--tls-key", "a.key", "--tls-port", "6789" }, "6789", "--port" },
 };
 /* clang-format on */
 
@@ -331,6 +352,65 @@ static void test_results(void **state)
     }
     assert_non_null(strstr(ws_config_help(), "--port"));
     assert_non_null(strstr(ws_config_help(), "--max-body"));
+    assert_non_null(strstr(ws_config_help(), "--tls-cert"));
+}
+
+/* Certificates pair with keys by position; the other TLS options need a certificate. */
+static void test_tls_options(void **state)
+{
+    char *two_pairs[] = { "--tls-cert",       "a.pem",           "--tls-key", "a.key",
+                          "--tls-cert=b.pem", "--tls-key=b.key", NULL };
+    char *certs_first[] = { "--tls-cert", "a.pem",     "--tls-cert", "b.pem", "--tls-key",
+                            "a.key",      "--tls-key", "b.key",      NULL };
+    char *all[] = { "--tls-cert",       "a.pem",    "--tls-key", "a.key", "--tls-port", "443",
+                    "--redirect-https", "--hsts=0", "--tls-min", "1.3",   NULL };
+    char *ports_0[] = { "-p", "0", "--tls-port", "0", "--tls-cert", "a", "--tls-key", "k", NULL };
+    char *many[2 * 2 * (WS_MAX_TLS_PAIRS + 1) + 1];
+    struct ws_config cfg;
+    char err[256] = "";
+
+    assert_int_equal(parse(two_pairs, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_tls_pairs, 2);
+    assert_string_equal(cfg.tls_pairs[0].cert_file, "a.pem");
+    assert_string_equal(cfg.tls_pairs[0].key_file, "a.key");
+    assert_string_equal(cfg.tls_pairs[1].cert_file, "b.pem");
+    assert_string_equal(cfg.tls_pairs[1].key_file, "b.key");
+    assert_int_equal(cfg.tls_port, 6790);
+    assert_int_equal(cfg.tls_min, 12);
+    assert_int_equal(cfg.redirect_https, 0);
+    assert_int_equal(cfg.hsts, 0);
+
+    assert_int_equal(parse(certs_first, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_tls_pairs, 2);
+    assert_string_equal(cfg.tls_pairs[0].key_file, "a.key");
+    assert_string_equal(cfg.tls_pairs[1].cert_file, "b.pem");
+    assert_string_equal(cfg.tls_pairs[1].key_file, "b.key");
+
+    assert_int_equal(parse(all, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_tls_pairs, 1);
+    assert_int_equal(cfg.tls_port, 443);
+    assert_int_equal(cfg.redirect_https, 1);
+    assert_int_equal(cfg.hsts, 1); /* max-age=0 is sent: it makes browsers forget */
+    assert_int_equal(cfg.hsts_secs, 0);
+    assert_int_equal(cfg.tls_min, 13);
+
+    assert_int_equal(parse(ports_0, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.tls_port, 0);
+
+    /* WS_MAX_TLS_PAIRS pairs are accepted, one more is refused (argv built by hand). */
+    many[0] = "webserver";
+    for (int i = 0; i < WS_MAX_TLS_PAIRS + 1; i++) {
+        many[1 + 4 * i] = "--tls-cert";
+        many[2 + 4 * i] = "c.pem";
+        many[3 + 4 * i] = "--tls-key";
+        many[4 + 4 * i] = "k.pem";
+    }
+    assert_int_equal(ws_config_parse(&cfg, 1 + 4 * WS_MAX_TLS_PAIRS, many, err, sizeof(err)),
+                     WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_tls_pairs, WS_MAX_TLS_PAIRS);
+    assert_int_equal(ws_config_parse(&cfg, 1 + 4 * (WS_MAX_TLS_PAIRS + 1), many, err, sizeof(err)),
+                     WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--tls-cert"));
 }
 
 /* An error inside a group of short options must not leave getopt mid-group. */
@@ -373,10 +453,11 @@ static void test_error_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_number_options),
-        cmocka_unit_test(test_string_options),   cmocka_unit_test(test_revalidate),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_results),
-        cmocka_unit_test(test_repeated_parsing), cmocka_unit_test(test_error_buffer),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_number_options),
+        cmocka_unit_test(test_string_options), cmocka_unit_test(test_revalidate),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_results),
+        cmocka_unit_test(test_tls_options),    cmocka_unit_test(test_repeated_parsing),
+        cmocka_unit_test(test_error_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
