@@ -511,7 +511,6 @@ static void describe(struct ws_tls *t)
     char name[128];
 
     certificate_name(set->entry[0].leaf, name, sizeof(name));
-    ws_tls_ktls_available();
     snprintf(t->description, sizeof(t->description),
              "TLS %s, %u certificate%s (default %s), kTLS %s: %s",
              t->min_version == TLS1_3_VERSION ? "1.3" : "1.2-1.3", t->n_pairs,
@@ -564,10 +563,14 @@ struct ws_tls *ws_tls_new(const struct ws_tls_config *cfg, char *err, size_t err
         tls_error(err, err_size, "cannot set up TLS");
         goto fail_alloc;
     }
-    if (pthread_mutex_init(&t->lock, NULL) != 0)
+    if (pthread_mutex_init(&t->lock, NULL) != 0) {
+        snprintf(err, err_size, "cannot set up TLS: no mutex");
         goto fail_index;
-    if (pthread_mutex_init(&t->tickets.lock, NULL) != 0)
+    }
+    if (pthread_mutex_init(&t->tickets.lock, NULL) != 0) {
+        snprintf(err, err_size, "cannot set up TLS: no mutex");
         goto fail_lock;
+    }
     t->current = build_set(t, err, err_size);
     if (t->current == NULL)
         goto fail_tickets;
