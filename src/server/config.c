@@ -287,17 +287,6 @@ static int set_numeric_option(struct ws_config *cfg, int c, const char *arg)
             return -1;
         cfg->defer_accept_secs = (unsigned)v;
         return 0;
-    case OPT_TLS_PORT:
-        if (ws_parse_uint(arg, 0, 65535, &v) < 0)
-            return -1;
-        cfg->tls_port = (int)v;
-        return 0;
-    case OPT_HSTS:
-        if (ws_parse_uint(arg, 0, 0x7fffffff, &v) < 0)
-            return -1;
-        cfg->hsts = 1;
-        cfg->hsts_secs = (unsigned)v;
-        return 0;
     default: return 1;
     }
 }
@@ -381,6 +370,35 @@ static int set_named_option(struct ws_config *cfg, int c, char *arg)
             return -1;
         return 0;
     case OPT_REUSEPORT: cfg->reuseport = 1; return 0;
+    case 'u':
+        if (arg[0] == '\0')
+            return -1;
+        cfg->user = arg;
+        return 0;
+    default: return 1;
+    }
+}
+
+/*
+ * Applies an HTTPS option other than the certificate files to *cfg. Returns
+ * 0, -1 for a bad value, or 1 when c is not such an option.
+ */
+static int set_tls_option(struct ws_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case OPT_TLS_PORT:
+        if (ws_parse_uint(arg, 0, 65535, &v) < 0)
+            return -1;
+        cfg->tls_port = (int)v;
+        return 0;
+    case OPT_HSTS:
+        if (ws_parse_uint(arg, 0, 0x7fffffff, &v) < 0)
+            return -1;
+        cfg->hsts = 1;
+        cfg->hsts_secs = (unsigned)v;
+        return 0;
     case OPT_REDIRECT_HTTPS: cfg->redirect_https = 1; return 0;
     case OPT_TLS_MIN:
         if (strcmp(arg, "1.2") == 0)
@@ -389,11 +407,6 @@ static int set_named_option(struct ws_config *cfg, int c, char *arg)
             cfg->tls_min = 13;
         else
             return -1;
-        return 0;
-    case 'u':
-        if (arg[0] == '\0')
-            return -1;
-        cfg->user = arg;
         return 0;
     default: return 1;
     }
@@ -491,6 +504,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             rc = set_numeric_option(cfg, c, optarg);
             if (rc == 1)
                 rc = set_named_option(cfg, c, optarg);
+            if (rc == 1)
+                rc = set_tls_option(cfg, c, optarg);
             if (rc == 1)
                 return unknown_option(err, err_size, argv);
             if (rc < 0)
