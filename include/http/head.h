@@ -22,19 +22,20 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size);
 
 struct ws_head {
     int status;
-    const char *date;             /* IMF-fixdate */
-    const char *content_type;     /* NULL: none */
-    int64_t content_length;       /* -1: none */
-    const char *content_range;    /* NULL: none; e.g. "bytes 0-99/1000" */
-    const char *content_encoding; /* NULL: none */
-    const char *etag;             /* NULL: none; with its quotes */
-    const char *last_modified;    /* NULL: none */
-    const char *cache_control;    /* NULL: none */
-    const char *location;         /* NULL: none */
-    const char *allow;            /* NULL: none */
-    int vary_accept_encoding;     /* "Vary: Accept-Encoding" */
-    int accept_ranges;            /* "Accept-Ranges: bytes" */
-    int connection;               /* 0: no header, 1: "close", 2: "keep-alive" */
+    const char *date;                      /* IMF-fixdate */
+    const char *content_type;              /* NULL: none */
+    int64_t content_length;                /* -1: none */
+    const char *content_range;             /* NULL: none; e.g. "bytes 0-99/1000" */
+    const char *content_encoding;          /* NULL: none */
+    const char *etag;                      /* NULL: none; with its quotes */
+    const char *last_modified;             /* NULL: none */
+    const char *cache_control;             /* NULL: none */
+    const char *location;                  /* NULL: none */
+    const char *allow;                     /* NULL: none */
+    const char *strict_transport_security; /* NULL: none; e.g. "max-age=31536000" */
+    int vary_accept_encoding;              /* "Vary: Accept-Encoding" */
+    int accept_ranges;                     /* "Accept-Ranges: bytes" */
+    int connection;                        /* 0: no header, 1: "close", 2: "keep-alive" */
 };
 
 /*

@@ -58,6 +58,9 @@ struct ws_plan_env {
     uint64_t max_body;        /* a request body larger than this: 413 */
     const char *date;         /* IMF-fixdate for the Date field, kept current by the caller */
     uint64_t *boundary_state; /* xorshift state for multipart boundaries; stepped here */
+    int secure;               /* the request came over TLS */
+    unsigned hsts_secs;       /* with secure: Strict-Transport-Security max-age; 0: none */
+    int https_redirect_port;  /* nonzero: every request gets a 308 to https:// on this port */
 };
 
 enum ws_body_kind {
@@ -101,13 +104,16 @@ struct ws_plan {
     char content_type[96];
     char boundary[17];
     char page[WS_PLAN_PAGE_MAX];
+    char redirect[WS_PLAN_LOCATION_MAX + 1]; /* a 308's Location */
+    char hsts[32];
     char parts[WS_PLAN_PARTS_MAX];
 };
 
 /*
  * The status a request gets without looking at its path, or 0 when the path
  * must be resolved (a GET or HEAD of an origin-form or absolute-form target):
- * 417 for an Expect we cannot meet, 501 for a method we do not implement, 200
+ * 417 for an Expect we cannot meet, 501 for a method we do not implement, 308
+ * for any other request with env->https_redirect_port (400 for "*"), 200
  * for OPTIONS (any target: what we allow does not vary), 405 for any other
  * method, 400 for "*" with GET or HEAD, 413 for a Content-Length above
  * env->max_body.
@@ -135,9 +141,11 @@ int ws_plan_may_range(const struct ws_request *req);
  * Range field that If-Range allows, 206 with one range or a multipart body, or
  * 416. A listing passes through If-Match and If-None-Match "*" only. An error
  * or redirect gets the built-in HTML page, which the operator's page may
- * replace (operator_page). Statuses after which the request stream cannot be
- * trusted (400, 408, 413, 414, 417, 431, and 5xx but 501) close the connection; a body
- * that is not answered with 413 or 417 is discarded first.
+ * replace (operator_page). A 308 to https:// goes to the request's host (its
+ * port replaced) and target; without a host it is a 400. Every response over
+ * TLS carries Strict-Transport-Security when env->hsts_secs says so. Statuses after which the
+ * request stream cannot be trusted (400, 408, 413, 414, 417, 431, and 5xx but 501) close the
+ * connection; a body that is not answered with 413 or 417 is discarded first.
  */
 void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
                   const struct ws_resource *res, const struct ws_plan_env *env, int last_request);

@@ -102,7 +102,10 @@ struct ws_conn_env {
     unsigned rate_window_ms; /* ... measured over windows this long (the first one is the grace) */
     unsigned max_requests;
     uint64_t max_body;
-    atomic_ulong *closes; /* WS_CLOSE_REASONS counters, or NULL */
+    atomic_ulong *closes;    /* WS_CLOSE_REASONS counters, or NULL */
+    struct ws_tls *tls;      /* counts handshakes (tls.h), or NULL */
+    unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
+    int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -111,6 +114,7 @@ struct ws_worker_buf {
     char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
     char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
     char log[8192];                            /* access log line being built */
+    char tls_buf[16384];                       /* file bytes on their way into a TLS record */
     struct ws_plan plan;                       /* the response being prepared */
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */
@@ -146,6 +150,15 @@ struct ws_conn {
     uint8_t synced;       /* pushed for input, after the event thread synced the watch */
     int64_t queued_us;    /* when it was last pushed into the ring (ws_now_us) */
     int64_t turn_wait_us; /* how long this turn waited in the ring */
+
+    /*
+     * TLS (transport.h), or NULL for plain TCP. The server sets it right after
+     * accept; then the owner's alone, freed with the record.
+     */
+    struct ssl_st *tls;
+    uint8_t tls_failed;  /* a fatal TLS error: no close_notify */
+    uint8_t tls_checked; /* the first byte was seen to start a TLS record */
+    uint32_t io_want;    /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
 
     /* The state machine: the owner's alone. */
     uint8_t phase;          /* enum ws_conn_phase */

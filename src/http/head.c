@@ -14,6 +14,7 @@ const char *ws_status_reason(int status)
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 304: return "Not Modified";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -36,7 +37,8 @@ const char *ws_status_reason(int status)
 static const char *status_message(int status)
 {
     switch (status) {
-    case 301: return "The document has moved";
+    case 301:
+    case 308: return "The document has moved";
     case 400: return "The server could not understand this request.";
     case 403: return "You do not have permission to access this resource.";
     case 404: return "The requested URL was not found on this server.";
@@ -112,16 +114,20 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size)
     const char *reason = ws_status_reason(status);
     int n;
 
-    if (status == 301 && location != NULL) {
+    if ((status == 301 || status == 308) && location != NULL) {
         /*
          * The location carries the request's query as the client sent it, so
          * it is escaped here. One byte is kept for the NUL, as snprintf would.
          */
         struct writer w = { out, out + (size > 0 ? size - 1 : 0), size == 0 };
 
-        put_str(&w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>301 ");
+        put_str(&w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+        put_u64(&w, (uint64_t)status);
+        put_str(&w, " ");
         put_str(&w, reason);
-        put_str(&w, "</title></head>\n<body><h1>301 ");
+        put_str(&w, "</title></head>\n<body><h1>");
+        put_u64(&w, (uint64_t)status);
+        put_str(&w, " ");
         put_str(&w, reason);
         put_str(&w, "</h1><p>");
         put_str(&w, status_message(status));
@@ -184,6 +190,7 @@ size_t ws_head_format(const struct ws_head *h, char *out, size_t size)
         put_str(&w, "Accept-Ranges: bytes\r\n");
     FIELD(&w, "Location: ", h->location);
     FIELD(&w, "Allow: ", h->allow);
+    FIELD(&w, "Strict-Transport-Security: ", h->strict_transport_security);
     if (h->connection == 1)
         put_str(&w, "Connection: close\r\n");
     else if (h->connection == 2)

@@ -21,6 +21,8 @@ int ws_plan_route(const struct ws_request *req, const struct ws_plan_env *env)
         return 417;
     if (req->method == WS_METHOD_UNKNOWN)
         return 501;
+    if (env->https_redirect_port != 0)
+        return req->target_form == WS_TARGET_ASTERISK ? 400 : 308;
     if (req->method == WS_METHOD_OPTIONS)
         return 200;
     if (req->method != WS_METHOD_GET && req->method != WS_METHOD_HEAD)
@@ -188,12 +190,54 @@ static void plan_page(struct ws_plan *p, const char *location)
     p->head.content_type = "text/html; charset=utf-8";
     p->head.content_encoding = NULL;
     p->head.accept_ranges = 0;
-    p->head.location = p->status == 301 ? location : NULL;
+    p->head.location = p->status == 301 || p->status == 308 ? location : NULL;
     p->head.allow = p->status == 405 ? allowed_methods : NULL;
     p->body = WS_BODY_MEM;
     p->mem = p->page;
     p->mem_len = ws_error_page(p->status, p->head.location, p->page, sizeof(p->page));
     p->operator_page = p->status >= 400;
+}
+
+/*
+ * The Location of a 308 to https://: the request's host without its port,
+ * then the port unless it is 443, then the path and query as sent. NULL when
+ * the request names no host or the result would be too long.
+ */
+static const char *https_location(struct ws_plan *p, const struct ws_request *req, int port)
+{
+    struct ws_view host = req->host;
+    size_t n;
+    int w;
+
+    /* Strip ":port" from "name:port" and "[v6]:port", not the colons of "[v6]". */
+    for (size_t i = host.len; i > 0; i--) {
+        char ch = host.ptr[i - 1];
+        if (ch == ':') {
+            host.len = i - 1;
+            break;
+        }
+        if (ch < '0' || ch > '9')
+            break;
+    }
+    if (host.len == 0)
+        return NULL;
+    w = snprintf(p->redirect, sizeof(p->redirect), "https://%.*s", (int)host.len, host.ptr);
+    if (w > 0 && (size_t)w < sizeof(p->redirect) && port != 443)
+        w += snprintf(p->redirect + w, sizeof(p->redirect) - (size_t)w, ":%d", port);
+    if (w < 0 || (size_t)w >= sizeof(p->redirect))
+        return NULL;
+    n = (size_t)w;
+    if (n + req->path.len + 1 + req->query.len >= sizeof(p->redirect))
+        return NULL;
+    memcpy(p->redirect + n, req->path.ptr, req->path.len);
+    n += req->path.len;
+    if (req->query.len > 0) {
+        p->redirect[n++] = '?';
+        memcpy(p->redirect + n, req->query.ptr, req->query.len);
+        n += req->query.len;
+    }
+    p->redirect[n] = '\0';
+    return p->redirect;
 }
 
 /*
@@ -265,6 +309,10 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
             p->status = 414; /* a Location this long would not fit a response head */
     } else if (req != NULL && status == 200) {
         p->head.allow = allowed_methods; /* OPTIONS */
+    } else if (req != NULL && status == 308) {
+        location = https_location(p, req, env->https_redirect_port);
+        if (location == NULL)
+            p->status = req->host.len == 0 ? 400 : 414;
     }
     if (p->status >= 300 && p->status != 304)
         plan_page(p, location);
@@ -272,6 +320,10 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
     plan_connection(p, req, env, last_request);
     p->head.status = p->status;
     p->head.content_length = content_length(p);
+    if (env->secure && env->hsts_secs > 0) {
+        snprintf(p->hsts, sizeof(p->hsts), "max-age=%u", env->hsts_secs);
+        p->head.strict_transport_security = p->hsts;
+    }
     p->send_body = p->body != WS_BODY_NONE && p->status != 304 &&
                    !(req != NULL && req->method == WS_METHOD_HEAD);
 }

@@ -24,6 +24,10 @@
 #include "http/plan.h"
 #include "server/log.h"
 #include "server/static_file.h"
+#include "server/tls.h"
+#include "server/transport.h"
+
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -122,6 +126,10 @@ void ws_conn_free(struct ws_conn *c)
         return;
     drop_response(c);
     free(c->saved);
+    if (c->tls != NULL) {
+        ws_transport_close_notify(c);
+        SSL_free(c->tls);
+    }
     if (c->fd >= 0)
         close(c->fd);
     free(c);
@@ -165,9 +173,7 @@ static ssize_t read_more(struct ws_conn *c, struct input *in)
         in->len -= in->start;
         in->start = 0;
     }
-    do
-        n = recv(c->fd, in->buf + in->len, WS_MAX_HEAD - in->len, 0);
-    while (n < 0 && errno == EINTR);
+    n = ws_transport_recv(c, in->buf + in->len, WS_MAX_HEAD - in->len);
     if (n > 0)
         in->len += (size_t)n;
     return n;
@@ -217,6 +223,10 @@ static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct w
     ws_forwarded_client(req, env->trusted, env->n_trusted, &c->peer.sa, client, sizeof(client));
     f.client = client;
     f.status = c->status;
+    if (c->tls != NULL) {
+        f.tls_version = SSL_get_version(c->tls);
+        f.tls_cipher = SSL_get_cipher_name(c->tls);
+    }
     c->log_len = (uint32_t)ws_log_format_start(format, wb->log, sizeof(wb->log), &f, &split);
     c->log_split = (uint32_t)split;
 }
@@ -244,15 +254,11 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
         int last = c->cur_seg + 1 == c->n_segs;
 
         while (c->mem_sent < seg->mem_len) {
-            /* MSG_MORE lets the kernel put the head and the file's first bytes in one packet. */
-            int more = (seg->file_len > 0 || !last) ? MSG_MORE : 0;
-            ssize_t n = send(c->fd, mem + seg->mem_off + c->mem_sent, seg->mem_len - c->mem_sent,
-                             MSG_NOSIGNAL | more);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
-            }
+            /* "More" lets the kernel put the head and the file's first bytes in one packet. */
+            ssize_t n = ws_transport_send(c, mem + seg->mem_off + c->mem_sent,
+                                          seg->mem_len - c->mem_sent, seg->file_len > 0 || !last);
+            if (n < 0)
+                return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
             c->mem_sent += (uint32_t)n;
             c->bytes_sent += (uint64_t)n;
         }
@@ -261,12 +267,10 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
             ssize_t n;
             if (file_sent >= TURN_MAX_FILE_BYTES)
                 return SEND_YIELD;
-            n = sendfile(c->fd, c->file_fd, &seg->file_off, chunk);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return (errno == EAGAIN || errno == EWOULDBLOCK) ? SEND_BLOCKED : SEND_FAILED;
-            }
+            n = ws_transport_sendfile(c, c->file_fd, &seg->file_off, chunk, wb->tls_buf,
+                                      sizeof(wb->tls_buf));
+            if (n < 0)
+                return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
             if (n == 0)
                 return SEND_FAILED; /* the file shrank: the promised length cannot be met */
             seg->file_len -= n;
@@ -433,8 +437,7 @@ static void give_up(struct ws_conn *c, const struct ws_conn_env *env, enum ws_cl
 {
     count_close(env, r);
     if (c->phase == WS_PHASE_HEAD && pending > 0)
-        (void)!send(c->fd, timeout_response, sizeof(timeout_response) - 1,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)ws_transport_send(c, timeout_response, sizeof(timeout_response) - 1, 0);
     if (r == WS_CLOSE_SLOW_READER || r == WS_CLOSE_SEND_STALL) {
         static const struct linger abort_on_close = { 1, 0 };
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
@@ -673,8 +676,10 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
-    struct ws_plan_env penv = { env->cache_mode, env->cache_max_age, env->max_body, wb->date,
-                                &wb->boundary_seed };
+    struct ws_plan_env penv = { env->cache_mode,    env->cache_max_age,
+                                env->max_body,      wb->date,
+                                &wb->boundary_seed, c->tls != NULL,
+                                env->hsts_secs,     c->tls != NULL ? 0 : env->https_redirect_port };
     struct file_source src;
     int last;
 
@@ -720,6 +725,12 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
 
 /* --- the phases ------------------------------------------------------------ */
 
+/* The step that waits for what the last call that would block needs (transport.h). */
+static enum step wait_for_io(const struct ws_conn *c)
+{
+    return c->io_want == EPOLLOUT ? STEP_WAIT_OUT : STEP_WAIT_IN;
+}
+
 /*
  * Reads more input. Returns STEP_NEXT with bytes, else what the turn must do;
  * input below --min-rate closes the connection (slow is the reason to count).
@@ -736,9 +747,68 @@ static enum step read_step(struct turn *t, enum ws_close_reason slow)
         }
         return STEP_NEXT;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+    if (n == 0 || errno != EAGAIN)
         return STEP_CLOSE;
-    return STEP_WAIT_IN;
+    return wait_for_io(t->c);
+}
+
+/* Enters the lingering close: shut our side, then read and drop input until EOF. */
+static void begin_linger(struct turn *t)
+{
+    ws_transport_close_notify(t->c);
+    shutdown(t->c->fd, SHUT_WR);
+    enter_phase(t->c, WS_PHASE_LINGER);
+    t->in.start = t->in.len = t->in.parsed_len = 0;
+}
+
+/* Said in the clear to a client that speaks HTTP to the TLS port, as nginx does. */
+static const char https_only_response[] = "HTTP/1.1 400 Bad Request\r\n"
+                                          "Server: " WS_SERVER_NAME "\r\n"
+                                          "Content-Type: text/plain; charset=utf-8\r\n"
+                                          "Content-Length: 50\r\n"
+                                          "Connection: close\r\n"
+                                          "\r\n"
+                                          "This port speaks HTTPS: use an https:// address.\n";
+
+/*
+ * The TLS handshake, before the first request. Its first byte must start a
+ * TLS handshake record (22); a request line in the clear gets a plain 400
+ * that says why, anything else a close. The deadline is the head's.
+ */
+static enum step handshake_step(struct turn *t)
+{
+    struct ws_conn *c = t->c;
+    int rc;
+
+    if (!c->tls_checked) {
+        unsigned char first;
+        ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+        if (n < 0 && errno == EAGAIN)
+            return STEP_WAIT_IN;
+        if (n <= 0)
+            return STEP_CLOSE;
+        if (first != 22) {
+            ws_tls_count_handshake(t->env->tls, c->tls, 0);
+            c->tls_failed = 1;
+            if (first < 'A' || first > 'Z')
+                return STEP_CLOSE;
+            (void)!send(c->fd, https_only_response, sizeof(https_only_response) - 1, MSG_NOSIGNAL);
+            begin_linger(t); /* the rest of the request may still come: no reset */
+            return STEP_NEXT;
+        }
+        c->tls_checked = 1;
+    }
+    rc = ws_transport_handshake(c);
+    if (rc == 0)
+        return wait_for_io(c);
+    ws_tls_count_handshake(t->env->tls, c->tls, rc == 1);
+    return rc == 1 ? STEP_NEXT : STEP_CLOSE;
+}
+
+/* Whether TLS holds input already read from the socket, which epoll will not report. */
+static int tls_input_pending(const struct ws_conn *c)
+{
+    return c->tls != NULL && SSL_has_pending(c->tls);
 }
 
 /* HEAD: parse the next request from the input and answer it, or read more. */
@@ -748,6 +818,9 @@ static enum step head_phase(struct turn *t)
     struct input *in = &t->in;
     enum step step;
     size_t pending;
+
+    if (c->tls != NULL && !SSL_is_init_finished(c->tls))
+        return handshake_step(t);
 
     if (in->len > in->start) {
         struct ws_request req;
@@ -803,14 +876,6 @@ static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct
     }
 }
 
-/* Enters the lingering close: shut our side, then read and drop input until EOF. */
-static void begin_linger(struct turn *t)
-{
-    shutdown(t->c->fd, SHUT_WR);
-    enter_phase(t->c, WS_PHASE_LINGER);
-    t->in.start = t->in.len = t->in.parsed_len = 0;
-}
-
 /*
  * BODY: read and drop a request body. The answer never waits for it: before
  * the answer is sent, this drops only what has already come (so a malformed
@@ -843,8 +908,11 @@ static enum step body_phase(struct turn *t)
         c->answered = 1;
         return STEP_NEXT;
     }
-    step = ++t->discard_reads > TURN_MAX_DISCARD_READS ? STEP_WAIT_IN
-                                                       : read_step(t, WS_CLOSE_SLOW_BODY);
+    if (++t->discard_reads > TURN_MAX_DISCARD_READS)
+        /* Yield the worker: writable at once, so back soon (and TLS may hold input). */
+        step = c->answered ? STEP_WAIT_OUT : STEP_WAIT_IN;
+    else
+        step = read_step(t, WS_CLOSE_SLOW_BODY);
     if (step == STEP_WAIT_IN && !c->answered) {
         enter_phase(c, WS_PHASE_SEND); /* the rest has not come: answer now */
         c->answered = 1;
@@ -878,7 +946,7 @@ static enum step response_done(struct turn *t)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->nodelay = 1;
     }
-    if (in->len == in->start && c->phase == WS_PHASE_HEAD)
+    if (in->len == in->start && c->phase == WS_PHASE_HEAD && !tls_input_pending(c))
         /* Nothing buffered: the next request has not arrived, so do not
          * spend a read finding that out; epoll reports it when it does. */
         return STEP_WAIT_IN;
@@ -898,7 +966,7 @@ static enum step send_phase(struct turn *t)
         return STEP_CLOSE;
     }
     switch (r) {
-    case SEND_BLOCKED:
+    case SEND_BLOCKED: return wait_for_io(t->c);
     case SEND_YIELD: return STEP_WAIT_OUT;
     case SEND_FAILED: log_response(t->c, t->env, t->wb); return STEP_CLOSE;
     case SEND_DONE: break;

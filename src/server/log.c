@@ -246,6 +246,13 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
         append_str(out, size, &w, "\",\"user_agent\":\"");
         append_escaped(out, size, &w, f->user_agent, 1);
         append_str(out, size, &w, "\"");
+        if (f->tls_version != NULL) {
+            append_str(out, size, &w, ",\"tls_version\":\"");
+            append_str(out, size, &w, f->tls_version);
+            append_str(out, size, &w, "\",\"tls_cipher\":\"");
+            append_str(out, size, &w, f->tls_cipher);
+            append_str(out, size, &w, "\"");
+        }
     } else {
         ws_logdate_format(f->when, date);
         append_str(out, size, &w, f->client);
@@ -262,6 +269,12 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
         append_str(out, size, &w, "\" \"");
         append_escaped(out, size, &w, f->user_agent, 0);
         append_str(out, size, &w, "\"");
+        if (format == WS_LOG_TIMING && f->tls_version != NULL) {
+            append_str(out, size, &w, " ");
+            append_str(out, size, &w, f->tls_version);
+            append_str(out, size, &w, " ");
+            append_str(out, size, &w, f->tls_cipher);
+        }
     }
     out[w] = '\0';
     return w;
@@ -271,7 +284,8 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view request_line, int status, struct ws_view referer,
                               struct ws_view user_agent, size_t *split)
 {
-    struct ws_access_fields f = { client, when, request_line, status, referer, user_agent };
+    struct ws_access_fields f = { client,  when,       request_line, status,
+                                  referer, user_agent, NULL,         NULL };
     return ws_log_format_start(WS_LOG_COMBINED, out, size, &f, split);
 }
 

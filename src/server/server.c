@@ -31,6 +31,7 @@
 #include "http/head.h"
 #include "server/static_file.h"
 #include "server/sync.h"
+#include "server/tls.h"
 #include "server/watch.h"
 
 #include <arpa/inet.h>
@@ -79,9 +80,12 @@ struct ws_server {
     struct ws_mime_map *mime;
     struct ws_watch *watch; /* or NULL: cached files are stat-checked on every use */
     int listeners[MAX_LISTENERS];
+    uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
     unsigned n_listeners;
-    char listen_text[256]; /* "[::]:6789", for the start-up line */
-    int port;
+    char listen_text[256]; /* "[::]:6789 https:[::]:6790", for the start-up line */
+    int port;              /* of the first cleartext listener */
+    int tls_port;          /* of the first TLS listener */
+    struct ws_tls *tls;    /* with --tls-cert, else NULL */
 
     int epoll_fd;
     int signal_fd;
@@ -307,7 +311,7 @@ static void resume_accepting(struct ws_server *s)
     s->accept_paused_until = 0;
 }
 
-static void accept_batch(struct ws_server *s, int lfd, int64_t now)
+static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
 {
     int fds[ACCEPT_BATCH];
     unsigned n = 0, pushed;
@@ -333,6 +337,10 @@ static void accept_batch(struct ws_server *s, int lfd, int64_t now)
             continue;
         }
         c = ws_conn_new(fd, (struct sockaddr *)&ss, now);
+        if (c != NULL && tls && (c->tls = ws_tls_session(s->tls, fd)) == NULL) {
+            ws_conn_free(c); /* closes fd */
+            continue;
+        }
         if (c == NULL) {
             close(fd);
             continue;
@@ -352,7 +360,10 @@ static void accept_batch(struct ws_server *s, int lfd, int64_t now)
         atomic_fetch_sub(&s->live, 1);
         c->fd = -1; /* the record goes; the socket is refused below */
         ws_conn_free(c);
-        refuse_busy(fds[i]);
+        if (tls)
+            close(fds[i]); /* no 503 in the clear on a TLS port, and no handshake to spare */
+        else
+            refuse_busy(fds[i]);
         s->refused++;
     }
 }
@@ -504,6 +515,16 @@ static void log_stats(struct ws_server *s)
         if (w > 0 && (size_t)w < sizeof(closes) - used)
             used += (size_t)w;
     }
+    if (s->tls != NULL) {
+        struct ws_tls_stats t;
+        int w;
+        ws_tls_stats(s->tls, &t);
+        w = snprintf(closes + used, sizeof(closes) - used,
+                     " tls_handshakes=%lu tls_resumed=%lu tls_failed=%lu", t.handshakes, t.resumed,
+                     t.failed);
+        if (w > 0 && (size_t)w < sizeof(closes) - used)
+            used += (size_t)w;
+    }
     ws_log_error(s->log,
                  "stats: open=%d parked=%u queued=%u busy_workers=%u/%u queue_high_water=%u/%u "
                  "refused_503=%llu served=%llu%s",
@@ -533,6 +554,20 @@ static void log_closes(struct ws_server *s, int64_t now)
     }
 }
 
+/* SIGHUP: new handshakes use the certificates as the files now hold them, if they load. */
+static void reload_certificates(struct ws_server *s)
+{
+    char err[512];
+
+    if (s->tls == NULL)
+        return;
+    if (ws_tls_reload(s->tls, err, sizeof(err)) < 0)
+        ws_log_error(s->log, "SIGHUP: certificates not reloaded, the old ones stay in use: %s",
+                     err);
+    else
+        ws_log_error(s->log, "SIGHUP: certificates reloaded");
+}
+
 static void handle_signals(struct ws_server *s, int64_t now)
 {
     struct signalfd_siginfo si;
@@ -556,6 +591,7 @@ static void handle_signals(struct ws_server *s, int64_t now)
                 ws_log_error(s->log, "SIGHUP: cannot reopen a log file: %s", strerror(-rc));
             else
                 ws_log_error(s->log, "SIGHUP: log files reopened");
+            reload_certificates(s);
             break;
         }
         case SIGUSR1: log_stats(s); break;
@@ -602,12 +638,15 @@ static void event_loop(struct ws_server *s)
         now = ws_now_ms();
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
-            int is_listener = 0;
+            int is_listener = 0, tls = 0;
 
             for (unsigned k = 0; k < s->n_listeners; k++)
-                is_listener |= (fd == s->listeners[k]);
+                if (fd == s->listeners[k]) {
+                    is_listener = 1;
+                    tls = s->listener_tls[k];
+                }
             if (is_listener) {
-                accept_batch(s, fd, now);
+                accept_batch(s, fd, tls, now);
             } else if (fd == s->signal_fd) {
                 signalled = 1;
             } else if (fd == s->wake_fd) {
@@ -675,6 +714,8 @@ int ws_server_run(struct ws_server *s)
     ws_log_error(s->log, "listening on %s (root %s, %u threads, queue %u, %s)", s->listen_text,
                  s->cfg.root, s->cfg.threads, s->cfg.queue_capacity,
                  ws_open_beneath_mode(s->root_fd) == 1 ? "openat2" : "checked open");
+    if (s->tls != NULL)
+        ws_log_error(s->log, "%s", ws_tls_describe(s->tls));
 
     event_loop(s);
 
@@ -741,34 +782,40 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, i
 }
 
 /* Adds a listening socket bound to *bound to the server's set and its start-up line. */
-static void record_listener(struct ws_server *s, int fd, const struct sockaddr_storage *bound)
+static void record_listener(struct ws_server *s, int fd, const struct sockaddr_storage *bound,
+                            int tls)
 {
+    int *port = tls ? &s->tls_port : &s->port;
     char text[80];
 
     format_addr((const struct sockaddr *)bound, text, sizeof(text));
-    if (s->port == 0)
-        s->port = bound->ss_family == AF_INET6
-                      ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
-                      : ntohs(((const struct sockaddr_in *)bound)->sin_port);
+    if (*port == 0)
+        *port = bound->ss_family == AF_INET6
+                    ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
+                    : ntohs(((const struct sockaddr_in *)bound)->sin_port);
+    s->listener_tls[s->n_listeners] = (uint8_t)tls;
     s->listeners[s->n_listeners++] = fd;
     if (s->listen_text[0] != '\0')
         strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
+    if (tls)
+        strncat(s->listen_text, "https:", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
     strncat(s->listen_text, text, sizeof(s->listen_text) - strlen(s->listen_text) - 1);
 }
 
 static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len, int v6only,
-                        char *err, size_t err_size)
+                        int tls, char *err, size_t err_size)
 {
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof(bound);
+    int port = tls ? s->tls_port : s->port;
     char text[80];
     int fd;
 
     /* With --port 0 every address shares the port the kernel chose for the first. */
-    if (s->port != 0 && sa->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)s->port);
-    else if (s->port != 0)
-        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)s->port);
+    if (port != 0 && sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+    else if (port != 0)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
     format_addr(sa, text, sizeof(text));
     if (s->n_listeners == MAX_LISTENERS)
         return 0;
@@ -778,12 +825,12 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
         return fd;
     }
     getsockname(fd, (struct sockaddr *)&bound, &bound_len);
-    record_listener(s, fd, &bound);
+    record_listener(s, fd, &bound, tls);
     return 0;
 }
 
 /* Records an already listening socket (socket activation) as a listener. */
-static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_size)
+static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_t err_size)
 {
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof(bound);
@@ -803,7 +850,7 @@ static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_siz
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
-    record_listener(s, fd, &bound);
+    record_listener(s, fd, &bound, tls);
     return 0;
 }
 
@@ -811,17 +858,23 @@ static int adopt_listener(struct ws_server *s, int fd, char *err, size_t err_siz
  * systemd socket activation (sd_listen_fds(3), without libsystemd): when
  * LISTEN_PID is our pid, descriptors 3 .. 3 + LISTEN_FDS - 1 are listening
  * sockets passed to us. Returns how many were adopted (0: not activated), or
- * -errno. The variables are removed so no child could take them for its own.
+ * -errno. A socket named "https" in LISTEN_FDNAMES (the unit's
+ * FileDescriptorName=https) speaks TLS. The variables are removed so no child
+ * could take them for its own.
  */
 static int adopt_activated(struct ws_server *s, char *err, size_t err_size)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    const char *names = getenv("LISTEN_FDNAMES");
+    char names_copy[256] = "", *name, *save = NULL;
     char *end;
     long n;
 
     if (pid == NULL || fds == NULL || strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
         return 0;
     n = strtol(fds, &end, 10);
+    if (names != NULL)
+        snprintf(names_copy, sizeof(names_copy), "%s", names);
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
@@ -829,40 +882,47 @@ static int adopt_activated(struct ws_server *s, char *err, size_t err_size)
         snprintf(err, err_size, "socket activation: bad LISTEN_FDS '%s'", fds);
         return -EINVAL;
     }
+    name = strtok_r(names_copy, ":", &save);
     for (int fd = 3; fd < 3 + n; fd++) {
-        int rc = adopt_listener(s, fd, err, err_size);
+        int tls = name != NULL && strcmp(name, "https") == 0;
+        int rc;
+        if (tls && s->tls == NULL) {
+            snprintf(err, err_size,
+                     "socket activation: descriptor %d is named https, but no "
+                     "--tls-cert was given",
+                     fd);
+            return -EINVAL;
+        }
+        rc = adopt_listener(s, fd, tls, err, err_size);
         if (rc < 0)
             return rc;
+        name = strtok_r(NULL, ":", &save);
     }
     return (int)n;
 }
 
-static int create_listeners(struct ws_server *s, char *err, size_t err_size)
+/* Listens on port (0: a free one) on the --bind addresses, or on every interface. */
+static int listen_on(struct ws_server *s, int port_number, int tls, char *err, size_t err_size)
 {
     struct addrinfo hints = { 0 }, *res, *ai;
     char port[8];
     int rc;
 
-    s->port = 0;
-    rc = adopt_activated(s, err, err_size);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    s->port = s->cfg.port;
     if (s->cfg.bind == NULL) {
         /* Every interface: one dual-stack IPv6 socket, or IPv4 where IPv6 is off. */
         struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
         struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
-        any6.sin6_port = any4.sin_port = htons((uint16_t)s->cfg.port);
-        rc = add_listener(s, (struct sockaddr *)&any6, sizeof(any6), 0, err, err_size);
+        any6.sin6_port = any4.sin_port = htons((uint16_t)port_number);
+        rc = add_listener(s, (struct sockaddr *)&any6, sizeof(any6), 0, tls, err, err_size);
         if (rc == -EAFNOSUPPORT)
-            rc = add_listener(s, (struct sockaddr *)&any4, sizeof(any4), 0, err, err_size);
+            rc = add_listener(s, (struct sockaddr *)&any4, sizeof(any4), 0, tls, err, err_size);
         return rc;
     }
 
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%d", s->cfg.port);
+    snprintf(port, sizeof(port), "%d", port_number);
     rc = getaddrinfo(s->cfg.bind, port, &hints, &res);
     if (rc != 0) {
         snprintf(err, err_size, "cannot resolve bind address '%s': %s", s->cfg.bind,
@@ -870,11 +930,27 @@ static int create_listeners(struct ws_server *s, char *err, size_t err_size)
         return -EINVAL;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        rc = add_listener(s, ai->ai_addr, ai->ai_addrlen, 1, err, err_size);
+        rc = add_listener(s, ai->ai_addr, ai->ai_addrlen, 1, tls, err, err_size);
         if (rc < 0)
             break;
     }
     freeaddrinfo(res);
+    return rc;
+}
+
+/* The cleartext listeners, and with a certificate the TLS ones; or those passed by systemd. */
+static int create_listeners(struct ws_server *s, char *err, size_t err_size)
+{
+    int rc = adopt_activated(s, err, err_size);
+
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    s->port = s->cfg.port;
+    rc = listen_on(s, s->cfg.port, 0, err, err_size);
+    if (rc == 0 && s->tls != NULL) {
+        s->tls_port = s->cfg.tls_port;
+        rc = listen_on(s, s->cfg.tls_port, 1, err, err_size);
+    }
     return rc;
 }
 
@@ -950,6 +1026,13 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
         goto fail;
     }
+    if (cfg->n_tls_pairs > 0) {
+        /* Loaded here, before main drops privileges: the keys may be readable by root alone. */
+        struct ws_tls_config tc = { cfg->tls_pairs, cfg->n_tls_pairs, cfg->tls_min };
+        s->tls = ws_tls_new(&tc, err, err_size);
+        if (s->tls == NULL)
+            goto fail;
+    }
     if (create_listeners(s, err, err_size) < 0)
         goto fail;
 
@@ -988,6 +1071,9 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.min_rate = cfg->min_rate;
     s->env.rate_window_ms = RATE_WINDOW_MS;
     s->env.closes = s->closes;
+    s->env.tls = s->tls;
+    s->env.hsts_secs = cfg->hsts ? cfg->hsts_secs : 0;
+    s->env.https_redirect_port = !cfg->redirect_https ? 0 : s->tls != NULL ? s->tls_port : 443;
     s->env.max_requests = cfg->max_requests;
     s->env.max_body = cfg->max_body;
     return s;
@@ -1025,6 +1111,8 @@ void ws_server_destroy(struct ws_server *s)
     if (s->error_pages_fd >= 0)
         close(s->error_pages_fd);
     ws_mime_map_free(s->mime);
+    if (s->tls != NULL)
+        ws_tls_free(s->tls);
     ws_watch_free(s->watch);
     ws_fdqueue_destroy(s->queue);
     for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++)

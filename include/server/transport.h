@@ -1,0 +1,48 @@
+/*
+ * server/transport.h - a connection's byte stream: plain TCP, or TLS over it.
+ *
+ * The connection state machine (conn.c) reads and writes through these, so it
+ * is the same for both: every call is non-blocking, and "would block" is
+ * -1 with errno EAGAIN and c->io_want set to what the connection must wait
+ * for (EPOLLIN or EPOLLOUT). Over TLS that is not always the direction of the
+ * call: a read may need to write (a key update), a write may need to read.
+ * Called only by the connection's owner.
+ */
+#ifndef WS_TRANSPORT_H
+#define WS_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ws_conn;
+
+/* Reads up to len bytes: > 0, 0 at the end of the stream, or -1 with errno. */
+ssize_t ws_transport_recv(struct ws_conn *c, void *buf, size_t len);
+
+/*
+ * Writes up to len bytes: how many were taken (> 0), or -1 with errno. more
+ * says that more bytes follow at once (plain TCP: MSG_MORE).
+ */
+ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int more);
+
+/*
+ * Writes up to len bytes of file fd from *off, advancing *off: sendfile over
+ * plain TCP (or kernel TLS), otherwise a pread into scratch (scratch_len
+ * bytes) and a TLS write. Returns the bytes taken (> 0), 0 when the file
+ * ended before them, or -1 with errno.
+ */
+ssize_t ws_transport_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len, char *scratch,
+                              size_t scratch_len);
+
+/*
+ * Over TLS, runs the handshake on: 1 when it is done (or the connection is
+ * plain TCP), 0 when it would block (c->io_want), -1 when it failed (the
+ * connection must be closed).
+ */
+int ws_transport_handshake(struct ws_conn *c);
+
+/* Over TLS, sends close_notify if the handshake was done; never blocks. */
+void ws_transport_close_notify(struct ws_conn *c);
+
+#endif
