@@ -379,7 +379,8 @@ static int64_t fixed_deadline(const struct ws_conn *c, const struct ws_conn_env 
             return now + env->keepalive_timeout_ms;
         }
         *reason = WS_CLOSE_HEAD_TIMEOUT;
-        if (pending > 0) /* a quiet new connection (a browser's pre-connect) is not slow */
+        /* A quiet new connection (a browser's pre-connect) is not slow; a started handshake is. */
+        if (pending > 0 || (c->tls_checked && !SSL_is_init_finished(c->tls)))
             *slow = WS_CLOSE_SLOW_HEAD;
         return c->phase_start_ms + env->header_timeout_ms;
     case WS_PHASE_BODY:
@@ -799,8 +800,15 @@ static enum step handshake_step(struct turn *t)
         c->tls_checked = 1;
     }
     rc = ws_transport_handshake(c);
-    if (rc == 0)
+    if (rc == 0) {
+        /* A handshake that trickles is a slow head (--min-rate): count what it has read. */
+        c->rate_in = BIO_number_read(SSL_get_rbio(c->tls));
+        if (rate_judge(c, t->env, ws_now_ms()) < 0) {
+            give_up(c, t->env, WS_CLOSE_SLOW_HEAD, 0);
+            return STEP_CLOSE;
+        }
         return wait_for_io(c);
+    }
     ws_tls_count_handshake(t->env->tls, c->tls, rc == 1);
     return rc == 1 ? STEP_NEXT : STEP_CLOSE;
 }
