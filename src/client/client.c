@@ -7,13 +7,22 @@
  * that. The response head must fit in WS_RESP_DEFAULT_MAX_HEAD bytes; the body
  * streams through the same fixed buffer, so memory use does not grow with it.
  *
+ * With --tls (or --cacert, --insecure) the same socket carries TLS (OpenSSL 3):
+ * SSL_connect, SSL_read and SSL_write run on the non-blocking socket, and each
+ * SSL_ERROR_WANT_READ or WANT_WRITE becomes a poll for POLLIN or POLLOUT under
+ * the same deadlines, so TLS adds no wait that -t does not bound. A TLS read may
+ * need to write (and a write to read), which is why every wait asks OpenSSL
+ * which way to wait instead of assuming.
+ *
  * Exit status: 0 for a 2xx or 3xx answer, 1 for 4xx or 5xx, 2 for a usage
- * error, 3 for a connection, protocol or output error. Every failure prints
- * one line, prefixed "client: ", on standard error.
+ * error (a CA file that cannot be loaded included), 3 for a connection, TLS
+ * (handshake or certificate verification), protocol or output error. Every
+ * failure prints one line, prefixed "client: ", on standard error.
  */
 #include "http/fields.h"
 #include "http/response_parser.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,11 +39,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 enum {
     EXIT_HTTP_OK = 0,
     EXIT_HTTP_ERROR = 1,
     EXIT_USAGE = 2,
     EXIT_CONN = 3,
+};
+
+/* getopt values of the long-only options: above every byte, so never a short option. */
+enum {
+    OPT_TLS = 0x100,
+    OPT_CACERT,
+    OPT_INSECURE,
 };
 
 #define DEFAULT_TIMEOUT_S 30
@@ -63,12 +83,20 @@ static const char help_text[] =
     "  -t, --timeout=SECONDS  longest wait to connect, and for each read or write\n"
     "                         on the connection (default 30)\n"
     "  -q, --quiet            print the body only\n"
+    "      --tls              speak TLS (HTTPS): verify the server's certificate\n"
+    "                         chain against the system's CA store, and its name\n"
+    "                         against HOST\n"
+    "      --cacert=FILE      trust the CA certificates in FILE (PEM) instead of\n"
+    "                         the system store; implies --tls\n"
+    "      --insecure         do not verify the certificate or the name (says so on\n"
+    "                         standard error); implies --tls\n"
     "  -h, --help             show this help and exit\n"
     "  -V, --version          show the version and exit\n"
     "\n"
     "HOST is a name, an IPv4 address or an IPv6 address (with or without brackets).\n"
-    "Exit status: 0 for a 2xx or 3xx answer, 1 for 4xx or 5xx, 2 for a usage error,\n"
-    "3 for a connection, protocol or output error.\n";
+    "Exit status: 0 for a 2xx or 3xx answer, 1 for 4xx or 5xx, 2 for a usage error\n"
+    "(a --cacert FILE that cannot be loaded too), 3 for a connection, TLS (handshake\n"
+    "or certificate verification), protocol or output error.\n";
 
 struct options {
     const char *host_arg; /* HOST as given */
@@ -84,12 +112,18 @@ struct options {
     unsigned repeat; /* 0: no -r, one request with "Connection: close" */
     int timeout_ms;
     double timeout_s;
+    int tls;
+    int insecure;       /* --insecure: TLS without verification */
+    const char *cacert; /* --cacert FILE, or NULL for the system store */
 };
 
 struct conn {
     int fd;
+    SSL *ssl; /* TLS over fd, or NULL; SSL_free leaves fd open, conn_close closes both */
     int timeout_ms;
     int eof;
+    int unclean_eof; /* TLS: the stream ended without a close_notify alert */
+    int tls_failed;  /* TLS: a fatal error happened, so no SSL_shutdown may follow */
     char *buf;
     size_t start, end; /* unconsumed input is buf[start..end) */
 };
@@ -152,13 +186,13 @@ static int wait_until(int fd, short events, int64_t deadline)
 }
 
 /*
- * Writes all of p[0..n) to fd, waiting (until the deadline, -1 for none) when
- * it would block. Returns 0, or -1 with errno set (ETIMEDOUT on timeout).
+ * Writes all of p[0..n) to an output fd, waiting when it would block (a
+ * non-blocking pipe). Returns 0, or -1 with errno set.
  */
-static int write_all(int fd, const char *p, size_t n, int is_socket, int64_t deadline)
+static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = is_socket ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
+        ssize_t w = write(fd, p, n);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
@@ -167,10 +201,7 @@ static int write_all(int fd, const char *p, size_t n, int is_socket, int64_t dea
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int r = wait_until(fd, POLLOUT, deadline);
-            if (r == 0)
-                errno = ETIMEDOUT;
-            if (r <= 0)
+            if (wait_until(fd, POLLOUT, -1) < 0)
                 return -1;
             continue;
         }
@@ -186,9 +217,153 @@ static int emit(int fd, const char *p, size_t n)
 {
     if (fd < 0 || n == 0)
         return 0;
-    if (write_all(fd, p, n, 0, -1) < 0) {
+    if (write_all(fd, p, n) < 0) {
         say("cannot write output: %s", strerror(errno));
         return -1;
+    }
+    return 0;
+}
+
+/*
+ * The reason for a message, from this thread's OpenSSL error queue (which it
+ * empties): a failed system call's errno text if there is one (for a CA file
+ * that does not exist, the newest entry only says "system lib"), else the
+ * newest entry's reason.
+ */
+static const char *tls_reason(void)
+{
+    unsigned long e, last = 0;
+    const char *r;
+
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_SYSTEM_ERROR(e)) {
+            ERR_clear_error();
+            return strerror(ERR_GET_REASON(e));
+        }
+        last = e;
+    }
+    r = last != 0 ? ERR_reason_error_string(last) : NULL;
+    return r != NULL ? r : "unknown error";
+}
+
+/*
+ * The poll events a failed non-blocking TLS call (SSL_get_error's answer err)
+ * waits for before it is retried, or 0 if it cannot be retried.
+ */
+static short tls_wants(int err)
+{
+    if (err == SSL_ERROR_WANT_READ)
+        return POLLIN;
+    if (err == SSL_ERROR_WANT_WRITE)
+        return POLLOUT;
+    return 0;
+}
+
+/*
+ * One non-blocking read into p[0..n). Returns the bytes read, 0 at the end of
+ * the stream, or -1: then *want holds the poll events to wait for before
+ * trying again, or 0 after an error, which has been printed. A TLS stream that
+ * ends without close_notify ends too, but sets c->unclean_eof.
+ */
+static ssize_t conn_recv(struct conn *c, char *p, size_t n, short *want)
+{
+    size_t got;
+    int err;
+
+    *want = 0;
+    while (c->ssl == NULL) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r >= 0)
+            return r;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            *want = POLLIN;
+        else if (errno != EINTR)
+            say("cannot read from the server: %s", strerror(errno));
+        if (errno != EINTR)
+            return -1;
+    }
+    ERR_clear_error(); /* SSL_get_error reads the queue: it must hold only this call's errors */
+    if (SSL_read_ex(c->ssl, p, n, &got))
+        return (ssize_t)got;
+    err = SSL_get_error(c->ssl, 0);
+    *want = tls_wants(err);
+    if (*want != 0)
+        return -1;
+    if (err == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    c->tls_failed = 1;
+    if (err == SSL_ERROR_SSL &&
+        ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        c->unclean_eof = 1;
+        return 0;
+    }
+    if (err == SSL_ERROR_SYSCALL)
+        say("cannot read from the server: %s", errno != 0 ? strerror(errno) : "connection lost");
+    else
+        say("cannot read from the server: TLS error: %s", tls_reason());
+    return -1;
+}
+
+/* Like conn_recv, for one non-blocking write of p[0..n); never returns 0. */
+static ssize_t conn_send(struct conn *c, const char *p, size_t n, short *want)
+{
+    size_t put;
+    int err;
+
+    *want = 0;
+    while (c->ssl == NULL) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0)
+            return w;
+        if (w == 0)
+            errno = EIO;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            *want = POLLOUT;
+        else if (errno != EINTR)
+            say("cannot send the request: %s", strerror(errno));
+        if (errno != EINTR)
+            return -1;
+    }
+    /* A retried SSL_write must get the same arguments, and it does: p and n only
+     * move after a success, and SSL_write is all-or-nothing by default. */
+    ERR_clear_error();
+    if (SSL_write_ex(c->ssl, p, n, &put))
+        return (ssize_t)put;
+    err = SSL_get_error(c->ssl, 0);
+    *want = tls_wants(err);
+    if (*want != 0)
+        return -1;
+    c->tls_failed = err != SSL_ERROR_ZERO_RETURN;
+    if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN)
+        say("cannot send the request: %s",
+            errno != 0 && err == SSL_ERROR_SYSCALL ? strerror(errno) : "connection closed");
+    else
+        say("cannot send the request: TLS error: %s", tls_reason());
+    return -1;
+}
+
+/* Sends all of p[0..n) within -t. Returns 0, or -1 after printing why. */
+static int conn_send_all(struct conn *c, const char *p, size_t n)
+{
+    int64_t deadline = now_ms() + c->timeout_ms;
+
+    while (n > 0) {
+        short want;
+        ssize_t w = conn_send(c, p, n, &want);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (want == 0)
+            return -1;
+        int r = wait_until(c->fd, want, deadline);
+        if (r == 0)
+            say("timed out after %g s sending the request", c->timeout_ms / 1000.0);
+        else if (r < 0)
+            say("poll: %s", strerror(errno));
+        if (r <= 0)
+            return -1;
     }
     return 0;
 }
@@ -216,7 +391,8 @@ static ssize_t conn_fill(struct conn *c, const char *what)
     if (c->eof)
         return 0;
     for (;;) {
-        ssize_t n = recv(c->fd, c->buf + c->end, READ_BUFFER_SIZE - c->end, 0);
+        short want;
+        ssize_t n = conn_recv(c, c->buf + c->end, READ_BUFFER_SIZE - c->end, &want);
         if (n > 0) {
             c->end += (size_t)n;
             return n;
@@ -225,19 +401,15 @@ static ssize_t conn_fill(struct conn *c, const char *what)
             c->eof = 1;
             return 0;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int r = wait_until(c->fd, POLLIN, deadline);
-            if (r > 0)
-                continue;
-            if (r == 0)
-                say("timed out after %g s waiting for %s", c->timeout_ms / 1000.0, what);
-            else
-                say("poll: %s", strerror(errno));
+        if (want == 0)
             return -1;
-        }
-        say("cannot read from the server: %s", strerror(errno));
+        int r = wait_until(c->fd, want, deadline);
+        if (r > 0)
+            continue;
+        if (r == 0)
+            say("timed out after %g s waiting for %s", c->timeout_ms / 1000.0, what);
+        else
+            say("poll: %s", strerror(errno));
         return -1;
     }
 }
@@ -301,6 +473,141 @@ static int open_connection(const struct options *o)
     else
         say("cannot connect to %s port %s: %s", o->host_arg, o->port, strerror(err));
     return -1;
+}
+
+/*
+ * Builds the TLS context the options ask for: TLS 1.2 or later, ALPN
+ * "http/1.1", and unless --insecure, verification of the peer against --cacert
+ * or the system store. Returns it (the caller frees it), or NULL after printing
+ * why with *status set to the exit status.
+ */
+static SSL_CTX *tls_context(const struct options *o, int *status)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    *status = EXIT_CONN;
+    if (ctx == NULL || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
+        say("cannot set up TLS: %s", tls_reason());
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (o->insecure) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        say("warning: --insecure: the server's certificate and name are not verified");
+        return ctx;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (o->cacert != NULL && !SSL_CTX_load_verify_locations(ctx, o->cacert, NULL)) {
+        say("cannot load CA certificates from '%s': %s", o->cacert, tls_reason());
+        *status = EXIT_USAGE;
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (o->cacert == NULL && !SSL_CTX_set_default_verify_paths(ctx)) {
+        say("cannot load the system's CA certificates: %s", tls_reason());
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/*
+ * Tells ssl which peer to expect. A name goes into SNI and is checked against
+ * the certificate's DNS names; an IP address (RFC 6066 keeps it out of SNI) is
+ * checked against its IP addresses, without any IPv6 zone ("%eth0"). Returns 0,
+ * or -1 with the reason in OpenSSL's error queue.
+ */
+static int tls_set_peer(SSL *ssl, const struct options *o)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char ip[sizeof(o->host)];
+
+    if (strchr(o->host, ':') != NULL || inet_pton(AF_INET, o->host, addr) == 1) {
+        size_t n = strcspn(o->host, "%");
+        memcpy(ip, o->host, n);
+        ip[n] = '\0';
+        return o->insecure || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) ? 0 : -1;
+    }
+    if (!SSL_set_tlsext_host_name(ssl, o->host))
+        return -1;
+    if (o->insecure)
+        return 0;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return SSL_set1_host(ssl, o->host) ? 0 : -1;
+}
+
+/* Prints why SSL_connect failed with SSL_get_error's answer err. */
+static void tls_handshake_failed(const struct conn *c, const struct options *o, int err)
+{
+    long verify = SSL_get_verify_result(c->ssl);
+
+    if (!o->insecure && verify != X509_V_OK)
+        say("cannot verify the certificate of %s port %s: %s", o->host_arg, o->port,
+            X509_verify_cert_error_string(verify));
+    else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        say("TLS handshake with %s port %s failed: %s", o->host_arg, o->port,
+            errno != 0 ? strerror(errno) : "connection closed by the server");
+    else if (err == SSL_ERROR_ZERO_RETURN)
+        say("TLS handshake with %s port %s failed: connection closed by the server", o->host_arg,
+            o->port);
+    else
+        say("TLS handshake with %s port %s failed: %s", o->host_arg, o->port, tls_reason());
+}
+
+/*
+ * Runs the TLS handshake on the connected c->fd, all of it within -t, and
+ * leaves c->ssl set for conn_recv and conn_send. Returns 0, or -1 after
+ * printing why (a certificate that does not verify says so, with OpenSSL's
+ * reason).
+ */
+static int tls_start(struct conn *c, const struct options *o, SSL_CTX *ctx)
+{
+    int64_t deadline = now_ms() + o->timeout_ms;
+
+    ERR_clear_error();
+    c->ssl = SSL_new(ctx);
+    if (c->ssl == NULL || !SSL_set_fd(c->ssl, c->fd) || tls_set_peer(c->ssl, o) < 0) {
+        say("cannot set up TLS: %s", tls_reason());
+        return -1;
+    }
+    for (;;) {
+        int ret, err, r;
+        ERR_clear_error();
+        errno = 0;
+        ret = SSL_connect(c->ssl);
+        if (ret == 1)
+            return 0;
+        err = SSL_get_error(c->ssl, ret);
+        if (tls_wants(err) == 0) {
+            tls_handshake_failed(c, o, err);
+            return -1;
+        }
+        r = wait_until(c->fd, tls_wants(err), deadline);
+        if (r > 0)
+            continue;
+        if (r == 0)
+            say("timed out after %g s in the TLS handshake with %s port %s", o->timeout_s,
+                o->host_arg, o->port);
+        else
+            say("poll: %s", strerror(errno));
+        return -1;
+    }
+}
+
+/* Ends the connection: a close_notify when TLS is up (best effort, no waiting), then close. */
+static void conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        if (SSL_is_init_finished(c->ssl) && !c->tls_failed)
+            SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
 }
 
 /* Case-insensitive: does the header line `h` ("Name: value") have this name? */
@@ -433,6 +740,11 @@ static int read_body(struct conn *c, const struct sinks *out, const struct ws_re
         if (n < 0)
             return -1;
         if (n == 0) {
+            /* Only framing proves such a body complete: the close itself is all we have. */
+            if (framing == WS_RESP_UNTIL_CLOSE && c->unclean_eof) {
+                say("connection closed without a TLS close_notify: the body may be truncated");
+                return -1;
+            }
             if (ws_resp_body_finish(&body) == 1)
                 return 0;
             if (framing == WS_RESP_LENGTH)
@@ -546,16 +858,26 @@ static int parse_option(struct options *o, int opt, char **argv)
             return EXIT_USAGE;
         }
         return -1;
+    case OPT_TLS: o->tls = 1; return -1;
+    case OPT_INSECURE: o->tls = o->insecure = 1; return -1;
+    case OPT_CACERT:
+        if (optarg[0] == '\0') {
+            say("--cacert needs a file name");
+            return EXIT_USAGE;
+        }
+        o->tls = 1;
+        o->cacert = optarg;
+        return -1;
     case 'h': fputs(help_text, stdout); return EXIT_HTTP_OK;
     case 'V': printf("client %s\n", WS_VERSION); return EXIT_HTTP_OK;
     case ':':
-        if (optopt != 0)
+        if (optopt > 0 && optopt < OPT_TLS)
             say("option '-%c' needs a value", optopt);
         else
             say("option '%s' needs a value", argv[optind - 1]);
         return EXIT_USAGE;
     default:
-        if (optopt != 0)
+        if (optopt > 0 && optopt < OPT_TLS)
             say("unknown option '-%c' (see --help)", optopt);
         else
             say("unknown option '%s' (see --help)", argv[optind - 1]);
@@ -594,6 +916,9 @@ static int parse_args(struct options *o, int argc, char **argv)
         { "repeat", required_argument, NULL, 'r' },
         { "timeout", required_argument, NULL, 't' },
         { "quiet", no_argument, NULL, 'q' },
+        { "tls", no_argument, NULL, OPT_TLS },
+        { "cacert", required_argument, NULL, OPT_CACERT },
+        { "insecure", no_argument, NULL, OPT_INSECURE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -609,6 +934,10 @@ static int parse_args(struct options *o, int argc, char **argv)
         rc = parse_option(o, opt, argv);
         if (rc >= 0)
             return rc;
+    }
+    if (o->insecure && o->cacert != NULL) {
+        say("--insecure and --cacert contradict each other: verify, or do not");
+        return EXIT_USAGE;
     }
     if (argc - optind != 3) {
         say("usage: client [OPTION]... HOST PORT PATH (see --help)");
@@ -635,9 +964,12 @@ static int parse_args(struct options *o, int argc, char **argv)
     return -1;
 }
 
-/* Sends the request and reads the responses; returns the exit status. */
-static int run(const struct options *o, const struct sinks *out, const char *request,
-               size_t request_len)
+/*
+ * Connects (speaking TLS when tls_ctx is not NULL), sends the request and reads
+ * the responses; returns the exit status.
+ */
+static int run(const struct options *o, const struct sinks *out, SSL_CTX *tls_ctx,
+               const char *request, size_t request_len)
 {
     struct conn c = { .fd = -1, .timeout_ms = o->timeout_ms };
     unsigned count = o->repeat ? o->repeat : 1;
@@ -651,15 +983,12 @@ static int run(const struct options *o, const struct sinks *out, const char *req
     c.fd = open_connection(o);
     if (c.fd < 0)
         goto out;
+    if (tls_ctx != NULL && tls_start(&c, o, tls_ctx) < 0)
+        goto out;
     for (unsigned i = 1; i <= count; i++) {
         int status = 0, reusable = 0;
-        if (write_all(c.fd, request, request_len, 1, now_ms() + o->timeout_ms) < 0) {
-            if (errno == ETIMEDOUT)
-                say("timed out after %g s sending the request", o->timeout_s);
-            else
-                say("cannot send the request: %s", strerror(errno));
+        if (conn_send_all(&c, request, request_len) < 0)
             goto out;
-        }
         if (read_response(&c, o, out, i, &status, &reusable) < 0)
             goto out;
         if (status >= 400)
@@ -667,8 +996,7 @@ static int run(const struct options *o, const struct sinks *out, const char *req
     }
     rc = http_error ? EXIT_HTTP_ERROR : EXIT_HTTP_OK;
 out:
-    if (c.fd >= 0)
-        close(c.fd);
+    conn_close(&c);
     free(c.buf);
     return rc;
 }
@@ -677,6 +1005,7 @@ int main(int argc, char **argv)
 {
     struct options o;
     struct sinks out = { .head_fd = STDOUT_FILENO, .body_fd = STDOUT_FILENO };
+    SSL_CTX *tls_ctx = NULL;
     char request[MAX_REQUEST];
     size_t request_len;
     int rc;
@@ -691,12 +1020,16 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    /* Before the output file, so a CA file that cannot be loaded truncates nothing. */
+    if (o.tls && (tls_ctx = tls_context(&o, &rc)) == NULL)
+        return rc;
     if (o.output != NULL) {
         out.head_fd = STDERR_FILENO;
         if (strcmp(o.output, "-") != 0) {
             out.body_fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (out.body_fd < 0) {
                 say("cannot open '%s': %s", o.output, strerror(errno));
+                SSL_CTX_free(tls_ctx);
                 return EXIT_USAGE;
             }
         }
@@ -704,7 +1037,8 @@ int main(int argc, char **argv)
     if (o.quiet)
         out.head_fd = -1;
 
-    rc = run(&o, &out, request, request_len);
+    rc = run(&o, &out, tls_ctx, request, request_len);
+    SSL_CTX_free(tls_ctx);
     if (out.body_fd != STDOUT_FILENO && close(out.body_fd) < 0 && rc != EXIT_CONN) {
         say("cannot write '%s': %s", o.output, strerror(errno));
         rc = EXIT_CONN;
