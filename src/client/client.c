@@ -33,6 +33,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -530,7 +531,8 @@ static int tls_set_peer(SSL *ssl, const struct options *o)
         ip[n] = '\0';
         return o->insecure || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) ? 0 : -1;
     }
-    if (!SSL_set_tlsext_host_name(ssl, o->host))
+    /* The macro casts its argument to void *; OpenSSL copies the name and never writes it. */
+    if (!SSL_set_tlsext_host_name(ssl, (char *)(uintptr_t)o->host))
         return -1;
     if (o->insecure)
         return 0;

@@ -58,7 +58,8 @@ static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES
                                     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                                     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-static const char key_groups[] = "X25519:P-256";
+/* Not const: OpenSSL's SSL_CTX_set1_groups_list macro casts its argument to char *. */
+static char key_groups[] = "X25519:P-256";
 
 /* ALPN protocols we speak, in our order of preference (the HTTP/2 issue adds "h2" first). */
 static const char *const alpn_protocols[] = { "http/1.1" };

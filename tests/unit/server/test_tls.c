@@ -160,7 +160,7 @@ static void conn_client(struct conn *c, SSL_CTX *ctx, const char *sni, SSL_SESSI
     assert_int_equal(SSL_set_fd(c->client, c->fd[1]), 1);
     SSL_set_connect_state(c->client);
     if (sni != NULL)
-        assert_int_equal(SSL_set_tlsext_host_name(c->client, sni), 1);
+        assert_int_equal(SSL_set_tlsext_host_name(c->client, (char *)(uintptr_t)sni), 1);
     assert_int_equal(SSL_set1_host(c->client, sni != NULL ? sni : "a.test"), 1);
     if (resume != NULL)
         assert_int_equal(SSL_set_session(c->client, resume), 1);
@@ -400,7 +400,7 @@ static int handshake_with(struct ws_tls *t, SSL_CTX *ctx, const char *ciphers, c
     if (suites != NULL)
         assert_int_equal(SSL_set_ciphersuites(c.client, suites), 1);
     if (groups != NULL)
-        assert_int_equal(SSL_set1_groups_list(c.client, groups), 1);
+        assert_int_equal(SSL_set1_groups_list(c.client, (char *)(uintptr_t)groups), 1);
     ok = conn_handshake(&c, t);
     snprintf(cipher, size, "%s", ok ? SSL_get_cipher_name(c.server) : "");
     conn_close(&c);
