@@ -445,7 +445,13 @@ static void give_up(struct ws_conn *c, const struct ws_conn_env *env, enum ws_cl
     }
 }
 
-int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
+/*
+ * A parked deadline has passed, with pending bytes of a request head
+ * unconsumed: extends it (returns the new one) when only a --min-rate window
+ * ended and the client kept up, else gives up and returns 0.
+ */
+static int64_t deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now,
+                               size_t pending)
 {
     if (now < c->fixed_deadline_ms && c->slow_reason != WS_CLOSE_NONE &&
         rate_judge(c, env, now) == 0) {
@@ -459,8 +465,13 @@ int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env
         }
         return c->deadline_ms;
     }
-    give_up(c, env, (enum ws_close_reason)c->close_reason, c->saved_len);
+    give_up(c, env, (enum ws_close_reason)c->close_reason, pending);
     return 0;
+}
+
+int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
+{
+    return deadline_passed(c, env, now, c->saved_len);
 }
 
 /*
@@ -477,7 +488,7 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     int64_t now = ws_now_ms();
 
     set_deadline(c, t->env, pending, now);
-    if (c->deadline_ms <= now && ws_conn_deadline_passed(c, t->env, now) == 0)
+    if (c->deadline_ms <= now && deadline_passed(c, t->env, now, pending) == 0)
         return WS_CONN_CLOSE; /* trickling bytes never buy time past a fixed deadline */
     if (pending > 0) {
         c->saved = malloc(pending);
