@@ -257,6 +257,20 @@ class BodyBudgetWithoutRateTest(ServerTestCase):
         self.assertLess(took, 2 + 2.5 * SLOW)
 
 
+    def test_trickled_head_gets_408_at_the_header_timeout(self):
+        """Without the rate, a head trickled a byte at a time still ends at its fixed deadline, with 408."""
+        head = raw_request("/HelloWorld.html", headers=[("X-Pad", "p" * 200)])
+        with connect(self.port) as s:
+            start = time.monotonic()
+            t = threading.Thread(target=trickle, args=(s, head, 0.2, start + 8 * SLOW))
+            t.start()
+            took, data = closed_within(s, 8 * SLOW)
+            t.join()
+        self.assertIsNotNone(took, "a trickled head outlived its header timeout")
+        self.assertLess(took, 2 + 2 * SLOW)
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:40])
+
+
 class ManySlowClientsTest(unittest.TestCase):
     """1,000 slow clients held at once do not keep a normal client from being served,
     and the stats count each close by its reason."""
