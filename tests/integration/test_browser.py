@@ -3,12 +3,24 @@
 The browser test runs scripts/screenshots --no-install with the binary under
 test ($WEBSERVER) and screenshots written to a temporary directory, never to
 docs/img/. The script loads /HelloWorld.html, a missing page, the /files
-directory (301, then a listing) and the index in headless Chromium, and fails
+directory (301, then a listing) and the index in headless Chromium, the index
+once more over HTTPS (https://localhost:PORT/, a certificate from a CA the
+script makes at run time), and fails
 unless the DOM Chromium built holds each page's text, the server's access log
 shows Chromium's requests with the expected statuses, and each screenshot is a
 non-blank PNG; it also stops the server and fails on anything foreign on its
 stderr (a sanitizer report). It is skipped when /usr/bin/chromium is missing
 (Debian package chromium, plus fonts-dejavu-core for text).
+
+The HTTPS test drives the same pieces of the script directly, so that what
+HTTPS adds is checked on its own: a test CA and a localhost certificate made
+with openssl, the server with --tls-port 0 and a JSON access log, Chromium
+trusting that certificate's key only (--ignore-certificate-errors-spki-list,
+never --ignore-certificate-errors), the page's text, a non-blank screenshot,
+and every request of the page -- the document and its sub-resources -- logged
+with "tls_version" and "tls_cipher". It also checks that the trust is that
+narrow: with another key's hash Chromium gets no page and the server logs no
+request from it.
 
 The site test needs no browser: it checks that www/'s derived files
 (style.css.gz, the fingerprinted stylesheet, files/sample.txt) match their
@@ -17,6 +29,7 @@ sources, and that the pages are HTML5 in UTF-8 with nothing from other hosts.
 ctest labels: integration;browser.
 """
 
+import base64
 import os
 import signal
 import subprocess
@@ -31,7 +44,7 @@ import wshelper  # noqa: E402  (WEBSERVER, SOURCE_DIR, SLOW)
 
 SCRIPT = os.path.join(wshelper.SOURCE_DIR, "scripts", "screenshots")
 CHROMIUM = "/usr/bin/chromium"
-PAGES = ("helloworld", "404", "listing", "index")
+PAGES = ("helloworld", "404", "listing", "index", "index-https")
 
 
 def load_script():
@@ -91,6 +104,46 @@ class BrowserTest(unittest.TestCase):
                 path = os.path.join(out, name + ".png")
                 self.assertTrue(os.path.getsize(path) > 0, path)
             sys.stderr.write(text)
+
+    def test_chromium_gets_the_site_over_https(self):
+        self.assertTrue(wshelper.WEBSERVER, "WEBSERVER is not set (run this through ctest)")
+        script = load_script()
+        page = next(p for p in script.PAGES if p.get("https"))
+        with tempfile.TemporaryDirectory(prefix="ws-browser-tls-") as tmp:
+            certificate = script.TestCertificate(tmp)
+            server = script.Server(wshelper.WEBSERVER, tmp, certificate)
+            try:
+                # A key that is not the server's: the certificate error stands,
+                # Chromium shows no page and sends no request.
+                offset = len(server.access_log())
+                other_key = "--ignore-certificate-errors-spki-list=" + base64.b64encode(b"\0" * 32).decode()
+                dom = script.run_chromium(["--dump-dom", other_key], server.url("/", https=True), tmp)
+                self.assertNotIn("<title>webserver demo site</title>", dom)
+                self.assertEqual(script.requests_since(server, offset), [],
+                                 "Chromium sent requests through an untrusted certificate")
+
+                offset = len(server.access_log())
+                try:
+                    script.check_page(page, server, tmp, tmp, certificate)
+                except script.CheckFailed as e:
+                    self.fail(str(e))
+                self.assertIsNone(script.png_problem(os.path.join(tmp, page["name"] + ".png"),
+                                                     script.WINDOW))
+                records = script.chromium_requests(server, offset)
+                paths = [r["path"] for r in records]
+                for path, _ in page["log"]:
+                    self.assertIn(path, paths)
+                for r in records:
+                    self.assertIn(r.get("tls_version"), ("TLSv1.2", "TLSv1.3"), r)
+                    self.assertTrue(r.get("tls_cipher"), r)
+                # Chromium offers TLS 1.3, and the server's default minimum is 1.2.
+                self.assertEqual(records[0]["path"], "/")
+                self.assertEqual(records[0]["tls_version"], "TLSv1.3", records[0])
+            finally:
+                rc = server.stop()
+            self.assertEqual(rc, 0, "the server exited %d:\n%s" % (rc, server.stderr()))
+            foreign = [l for l in server.stderr().splitlines() if l and not l.startswith("webserver: ")]
+            self.assertEqual(foreign, [], "the server wrote to stderr")
 
 
 if __name__ == "__main__":
