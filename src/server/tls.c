@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -364,6 +365,19 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
 /* ---- contexts ---- */
 
 /* The protocol settings shared by every context (Mozilla "intermediate"). */
+/*
+ * Called once the version is known and before a TLS 1.2 cipher is chosen:
+ * TLS 1.2 takes our order (strongest and fastest first, as testssl.sh and
+ * most audits expect), TLS 1.3 the client's (all its suites are strong, and
+ * a phone without AES instructions prefers ChaCha20).
+ */
+static int cipher_order_cb(SSL *ssl, void *arg)
+{
+    if (SSL_version(ssl) < TLS1_3_VERSION)
+        SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return 1;
+}
+
 static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
 {
     uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -382,10 +396,11 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
         return -1;
     SSL_CTX_set_options(ctx, options);
     /*
-     * The client's order decides: every cipher on the list is strong. OpenSSL 3
+     * Our order for TLS 1.2, the client's for 1.3 (cipher_order_cb). OpenSSL 3
      * refuses a client's renegotiation unless this option is set; never set it.
      */
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+    SSL_CTX_set_cert_cb(ctx, cipher_order_cb, NULL);
     /* The connection writes what the socket takes and retries with a refilled buffer. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
@@ -400,24 +415,19 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
 }
 
 /* One context for one pair, or NULL with the reason (naming the file) in err. */
-static SSL_CTX *new_context(struct ws_tls *t, const struct ws_tls_pair *p, X509 **leaf, char *err,
-                            size_t err_size)
+/*
+ * Loads a pair into ctx: the chain into the slot of its key type (a context
+ * holds one certificate per key type, and OpenSSL picks by the client's
+ * signature algorithms), then the key. *leaf is the pair's certificate. 0, or
+ * -1 with the reason in err.
+ */
+static int load_pair(SSL_CTX *ctx, const struct ws_tls_pair *p, X509 **leaf, char *err,
+                     size_t err_size)
 {
-    SSL_CTX *ctx;
-
     ERR_clear_error(); /* the checks below read the queue */
-    ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) {
-        tls_error(err, err_size, "cannot create a TLS context");
-        return NULL;
-    }
-    if (configure_context(t, ctx) < 0) {
-        tls_error(err, err_size, "cannot configure a TLS context");
-        goto fail;
-    }
     if (SSL_CTX_use_certificate_chain_file(ctx, p->cert_file) != 1) {
         tls_error(err, err_size, "cannot load the certificate chain %s", p->cert_file);
-        goto fail;
+        return -1;
     }
     *leaf = SSL_CTX_get0_certificate(ctx);
     /* A key of the certificate's type that is not its key fails here, another type below. */
@@ -425,18 +435,64 @@ static SSL_CTX *new_context(struct ws_tls *t, const struct ws_tls_pair *p, X509 
         ERR_GET_REASON(ERR_peek_error()) != X509_R_KEY_VALUES_MISMATCH) {
         tls_error(err, err_size, "cannot load the private key %s for %s", p->key_file,
                   p->cert_file);
-        goto fail;
+        return -1;
     }
     if (ERR_peek_error() != 0 || SSL_CTX_check_private_key(ctx) != 1) {
         tls_error(err, err_size, "the private key %s does not match the certificate %s",
                   p->key_file, p->cert_file);
-        goto fail;
+        return -1;
+    }
+    return 0;
+}
+
+static SSL_CTX *new_context(struct ws_tls *t, const struct ws_tls_pair *p, X509 **leaf, char *err,
+                            size_t err_size)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        tls_error(err, err_size, "cannot create a TLS context");
+        return NULL;
+    }
+    if (configure_context(t, ctx) < 0) {
+        tls_error(err, err_size, "cannot configure a TLS context");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (load_pair(ctx, p, leaf, err, err_size) < 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
     }
     return ctx;
+}
 
-fail:
-    SSL_CTX_free(ctx);
-    return NULL;
+static void certificate_name(X509 *cert, char *out, size_t size);
+
+/*
+ * Whether the certificate in cert_file names the same host as leaf (each
+ * covers the other's first name) with another type of key: an ECDSA and an
+ * RSA certificate for one site, which one context serves together.
+ */
+static int same_site_other_key(X509 *leaf, const char *cert_file)
+{
+    FILE *f = fopen(cert_file, "r");
+    X509 *other = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    char a[256], b[256];
+    int same = 0;
+
+    if (f != NULL)
+        fclose(f);
+    if (other != NULL) {
+        EVP_PKEY *ka = X509_get0_pubkey(leaf), *kb = X509_get0_pubkey(other);
+        certificate_name(leaf, a, sizeof(a));
+        certificate_name(other, b, sizeof(b));
+        same = ka != NULL && kb != NULL && EVP_PKEY_get_base_id(ka) != EVP_PKEY_get_base_id(kb) &&
+               X509_check_host(leaf, b, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1 &&
+               X509_check_host(other, a, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+    }
+    X509_free(other);
+    ERR_clear_error();
+    return same;
 }
 
 /* ex_data free function: the default context of a set is being freed, and the set with it. */
@@ -465,10 +521,21 @@ static SSL_CTX *build_set(struct ws_tls *t, char *err, size_t err_size)
         return NULL;
     }
     for (i = 0; i < t->n_pairs; i++) {
-        set->entry[i].ctx = new_context(t, &t->pairs[i], &set->entry[i].leaf, err, err_size);
-        if (set->entry[i].ctx == NULL)
+        unsigned j = 0;
+        X509 *leaf;
+        while (j < set->n && !same_site_other_key(set->entry[j].leaf, t->pairs[i].cert_file))
+            j++;
+        if (j < set->n) {
+            /* The same site with another key type: one context, chosen by signature algorithm. */
+            if (load_pair(set->entry[j].ctx, &t->pairs[i], &leaf, err, err_size) < 0)
+                goto fail;
+            continue;
+        }
+        set->entry[set->n].ctx =
+            new_context(t, &t->pairs[i], &set->entry[set->n].leaf, err, err_size);
+        if (set->entry[set->n].ctx == NULL)
             goto fail;
-        set->n = i + 1;
+        set->n++;
     }
     for (i = 0; i < set->n; i++) {
         SSL_CTX_set_tlsext_servername_callback(set->entry[i].ctx, servername_cb);

@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-enum { SERIAL_A = 1001, SERIAL_B = 1002, SERIAL_A2 = 1003 };
+enum { SERIAL_A = 1001, SERIAL_B = 1002, SERIAL_A2 = 1003, SERIAL_ARSA = 1004 };
 
 static char dir[64];
 
@@ -53,6 +53,7 @@ static const char gen_script[] =
     "issue a \"$ec\" a.test 'DNS:a.test,DNS:*.a.test' 1001\n"
     "issue b '-newkey rsa:2048' b.test DNS:b.test 1002\n"
     "issue a2 \"$ec\" a.test 'DNS:a.test,DNS:*.a.test' 1003\n"
+    "issue arsa '-newkey rsa:2048' a.test 'DNS:a.test,DNS:*.a.test' 1004\n"
     "printf 'not a key\\n' > garbage.key\n";
 
 static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -271,6 +272,33 @@ static void test_default_certificate(void **state)
     ws_tls_free(t);
 }
 
+/*
+ * An ECDSA and an RSA certificate for the same names share one context: a
+ * client that can verify only RSA signatures gets the RSA one, any other the
+ * ECDSA one (the first pair).
+ */
+static void test_two_key_types_one_site(void **state)
+{
+    static const char *const names[] = { "a", "arsa", "b" };
+    struct ws_tls *t = server_with(names, 3, 12);
+    SSL_CTX *ctx = client_ctx(0), *tls12 = client_ctx(TLS1_2_VERSION);
+    struct conn c;
+
+    assert_int_equal(handshake_ok(t, ctx, "a.test", NULL, NULL, NULL), SERIAL_A);
+    conn_open(&c, t);
+    conn_client(&c, tls12, "a.test", NULL, NULL, 0);
+    assert_int_equal(SSL_set1_sigalgs_list(c.client, "RSA+SHA256:RSA-PSS+SHA256"), 1);
+    assert_true(conn_handshake(&c, t));
+    assert_int_equal(peer_serial(&c), SERIAL_ARSA);
+    conn_close(&c);
+    assert_int_equal(handshake_ok(t, ctx, "b.test", NULL, NULL, NULL), SERIAL_B);
+    assert_non_null(strstr(ws_tls_describe(t), "3 certificates (default a.test)"));
+
+    SSL_CTX_free(tls12);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
 /* SNI picks the certificate by its names: exact, wildcard, and no match (the default). */
 static void test_sni(void **state)
 {
@@ -408,8 +436,9 @@ static int handshake_with(struct ws_tls *t, SSL_CTX *ctx, const char *ciphers, c
 }
 
 /*
- * The intermediate profile: no CBC cipher, the client's order decides (it
- * prefers ChaCha20 here), no group but X25519 and P-256, no renegotiation.
+ * The intermediate profile: no CBC cipher, our order for TLS 1.2 (the client
+ * prefers ChaCha20 here and gets AES-GCM) and the client's for TLS 1.3, no
+ * group but X25519 and P-256, no renegotiation.
  */
 static void test_policy(void **state)
 {
@@ -424,7 +453,7 @@ static void test_policy(void **state)
     assert_true(handshake_with(t, tls12,
                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256", NULL,
                                NULL, cipher, sizeof(cipher)));
-    assert_string_equal(cipher, "ECDHE-ECDSA-CHACHA20-POLY1305");
+    assert_string_equal(cipher, "ECDHE-ECDSA-AES128-GCM-SHA256");
     assert_true(handshake_with(t, any, NULL, "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
                                NULL, cipher, sizeof(cipher)));
     assert_string_equal(cipher, "TLS_CHACHA20_POLY1305_SHA256");
@@ -612,6 +641,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_certificate),
         cmocka_unit_test(test_sni),
+        cmocka_unit_test(test_two_key_types_one_site),
         cmocka_unit_test(test_alpn),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_policy),
