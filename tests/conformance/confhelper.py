@@ -14,6 +14,10 @@ and adds the post-conditions that every case in this directory must leave true:
 Tests open connections only through ConformanceTestCase.connect() (or the module
 function connect()), which returns a recording socket; tearDown closes whatever
 a test left open before it checks the descriptors.
+
+With WS_TLS=1 (wshelper's switch) the servers listen for HTTPS too, `port` is the
+HTTPS one, and connect() returns a recording TLS socket (RecTLSSocket) that scans
+the decrypted bytes.
 """
 
 import os
@@ -33,13 +37,17 @@ sys.path.insert(0, HERE)
 import cases  # noqa: E402
 from wshelper import (  # noqa: E402,F401
     SLOW,
+    TLS,
     WEBSERVER,
+    TLSSocket,
     Reader,
     Server,
     parse_responses,
     read_head,
     recv_all,
     stream_body,
+    tls_context,
+    tls_wrap,
     wait_until,
 )
 
@@ -58,12 +66,10 @@ class _Watch:
     lock = threading.Lock()
 
 
-class RecSocket(socket.socket):
-    """A socket that scans everything it receives for the secret markers."""
+class _Scanning:
+    """Scans everything a socket receives for the secret markers (a mix-in)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._tail = b""
+    _tail = b""
 
     def _scan(self, data):
         if not data:
@@ -87,12 +93,21 @@ class RecSocket(socket.socket):
         return n
 
 
+class RecSocket(_Scanning, socket.socket):
+    """A TCP socket that scans everything it receives for the secret markers."""
+
+
+class RecTLSSocket(_Scanning, TLSSocket):
+    """A TLS socket that scans the decrypted bytes it receives for the secret markers."""
+
+
 _open_sockets = []
 _open_lock = threading.Lock()
 
 
-def connect(port, timeout=5.0, rcvbuf=None, nodelay=False):
-    """A recording TCP connection to 127.0.0.1:port (timeout scaled by SLOW)."""
+def connect(port, timeout=5.0, rcvbuf=None, nodelay=False, tls=None):
+    """A recording connection to 127.0.0.1:port (timeout scaled by SLOW); tls=None
+    follows the harness's switch (the TLS handshake is done before it returns)."""
     s = RecSocket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf is not None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -102,6 +117,10 @@ def connect(port, timeout=5.0, rcvbuf=None, nodelay=False):
     with _open_lock:
         _open_sockets.append(s)
     s.connect(("127.0.0.1", port))
+    if TLS if tls is None else tls:
+        s = tls_wrap(s, tls_context(RecTLSSocket))
+        with _open_lock:
+            _open_sockets.append(s)
     return s
 
 

@@ -20,6 +20,7 @@ from wshelper import (
     Reader,
     ServerTestCase,
     connect,
+    curl_command,
     fetch,
     http_dates,
     parse_byteranges,
@@ -385,10 +386,8 @@ class PrecompressedTest(ServerTestCase):
         work = tempfile.mkdtemp(prefix="ws-curl-")
         self.addCleanup(shutil.rmtree, work, True)
         out = os.path.join(work, "page.txt")
-        # -q first: no ~/.curlrc; --noproxy: loopback only, whatever the environment says.
-        p = subprocess.run([CURL, "-q", "--noproxy", "*", "-s", "-S", "-f", "--compressed",
-                            "--max-time", str(30 * SLOW), "-D", "-", "-o", out,
-                            "http://127.0.0.1:%d/page.txt" % self.port],
+        p = subprocess.run(curl_command(self.port, "/page.txt", "-s", "-S", "-f", "--compressed",
+                                        "--max-time", str(30 * SLOW), "-D", "-", "-o", out),
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60 * SLOW)
         self.assertEqual(p.returncode, 0, p.stderr)
         head = p.stdout.decode("latin-1").split("\r\n")

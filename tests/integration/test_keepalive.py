@@ -420,7 +420,8 @@ class DeferredAcceptTest(ServerTestCase):
             self.assertEqual(Reader(s).read_response().status, 200)
 
     def test_silent_connection_is_closed_after_defer_and_header_timeout(self):
-        with connect(self.port) as s:
+        # tls=False: a silent TCP client (over TLS, one that never sends its ClientHello).
+        with connect(self.port, tls=False) as s:
             start = time.monotonic()
             data, end = recv_all(s, timeout=6 * SLOW)
             elapsed = time.monotonic() - start

@@ -17,6 +17,7 @@ from wshelper import (
     Reader,
     ServerTestCase,
     connect,
+    curl_command,
     fetch,
     http_dates,
     parse_byteranges,
@@ -350,10 +351,8 @@ class CurlResumeTest(ServerTestCase):
         for cut in (1, 700001, len(self.data) - 1):
             with self.subTest(cut=cut):
                 write_file(out, self.data[:cut])
-                # -q first: no ~/.curlrc; --noproxy: loopback only, whatever the environment says.
-                p = subprocess.run([CURL, "-q", "--noproxy", "*", "-s", "-S", "-f",
-                                    "--max-time", str(30 * SLOW), "-C", "-", "-o", out,
-                                    "http://127.0.0.1:%d/download.bin" % self.port],
+                p = subprocess.run(curl_command(self.port, "/download.bin", "-s", "-S", "-f",
+                                                "--max-time", str(30 * SLOW), "-C", "-", "-o", out),
                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=60 * SLOW)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 with open(out, "rb") as f:

@@ -7,7 +7,14 @@ nothing but its own diagnostics reached stderr (so a sanitizer report fails the
 test).
 
 Environment (set by ctest): WEBSERVER (the binary), WS_SOURCE_DIR (the source
-tree), WS_SANITIZER ("", "address" or "thread").
+tree), WS_SANITIZER ("", "address" or "thread"), WS_TLS ("1": speak HTTPS).
+
+WS_TLS=1 switches the whole harness to HTTPS: every Server gets the process's
+test certificate (tlscerts.default_pki(), made at test time) and `--tls-port 0`,
+its `port` is the HTTPS one (the cleartext one stays in `http_port`), and every
+socket factory here (connect, request, get, fetch, Server.connect) returns a
+TLSSocket that verifies the server against the test CA as "localhost". A test
+that cannot hold over TLS by nature is marked `@unittest.skipIf(TLS, "why")`.
 """
 
 import hashlib
@@ -16,11 +23,14 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
+
+import tlscerts
 
 WEBSERVER = os.environ.get("WEBSERVER", "")
 SOURCE_DIR = os.environ.get("WS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -29,6 +39,9 @@ SANITIZER = os.environ.get("WS_SANITIZER", "")
 # Sanitizers slow everything down; scale every wait by this.
 SLOW = 4.0 if SANITIZER else 1.0
 
+# WS_TLS=1: the whole harness speaks HTTPS (see the module's docstring).
+TLS = os.environ.get("WS_TLS", "") not in ("", "0")
+
 # Server(access_log=ACCESS_LOG_DEFAULT) passes no --access-log flag (and captures stdout).
 ACCESS_LOG_DEFAULT = "<no --access-log flag>"
 
@@ -36,12 +49,93 @@ ACCESS_LOG_DEFAULT = "<no --access-log flag>"
 _OWN_LINE = re.compile(r"^webserver: ")
 
 
+# --- TLS -----------------------------------------------------------------------------
+
+
+class TLSSocket(ssl.SSLSocket):
+    """An SSLSocket that behaves like a plain socket where the tests look.
+
+    recv() returns b"" at the end of the stream however it ends: a close_notify
+    (SSLZeroReturnError) or a TCP FIN without one (SSLEOFError); a reset is still
+    ConnectionResetError. shutdown() shuts the TCP socket down and keeps the TLS
+    state, so reads after it still decrypt (ssl.SSLSocket.shutdown would drop it);
+    a SHUT_WR is then a FIN without close_notify, not a TLS half-close.
+    """
+
+    def recv(self, bufsize, flags=0):
+        try:
+            return super().recv(bufsize, flags)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        try:
+            return super().recv_into(buffer, nbytes, flags)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return 0
+
+    def shutdown(self, how):
+        socket.socket.shutdown(self, how)
+
+
+_tls_contexts = {}
+_tls_lock = threading.Lock()
+
+
+def tls_context(socket_class=TLSSocket):
+    """The harness's client context: trusts only the test CA, checks the name
+    "localhost", makes sockets of socket_class (a TLSSocket subclass)."""
+    with _tls_lock:
+        ctx = _tls_contexts.get(socket_class)
+        if ctx is None:
+            ctx = tlscerts.default_pki().client_context()
+            ctx.set_alpn_protocols(["http/1.1"])
+            ctx.sslsocket_class = socket_class
+            _tls_contexts[socket_class] = ctx
+        return ctx
+
+
+def tls_wrap(sock, context=None, server_hostname="localhost"):
+    """Runs the TLS handshake on a connected socket (under its timeout) and returns
+    the TLS socket; the plain one is closed if the handshake fails."""
+    try:
+        return (context or tls_context()).wrap_socket(sock, server_hostname=server_hostname)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def curl_command(port, path, *args, https=None):
+    """curl argv for path on 127.0.0.1:port: no ~/.curlrc (-q first), no proxy (loopback
+    only, whatever the environment says), args, then the URL; over TLS (https=None
+    means the harness's switch) https:// and --cacert with the test CA."""
+    https = TLS if https is None else https
+    cmd = [CURL, "-q", "--noproxy", "*"]
+    if https:
+        cmd += ["--cacert", tlscerts.default_pki().ca_cert]
+    return cmd + list(args) + ["%s://127.0.0.1:%d%s" % ("https" if https else "http", port, path)]
+
+
+def parse_listen_line(text):
+    """(cleartext ports, https ports) from the start-up line "listening on A:1 https:B:2 (...",
+    or None if text holds no such line yet."""
+    m = re.search(r"listening on ([^(\n]*)", text)
+    if not m or "(" not in text[m.start():].split("\n", 1)[0]:
+        return None
+    plain, https = [], []
+    for token in m.group(1).split():
+        pm = re.match(r"^(https:)?\S*:(\d+)$", token)
+        if pm:
+            (https if pm.group(1) else plain).append(int(pm.group(2)))
+    return plain, https
+
+
 class Server:
     """A running webserver process on a free loopback port."""
 
     def __init__(self, root, args=(), env=None, access_log=None, prlimit_nofile=None,
                  capture_stdout=False, user=None, error_log=None, listen_args=None,
-                 cmd_prefix=None, popen_kwargs=None):
+                 cmd_prefix=None, popen_kwargs=None, tls=None):
         """capture_stdout: collect stdout lines in self.stdout_lines (always with
         access_log="-"). user: (uid, gid) to run the server as (the caller is root).
         error_log: a fresh file for --error-log; the port is then read from it, and
@@ -49,8 +143,14 @@ class Server:
         listen_args: replaces the default ("--port", "0", "--bind", "127.0.0.1").
         cmd_prefix: argv run in front of the server (it must exec the server, so the
         pid stays the server's). popen_kwargs: more keyword arguments for Popen
-        (pass_fds, preexec_fn...)."""
+        (pass_fds, preexec_fn...). tls: None follows the harness's switch (WS_TLS);
+        False serves cleartext only; True adds the harness's certificate; a list of
+        CertPair adds those (the first is the default). With TLS, `port` is the HTTPS
+        port, `http_port` the cleartext one, and connect() speaks TLS."""
         self.root = root
+        if tls is None:
+            tls = TLS
+        self.tls = bool(tls)
         if listen_args is None:
             listen_args = ("--port", "0", "--bind", "127.0.0.1")
         cmd = [WEBSERVER, "--root", root] + list(listen_args)
@@ -61,6 +161,14 @@ class Server:
             cmd += ["--access-log", "off"]
         elif access_log != ACCESS_LOG_DEFAULT:
             cmd += ["--access-log", access_log]
+        self._own_dir = None
+        if tls:
+            pairs = [tlscerts.default_pki().localhost_pair] if tls is True else list(tls)
+            if user is not None:
+                pairs = self._copy_pairs_for(pairs, user)
+            for pair in pairs:
+                cmd += pair.args()
+            cmd += ["--tls-port", "0"]
         cmd += list(args)
         if prlimit_nofile is not None:
             cmd = ["prlimit", "--nofile=%d" % prlimit_nofile, "--"] + cmd
@@ -90,6 +198,8 @@ class Server:
         else:
             self._stdout_done.set()
         self.port = None
+        self.http_port = None
+        self.https_port = None
         if error_log is not None:
             # The start-up line goes to the error log file, not to the stderr pipe.
             self._reader = threading.Thread(target=self._read_stderr, daemon=True)
@@ -102,9 +212,7 @@ class Server:
             if not line:
                 raise RuntimeError("server exited before listening: %r" % self.stderr_lines)
             self.stderr_lines.append(line.rstrip("\n"))
-            m = re.search(r"listening on \S*:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
+            self._take_ports(line)
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not report its port")
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
@@ -118,9 +226,7 @@ class Server:
                     text = f.read().decode("utf-8", "replace")
             except FileNotFoundError:
                 text = ""
-            m = re.search(r"listening on \S*:(\d+)", text)
-            if m:
-                self.port = int(m.group(1))
+            if self._take_ports(text):
                 break
             if self.proc.poll() is not None:
                 self._stderr_done.wait(5)
@@ -130,6 +236,43 @@ class Server:
                 self.kill()
                 raise RuntimeError("server did not report its port in %s" % path)
             time.sleep(0.01)
+
+    def _copy_pairs_for(self, pairs, user):
+        """Copies of pairs in a directory of their own that user (uid, gid) owns, for a
+        server run as that user from the start: the PKI's directory is the caller's
+        only. Removed when the server is stopped."""
+        self._own_dir = tempfile.mkdtemp(prefix="ws-tls-user-")
+        os.chown(self._own_dir, user[0], user[1])
+        copies = []
+        for i, pair in enumerate(pairs):
+            cert = os.path.join(self._own_dir, "%d.pem" % i)
+            key = os.path.join(self._own_dir, "%d.key" % i)
+            shutil.copyfile(pair.cert, cert)
+            shutil.copyfile(pair.key, key)
+            for path in (cert, key):
+                os.chown(path, user[0], user[1])
+            os.chmod(key, 0o600)
+            copies.append(tlscerts.CertPair(cert, key, pair.cn, pair.sans, pair.serial))
+        return copies
+
+    def _take_ports(self, text):
+        """Sets http_port, https_port and port from the start-up line, if text holds it."""
+        ports = parse_listen_line(text)
+        if ports is None:
+            return False
+        plain, https = ports
+        self.http_port = plain[0] if plain else None
+        self.https_port = https[0] if https else None
+        if self.tls:
+            if self.https_port is None:
+                self.kill()
+                raise RuntimeError("TLS server reported no https port: %r" % text)
+            self.port = self.https_port
+        else:
+            self.port = self.http_port if plain else (https[0] if https else None)
+        if self.port is None:
+            raise RuntimeError("no port in the start-up line: %r" % text)
+        return True
 
     def error_log_lines(self):
         """Every line of the error log files (self.error_log_files, in order) that exist."""
@@ -157,8 +300,9 @@ class Server:
         return self.proc.pid
 
     def connect(self, timeout=5.0):
+        """A connection to `port` (timeout scaled by SLOW): TLS if the server speaks it."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout * SLOW)
-        return s
+        return tls_wrap(s) if self.tls else s
 
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
@@ -185,6 +329,9 @@ class Server:
         return rc
 
     def _close_pipes(self):
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = None
         self._stderr_done.wait(5)
         self._stdout_done.wait(5)
         if self._stderr_done.is_set() and self._stdout_done.is_set():
@@ -209,7 +356,7 @@ class Server:
 
 def request(port, raw, timeout=5.0, read_until_close=True):
     """Sends raw bytes and returns everything the server sends until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW) as s:
+    with connect(port, timeout) as s:
         s.sendall(raw)
         if not read_until_close:
             return read_response(s)
@@ -305,7 +452,7 @@ def get(port, path, headers=None, method="GET", version="HTTP/1.1"):
     raw = "%s %s %s\r\n" % (method, path, version)
     raw += "".join("%s: %s\r\n" % kv for kv in hdrs.items() if kv[1] is not None)
     raw += "\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW) as s:
+    with connect(port, 10) as s:
         s.sendall(raw.encode("latin-1"))
         return read_response(s, head_request=(method == "HEAD"))
 
@@ -342,8 +489,11 @@ def wait_until(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
-def connect(port, timeout=5.0):
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+def connect(port, timeout=5.0, tls=None):
+    """A connection to 127.0.0.1:port (timeout scaled by SLOW); tls=None follows the
+    harness's switch, and the TLS handshake is done before it returns."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    return tls_wrap(s) if (TLS if tls is None else tls) else s
 
 
 def recv_all(sock, timeout=5.0):
