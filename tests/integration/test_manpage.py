@@ -153,7 +153,7 @@ class ManPageTest(unittest.TestCase):
         r = subprocess.run([man, "-l", MANPAGE], capture_output=True, timeout=30, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         text = re.sub(r".\x08", "", r.stdout.decode("utf-8", "replace"))
-        self.assertIn("webserver - a small static-file HTTP/1.1 server", text)
+        self.assertIn("webserver - a small static-file HTTP/1.1 and HTTPS server", text)
         self.assertIn("--trusted-proxy=ADDR[/N]", text)
 
 
