@@ -18,6 +18,7 @@ import time
 import unittest
 
 from wshelper import (
+    tls_wrap,
     SLOW,
     Reader,
     Server,
@@ -269,6 +270,51 @@ class BodyBudgetWithoutRateTest(ServerTestCase):
         self.assertIsNotNone(took, "a trickled head outlived its header timeout")
         self.assertLess(took, 2 + 2 * SLOW)
         self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:40])
+
+
+class SlowClientsOverTlsTest(ServerTestCase):
+    """The same rules over HTTPS: a handshake that trickles is a slow head, and a
+    slow reader of a TLS response is measured by what it takes, and reset."""
+
+    server_args = ("--threads", "2")
+
+    @classmethod
+    def server_kwargs(cls):
+        return {"tls": True}
+
+    @classmethod
+    def prepare_root(cls, root):
+        make_big_file(os.path.join(root, "huge.bin"), 64 << 20)
+
+    def test_trickled_handshake_is_closed(self):
+        """A ClientHello sent a byte every half second is closed after the first window."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            # The first byte starts a handshake record; then a record header and a
+            # ClientHello body that never completes.
+            hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 500
+            start = time.monotonic()
+            t = threading.Thread(target=trickle, args=(s, hello, 0.5, start + 14 * SLOW))
+            t.start()
+            took, _ = closed_within(s, 14 * SLOW)
+            t.join()
+        self.assertIsNotNone(took, "a trickled handshake was still open after 14 s")
+        self.assertLess(took, 2 * WINDOW + 2)
+
+    def test_slow_tls_reader_is_reset(self):
+        """A TLS client that reads a large response at 100 bytes/s is reset well before --send-timeout."""
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(5)
+        raw.connect(("127.0.0.1", self.port))
+        s = tls_wrap(raw)
+        try:
+            s.sendall(raw_request("/huge.bin", close=True))
+            took, got = read_slowly(s, 100, 25 * SLOW)
+        finally:
+            s.close()
+        self.assertIsNotNone(took, "a slow TLS reader was still served after 25 s (%d bytes)"
+                             % len(got))
+        self.assertLess(took, 20 * SLOW)
 
 
 class ManySlowClientsTest(unittest.TestCase):
