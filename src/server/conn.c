@@ -774,13 +774,14 @@ static void begin_linger(struct turn *t)
 }
 
 /* Said in the clear to a client that speaks HTTP to the TLS port, as nginx does. */
+#define HTTPS_ONLY_BODY "This port speaks HTTPS: use an https:// address.\n"
+_Static_assert(sizeof(HTTPS_ONLY_BODY) - 1 == 49, "Content-Length below must match the body");
 static const char https_only_response[] = "HTTP/1.1 400 Bad Request\r\n"
                                           "Server: " WS_SERVER_NAME "\r\n"
                                           "Content-Type: text/plain; charset=utf-8\r\n"
-                                          "Content-Length: 50\r\n"
+                                          "Content-Length: 49\r\n"
                                           "Connection: close\r\n"
-                                          "\r\n"
-                                          "This port speaks HTTPS: use an https:// address.\n";
+                                          "\r\n" HTTPS_ONLY_BODY;
 
 /*
  * The TLS handshake, before the first request. Its first byte must start a

@@ -12,6 +12,7 @@ import unittest
 
 from wshelper import (
     SLOW,
+    connect,
     WEBSERVER,
     Reader,
     Server,
@@ -25,6 +26,8 @@ from wshelper import (
 # is set by a shell that then execs the server (same pid).
 ACTIVATE = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'
 FOREIGN_PID = 'LISTEN_PID=1 LISTEN_FDS=1 exec "$0" "$@"'
+# The unit's FileDescriptorName=https: the passed socket speaks TLS.
+ACTIVATE_HTTPS = 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=https exec "$0" "$@"'
 
 
 def on_fd3(fd):
@@ -114,6 +117,30 @@ class SocketActivationTest(ListenerTestCase):
         self.assertEqual(len([f for f in fds if f.startswith("socket:")]),
                          len(set(f for f in fds if f.startswith("socket:"))))
         server.stop_checked(self)
+
+    def test_a_socket_named_https_speaks_tls(self):
+        sock = self.listening_socket()
+        port = sock.getsockname()[1]
+        server = self.start(tls=True, cmd_prefix=["sh", "-c", ACTIVATE_HTTPS],
+                            popen_kwargs=on_fd3(sock.fileno()))
+        sock.close()
+        self.assertEqual(server.port, port, server.stderr_lines)
+        self.assertIn("listening on https:127.0.0.1:%d " % port, server.stderr_lines[0])
+        for _ in range(2):
+            with connect(port, tls=True) as s:
+                s.sendall(raw_request("/HelloWorld.html", close=True))
+                self.assertEqual(Reader(s).read_response().status, 200)
+        # A request in the clear on it is told that the port speaks HTTPS.
+        with connect(port, tls=False) as s:
+            s.sendall(raw_request("/HelloWorld.html", close=True))
+            self.assertEqual(Reader(s).read_response().status, 400)
+        server.stop_checked(self)
+
+    def test_a_socket_named_https_needs_a_certificate(self):
+        sock = self.listening_socket()
+        r = self.run_activated(sock.fileno(), ACTIVATE_HTTPS)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"is named https, but no --tls-cert was given", r.stderr)
 
     def test_sigterm_closes_the_passed_socket(self):
         sock = self.listening_socket()
