@@ -103,6 +103,26 @@ def trickle(sock, data, interval, until):
     return sent
 
 
+def trickle_until_closed(sock, data, interval, seconds):
+    """Trickles data (as trickle does) while reading what the server sends, for at
+    most `seconds`; returns closed_within's (seconds until closed or None, bytes)."""
+    t = threading.Thread(target=trickle, args=(sock, data, interval, time.monotonic() + seconds))
+    t.start()
+    try:
+        return closed_within(sock, seconds)
+    finally:
+        t.join()
+
+
+def post_answered_at_once(testcase, sock):
+    """Sends the head of a POST with a 64 KiB body and checks that the 405 comes before any of it."""
+    sock.sendall(raw_request("/HelloWorld.html", method="POST",
+                             headers=[("Content-Length", "65536")]))
+    sock.settimeout(2 * SLOW)
+    head, _ = read_head(sock)
+    testcase.assertEqual(head.status, 405)
+
+
 class SlowClientsTest(ServerTestCase):
     """Defaults: --min-rate 240, --header-timeout 15, --send-timeout 30."""
 
@@ -115,11 +135,7 @@ class SlowClientsTest(ServerTestCase):
     def test_body_does_not_delay_the_answer(self):
         """A POST is answered (405) as soon as its head is parsed, before any body byte."""
         with connect(self.port) as s:
-            s.sendall(raw_request("/HelloWorld.html", method="POST",
-                                  headers=[("Content-Length", "65536")]))
-            s.settimeout(2 * SLOW)
-            head, _ = read_head(s)
-        self.assertEqual(head.status, 405)
+            post_answered_at_once(self, s)
 
     def test_small_prompt_body_keeps_the_connection(self):
         """A small body that arrives at once is dropped and the connection serves the next request."""
@@ -138,16 +154,8 @@ class SlowClientsTest(ServerTestCase):
     def test_trickled_body_is_closed(self):
         """A body trickled at a few bytes a second is closed after the first window."""
         with connect(self.port) as s:
-            s.sendall(raw_request("/HelloWorld.html", method="POST",
-                                  headers=[("Content-Length", "65536")]))
-            s.settimeout(2 * SLOW)
-            head, _ = read_head(s)
-            self.assertEqual(head.status, 405)
-            start = time.monotonic()
-            t = threading.Thread(target=trickle, args=(s, b"x" * 65536, 0.25, start + 20 * SLOW))
-            t.start()
-            took, _ = closed_within(s, 20 * SLOW)
-            t.join()
+            post_answered_at_once(self, s)
+            took, _ = trickle_until_closed(s, b"x" * 65536, 0.25, 20 * SLOW)
         self.assertIsNotNone(took, "a trickled body was still open after 20 s")
         self.assertLess(took, 2 * WINDOW + 3, "closed, but only after %.1f s" % took)
 
@@ -156,11 +164,7 @@ class SlowClientsTest(ServerTestCase):
         head = raw_request("/HelloWorld.html", headers=[("X-Pad", "p" * 200)])
         with connect(self.port) as s:
             s.sendall(head[:16])
-            start = time.monotonic()
-            t = threading.Thread(target=trickle, args=(s, head[16:], 0.5, start + 14 * SLOW))
-            t.start()
-            took, data = closed_within(s, 14 * SLOW)
-            t.join()
+            took, data = trickle_until_closed(s, head[16:], 0.5, 14 * SLOW)
         self.assertIsNotNone(took, "a trickled head was still open after 14 s")
         self.assertLess(took, 2 * WINDOW + 2, "closed, but only after %.1f s" % took)
         self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:40])
@@ -243,17 +247,9 @@ class BodyBudgetWithoutRateTest(ServerTestCase):
 
     def test_body_budget_is_fixed(self):
         with connect(self.port) as s:
-            s.sendall(raw_request("/HelloWorld.html", method="POST",
-                                  headers=[("Content-Length", "65536")]))
-            s.settimeout(2 * SLOW)
-            head, _ = read_head(s)
-            self.assertEqual(head.status, 405)
-            start = time.monotonic()
+            post_answered_at_once(self, s)
             # Fast enough that no window would fail, were the rate on: 40 bytes/s... for ever.
-            t = threading.Thread(target=trickle, args=(s, b"x" * 65536, 0.025, start + 10 * SLOW))
-            t.start()
-            took, _ = closed_within(s, 10 * SLOW)
-            t.join()
+            took, _ = trickle_until_closed(s, b"x" * 65536, 0.025, 10 * SLOW)
         self.assertIsNotNone(took, "a body kept buying time past its budget")
         self.assertLess(took, 2 + 2.5 * SLOW)
 
@@ -262,11 +258,7 @@ class BodyBudgetWithoutRateTest(ServerTestCase):
         """Without the rate, a head trickled a byte at a time still ends at its fixed deadline, with 408."""
         head = raw_request("/HelloWorld.html", headers=[("X-Pad", "p" * 200)])
         with connect(self.port) as s:
-            start = time.monotonic()
-            t = threading.Thread(target=trickle, args=(s, head, 0.2, start + 8 * SLOW))
-            t.start()
-            took, data = closed_within(s, 8 * SLOW)
-            t.join()
+            took, data = trickle_until_closed(s, head, 0.2, 8 * SLOW)
         self.assertIsNotNone(took, "a trickled head outlived its header timeout")
         self.assertLess(took, 2 + 2 * SLOW)
         self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:40])
@@ -292,11 +284,7 @@ class SlowClientsOverTlsTest(ServerTestCase):
             # The first byte starts a handshake record; then a record header and a
             # ClientHello body that never completes.
             hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 500
-            start = time.monotonic()
-            t = threading.Thread(target=trickle, args=(s, hello, 0.5, start + 14 * SLOW))
-            t.start()
-            took, _ = closed_within(s, 14 * SLOW)
-            t.join()
+            took, _ = trickle_until_closed(s, hello, 0.5, 14 * SLOW)
         self.assertIsNotNone(took, "a trickled handshake was still open after 14 s")
         self.assertLess(took, 2 * WINDOW + 2)
 
