@@ -15,6 +15,7 @@ from wshelper import (
     ServerTestCase,
     connect,
     fetch,
+    h1_only,
     http_dates,
     raw_request,
     set_mtime_ns,
@@ -93,6 +94,7 @@ class ConditionalTest(ServerTestCase):
         # docs/conformance.md: "<size hex>-<mtime ns hex>".
         self.assertEqual(self.etag_of("/doc.txt"), '"%x-%x"' % (len(DOC), MTIME_NS))
 
+    @h1_only("warms the cache with HTTP/1.1 requests pipelined on one connection (fetch_repeatedly)")
     def test_etag_changes_when_the_file_changes(self):
         path = os.path.join(self.root, "changing.txt")
         write_file(path, b"first version\n")
@@ -143,6 +145,7 @@ class ConditionalTest(ServerTestCase):
                              (rs[0].status, rs[0].header("etag"), rs[0].body))
         return rs[-1]
 
+    @h1_only("warms the cache with HTTP/1.1 requests pipelined on one connection (fetch_repeatedly)")
     def test_rewritten_file_is_never_served_stale(self):
         # The same size and, to the nanosecond, the same mtime: the ETag cannot tell the
         # versions apart, but the bytes sent must still be the ones on disk now.
@@ -219,6 +222,7 @@ class ConditionalTest(ServerTestCase):
         r = fetch(self.port, "/large.bin", method="HEAD", headers=[("If-Modified-Since", LAST_MODIFIED)])
         self.assert_not_modified(r, etag, len(LARGE))
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection: no byte may follow a 304")
     def test_not_modified_keeps_the_connection_in_step(self):
         # No body byte may follow a 304, even for a file sent with sendfile: the next
         # response on the connection must start right after the 304's head.
@@ -333,6 +337,7 @@ class ConditionalTest(ServerTestCase):
                                                   ("If-Unmodified-Since", http_dates(MTIME - 1)[0])])
         self.assert_full(r, DOC)
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection: no byte may follow a HEAD's 412")
     def test_412_on_head_has_no_body_and_keeps_the_connection(self):
         with connect(self.port) as s:
             s.sendall(raw_request("/large.bin", method="HEAD", headers=[("If-Match", '"nope"')])

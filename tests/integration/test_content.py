@@ -14,6 +14,7 @@ from wshelper import (
     ServerTestCase,
     connect,
     fetch,
+    h1_only,
     make_root,
     raw_request,
     run_webserver,
@@ -278,6 +279,7 @@ class ErrorPagesTest(ServerTestCase):
         self.assertEqual(r.header("content-length"), str(len(PAGE_404)))
         self.assertEqual(r.body, b"")
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection: error pages keep them in step")
     def test_pages_keep_the_connection_in_step(self):
         with connect(self.port) as s:
             s.sendall(raw_request("/missing") + raw_request("/missing", method="HEAD")
@@ -315,6 +317,7 @@ class OptionsTest(ServerTestCase):
                 self.assertEqual(r.status, 405)
                 self.assertEqual(r.header("allow"), ALLOW)
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection")
     def test_options_then_get_on_one_connection(self):
         with connect(self.port) as s:
             s.sendall(raw_request("*", method="OPTIONS") + raw_request("/index.html", method="OPTIONS")

@@ -22,6 +22,7 @@ from wshelper import (
     connect,
     curl_command,
     fetch,
+    h1_only,
     http_dates,
     parse_byteranges,
     raw_request,
@@ -242,6 +243,7 @@ class PrecompressedTest(ServerTestCase):
                              (rs[0].status, rs[0].header("content-encoding"), rs[0].body))
         return rs[-1]
 
+    @h1_only("warms the cache with HTTP/1.1 requests pipelined on one connection (get_repeatedly)")
     def test_sibling_goes_stale_when_the_original_changes(self):
         path = os.path.join(self.root, "live.js")
         new_js = JS.replace(b"return", b"yield ")
@@ -271,6 +273,7 @@ class PrecompressedTest(ServerTestCase):
     def test_sibling_that_is_a_directory_is_not_used(self):
         self.assert_identity(self.get("/dirsib.txt", "gzip"), TXT, vary=None)
 
+    @h1_only("warms the cache with HTTP/1.1 requests pipelined on one connection (get_repeatedly)")
     def test_sibling_symlinked_out_of_the_root_is_not_used(self):
         self.assert_identity(self.get_repeatedly("/linksib.txt", None), TXT, vary=None)
         r = self.get_repeatedly("/linksib.txt", "gzip")
@@ -331,6 +334,7 @@ class PrecompressedTest(ServerTestCase):
         self.assertEqual(r.header("content-type"), "application/gzip")
         self.assertEqual(r.body, JS_GZ)
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection")
     def test_representations_alternate_on_one_connection(self):
         with connect(self.port) as s:
             s.sendall(raw_request("/app.js", headers=[("Accept-Encoding", "gzip")])
@@ -344,6 +348,7 @@ class PrecompressedTest(ServerTestCase):
             self.assert_identity(reader.read_response(), TXT, vary=None)
             self.assertFalse(reader.at_eof(timeout=0.2))
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection")
     def test_directory_index_has_its_siblings(self):
         # The directory form looks up index.html and its siblings, on the cache's fast
         # path as well as by opening them: pipelined on one connection (one worker, one
@@ -363,6 +368,7 @@ class PrecompressedTest(ServerTestCase):
                 else:
                     self.assert_coded(reader.read_response(), coding, data, HTML_TYPE, what)
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection")
     def test_preference_changes_with_each_request_on_a_warm_cache(self):
         # One worker's cache holds the record of app.js's siblings and all three
         # representations: each request still gets what its own Accept-Encoding prefers.
@@ -381,6 +387,7 @@ class PrecompressedTest(ServerTestCase):
                     else:
                         self.assert_coded(reader.read_response(), coding, data, JS_TYPE, what)
 
+    @h1_only("checks the HTTP/1.1 status line curl prints")
     @unittest.skipUnless(CURL, "curl is not installed")
     def test_curl_compressed_gets_the_gzip_sibling(self):
         work = tempfile.mkdtemp(prefix="ws-curl-")

@@ -19,6 +19,7 @@ from wshelper import (
     connect,
     curl_command,
     fetch,
+    h1_only,
     http_dates,
     parse_byteranges,
     raw_request,
@@ -226,6 +227,7 @@ class RangeTest(ServerTestCase):
                 with self.subTest(name=name, range=rng):
                     self.assert_416(self.get(name, rng), name, rng)
 
+    @h1_only("HTTP/1.1 requests pipelined on one connection: a 416 keeps them in step")
     def test_416_keeps_the_connection_in_step(self):
         with connect(self.port) as s:
             s.sendall(raw_request("/large.bin", headers=[("Range", "bytes=200000-")])
@@ -344,6 +346,7 @@ class CurlResumeTest(ServerTestCase):
         cls.data = os.urandom(2 << 20)
         write_file(os.path.join(root, "download.bin"), cls.data)
 
+    @h1_only("checks access-log lines that name HTTP/1.1")
     def test_curl_resumes_a_partial_download(self):
         work = tempfile.mkdtemp(prefix="ws-curl-")
         self.addCleanup(shutil.rmtree, work, True)

@@ -15,9 +15,23 @@ its `port` is the HTTPS one (the cleartext one stays in `http_port`), and every
 socket factory here (connect, request, get, fetch, Server.connect) returns a
 TLSSocket that verifies the server against the test CA as "localhost". A test
 that cannot hold over TLS by nature is marked `@unittest.skipIf(TLS, "why")`.
+
+WS_H2=1 switches the request helpers to HTTP/2 through python3-h2: `get`, `fetch`
+and the curl helpers speak h2 over TLS (ALPN "h2", which must be negotiated) when
+WS_TLS=1 as well, otherwise h2c with prior knowledge (the connection preface on the
+cleartext port), and return the same Response objects (lower-case field names, body;
+`version` is "HTTP/2", `reason` the standard phrase, since HTTP/2 has none). Each
+response is checked for HTTP/2 framing: lower-case names, no connection-specific
+field, a body exactly as long as Content-Length (none after HEAD, 204 or 304).
+HTTP/1.1 bytes cannot be translated: under WS_H2, `connect`, `Server.connect`,
+`request` and `raw_request` raise H1OnlyError, and a test that needs them (raw
+requests, keep-alive and pipelining, Connection, HTTP/1.0, a head printed by curl)
+is marked `@h1_only("why")`. H2Client is the HTTP/2 client itself, for tests that
+drive streams, windows and settings.
 """
 
 import hashlib
+import http
 import os
 import re
 import shutil
@@ -25,6 +39,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +56,9 @@ SLOW = 4.0 if SANITIZER else 1.0
 
 # WS_TLS=1: the whole harness speaks HTTPS (see the module's docstring).
 TLS = os.environ.get("WS_TLS", "") not in ("", "0")
+
+# WS_H2=1: the request helpers speak HTTP/2 (see the module's docstring).
+H2 = os.environ.get("WS_H2", "") not in ("", "0")
 
 # Server(access_log=ACCESS_LOG_DEFAULT) passes no --access-log flag (and captures stdout).
 ACCESS_LOG_DEFAULT = "<no --access-log flag>"
@@ -105,14 +123,19 @@ def tls_wrap(sock, context=None, server_hostname="localhost"):
         raise
 
 
-def curl_command(port, path, *args, https=None):
+def curl_command(port, path, *args, https=None, h2=None):
     """curl argv for path on 127.0.0.1:port: no ~/.curlrc (-q first), no proxy (loopback
     only, whatever the environment says), args, then the URL; over TLS (https=None
-    means the harness's switch) https:// and --cacert with the test CA."""
+    means the harness's switch) https:// and --cacert with the test CA. With HTTP/2
+    (h2=None means the harness's switch WS_H2): --http2 (ALPN) over TLS,
+    --http2-prior-knowledge (h2c) in cleartext."""
     https = TLS if https is None else https
+    h2 = H2 if h2 is None else h2
     cmd = [CURL, "-q", "--noproxy", "*"]
     if https:
         cmd += ["--cacert", tlscerts.default_pki().ca_cert]
+    if h2:
+        cmd.append("--http2" if https else "--http2-prior-knowledge")
     return cmd + list(args) + ["%s://127.0.0.1:%d%s" % ("https" if https else "http", port, path)]
 
 
@@ -300,7 +323,9 @@ class Server:
         return self.proc.pid
 
     def connect(self, timeout=5.0):
-        """A connection to `port` (timeout scaled by SLOW): TLS if the server speaks it."""
+        """A connection to `port` (timeout scaled by SLOW): TLS if the server speaks it.
+        Under WS_H2 it raises H1OnlyError (the caller would speak HTTP/1.1)."""
+        _h1_guard("Server.connect()")
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout * SLOW)
         return tls_wrap(s) if self.tls else s
 
@@ -355,7 +380,8 @@ class Server:
 
 
 def request(port, raw, timeout=5.0, read_until_close=True):
-    """Sends raw bytes and returns everything the server sends until it closes."""
+    """Sends raw bytes and returns everything the server sends until it closes.
+    Under WS_H2 it raises H1OnlyError."""
     with connect(port, timeout) as s:
         s.sendall(raw)
         if not read_until_close:
@@ -446,7 +472,14 @@ def read_response(sock, head_request=False):
 
 
 def get(port, path, headers=None, method="GET", version="HTTP/1.1"):
-    """One request on a fresh connection, parsed."""
+    """One request on a fresh connection, parsed. Under WS_H2, one stream on a fresh
+    HTTP/2 connection (Host becomes :authority)."""
+    if H2:
+        if version != "HTTP/1.1":
+            raise H1OnlyError("get(version=%r) has no HTTP/2 form: mark the test @h1_only" % version)
+        hdrs = {"Host": "localhost"}
+        hdrs.update(headers or {})
+        return h2_fetch(port, path, method, [kv for kv in hdrs.items() if kv[1] is not None])
     hdrs = {"Host": "localhost", "Connection": "close"}
     hdrs.update(headers or {})
     raw = "%s %s %s\r\n" % (method, path, version)
@@ -491,7 +524,9 @@ def wait_until(predicate, timeout, interval=0.02):
 
 def connect(port, timeout=5.0, tls=None):
     """A connection to 127.0.0.1:port (timeout scaled by SLOW); tls=None follows the
-    harness's switch, and the TLS handshake is done before it returns."""
+    harness's switch, and the TLS handshake is done before it returns. Under WS_H2
+    it raises H1OnlyError (the caller would speak HTTP/1.1 on it)."""
+    _h1_guard("connect()")
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
     return tls_wrap(s) if (TLS if tls is None else tls) else s
 
@@ -549,7 +584,9 @@ def parse_responses(data, head_flags=()):
 
 
 def raw_request(path, method="GET", version="HTTP/1.1", headers=(), host="localhost", close=False):
-    """A request as bytes; headers is a sequence of (name, value) pairs."""
+    """A request as bytes; headers is a sequence of (name, value) pairs. Under WS_H2
+    it raises H1OnlyError."""
+    _h1_guard("raw_request()")
     lines = ["%s %s %s" % (method, path, version)]
     if host is not None:
         lines.append("Host: %s" % host)
@@ -712,7 +749,10 @@ def fetch(port, path, method="GET", headers=(), timeout=10.0):
     """One request on a fresh connection, with Connection: close; headers is a sequence
     of (name, value) pairs (a name may repeat). Returns the parsed response, and fails
     unless the server sent exactly one response, framed exactly (no byte more or less
-    than its Content-Length, none at all after a 304 or a HEAD answer), then closed."""
+    than its Content-Length, none at all after a 304 or a HEAD answer), then closed.
+    Under WS_H2: one stream on a fresh HTTP/2 connection, framed exactly (h2_fetch)."""
+    if H2:
+        return h2_fetch(port, path, method, [("Host", "localhost")] + list(headers), timeout)
     with connect(port, timeout) as s:
         s.sendall(raw_request(path, method=method, headers=headers, close=True))
         data, end = recv_all(s, timeout)
@@ -784,3 +824,373 @@ def run_webserver(args, timeout=10.0):
     """Runs the binary to completion (for start-up errors); returns the CompletedProcess."""
     return subprocess.run([WEBSERVER] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout * SLOW)
+
+
+# --- HTTP/2 (WS_H2=1, and the tests of HTTP/2 itself) --------------------------------
+
+
+class H1OnlyError(AssertionError):
+    """A helper that speaks HTTP/1.1 bytes was called under WS_H2."""
+
+
+def h1_only(reason):
+    """Decorator for a test (method or class) that cannot be expressed in HTTP/2, such as
+    raw HTTP/1.1 bytes, keep-alive, Connection or HTTP/1.0: skipped under WS_H2, with
+    the reason."""
+    return unittest.skipIf(H2, "HTTP/1.1 only: " + reason)
+
+
+def _h1_guard(what):
+    if H2:
+        raise H1OnlyError("%s speaks HTTP/1.1 bytes, and WS_H2=1 is set: mark the test "
+                          "@h1_only(\"why\")" % what)
+
+
+# Where Debian's python3-h2 lives: an interpreter other than Debian's (pyenv, a venv)
+# finds it there.
+_DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+
+_h2 = None
+
+
+def h2lib():
+    """The h2 package (python3-h2, the hyper-h2 state machine) with its submodules
+    loaded; raises unittest.SkipTest if it is not installed at all."""
+    global _h2
+    if _h2 is None:
+        try:
+            import h2.connection  # noqa: F401
+        except ImportError:
+            if not os.path.isdir(os.path.join(_DEBIAN_DIST_PACKAGES, "h2")):
+                raise unittest.SkipTest("python3-h2 is not installed (Debian package python3-h2)")
+            sys.path.append(_DEBIAN_DIST_PACKAGES)
+            import h2.connection  # noqa: F401
+        import h2.config
+        import h2.errors
+        import h2.events
+        import h2.exceptions
+        import h2.settings
+        _h2 = h2
+    return _h2
+
+
+def h2_tls_context(alpn=("h2",)):
+    """A client context like tls_context()'s (test CA, name "localhost") that offers
+    the ALPN protocols alpn."""
+    ctx = tlscerts.default_pki().client_context()
+    ctx.set_alpn_protocols(list(alpn))
+    ctx.sslsocket_class = TLSSocket
+    return ctx
+
+
+# Fields that RFC 9113 §8.2.2 forbids in HTTP/2 (TE is allowed only as "trailers").
+CONNECTION_SPECIFIC = ("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade")
+
+
+class H2Stream:
+    """What one stream received: headers (list of (str name, str value), pseudo-fields
+    included, latin-1), informational heads, data chunks, trailers; ended (END_STREAM
+    seen), reset (the RST_STREAM error code, or None); and what the client sent."""
+
+    def __init__(self, stream_id, method):
+        self.stream_id = stream_id
+        self.method = method
+        self.headers = None
+        self.informational = []
+        self.data = []
+        self.received = 0
+        self.trailers = None
+        self.ended = False
+        self.reset = None
+        self.window_granted = 0
+
+    @property
+    def done(self):
+        return self.ended or self.reset is not None
+
+
+def _fields(headers):
+    return [(k.decode("latin-1") if isinstance(k, bytes) else k,
+             v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in headers]
+
+
+class H2Client:
+    """One client HTTP/2 connection to 127.0.0.1:port through python3-h2: over TLS with
+    ALPN "h2" (verified against the test CA as "localhost"; anything but "h2" negotiated
+    is an AssertionError), or h2c with prior knowledge. tls=None follows WS_TLS.
+
+    settings: {h2.settings.SettingCodes: value} sent in the first SETTINGS frame, on top
+    of h2's defaults (push is always disabled). auto_window: acknowledge received DATA
+    (WINDOW_UPDATE) as h2's window manager decides; False leaves every window to the
+    caller (grant()). connection_window: the connection's receive window is raised to
+    this at once. The server is checked by h2 as it reads: a frame over a window, an
+    upper-case field name or a connection-specific field is a ProtocolError.
+
+    Not thread-safe: one thread drives it. Every wait is bounded by timeout (scaled by SLOW).
+    """
+
+    def __init__(self, port, tls=None, timeout=10.0, settings=None, auto_window=True,
+                 connection_window=None, authority="localhost", alpn=("h2",)):
+        h2 = h2lib()
+        self.tls = TLS if tls is None else bool(tls)
+        self.timeout = timeout * SLOW
+        self.authority = authority
+        self.auto_window = auto_window
+        self.streams = {}
+        self.events = []
+        self.goaway = None  # the ConnectionTerminated event, once a GOAWAY arrived
+        self.eof = None  # None while open, then "eof" or "reset"
+        self.settings_acked = False
+        self.remote_settings = {}
+        sock = socket.create_connection(("127.0.0.1", port), timeout=self.timeout)
+        if self.tls:
+            sock = tls_wrap(sock, h2_tls_context(alpn))
+            if sock.selected_alpn_protocol() != "h2":
+                proto = sock.selected_alpn_protocol()
+                sock.close()
+                raise AssertionError("ALPN negotiated %r, not h2" % proto)
+        self.sock = sock
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self.conn = h2.connection.H2Connection(config=config)
+        codes = h2.settings.SettingCodes
+        initial = {codes.ENABLE_PUSH: 0, codes.MAX_CONCURRENT_STREAMS: 100,
+                   codes.MAX_HEADER_LIST_SIZE: 65536}
+        initial.update(settings or {})
+        self.initial_window = initial.get(codes.INITIAL_WINDOW_SIZE, 65535)
+        self.conn.local_settings = h2.settings.Settings(client=True, initial_values=initial)
+        self.conn.initiate_connection()
+        if connection_window is not None and connection_window > 65535:
+            self.conn.increment_flow_control_window(connection_window - 65535)
+        self.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def flush(self):
+        """Sends whatever the state machine has to send."""
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.settimeout(self.timeout)
+            self.sock.sendall(data)
+
+    def send_request(self, path, method="GET", headers=(), body=None, authority=None,
+                     end_stream=True):
+        """Opens a stream with a request and returns its id. headers: (name, value)
+        pairs after the pseudo-fields, names lower-cased; authority=None means the
+        client's own (False: no :authority at all)."""
+        authority = self.authority if authority is None else authority
+        fields = [(b":method", method.encode("latin-1")),
+                  (b":scheme", b"https" if self.tls else b"http")]
+        if authority is not False:
+            fields.append((b":authority", authority.encode("latin-1")))
+        fields.append((b":path", path.encode("latin-1")))
+        for k, v in headers:
+            fields.append((k.lower().encode("latin-1"),
+                           v.encode("latin-1") if isinstance(v, str) else v))
+        sid = self.conn.get_next_available_stream_id()
+        stream = H2Stream(sid, method)
+        stream.window_granted = self.initial_window
+        self.streams[sid] = stream
+        self.conn.send_headers(sid, fields, end_stream=end_stream and not body)
+        # The framing is checked here (exact_framing), knowing the status too: h2 would
+        # refuse a 304 whose Content-Length describes the body a 200 would carry.
+        self.conn.streams[sid]._initialize_content_length = lambda headers: None
+        if body:
+            self.conn.send_data(sid, body, end_stream=end_stream)
+        self.flush()
+        return sid
+
+    def grant(self, sid, n):
+        """Opens the stream's and the connection's windows by n bytes (auto_window=False)."""
+        self.conn.increment_flow_control_window(n)
+        if not self.streams[sid].done:
+            self.conn.increment_flow_control_window(n, stream_id=sid)
+            self.streams[sid].window_granted += n
+        self.flush()
+
+    def reset_stream(self, sid, code=None):
+        h2 = h2lib()
+        self.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL if code is None else code)
+        self.flush()
+
+    def pump(self, timeout):
+        """Reads what arrives within timeout seconds (unscaled; at least one read) and
+        feeds it to the state machine. Returns the new events ([] after a quiet timeout);
+        sets eof when the server ends the connection."""
+        if self.eof is not None:
+            return []
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(1 << 20)
+        except (socket.timeout, BlockingIOError):
+            return []
+        except ConnectionResetError:
+            self.eof = "reset"
+            return []
+        if not data:
+            self.eof = "eof"
+            return []
+        events = self.conn.receive_data(data)
+        self._handle(events)
+        self.flush()
+        return events
+
+    def _handle(self, events):
+        h2 = h2lib()
+        ev = h2.events
+        for e in events:
+            self.events.append(e)
+            sid = getattr(e, "stream_id", None)
+            stream = self.streams.get(sid)
+            if isinstance(e, ev.ResponseReceived):
+                stream.headers = _fields(e.headers)
+            elif isinstance(e, ev.InformationalResponseReceived):
+                stream.informational.append(_fields(e.headers))
+            elif isinstance(e, ev.TrailersReceived):
+                stream.trailers = _fields(e.headers)
+            elif isinstance(e, ev.DataReceived):
+                stream.data.append(e.data)
+                stream.received += len(e.data)
+                if self.auto_window and e.flow_controlled_length:
+                    self.conn.acknowledge_received_data(e.flow_controlled_length, sid)
+            elif isinstance(e, ev.StreamEnded):
+                stream.ended = True
+            elif isinstance(e, ev.StreamReset):
+                if stream is not None:
+                    stream.reset = e.error_code
+            elif isinstance(e, ev.ConnectionTerminated):
+                self.goaway = e
+            elif isinstance(e, ev.SettingsAcknowledged):
+                self.settings_acked = True
+            elif isinstance(e, ev.RemoteSettingsChanged):
+                for code, change in e.changed_settings.items():
+                    self.remote_settings[code] = change.new_value
+
+    def wait(self, predicate, timeout=None, what="the condition"):
+        """Pumps until predicate() holds; AssertionError after timeout seconds (scaled;
+        None: the client's timeout) or at the end of the connection before it holds."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout * SLOW)
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("HTTP/2: no %s within the time allowed" % what)
+            if self.eof is not None:
+                raise AssertionError("HTTP/2: connection ended (%s, GOAWAY %r) before %s"
+                                     % (self.eof, self.goaway, what))
+            self.pump(min(left, 0.5))
+        return True
+
+    def wait_closed(self, timeout):
+        """Pumps until the server ends the connection; True if it did within timeout
+        seconds (scaled)."""
+        deadline = time.monotonic() + timeout * SLOW
+        while self.eof is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.pump(min(left, 0.5))
+        return True
+
+    def response(self, sid, timeout=None):
+        """Waits for the stream to end and returns its Response (exact_framing checked);
+        AssertionError if it was reset or did not end in time."""
+        stream = self.streams[sid]
+        self.wait(lambda: stream.done, timeout, "end of stream %d (%s)" % (sid, stream.method))
+        if stream.reset is not None:
+            raise AssertionError("HTTP/2: stream %d was reset with error %r"
+                                 % (sid, stream.reset))
+        return h2_response(stream)
+
+    def request(self, path, method="GET", headers=(), timeout=None, **kwargs):
+        """One request on this connection, waited for; returns its Response."""
+        return self.response(self.send_request(path, method, headers, **kwargs), timeout)
+
+    def close(self):
+        """Sends GOAWAY (NO_ERROR) if the connection is still up, then closes the socket."""
+        try:
+            if self.eof is None:
+                self.conn.close_connection()
+                self.flush()
+        except (OSError, ValueError, h2lib().exceptions.ProtocolError):
+            pass
+        finally:
+            self.sock.close()
+
+
+def h2_response(stream):
+    """The Response for an ended stream: status from :status, reason the standard phrase
+    (HTTP/2 has no reason phrase), version "HTTP/2", headers without pseudo-fields.
+    Fails unless the framing is exact (exact_framing)."""
+    if stream.headers is None:
+        raise AssertionError("HTTP/2: stream %d ended without a response" % stream.stream_id)
+    pseudo = [(k, v) for k, v in stream.headers if k.startswith(":")]
+    fields = [(k, v) for k, v in stream.headers if not k.startswith(":")]
+    if [k for k, _ in pseudo] != [":status"]:
+        raise AssertionError("HTTP/2: response pseudo-fields %r, not exactly :status" % pseudo)
+    status = int(pseudo[0][1])
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    raw_head = "".join("%s: %s\r\n" % kv for kv in stream.headers).encode("latin-1")
+    r = Response(status, reason, "HTTP/2", fields, b"".join(stream.data), raw_head)
+    exact_framing(r, stream.method, stream.informational)
+    return r
+
+
+def exact_framing(r, method, informational=()):
+    """Fails unless an HTTP/2 response is framed exactly: lower-case field names, no
+    connection-specific field (RFC 9113 §8.2), no 1xx before it (the server sends none),
+    and a body exactly as long as Content-Length says (none at all after HEAD, 204 or
+    304, RFC 9110 §6.4.1)."""
+    what = "HTTP/2 %s answered %d" % (method, r.status)
+    if informational:
+        raise AssertionError("%s after informational heads %r" % (what, informational))
+    for k, _ in r.headers:
+        if k != k.lower():
+            raise AssertionError("%s: upper-case field name %r" % (what, k))
+        if k in CONNECTION_SPECIFIC or (k == "te" and r.header("te") != "trailers"):
+            raise AssertionError("%s: connection-specific field %r" % (what, k))
+    if method == "HEAD" or r.status in (204, 304):
+        if r.body:
+            raise AssertionError("%s with %d bytes of body" % (what, len(r.body)))
+        return
+    length = r.header_all("content-length")
+    if len(length) > 1:
+        raise AssertionError("%s with %d Content-Length fields" % (what, len(length)))
+    if length and int(length[0]) != len(r.body):
+        raise AssertionError("%s: Content-Length %s, %d bytes of DATA"
+                             % (what, length[0], len(r.body)))
+
+
+def h2_fetch(port, path, method="GET", headers=(), timeout=10.0, tls=None):
+    """One request as the only stream of a fresh HTTP/2 connection (tls=None: WS_TLS);
+    headers: (name, value) pairs in HTTP/1.1 terms, where Host becomes :authority and a
+    connection-specific field is an H1OnlyError. Returns the Response, framed exactly,
+    and fails if the server reset the stream or sent GOAWAY with an error."""
+    authority = None
+    fields = []
+    for name, value in headers:
+        if value is None:
+            continue
+        low = name.lower()
+        if low == "host":
+            if authority is not None:
+                raise H1OnlyError("two Host fields have no HTTP/2 form: mark the test @h1_only")
+            authority = value
+        elif low in CONNECTION_SPECIFIC or (low == "te" and value.lower() != "trailers"):
+            raise H1OnlyError("%s: %s is connection-specific, no HTTP/2 form: mark the test "
+                              "@h1_only" % (path, name))
+        else:
+            fields.append((low, value))
+    with H2Client(port, tls=tls, timeout=timeout,
+                  authority=authority if authority is not None else "localhost") as client:
+        sid = client.send_request(path, method, fields,
+                                  authority=False if authority is None else None)
+        r = client.response(sid)
+        if client.goaway is not None and client.goaway.error_code != 0:
+            raise AssertionError("HTTP/2 %s %s: GOAWAY %r" % (method, path, client.goaway))
+        return r
