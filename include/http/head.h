@@ -38,6 +38,23 @@ struct ws_head {
     int connection;                        /* 0: no header, 1: "close", 2: "keep-alive" */
 };
 
+/* Most fields a head can have (ws_head_fields), the status line and Connection aside. */
+#define WS_HEAD_FIELDS_MAX 16
+
+struct ws_head_field {
+    const char *name; /* canonical case: "Content-Length"; HTTP/2 sends it lowercased */
+    size_t name_len;
+    const char *value; /* NUL-terminated */
+};
+
+/*
+ * The fields of a head in the order they are sent, for every protocol: Server,
+ * Date, and each field h sets; not the status, nor Connection (HTTP/1.1 only).
+ * Content-Length's digits are written to length_buf (24 bytes). Returns how
+ * many of out[WS_HEAD_FIELDS_MAX] were filled.
+ */
+size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *length_buf);
+
 /*
  * Writes a response head (status line, fields in a fixed order, empty line)
  * and a terminating NUL into out; returns the head's length, or 0 if it and

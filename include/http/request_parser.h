@@ -93,6 +93,18 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
                           const struct ws_parse_limits *limits, struct ws_request *req);
 
 /*
+ * Fills *req from an HTTP/2 request (RFC 9113 §8.3): the caller has put its
+ * regular fields in req->headers and set req->header_count, and gives the
+ * pseudo-header fields; the framing layer (nghttp2) has already checked field
+ * syntax, pseudo-header rules and connection-specific fields. Sets version 20
+ * and keep_alive; request_line is left empty for the caller. Returns 0, or
+ * -400 for a :path or :authority (or Host) we cannot use, or a bad
+ * Content-Length.
+ */
+int ws_http_request_from_h2(struct ws_request *req, struct ws_view method, struct ws_view authority,
+                            struct ws_view path);
+
+/*
  * The first field named `name` (case-insensitive), or NULL. Inline, like
  * ws_view_eq_nocase, so that with a literal name most fields are told apart
  * by their length alone.

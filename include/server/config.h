@@ -48,6 +48,7 @@ struct ws_config {
     unsigned n_tls_pairs;                           /* 0: no HTTPS listener */
     int tls_port;       /* HTTPS port (default 6790), 0..65535; with a certificate only */
     int tls_min;        /* oldest TLS version: 12 (the default) or 13, as ws_tls_config wants */
+    int http2;          /* --http2: h2 (ALPN) and h2c (prior knowledge); default on */
     int redirect_https; /* the cleartext port answers every request with 308 to https:// */
     int hsts;           /* send Strict-Transport-Security on HTTPS responses... */
     unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */

@@ -51,6 +51,7 @@ enum ws_conn_phase {
     WS_PHASE_BODY,     /* dropping a request body: what has come, then (answered) the rest */
     WS_PHASE_SEND,     /* sending a response */
     WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
+    WS_PHASE_H2,       /* speaking HTTP/2: the session (h2.h) runs the connection */
 };
 
 /* A piece of a response: out[mem_off, +mem_len), then file bytes [file_off, +file_len). */
@@ -104,6 +105,8 @@ struct ws_conn_env {
     uint64_t max_body;
     atomic_ulong *closes;    /* WS_CLOSE_REASONS counters, or NULL */
     struct ws_tls *tls;      /* counts handshakes (tls.h), or NULL */
+    int http2;               /* --http2: h2 by ALPN, h2c by the preface */
+    atomic_ulong *h2_counts; /* WS_H2_COUNTS counters (h2.h), or NULL */
     unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
     int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
 };
@@ -159,6 +162,9 @@ struct ws_conn {
     uint8_t tls_failed;  /* a fatal TLS error: no close_notify */
     uint8_t tls_checked; /* the first byte was seen to start a TLS record */
     uint32_t io_want;    /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
+
+    /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed with the record. */
+    struct ws_h2 *h2;
 
     /* The state machine: the owner's alone. */
     uint8_t phase;          /* enum ws_conn_phase */
@@ -232,6 +238,23 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
  * returns 0: the caller closes it.
  */
 int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now);
+
+/*
+ * Whether a parked connection has work in flight that a graceful shutdown
+ * lets finish (a response being sent, HTTP/2 streams open); the others close
+ * at once when it begins.
+ */
+int ws_conn_in_flight(const struct ws_conn *c);
+
+/*
+ * Formats the start of the access log line of a response into wb->log
+ * (ws_log_format_start, with the client as --trusted-proxy says and TLS
+ * details): returns its length, 0 when the access log is off; *split is
+ * where the byte count goes. stream: the HTTP/2 stream id, or 0.
+ */
+uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *env,
+                            struct ws_worker_buf *wb, struct ws_view request_line,
+                            const struct ws_request *req, int status, int stream, uint32_t *split);
 
 /* Monotonic microseconds, precise: for the timing the access log reports. */
 int64_t ws_now_us(void);

@@ -74,6 +74,7 @@ struct ws_access_fields {
     struct ws_view user_agent; /* empty when absent */
     const char *tls_version;   /* "TLSv1.3", or NULL over cleartext */
     const char *tls_cipher;    /* with tls_version: the cipher suite's name */
+    int stream;                /* HTTP/2 stream id, or 0 */
 };
 
 /*
@@ -83,7 +84,8 @@ struct ws_access_fields {
  *   json:            {"time":"...","client":"...","request":"...","status":N,"bytes":<bytes>,
  *                    "referer":"...","user_agent":"..."
  * Over TLS, timing adds " <version> <cipher>" and json ',"tls_version":"...",
- * "tls_cipher":"..."'; combined stays the Combined Log Format.
+ * "tls_cipher":"..."', and for an HTTP/2 stream " stream=N" and ',"stream":N';
+ * combined stays the Combined Log Format.
  * Untrusted fields are escaped (", \\ and bytes outside printable ASCII become
  * \\xNN, or \\u00NN in JSON) and long ones truncated, so a line is always one
  * line. *split receives the offset where the byte count belongs. Returns the

@@ -37,6 +37,7 @@ struct ws_tls_config {
     const struct ws_tls_pair *pairs; /* the first pair is the default */
     unsigned n_pairs;
     int min_version; /* 12 (TLS 1.2, the default) or 13 */
+    int http2;       /* ALPN offers "h2" before "http/1.1" */
 };
 
 struct ws_tls;
@@ -45,7 +46,7 @@ struct ws_tls;
  * Loads every pair and builds the contexts with the Mozilla "intermediate"
  * profile: TLS 1.2 and 1.3 only (or 1.3 with min_version 13), AEAD ciphers with
  * ECDHE, groups X25519 and P-256, no compression, no renegotiation, server
- * cipher preference off, ALPN "http/1.1". Returns NULL with a one-line reason
+ * cipher preference off, ALPN "h2" (with http2) and "http/1.1". Returns NULL with a one-line reason
  * in err (which file, and what OpenSSL said) on failure.
  */
 struct ws_tls *ws_tls_new(const struct ws_tls_config *cfg, char *err, size_t err_size);

@@ -150,47 +150,62 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size)
     return (size_t)n;
 }
 
-/* Appends "Name: value\r\n" when value is not NULL. */
-static void put_field(struct writer *w, const char *name, size_t name_len, const char *value)
+size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *length_buf)
 {
-    if (value == NULL)
-        return;
-    put(w, name, name_len);
-    put_str(w, value);
-    put(w, "\r\n", 2);
-}
+    size_t n = 0;
 
-#define FIELD(w, name, value) put_field(w, name, sizeof(name) - 1, value)
+#define ADD(name, value)                                                                           \
+    do {                                                                                           \
+        if ((value) != NULL)                                                                       \
+            out[n++] = (struct ws_head_field){ name, sizeof(name) - 1, value };                    \
+    } while (0)
+    ADD("Server", WS_SERVER_NAME);
+    ADD("Date", h->date);
+    ADD("Content-Type", h->content_type);
+    if (h->content_length >= 0) {
+        char digits[24];
+        size_t k = sizeof(digits);
+        uint64_t v = (uint64_t)h->content_length;
+        do
+            digits[--k] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        memcpy(length_buf, digits + k, sizeof(digits) - k);
+        length_buf[sizeof(digits) - k] = '\0';
+        ADD("Content-Length", length_buf);
+    }
+    ADD("Content-Range", h->content_range);
+    ADD("Content-Encoding", h->content_encoding);
+    ADD("Vary", h->vary_accept_encoding ? "Accept-Encoding" : NULL);
+    ADD("ETag", h->etag);
+    ADD("Last-Modified", h->last_modified);
+    ADD("Cache-Control", h->cache_control);
+    ADD("Accept-Ranges", h->accept_ranges ? "bytes" : NULL);
+    ADD("Location", h->location);
+    ADD("Allow", h->allow);
+    ADD("Strict-Transport-Security", h->strict_transport_security);
+#undef ADD
+    return n;
+}
 
 size_t ws_head_format(const struct ws_head *h, char *out, size_t size)
 {
     /* One byte is kept for a terminating NUL, which callers may rely on. */
     struct writer w = { out, out + (size > 0 ? size - 1 : 0), size == 0 };
+    struct ws_head_field fields[WS_HEAD_FIELDS_MAX];
+    char length[24];
+    size_t n = ws_head_fields(h, fields, length);
 
     put(&w, "HTTP/1.1 ", 9);
     put_u64(&w, (uint64_t)h->status);
     put(&w, " ", 1);
     put_str(&w, ws_status_reason(h->status));
-    put(&w, "\r\nServer: " WS_SERVER_NAME "\r\n", sizeof("\r\nServer: " WS_SERVER_NAME "\r\n") - 1);
-    FIELD(&w, "Date: ", h->date);
-    FIELD(&w, "Content-Type: ", h->content_type);
-    if (h->content_length >= 0) {
-        put(&w, "Content-Length: ", 16);
-        put_u64(&w, (uint64_t)h->content_length);
+    put(&w, "\r\n", 2);
+    for (size_t i = 0; i < n; i++) {
+        put(&w, fields[i].name, fields[i].name_len);
+        put(&w, ": ", 2);
+        put_str(&w, fields[i].value);
         put(&w, "\r\n", 2);
     }
-    FIELD(&w, "Content-Range: ", h->content_range);
-    FIELD(&w, "Content-Encoding: ", h->content_encoding);
-    if (h->vary_accept_encoding)
-        put_str(&w, "Vary: Accept-Encoding\r\n");
-    FIELD(&w, "ETag: ", h->etag);
-    FIELD(&w, "Last-Modified: ", h->last_modified);
-    FIELD(&w, "Cache-Control: ", h->cache_control);
-    if (h->accept_ranges)
-        put_str(&w, "Accept-Ranges: bytes\r\n");
-    FIELD(&w, "Location: ", h->location);
-    FIELD(&w, "Allow: ", h->allow);
-    FIELD(&w, "Strict-Transport-Security: ", h->strict_transport_security);
     if (h->connection == 1)
         put_str(&w, "Connection: close\r\n");
     else if (h->connection == 2)

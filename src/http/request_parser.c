@@ -446,3 +446,63 @@ int ws_http_parse_request(const char *buf, size_t len, size_t prev_len,
         return rc;
     return (int)(p - buf);
 }
+
+int ws_http_request_from_h2(struct ws_request *req, struct ws_view method, struct ws_view authority,
+                            struct ws_view path)
+{
+    struct ws_framing fr;
+    const struct ws_header *host = NULL;
+    int rc;
+
+    memset(req, 0, offsetof(struct ws_request, header_count));
+    req->content_length = -1;
+    req->version = 20;
+    req->keep_alive = 1;
+    req->method_name = method;
+    req->method = lookup_method(method);
+    req->target = path;
+    memset(&fr, 0, sizeof(fr));
+    for (size_t i = 0; i < req->header_count; i++) {
+        const struct ws_header *h = &req->headers[i];
+        if (ws_view_eq_nocase(h->name, "host")) {
+            if (host != NULL)
+                return -400;
+            host = h;
+        } else if (ws_view_eq_nocase(h->name, "expect")) {
+            note_expect(req, h->value);
+        } else if (ws_view_eq_nocase(h->name, "content-length")) {
+            ws_framing_note(&fr, h->name, h->value);
+        }
+    }
+    if (fr.cl_bad)
+        return -400;
+    if (fr.cl_seen)
+        req->content_length = fr.content_length;
+    req->expect_continue = 0; /* HTTP/2 has no interim 100 here: the body is simply sent */
+    if (req->method == WS_METHOD_CONNECT) {
+        /* RFC 9113 §8.5: only :method and :authority. */
+        req->target = authority;
+        req->target_form = WS_TARGET_AUTHORITY;
+        req->path = authority;
+        req->host = authority;
+        return valid_host(authority) ? 0 : -400;
+    }
+    if (path.len == 0)
+        return -400;
+    rc = classify_target(req);
+    if (rc < 0)
+        return rc;
+    if (req->target_form != WS_TARGET_ORIGIN && req->target_form != WS_TARGET_ASTERISK)
+        return -400; /* :path is origin-form, or "*" for OPTIONS (RFC 9113 §8.3.1) */
+    /* :authority, else Host (RFC 9113 §8.3.1); when both, they must agree. */
+    if (authority.len > 0) {
+        if (!valid_host(authority))
+            return -400;
+        req->host = authority;
+    } else if (host != NULL) {
+        if (!valid_host(host->value))
+            return -400;
+        req->host = host->value;
+    }
+    return 0;
+}

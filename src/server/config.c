@@ -61,6 +61,8 @@ static const char help_text[] =
     "      --hsts=SECS              send Strict-Transport-Security with this max-age on\n"
     "                               HTTPS responses (default: none)\n"
     "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
+    "      --http2=on|off           HTTP/2: h2 by ALPN on the HTTPS port, h2c with prior\n"
+    "                               knowledge on the cleartext port (default on)\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
@@ -98,6 +100,7 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->defer_accept_secs = 1;
     cfg->tls_port = 6790;
     cfg->tls_min = 12;
+    cfg->http2 = 1;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -155,6 +158,7 @@ enum {
     OPT_REDIRECT_HTTPS,
     OPT_HSTS,
     OPT_TLS_MIN,
+    OPT_HTTP2,
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +192,7 @@ static const struct option long_opts[] = {
     { "redirect-https", no_argument, NULL, OPT_REDIRECT_HTTPS },
     { "hsts", required_argument, NULL, OPT_HSTS },
     { "tls-min", required_argument, NULL, OPT_TLS_MIN },
+    { "http2", required_argument, NULL, OPT_HTTP2 },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -405,6 +410,14 @@ static int set_tls_option(struct ws_config *cfg, int c, const char *arg)
             cfg->tls_min = 12;
         else if (strcmp(arg, "1.3") == 0)
             cfg->tls_min = 13;
+        else
+            return -1;
+        return 0;
+    case OPT_HTTP2:
+        if (strcmp(arg, "on") == 0)
+            cfg->http2 = 1;
+        else if (strcmp(arg, "off") == 0)
+            cfg->http2 = 0;
         else
             return -1;
         return 0;

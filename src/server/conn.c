@@ -22,6 +22,8 @@
 #include "http/head.h"
 #include "http/httpdate.h"
 #include "http/plan.h"
+#include "server/answer.h"
+#include "server/h2.h"
 #include "server/log.h"
 #include "server/static_file.h"
 #include "server/tls.h"
@@ -126,6 +128,7 @@ void ws_conn_free(struct ws_conn *c)
         return;
     drop_response(c);
     free(c->saved);
+    ws_h2_free(c->h2);
     if (c->tls != NULL) {
         ws_transport_close_notify(c);
         SSL_free(c->tls);
@@ -133,16 +136,6 @@ void ws_conn_free(struct ws_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c);
-}
-
-/* Refreshes the worker's cached Date header and log time once a second. */
-static void refresh_dates(struct ws_worker_buf *wb)
-{
-    time_t now = time(NULL);
-    if (now != wb->date_second) {
-        wb->date_second = now;
-        ws_httpdate_format(now, wb->date);
-    }
 }
 
 /*
@@ -195,23 +188,16 @@ static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struc
     c->log_len = 0;
 }
 
-/* Formats the access log line for a response into wb->log, without the numbers known at its end. */
-static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                      struct ws_view request_line, const struct ws_request *req)
+uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *env,
+                            struct ws_worker_buf *wb, struct ws_view request_line,
+                            const struct ws_request *req, int status, int stream, uint32_t *split)
 {
     struct ws_access_fields f = { .request_line = request_line, .when = wb->date_second };
-    enum ws_log_format format = ws_log_format(env->log);
     char client[INET6_ADDRSTRLEN];
-    size_t split;
+    size_t len, at;
 
-    c->log_len = 0;
-    c->serve_start_us = 0;
     if (!ws_log_access_enabled(env->log))
-        return;
-    if (format != WS_LOG_COMBINED) {
-        c->serve_start_us = ws_now_us();
-        c->wait_us = c->turn_wait_us;
-    }
+        return 0;
     if (req != NULL) {
         const struct ws_header *h = ws_request_header(req, "referer");
         if (h != NULL)
@@ -222,13 +208,27 @@ static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct w
     }
     ws_forwarded_client(req, env->trusted, env->n_trusted, &c->peer.sa, client, sizeof(client));
     f.client = client;
-    f.status = c->status;
+    f.status = status;
+    f.stream = stream;
     if (c->tls != NULL) {
         f.tls_version = SSL_get_version(c->tls);
         f.tls_cipher = SSL_get_cipher_name(c->tls);
     }
-    c->log_len = (uint32_t)ws_log_format_start(format, wb->log, sizeof(wb->log), &f, &split);
-    c->log_split = (uint32_t)split;
+    len = ws_log_format_start(ws_log_format(env->log), wb->log, sizeof(wb->log), &f, &at);
+    *split = (uint32_t)at;
+    return (uint32_t)len;
+}
+
+/* Formats the access log line for a response into wb->log, without the numbers known at its end. */
+static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                      struct ws_view request_line, const struct ws_request *req)
+{
+    c->serve_start_us = 0;
+    c->log_len = ws_conn_format_log(c, env, wb, request_line, req, c->status, 0, &c->log_split);
+    if (c->log_len > 0 && ws_log_format(env->log) != WS_LOG_COMBINED) {
+        c->serve_start_us = ws_now_us();
+        c->wait_us = c->turn_wait_us;
+    }
 }
 
 /* The request line of an unparseable request, for the log: its first line, trimmed. */
@@ -303,6 +303,7 @@ enum step {
     STEP_WAIT_IN,  /* park until readable */
     STEP_WAIT_OUT, /* park until writable */
     STEP_CLOSE,    /* the connection is finished */
+    STEP_H2,       /* the connection speaks HTTP/2 from here on (h2.h) */
 };
 
 /*
@@ -392,6 +393,7 @@ static int64_t fixed_deadline(const struct ws_conn *c, const struct ws_conn_env 
         *slow = WS_CLOSE_SLOW_READER;
         return now + env->send_timeout_ms;
     case WS_PHASE_LINGER: break;
+    case WS_PHASE_H2: break; /* h2.c sets its own deadlines */
     }
     *reason = WS_CLOSE_NONE;
     return c->phase_start_ms + env->linger_timeout_ms;
@@ -437,6 +439,8 @@ static void give_up(struct ws_conn *c, const struct ws_conn_env *env, enum ws_cl
                     size_t pending)
 {
     count_close(env, r);
+    if (c->phase == WS_PHASE_H2 && r != WS_CLOSE_SLOW_READER && r != WS_CLOSE_SEND_STALL)
+        ws_h2_goaway_now(c);
     if (c->phase == WS_PHASE_HEAD && pending > 0)
         (void)ws_transport_send(c, timeout_response, sizeof(timeout_response) - 1, 0);
     if (r == WS_CLOSE_SLOW_READER || r == WS_CLOSE_SEND_STALL) {
@@ -467,6 +471,11 @@ static int64_t deadline_passed(struct ws_conn *c, const struct ws_conn_env *env,
     }
     give_up(c, env, (enum ws_close_reason)c->close_reason, pending);
     return 0;
+}
+
+int ws_conn_in_flight(const struct ws_conn *c)
+{
+    return c->phase == WS_PHASE_SEND || (c->phase == WS_PHASE_H2 && ws_h2_busy(c->h2));
 }
 
 int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
@@ -515,45 +524,6 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
 }
 
 /* --- the answer: resolve, plan, lay out as HTTP/1.1 ------------------------- */
-
-/*
- * Resolves a GET or HEAD against the root into *res (metadata for the plan)
- * and *sr (the open file or cached bytes, and a listing to free). Ranges are
- * cut from the file itself, so requests that may get one skip the cache.
- */
-static void resolve(struct turn *t, const struct ws_request *req, struct ws_static_result *sr,
-                    struct ws_resource *res)
-{
-    struct ws_worker_buf *wb = t->wb;
-    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
-
-    ws_static_open(&t->env->statics, cache, t->synced, req, wb->path, sizeof(wb->path), sr);
-    *res = (struct ws_resource){
-        .status = sr->status,
-        .listing = sr->listing != NULL,
-        .size = sr->st.st_size,
-        .mtime_sec = sr->st.st_mtim.tv_sec,
-        .mtime_nsec = sr->st.st_mtim.tv_nsec,
-        .content_type = sr->content_type,
-        .content_encoding = sr->content_encoding,
-        .vary = sr->vary,
-        .name = sr->name,
-        .name_len = sr->name_len,
-        .location = sr->location,
-        .mem = sr->listing,
-        .mem_len = sr->listing_len,
-    };
-}
-
-/*
- * Where the bytes of a WS_BODY_FILE body come from: a descriptor (the
- * resource's, or the operator's error page) or, for a cached small file,
- * memory. Whichever is set is the caller's; lay_out_body takes over fd.
- */
-struct file_source {
-    int fd;
-    const char *mem;
-};
 
 /* Multipart: segment i is part header i and then range i; a last one for the delimiter. */
 static int lay_out_multipart(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
@@ -609,7 +579,7 @@ static int lay_out_mem(struct ws_conn *c, struct ws_worker_buf *wb, const char *
  * promised body cannot be sent (the connection must then close after it).
  */
 static int lay_out_body(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
-                        struct file_source *src)
+                        struct ws_answer *src)
 {
     int fd = src->fd, rc = 0;
 
@@ -648,7 +618,7 @@ static int lay_out_body(struct ws_conn *c, struct ws_worker_buf *wb, const struc
  * its body. Takes over src->fd.
  */
 static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
-                             struct file_source *src)
+                             struct ws_answer *src)
 {
     static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     size_t pre = p->send_continue ? sizeof(continue_line) - 1 : 0;
@@ -686,39 +656,15 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     const struct ws_conn_env *env = t->env;
     struct ws_worker_buf *wb = t->wb;
     struct ws_plan *p = &wb->plan;
-    struct ws_static_result sr = { .fd = -1 };
-    struct ws_resource res = { 0 };
-    struct ws_plan_env penv = { env->cache_mode,    env->cache_max_age,
-                                env->max_body,      wb->date,
-                                &wb->boundary_seed, c->tls != NULL,
-                                env->hsts_secs,     c->tls != NULL ? 0 : env->https_redirect_port };
-    struct file_source src;
+    struct ws_answer src;
     int last;
 
-    refresh_dates(wb);
     drop_response(c);
     c->requests++;
     last = atomic_load_explicit(env->draining, memory_order_relaxed) ||
            (env->max_requests > 0 && c->requests >= env->max_requests);
-    if (req != NULL && status == 0) {
-        status = ws_plan_route(req, &penv);
-        if (status == 0)
-            resolve(t, req, &sr, &res);
-    }
+    ws_answer(env, wb, req, status, c->tls != NULL, last, t->synced, &src);
     t->synced = 0;
-    ws_plan_make(p, req, status, &res, &penv, last);
-
-    src = (struct file_source){ sr.fd, sr.mem };
-    if (p->operator_page && env->error_pages_fd >= 0) {
-        struct stat st;
-        int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);
-        if (fd >= 0) {
-            if (src.fd >= 0)
-                close(src.fd);
-            src = (struct file_source){ fd, NULL };
-            ws_plan_use_file_body(p, st.st_size);
-        }
-    }
     c->status = p->status;
     c->close_after = (uint8_t)p->close;
     c->linger = (uint8_t)p->linger;
@@ -727,7 +673,7 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     if (p->discard != 0)
         ws_chunked_init(&c->chunked);
     lay_out_response(c, wb, p, &src);
-    free(sr.listing);
+    free(src.listing);
 
     start_log(c, env, wb, request_line, req);
     /* A body the client is not waiting to be asked for: drop what has come first. */
@@ -841,6 +787,21 @@ static enum step head_phase(struct turn *t)
 
     if (c->tls != NULL && !SSL_is_init_finished(c->tls))
         return handshake_step(t);
+    if (c->requests == 0 && t->env->http2 && in->start == 0) {
+        if (c->tls != NULL) {
+            const unsigned char *proto;
+            unsigned len;
+            SSL_get0_alpn_selected(c->tls, &proto, &len);
+            if (len == 2 && memcmp(proto, "h2", 2) == 0)
+                return STEP_H2;
+        } else if (in->len > 0) {
+            int rc = ws_h2_is_preface(in->buf, in->len);
+            if (rc > 0)
+                return STEP_H2;
+            if (rc == 0)
+                return read_step(t, WS_CLOSE_SLOW_HEAD); /* the start of a preface */
+        }
+    }
 
     if (in->len > in->start) {
         struct ws_request req;
@@ -1027,6 +988,8 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                       .in = { .buf = wb->in },
                       .synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD };
 
+    if (c->phase == WS_PHASE_H2)
+        return ws_h2_run(c, env, wb, NULL, 0);
     c->synced = 0;
     if (c->saved != NULL) {
         memcpy(wb->in, c->saved, c->saved_len);
@@ -1042,12 +1005,14 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
         case WS_PHASE_BODY: step = body_phase(&t); break;
         case WS_PHASE_SEND: step = send_phase(&t); break;
         case WS_PHASE_LINGER: step = linger_phase(&t); break;
+        case WS_PHASE_H2: break;
         }
         switch (step) {
         case STEP_NEXT: continue;
         case STEP_WAIT_IN: return end_turn_parked(&t, EPOLLIN);
         case STEP_WAIT_OUT: return end_turn_parked(&t, EPOLLOUT);
         case STEP_CLOSE: return WS_CONN_CLOSE;
+        case STEP_H2: return ws_h2_run(c, env, wb, t.in.buf + t.in.start, t.in.len - t.in.start);
         }
     }
 }

@@ -253,6 +253,11 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
             append_str(out, size, &w, f->tls_cipher);
             append_str(out, size, &w, "\"");
         }
+        if (f->stream > 0) {
+            snprintf(num, sizeof(num), "%d", f->stream);
+            append_str(out, size, &w, ",\"stream\":");
+            append_str(out, size, &w, num);
+        }
     } else {
         ws_logdate_format(f->when, date);
         append_str(out, size, &w, f->client);
@@ -275,6 +280,11 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
             append_str(out, size, &w, " ");
             append_str(out, size, &w, f->tls_cipher);
         }
+        if (format == WS_LOG_TIMING && f->stream > 0) {
+            snprintf(num, sizeof(num), "%d", f->stream);
+            append_str(out, size, &w, " stream=");
+            append_str(out, size, &w, num);
+        }
     }
     out[w] = '\0';
     return w;
@@ -285,7 +295,7 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view user_agent, size_t *split)
 {
     struct ws_access_fields f = { client,  when,       request_line, status,
-                                  referer, user_agent, NULL,         NULL };
+                                  referer, user_agent, NULL,         NULL,   0 };
     return ws_log_format_start(WS_LOG_COMBINED, out, size, &f, split);
 }
 

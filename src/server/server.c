@@ -25,6 +25,7 @@
 #include "server/conn.h"
 #include "server/fdqueue.h"
 #include "server/file_cache.h"
+#include "server/h2.h"
 #include "server/log.h"
 #include "http/mime.h"
 #include "server/pool.h"
@@ -122,6 +123,7 @@ struct ws_server {
 
     /* Any thread. */
     atomic_ulong closes[WS_CLOSE_REASONS]; /* early closes by reason (conn.h) */
+    atomic_ulong h2_counts[WS_H2_COUNTS];  /* HTTP/2 counters (h2.h) */
 };
 
 /* --- the deadline heap (park lock held) ------------------------------------ */
@@ -218,7 +220,7 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
      * begin_drain closed those that were parked when the drain began.
      */
     if (s->stopped ||
-        (atomic_load_explicit(&s->draining, memory_order_relaxed) && c->phase != WS_PHASE_SEND)) {
+        (atomic_load_explicit(&s->draining, memory_order_relaxed) && !ws_conn_in_flight(c))) {
         ws_mutex_unlock(&s->park_lock);
         release_conn(s, c);
         return;
@@ -465,7 +467,7 @@ static void begin_drain(struct ws_server *s, int64_t now)
     idle = malloc((s->heap_len + 1) * sizeof(*idle));
     for (unsigned i = 0; idle != NULL && i < s->heap_len;) {
         struct ws_conn *c = s->heap[i];
-        if (c->phase != WS_PHASE_SEND) {
+        if (!ws_conn_in_flight(c)) {
             heap_remove(s, c);
             idle[n++] = c;
         } else {
@@ -473,8 +475,10 @@ static void begin_drain(struct ws_server *s, int64_t now)
         }
     }
     ws_mutex_unlock(&s->park_lock);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
+        ws_h2_goaway_now(idle[i]); /* an idle HTTP/2 connection is told why it closes */
         release_conn(s, idle[i]);
+    }
     free(idle);
 }
 
@@ -522,6 +526,16 @@ static void log_stats(struct ws_server *s)
         w = snprintf(closes + used, sizeof(closes) - used,
                      " tls_handshakes=%lu tls_resumed=%lu tls_failed=%lu", t.handshakes, t.resumed,
                      t.failed);
+        if (w > 0 && (size_t)w < sizeof(closes) - used)
+            used += (size_t)w;
+    }
+    if (s->cfg.http2) {
+        int w = snprintf(closes + used, sizeof(closes) - used,
+                         " h2_connections=%lu h2_streams=%lu h2_resets_sent=%lu h2_calm=%lu",
+                         atomic_load(&s->h2_counts[WS_H2_CONNECTIONS]),
+                         atomic_load(&s->h2_counts[WS_H2_STREAMS]),
+                         atomic_load(&s->h2_counts[WS_H2_RESETS_SENT]),
+                         atomic_load(&s->h2_counts[WS_H2_CALM]));
         if (w > 0 && (size_t)w < sizeof(closes) - used)
             used += (size_t)w;
     }
@@ -1028,7 +1042,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     }
     if (cfg->n_tls_pairs > 0) {
         /* Loaded here, before main drops privileges: the keys may be readable by root alone. */
-        struct ws_tls_config tc = { cfg->tls_pairs, cfg->n_tls_pairs, cfg->tls_min };
+        struct ws_tls_config tc = { cfg->tls_pairs, cfg->n_tls_pairs, cfg->tls_min, cfg->http2 };
         s->tls = ws_tls_new(&tc, err, err_size);
         if (s->tls == NULL)
             goto fail;
@@ -1072,6 +1086,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.rate_window_ms = RATE_WINDOW_MS;
     s->env.closes = s->closes;
     s->env.tls = s->tls;
+    s->env.http2 = cfg->http2;
+    s->env.h2_counts = s->h2_counts;
     s->env.hsts_secs = cfg->hsts ? cfg->hsts_secs : 0;
     s->env.https_redirect_port = !cfg->redirect_https ? 0 : s->tls != NULL ? s->tls_port : 443;
     s->env.max_requests = cfg->max_requests;

@@ -63,7 +63,8 @@ static const char tls12_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES
 static char key_groups[] = "X25519:P-256";
 
 /* ALPN protocols we speak, in our order of preference (the HTTP/2 issue adds "h2" first). */
-static const char *const alpn_protocols[] = { "http/1.1" };
+/* Ours, most preferred first; "h2" only with --http2 on. */
+static const char *const alpn_protocols[] = { "h2", "http/1.1" };
 
 static const char ulp_file[] = "/proc/sys/net/ipv4/tcp_available_ulp";
 
@@ -96,6 +97,7 @@ struct ws_tls {
     int set_index;        /* SSL_CTX ex_data index where a default context keeps its set */
     int min_version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
     int ktls;             /* SSL_OP_ENABLE_KTLS on every context */
+    int http2;            /* offer "h2" by ALPN */
     unsigned n_pairs;
     struct ws_tls_pair *pairs; /* copies of the configured pairs, with their own strings */
     struct ticket_ring tickets;
@@ -345,7 +347,10 @@ static int servername_cb(SSL *ssl, int *alert, void *arg)
 static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                           const unsigned char *in, unsigned int inlen, void *arg)
 {
-    for (size_t p = 0; p < sizeof(alpn_protocols) / sizeof(alpn_protocols[0]); p++) {
+    const struct ws_tls *t = arg;
+
+    for (size_t p = t->http2 ? 0 : 1; p < sizeof(alpn_protocols) / sizeof(alpn_protocols[0]);
+         p++) {
         size_t plen = strlen(alpn_protocols[p]);
         for (unsigned i = 0; i < inlen;) {
             unsigned len = in[i];
@@ -410,7 +415,7 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
     SSL_CTX_set_app_data(ctx, t);
     if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) != 1)
         return -1;
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, t);
     return 0;
 }
 
@@ -580,8 +585,9 @@ static void describe(struct ws_tls *t)
 
     certificate_name(set->entry[0].leaf, name, sizeof(name));
     snprintf(t->description, sizeof(t->description),
-             "TLS %s, %u certificate%s (default %s), kTLS %s: %s",
-             t->min_version == TLS1_3_VERSION ? "1.3" : "1.2-1.3", t->n_pairs,
+             "TLS %s, ALPN %s, %u certificate%s (default %s), kTLS %s: %s",
+             t->min_version == TLS1_3_VERSION ? "1.3" : "1.2-1.3",
+             t->http2 ? "h2,http/1.1" : "http/1.1", t->n_pairs,
              t->n_pairs == 1 ? "" : "s", name, t->ktls ? "on" : "off", ktls_why);
 }
 
@@ -625,6 +631,7 @@ struct ws_tls *ws_tls_new(const struct ws_tls_config *cfg, char *err, size_t err
         goto fail_alloc;
     }
     t->min_version = cfg->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    t->http2 = cfg->http2;
     t->ktls = ws_tls_ktls_available();
     t->set_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_set);
     if (t->set_index < 0) {

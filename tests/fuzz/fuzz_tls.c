@@ -74,7 +74,7 @@ static void init(void)
 {
     char dir[] = "/tmp/ws-fuzz-tls-XXXXXX", cert[64], key[64], err[256];
     struct ws_tls_pair pair;
-    struct ws_tls_config cfg = { &pair, 1, 12 };
+    struct ws_tls_config cfg = { &pair, 1, 12, 1 };
 
     if (mkdtemp(dir) == NULL || make_pair(dir, cert, key, sizeof(cert)) < 0)
         abort();

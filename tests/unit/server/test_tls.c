@@ -94,11 +94,14 @@ static int remove_certificates(void **state)
 
 /* ---- the server under test ---- */
 
+/* Whether the next server made offers "h2" by ALPN (--http2). */
+static int server_http2 = 1;
+
 static struct ws_tls *server_with(const char *const *names, unsigned n, int min_version)
 {
     char cert[8][PATH_SIZE], key[8][PATH_SIZE], name[64], err[512] = "";
     struct ws_tls_pair pairs[8];
-    struct ws_tls_config cfg = { pairs, n, min_version };
+    struct ws_tls_config cfg = { pairs, n, min_version, server_http2 };
     struct ws_tls *t;
 
     for (unsigned i = 0; i < n; i++) {
@@ -338,43 +341,55 @@ static void test_sni(void **state)
     ws_tls_free(t);
 }
 
-/* ALPN: http/1.1 is chosen; a client offering only h2 is refused; no ALPN is fine. */
-static void test_alpn(void **state)
+/* Makes a connection offering ALPN list alpn; the protocol chosen, "" for none, NULL if refused. */
+static const char *alpn_choice(struct ws_tls *t, SSL_CTX *ctx, const char *alpn, size_t alpn_len,
+                               char *out)
 {
-    static const char both[] = "\x02h2\x08http/1.1", h2[] = "\x02h2";
-    struct ws_tls *t = server_ab(12);
-    SSL_CTX *ctx = client_ctx(0);
     const unsigned char *proto;
     unsigned len;
     struct conn c;
+    int ok;
+
+    conn_open(&c, t);
+    conn_client(&c, ctx, NULL, NULL, alpn, alpn_len);
+    ok = conn_handshake(&c, t) && c.client_ok;
+    SSL_get0_alpn_selected(c.client, &proto, &len);
+    memcpy(out, proto, len);
+    out[len] = '\0';
+    conn_close(&c);
+    return ok ? out : NULL;
+}
+
+/*
+ * ALPN: h2 is preferred, http/1.1 next; a client offering neither is refused;
+ * no ALPN is fine. With http2 off, h2 is never chosen.
+ */
+static void test_alpn(void **state)
+{
+    static const char both[] = "\x08http/1.1\x02h2", h2[] = "\x02h2", h1[] = "\x08http/1.1",
+                      other[] = "\x06spdy/3";
+    SSL_CTX *ctx = client_ctx(0);
+    struct ws_tls *t = server_ab(12);
     struct ws_tls_stats st;
+    char got[256];
 
-    conn_open(&c, t);
-    conn_client(&c, ctx, NULL, NULL, both, LIT_LEN(both));
-    assert_true(conn_handshake(&c, t));
-    SSL_get0_alpn_selected(c.client, &proto, &len);
-    assert_int_equal(len, 8);
-    assert_memory_equal(proto, "http/1.1", 8);
-    conn_close(&c);
-
-    conn_open(&c, t);
-    conn_client(&c, ctx, NULL, NULL, h2, LIT_LEN(h2));
-    assert_false(conn_handshake(&c, t));
-    assert_false(c.client_ok);
-    conn_close(&c);
-
-    conn_open(&c, t);
-    conn_client(&c, ctx, NULL, NULL, NULL, 0);
-    assert_true(conn_handshake(&c, t));
-    SSL_get0_alpn_selected(c.client, &proto, &len);
-    assert_int_equal(len, 0);
-    conn_close(&c);
-
+    assert_string_equal(alpn_choice(t, ctx, both, LIT_LEN(both), got), "h2");
+    assert_string_equal(alpn_choice(t, ctx, h2, LIT_LEN(h2), got), "h2");
+    assert_string_equal(alpn_choice(t, ctx, h1, LIT_LEN(h1), got), "http/1.1");
+    assert_null(alpn_choice(t, ctx, other, LIT_LEN(other), got));
+    assert_string_equal(alpn_choice(t, ctx, NULL, 0, got), "");
     ws_tls_stats(t, &st);
-    assert_int_equal(st.handshakes, 2);
+    assert_int_equal(st.handshakes, 4);
     assert_int_equal(st.failed, 1);
-    SSL_CTX_free(ctx);
     ws_tls_free(t);
+
+    server_http2 = 0;
+    t = server_ab(12);
+    server_http2 = 1;
+    assert_string_equal(alpn_choice(t, ctx, both, LIT_LEN(both), got), "http/1.1");
+    assert_null(alpn_choice(t, ctx, h2, LIT_LEN(h2), got));
+    ws_tls_free(t);
+    SSL_CTX_free(ctx);
 }
 
 /* TLS 1.2 is served by default with an AEAD ECDHE cipher, refused with min_version 13. */
@@ -406,7 +421,7 @@ static void test_versions(void **state)
     assert_int_equal(st.handshakes, 1);
     assert_int_equal(st.failed, 1);
     assert_non_null(strstr(ws_tls_describe(t13), "TLS 1.3,"));
-    assert_non_null(strstr(ws_tls_describe(t12), "TLS 1.2-1.3, 2 certificates (default a.test)"));
+    assert_non_null(strstr(ws_tls_describe(t12), "TLS 1.2-1.3, ALPN h2,http/1.1, 2 certificates (default a.test)"));
     assert_non_null(strstr(ws_tls_describe(t12), "kTLS"));
     SSL_CTX_free(any);
     SSL_CTX_free(tls12);
@@ -609,7 +624,7 @@ static void test_load_errors(void **state)
 {
     char cert[PATH_SIZE], key[PATH_SIZE], missing[PATH_SIZE], err[512];
     struct ws_tls_pair pair = { path(cert, "a.pem"), path(key, "b.key") };
-    struct ws_tls_config cfg = { &pair, 1, 12 };
+    struct ws_tls_config cfg = { &pair, 1, 12, 1 };
 
     memset(err, 0, sizeof(err));
     assert_null(ws_tls_new(&cfg, err, sizeof(err)));

@@ -1,0 +1,44 @@
+/*
+ * server/answer.h - the runtime half of answering a request, for every protocol.
+ *
+ * DESIGN
+ * The response plan (http/plan.h) is pure; this is the part of an answer that
+ * touches the disk. ws_answer routes a request, resolves its path against the
+ * document root (ws_static_open, through the worker's file cache), asks
+ * ws_plan_make for the plan, and swaps in the operator's error page. The
+ * framing layer then writes wb->plan as HTTP/1.1 (conn.c) or as HTTP/2 frames
+ * (h2.c): what it does with the body's source is its own business, nothing
+ * else is.
+ */
+#ifndef WS_ANSWER_H
+#define WS_ANSWER_H
+
+#include "http/request_parser.h"
+#include "server/conn.h"
+
+/*
+ * Where the bytes of a plan's body come from, besides the plan itself: a
+ * descriptor (the resource's, or the operator's error page), or, for a
+ * cached small file, the worker's cache memory (valid during this turn
+ * only). listing is a generated listing (the plan's mem points into it).
+ * The caller owns fd and listing.
+ */
+struct ws_answer {
+    int fd;
+    const char *mem;
+    char *listing;
+};
+
+/*
+ * Plans the answer to req in wb->plan (req NULL: bytes that could not be
+ * parsed, answered with status). secure: the request came over TLS. last:
+ * the connection takes no request after this one. synced: the request may
+ * trust the watch's epoch (watch.h). Refreshes the worker's Date first.
+ */
+void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
+               int status, int secure, int last, int synced, struct ws_answer *a);
+
+/* Refreshes the worker's cached Date header once a second. */
+void ws_answer_refresh_date(struct ws_worker_buf *wb);
+
+#endif

@@ -1,0 +1,899 @@
+/*
+ * server/h2.c - HTTP/2 on a connection; see h2.h for the design.
+ *
+ * Everything here runs in the worker that owns the connection (nghttp2's
+ * callbacks are called from ws_h2_run, inside nghttp2_session_mem_recv and
+ * nghttp2_session_send), but for ws_h2_goaway_now and ws_h2_free, which
+ * whoever owns the connection may call and which touch no worker memory.
+ */
+#include "server/h2.h"
+
+#include "http/head.h"
+#include "http/plan.h"
+#include "server/answer.h"
+#include "server/log.h"
+#include "server/transport.h"
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/*
+ * nghttp2 1.60 renamed the calls that take or return sizes (ssize_t became
+ * nghttp2_ssize) and deprecated the old names; this shim picks whichever the
+ * installed version has, so Debian 12's 1.52 and newer distributions build.
+ */
+#if NGHTTP2_VERSION_NUM >= 0x013c00
+typedef nghttp2_ssize h2_ssize;
+typedef nghttp2_data_provider2 h2_data_provider;
+#define h2_mem_recv nghttp2_session_mem_recv2
+#define h2_submit_response nghttp2_submit_response2
+#define h2_set_send_callback nghttp2_session_callbacks_set_send_callback2
+#else
+typedef ssize_t h2_ssize;
+typedef nghttp2_data_provider h2_data_provider;
+#define h2_mem_recv nghttp2_session_mem_recv
+#define h2_submit_response nghttp2_submit_response
+#define h2_set_send_callback nghttp2_session_callbacks_set_send_callback
+#endif
+
+/* Bytes one connection may write in a turn before it yields its worker. */
+#define TURN_MAX_BYTES (1 << 20)
+/* Reads one connection may do in a turn before it yields its worker. */
+#define TURN_MAX_READS 16
+/* The output buffer: frames are added while it holds less than OUT_HIGH bytes. */
+#define OUT_HIGH (64 * 1024)
+#define OUT_CAP (OUT_HIGH + 16384 + 64)
+/* The largest DATA payload we frame (the peer may allow more; this keeps frames in the buffer). */
+#define DATA_MAX 16384
+
+struct h2_field {
+    nghttp2_rcbuf *name, *value;
+};
+
+/* A token bucket in thousandths of a token. */
+struct bucket {
+    int64_t milli;
+    int64_t at_ms;
+};
+
+struct h2_stream {
+    struct h2_stream *prev, *next; /* the connection's live streams */
+    int32_t id;
+    uint8_t complete; /* its request header block has ended */
+    uint8_t too_big;  /* ... and was over the limits: 431 */
+    uint8_t answered; /* a response was submitted */
+
+    /* The request, as nghttp2 decoded it: references to its buffers. */
+    nghttp2_rcbuf *method, *authority, *path;
+    struct h2_field *fields;
+    uint16_t n_fields, cap_fields;
+    uint32_t list_size; /* RFC 9113 §6.5.2 size of what has come */
+
+    /* The response body: segments over mem (owned) and the file fd (owned). */
+    int fd;
+    char *mem;
+    struct ws_segment seg;   /* the single segment of an ordinary body */
+    struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
+    uint16_t n_segs, cur_seg;
+    uint32_t mem_done; /* bytes of the current segment's memory part framed */
+    uint64_t body_sent;
+
+    /* The access log line, without the numbers known at the end. */
+    char *log_line;
+    uint32_t log_len, log_split;
+    int64_t start_us;
+};
+
+struct ws_h2 {
+    nghttp2_session *session;
+    struct ws_conn *c;
+    /* The turn's, set by ws_h2_run: NULL outside a turn. */
+    const struct ws_conn_env *env;
+    struct ws_worker_buf *wb;
+    int synced;         /* requests from the turn's first read may trust the watch's epoch */
+    uint64_t turn_bytes; /* written in this turn */
+
+    struct h2_stream *streams;
+    unsigned n_streams;  /* live */
+    unsigned incomplete; /* of them, with a header block still arriving */
+    int64_t head_start_ms; /* when the oldest incomplete header block began */
+    uint32_t requests;
+
+    /* Output: out[sent, len) first, then the file piece fd [off, +left). */
+    char *out;
+    uint32_t len, sent;
+    int pend_fd;
+    int pend_owned; /* the stream closed: the piece owns pend_fd */
+    struct h2_stream *pend_stream;
+    int64_t pend_off, pend_left;
+
+    /* Limits. */
+    uint32_t block_frames, block_bytes; /* the header block being received */
+    struct bucket resets, controls;
+    uint8_t calm;        /* GOAWAY ENHANCE_YOUR_CALM was submitted */
+    uint8_t goaway_sent; /* a graceful GOAWAY was submitted (shutdown) */
+    uint8_t goaway_now;  /* ws_h2_goaway_now wrote one */
+};
+
+static void count(const struct ws_conn_env *env, enum ws_h2_count what)
+{
+    if (env != NULL && env->h2_counts != NULL)
+        atomic_fetch_add_explicit(&env->h2_counts[what], 1, memory_order_relaxed);
+}
+
+int ws_h2_is_preface(const char *buf, size_t len)
+{
+    size_t n = len < WS_H2_PREFACE_LEN ? len : WS_H2_PREFACE_LEN;
+
+    if (memcmp(buf, WS_H2_PREFACE, n) != 0)
+        return -1;
+    return n == WS_H2_PREFACE_LEN;
+}
+
+/* Takes a token; 0 when the bucket (burst tokens, refilled at rate a second) is empty. */
+static int bucket_take(struct bucket *b, int64_t burst, int64_t rate)
+{
+    int64_t now = ws_now_ms();
+
+    if (b->at_ms == 0)
+        b->milli = burst * 1000;
+    else
+        b->milli += (now - b->at_ms) * rate;
+    if (b->milli > burst * 1000)
+        b->milli = burst * 1000;
+    b->at_ms = now;
+    if (b->milli < 1000)
+        return 0;
+    b->milli -= 1000;
+    return 1;
+}
+
+/* Ends the connection with GOAWAY ENHANCE_YOUR_CALM (once). */
+static void calm(struct ws_h2 *h)
+{
+    if (h->calm)
+        return;
+    h->calm = 1;
+    count(h->env, WS_H2_CALM);
+    nghttp2_session_terminate_session(h->session, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+/* ---- streams -------------------------------------------------------------- */
+
+static struct ws_view rcview(nghttp2_rcbuf *rc)
+{
+    nghttp2_vec v;
+
+    if (rc == NULL)
+        return (struct ws_view){ "", 0 };
+    v = nghttp2_rcbuf_get_buf(rc);
+    return (struct ws_view){ (const char *)v.base, v.len };
+}
+
+/* Bytes of the body not yet framed. */
+static uint64_t body_left(const struct h2_stream *s)
+{
+    uint64_t left = 0;
+
+    for (unsigned i = s->cur_seg; i < s->n_segs; i++)
+        left += s->segs[i].mem_len + (uint64_t)s->segs[i].file_len;
+    return left - s->mem_done;
+}
+
+/* Writes the stream's access log line and counts the response. */
+static void log_stream(struct ws_h2 *h, struct h2_stream *s)
+{
+    if (h->wb == NULL || !s->answered)
+        return;
+    atomic_fetch_add_explicit(&h->wb->served, 1, memory_order_relaxed);
+    if (s->log_len > 0) {
+        int64_t serve_us = s->start_us ? ws_now_us() - s->start_us : 0;
+        ws_log_access(h->env->log, &h->wb->log_buffer, s->log_line, s->log_len, s->log_split,
+                      s->body_sent, h->c->turn_wait_us, serve_us);
+    }
+    s->answered = 0;
+}
+
+static void free_stream(struct ws_h2 *h, struct h2_stream *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    h->n_streams--;
+    if (!s->complete)
+        h->incomplete--;
+    if (h->pend_stream == s) {
+        /* Its last DATA frame is still on its way: the piece keeps the file. */
+        h->pend_stream = NULL;
+        h->pend_owned = 1;
+        s->fd = -1;
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    nghttp2_rcbuf_decref(s->method);
+    nghttp2_rcbuf_decref(s->authority);
+    nghttp2_rcbuf_decref(s->path);
+    for (unsigned i = 0; i < s->n_fields; i++) {
+        nghttp2_rcbuf_decref(s->fields[i].name);
+        nghttp2_rcbuf_decref(s->fields[i].value);
+    }
+    free(s->fields);
+    free(s->mem);
+    if (s->segs != &s->seg)
+        free(s->segs);
+    free(s->log_line);
+    free(s);
+}
+
+/* ---- the answer ----------------------------------------------------------- */
+
+/* Lays out the plan's body as the stream's segments. Returns its length, or -1. */
+static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct ws_answer *a)
+{
+    if (!p->send_body || p->body == WS_BODY_NONE)
+        return 0;
+    if (p->body == WS_BODY_MEM) {
+        if (a->listing != NULL && p->mem == a->listing) {
+            s->mem = a->listing; /* the listing's own buffer */
+            a->listing = NULL;
+        } else {
+            s->mem = malloc(p->mem_len + 1);
+            if (s->mem == NULL)
+                return -1;
+            memcpy(s->mem, p->mem, p->mem_len);
+        }
+        s->seg = (struct ws_segment){ 0, (uint32_t)p->mem_len, 0, 0 };
+        return (int64_t)p->mem_len;
+    }
+    if (p->n_ranges > 1) {
+        uint32_t parts_len = p->end_off + p->end_len;
+        int64_t total = parts_len;
+        if (a->fd < 0)
+            return -1;
+        s->mem = malloc(parts_len);
+        s->segs = malloc(((size_t)p->n_ranges + 1) * sizeof(*s->segs));
+        if (s->mem == NULL || s->segs == NULL) {
+            free(s->segs);
+            s->segs = &s->seg;
+            return -1;
+        }
+        memcpy(s->mem, p->parts, parts_len);
+        for (int i = 0; i < p->n_ranges; i++) {
+            int64_t len = p->ranges[i].last - p->ranges[i].first + 1;
+            s->segs[i] = (struct ws_segment){ p->part_off[i], p->part_len[i], p->ranges[i].first,
+                                              len };
+            total += len;
+        }
+        s->segs[p->n_ranges] = (struct ws_segment){ p->end_off, p->end_len, 0, 0 };
+        s->n_segs = (uint16_t)(p->n_ranges + 1);
+        s->fd = a->fd;
+        a->fd = -1;
+        return total;
+    }
+    if (a->mem != NULL) {
+        /* A cached small file: the cache is this worker's, so copy. */
+        s->mem = malloc((size_t)p->length + 1);
+        if (s->mem == NULL)
+            return -1;
+        memcpy(s->mem, a->mem + p->offset, (size_t)p->length);
+        s->seg = (struct ws_segment){ 0, (uint32_t)p->length, 0, 0 };
+        return p->length;
+    }
+    if (a->fd < 0)
+        return -1;
+    s->seg = (struct ws_segment){ 0, 0, p->offset, p->length };
+    s->fd = a->fd;
+    a->fd = -1;
+    return p->length;
+}
+
+static h2_ssize read_body(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
+                          uint32_t *flags, nghttp2_data_source *source, void *user);
+
+/* The request line the access log shows: "GET /path HTTP/2.0". */
+static struct ws_view request_line(const struct h2_stream *s, char *buf, size_t size)
+{
+    struct ws_view m = rcview(s->method), p = rcview(s->path);
+    int n = snprintf(buf, size, "%.*s %.*s HTTP/2.0", (int)(m.len > 32 ? 32 : m.len), m.ptr,
+                     (int)(p.len > 2000 ? 2000 : p.len), p.ptr);
+    return (struct ws_view){ buf, n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1 };
+}
+
+/* nghttp2_nv wants writable pointers to what it only reads (and copies). */
+static uint8_t *nv_bytes(const char *s)
+{
+    uint8_t *p;
+    memcpy(&p, &s, sizeof(p));
+    return p;
+}
+
+/* Answers a request whose header block has ended: the plan, as HEADERS and DATA. */
+static void answer(struct ws_h2 *h, struct h2_stream *s)
+{
+    const struct ws_conn_env *env = h->env;
+    struct ws_worker_buf *wb = h->wb;
+    struct ws_plan *p = &wb->plan;
+    struct ws_request req;
+    struct ws_answer a;
+    struct ws_head_field fields[WS_HEAD_FIELDS_MAX];
+    nghttp2_nv nv[WS_HEAD_FIELDS_MAX + 1];
+    char names[WS_HEAD_FIELDS_MAX][32], status[4], length[24], line[2100];
+    h2_data_provider body = { .source.ptr = s, .read_callback = read_body };
+    int64_t body_len;
+    size_t n;
+    int st = 431, rc;
+
+    if (h->calm || h->goaway_now)
+        return;
+    h->requests++;
+    count(env, WS_H2_STREAMS);
+    if (!s->too_big) {
+        for (unsigned i = 0; i < s->n_fields; i++)
+            req.headers[i] = (struct ws_header){ rcview(s->fields[i].name),
+                                                 rcview(s->fields[i].value) };
+        req.header_count = s->n_fields;
+        rc = ws_http_request_from_h2(&req, rcview(s->method), rcview(s->authority),
+                                     rcview(s->path));
+        st = rc < 0 ? -rc : 0;
+    }
+    ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, h->synced, &a);
+    req.request_line = request_line(s, line, sizeof(line));
+
+    n = ws_head_fields(&p->head, fields, length);
+    snprintf(status, sizeof(status), "%d", p->status);
+    nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
+    for (size_t i = 0; i < n; i++) {
+        size_t len = fields[i].name_len < sizeof(names[i]) ? fields[i].name_len : 0;
+        for (size_t k = 0; k < len; k++) {
+            char ch = fields[i].name[k];
+            names[i][k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        }
+        nv[i + 1] = (nghttp2_nv){ (uint8_t *)names[i], nv_bytes(fields[i].value), len,
+                                  strlen(fields[i].value), NGHTTP2_NV_FLAG_NONE };
+    }
+
+    s->fd = -1;
+    body_len = lay_out_body(s, p, &a);
+    if (a.fd >= 0)
+        close(a.fd);
+    free(a.listing);
+    if (body_len < 0) {
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (h2_submit_response(h->session, s->id, nv, n + 1, body_len > 0 ? &body : NULL) != 0) {
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    s->answered = 1;
+    s->log_len = ws_conn_format_log(h->c, env, wb, req.request_line, st == 0 ? &req : NULL,
+                                    p->status, s->id, &s->log_split);
+    if (s->log_len > 0) {
+        s->log_line = malloc(s->log_len);
+        if (s->log_line == NULL)
+            s->log_len = 0;
+        else
+            memcpy(s->log_line, wb->log, s->log_len);
+        if (ws_log_format(env->log) != WS_LOG_COMBINED)
+            s->start_us = ws_now_us();
+    }
+}
+
+/* ---- nghttp2's callbacks -------------------------------------------------- */
+
+/* The current piece of a body: memory (*mem set) or file bytes at *off. Returns its length. */
+static uint64_t body_piece(struct h2_stream *s, const char **mem, int64_t *off)
+{
+    while (s->cur_seg < s->n_segs) {
+        const struct ws_segment *seg = &s->segs[s->cur_seg];
+        if (s->mem_done < seg->mem_len) {
+            *mem = s->mem + seg->mem_off + s->mem_done;
+            return seg->mem_len - s->mem_done;
+        }
+        if (seg->file_len > 0) {
+            *mem = NULL;
+            *off = seg->file_off;
+            return (uint64_t)seg->file_len;
+        }
+        s->cur_seg++;
+        s->mem_done = 0;
+    }
+    return 0;
+}
+
+/* Marks n bytes of the current piece framed. */
+static void body_advance(struct h2_stream *s, size_t n)
+{
+    struct ws_segment *seg = &s->segs[s->cur_seg];
+
+    if (s->mem_done < seg->mem_len) {
+        s->mem_done += (uint32_t)n;
+    } else {
+        seg->file_off += (int64_t)n;
+        seg->file_len -= (int64_t)n;
+    }
+    s->body_sent += n;
+}
+
+/* How much of the body the next DATA frame carries: one piece, framed by send_data. */
+static h2_ssize read_body(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
+                          uint32_t *flags, nghttp2_data_source *source, void *user)
+{
+    struct h2_stream *s = source->ptr;
+    const char *mem;
+    int64_t off;
+    uint64_t piece = body_piece(s, &mem, &off);
+
+    (void)session, (void)id, (void)buf, (void)user;
+    if (length > DATA_MAX)
+        length = DATA_MAX;
+    if (piece > length)
+        piece = length;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (piece == body_left(s))
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (h2_ssize)piece;
+}
+
+/* Frames: copied into the output buffer while it has room. */
+static h2_ssize send_frames(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
+                            void *user)
+{
+    struct ws_h2 *h = user;
+
+    (void)session, (void)flags;
+    if (h->pend_left > 0 || h->len >= OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (length > OUT_CAP - h->len)
+        length = OUT_CAP - h->len; /* nghttp2 sends the rest later */
+    memcpy(h->out + h->len, data, length);
+    h->len += (uint32_t)length;
+    return (h2_ssize)length;
+}
+
+/*
+ * A DATA frame: its header into the buffer, then its payload: memory copied;
+ * file bytes read into the buffer over TLS, or left to sendfile in the clear
+ * (the session then pauses until they are out).
+ */
+static int send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd,
+                     size_t length, nghttp2_data_source *source, void *user)
+{
+    struct ws_h2 *h = user;
+    struct h2_stream *s = source->ptr;
+    const char *mem;
+    int64_t off = 0;
+
+    (void)session, (void)frame;
+    if (h->pend_left > 0 || h->len >= OUT_HIGH || OUT_CAP - h->len < 9 + length)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (body_piece(s, &mem, &off) < length)
+        return NGHTTP2_ERR_CALLBACK_FAILURE; /* cannot happen: read_body sized the frame */
+    memcpy(h->out + h->len, framehd, 9);
+    if (mem != NULL) {
+        memcpy(h->out + h->len + 9, mem, length);
+    } else if (h->c->tls != NULL) {
+        ssize_t n = pread(s->fd, h->out + h->len + 9, length, off);
+        if (n != (ssize_t)length)
+            return NGHTTP2_ERR_CALLBACK_FAILURE; /* the file shrank: the length cannot be met */
+    } else {
+        h->len += 9;
+        h->pend_fd = s->fd;
+        h->pend_stream = s;
+        h->pend_owned = 0;
+        h->pend_off = off;
+        h->pend_left = (int64_t)length;
+        body_advance(s, length);
+        return NGHTTP2_ERR_PAUSE;
+    }
+    h->len += (uint32_t)(9 + length);
+    body_advance(s, length);
+    return 0;
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    struct ws_h2 *h = user;
+    struct h2_stream *s;
+
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    s->id = frame->hd.stream_id;
+    s->fd = -1;
+    s->segs = &s->seg;
+    s->n_segs = 1;
+    s->next = h->streams;
+    if (h->streams != NULL)
+        h->streams->prev = s;
+    h->streams = s;
+    h->n_streams++;
+    if (h->incomplete++ == 0)
+        h->head_start_ms = ws_now_ms();
+    nghttp2_session_set_stream_user_data(session, s->id, s);
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghttp2_rcbuf *name,
+                     nghttp2_rcbuf *value, uint8_t flags, void *user)
+{
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    struct ws_view n = rcview(name), v = rcview(value);
+    nghttp2_rcbuf **pseudo = NULL;
+
+    (void)flags, (void)user;
+    if (s == NULL || s->complete)
+        return 0; /* trailers: not used */
+    s->list_size += (uint32_t)(n.len + v.len + 32);
+    if (s->list_size > WS_H2_MAX_HEADER_LIST)
+        s->too_big = 1;
+    if (s->too_big)
+        return 0;
+    if (n.len > 0 && n.ptr[0] == ':') {
+        /* nghttp2 has checked the pseudo-header fields (RFC 9113 §8.3). */
+        if (ws_view_eq_nocase(n, ":method"))
+            pseudo = &s->method;
+        else if (ws_view_eq_nocase(n, ":authority"))
+            pseudo = &s->authority;
+        else if (ws_view_eq_nocase(n, ":path"))
+            pseudo = &s->path;
+        if (pseudo != NULL && *pseudo == NULL) {
+            nghttp2_rcbuf_incref(value);
+            *pseudo = value;
+        }
+        return 0;
+    }
+    if (s->n_fields == WS_MAX_HEADERS) {
+        s->too_big = 1;
+        return 0;
+    }
+    if (s->n_fields == s->cap_fields) {
+        unsigned cap = s->cap_fields ? 2u * s->cap_fields : 16;
+        struct h2_field *f;
+        if (cap > WS_MAX_HEADERS)
+            cap = WS_MAX_HEADERS;
+        f = realloc(s->fields, cap * sizeof(*f));
+        if (f == NULL)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        s->fields = f;
+        s->cap_fields = (uint16_t)cap;
+    }
+    nghttp2_rcbuf_incref(name);
+    nghttp2_rcbuf_incref(value);
+    s->fields[s->n_fields++] = (struct h2_field){ name, value };
+    return 0;
+}
+
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user)
+{
+    struct ws_h2 *h = user;
+
+    (void)session;
+    if (hd->type == NGHTTP2_HEADERS) {
+        h->block_frames = 0;
+        h->block_bytes = (uint32_t)hd->length;
+    } else if (hd->type == NGHTTP2_CONTINUATION) {
+        h->block_bytes += (uint32_t)hd->length;
+        if (++h->block_frames > WS_H2_MAX_CONTINUATIONS ||
+            h->block_bytes > WS_H2_MAX_HEADER_BLOCK)
+            calm(h); /* CVE-2024-27316 and its family */
+    }
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    struct ws_h2 *h = user;
+    struct h2_stream *s;
+
+    switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+        s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (s == NULL || s->complete || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+            break;
+        s->complete = 1;
+        h->incomplete--;
+        answer(h, s);
+        break;
+    case NGHTTP2_RST_STREAM:
+        if (!bucket_take(&h->resets, WS_H2_RESET_BURST, WS_H2_RESET_RATE))
+            calm(h); /* rapid reset, CVE-2023-44487 */
+        break;
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+            break;
+        /* fallthrough */
+    case NGHTTP2_PRIORITY:
+        if (!bucket_take(&h->controls, WS_H2_CONTROL_BURST, WS_H2_CONTROL_RATE))
+            calm(h);
+        break;
+    default: break;
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    struct ws_h2 *h = user;
+
+    (void)session;
+    if (frame->hd.type == NGHTTP2_RST_STREAM)
+        count(h->env, WS_H2_RESETS_SENT);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user)
+{
+    struct ws_h2 *h = user;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, id);
+
+    (void)error_code;
+    if (s == NULL)
+        return 0;
+    log_stream(h, s);
+    free_stream(h, s);
+    return 0;
+}
+
+static nghttp2_session_callbacks *callbacks;
+static nghttp2_option *options;
+
+static void make_callbacks(void)
+{
+    if (nghttp2_session_callbacks_new(&callbacks) != 0 || nghttp2_option_new(&options) != 0)
+        return;
+    h2_set_send_callback(callbacks, send_frames);
+    nghttp2_session_callbacks_set_send_data_callback(callbacks, send_data);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback2(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    /* Our own encoder table stays small: responses repeat few fields. */
+    nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
+    /* A SETTINGS frame with more entries than this is an attack, not a configuration. */
+    nghttp2_option_set_max_settings(options, 32);
+}
+
+static struct ws_h2 *h2_new(struct ws_conn *c)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static const nghttp2_settings_entry settings[] = {
+        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, WS_H2_MAX_STREAMS },
+        { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, WS_H2_MAX_HEADER_LIST },
+    };
+    struct ws_h2 *h;
+
+    pthread_once(&once, make_callbacks);
+    if (callbacks == NULL || options == NULL)
+        return NULL;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->c = c;
+    h->pend_fd = -1;
+    if (nghttp2_session_server_new2(&h->session, callbacks, h, options) != 0) {
+        free(h);
+        return NULL;
+    }
+    if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, settings,
+                                sizeof(settings) / sizeof(settings[0])) != 0) {
+        nghttp2_session_del(h->session);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void ws_h2_free(struct ws_h2 *h)
+{
+    if (h == NULL)
+        return;
+    h->wb = NULL; /* no logging: this may be the event thread */
+    /* The streams hold buffers of the session's: they go first. */
+    while (h->streams != NULL) {
+        nghttp2_session_set_stream_user_data(h->session, h->streams->id, NULL);
+        free_stream(h, h->streams);
+    }
+    nghttp2_session_del(h->session);
+    if (h->pend_owned && h->pend_fd >= 0)
+        close(h->pend_fd);
+    free(h->out);
+    free(h);
+}
+
+int ws_h2_busy(const struct ws_h2 *h)
+{
+    return h != NULL && (h->n_streams > 0 || h->sent < h->len || h->pend_left > 0);
+}
+
+void ws_h2_goaway_now(struct ws_conn *c)
+{
+    struct ws_h2 *h = c->h2;
+    unsigned char f[17] = { 0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0 };
+    int32_t last;
+
+    if (h == NULL || h->sent < h->len || h->pend_left > 0 || h->goaway_now || h->calm)
+        return;
+    h->goaway_now = 1;
+    last = nghttp2_session_get_last_proc_stream_id(h->session);
+    f[9] = (unsigned char)(last >> 24);
+    f[10] = (unsigned char)(last >> 16);
+    f[11] = (unsigned char)(last >> 8);
+    f[12] = (unsigned char)last;
+    (void)ws_transport_send(c, f, sizeof(f), 0); /* NO_ERROR: the last 4 bytes stay 0 */
+}
+
+/* ---- the turn ------------------------------------------------------------- */
+
+/* Writes the buffer, then the file piece. 0: all out; 1: the socket is full; -1: failed. */
+static int flush(struct ws_h2 *h)
+{
+    struct ws_conn *c = h->c;
+
+    while (h->sent < h->len) {
+        ssize_t n = ws_transport_send(c, h->out + h->sent, h->len - h->sent, h->pend_left > 0);
+        if (n < 0)
+            return errno == EAGAIN ? 1 : -1;
+        h->sent += (uint32_t)n;
+        h->turn_bytes += (uint64_t)n;
+    }
+    h->sent = h->len = 0;
+    while (h->pend_left > 0) {
+        ssize_t n = ws_transport_sendfile(c, h->pend_fd, &h->pend_off, (size_t)h->pend_left,
+                                          h->wb->tls_buf, sizeof(h->wb->tls_buf));
+        if (n < 0)
+            return errno == EAGAIN ? 1 : -1;
+        if (n == 0)
+            return -1; /* the file shrank: the frame cannot be completed */
+        h->pend_left -= n;
+        h->turn_bytes += (uint64_t)n;
+    }
+    if (h->pend_owned)
+        close(h->pend_fd);
+    h->pend_fd = -1;
+    h->pend_owned = 0;
+    h->pend_stream = NULL;
+    return 0;
+}
+
+/*
+ * Ends the turn parked for events, with the deadline of what the connection
+ * waits for; closes instead if it has passed. The output buffer is given
+ * back while it is empty, so an idle connection holds only its session.
+ */
+static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
+{
+    struct ws_conn *c = h->c;
+    const struct ws_conn_env *env = h->env;
+    int64_t now = ws_now_ms(), deadline;
+    enum ws_close_reason reason;
+    int sending = 0;
+
+    for (struct h2_stream *s = h->streams; s != NULL && !sending; s = s->next)
+        sending = s->answered && body_left(s) > 0;
+    if (events == EPOLLOUT || sending) {
+        /* A full socket, or a zero window: output that makes no progress. */
+        reason = WS_CLOSE_SEND_STALL;
+        deadline = now + env->send_timeout_ms;
+    } else if (h->incomplete > 0) {
+        reason = WS_CLOSE_HEAD_TIMEOUT;
+        deadline = h->head_start_ms + env->header_timeout_ms;
+    } else if (h->requests == 0 || h->n_streams > 0) {
+        /* The first request (from the accept), or request bodies still coming. */
+        reason = WS_CLOSE_HEAD_TIMEOUT;
+        deadline = (h->requests == 0 ? c->phase_start_ms : now) + env->header_timeout_ms;
+    } else {
+        reason = WS_CLOSE_IDLE;
+        deadline = now + env->keepalive_timeout_ms;
+    }
+    if (deadline <= now) {
+        if (env->closes != NULL)
+            atomic_fetch_add_explicit(&env->closes[reason], 1, memory_order_relaxed);
+        return WS_CONN_CLOSE;
+    }
+    if (h->len == 0 && h->out != NULL) {
+        free(h->out);
+        h->out = NULL;
+    }
+    c->deadline_ms = c->fixed_deadline_ms = deadline;
+    c->close_reason = c->fixed_reason = (uint8_t)reason;
+    c->slow_reason = WS_CLOSE_NONE;
+    c->park_events = events;
+    h->env = NULL;
+    h->wb = NULL;
+    return WS_CONN_PARK;
+}
+
+/* Ends the turn with a close: the streams still open are logged as they stand. */
+static enum ws_conn_verdict close_conn(struct ws_h2 *h)
+{
+    for (struct h2_stream *s = h->streams; s != NULL; s = s->next)
+        log_stream(h, s);
+    h->env = NULL;
+    h->wb = NULL;
+    return WS_CONN_CLOSE;
+}
+
+enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
+                               struct ws_worker_buf *wb, const char *in, size_t in_len)
+{
+    struct ws_h2 *h = c->h2;
+    unsigned reads = 0;
+
+    if (h == NULL) {
+        h = c->h2 = h2_new(c);
+        if (h == NULL)
+            return WS_CONN_CLOSE;
+        c->phase = WS_PHASE_H2;
+        count(env, WS_H2_CONNECTIONS);
+    }
+    h->env = env;
+    h->wb = wb;
+    h->turn_bytes = 0;
+    h->synced = c->synced;
+    c->synced = 0;
+    if (h->out == NULL) {
+        h->out = malloc(OUT_CAP);
+        if (h->out == NULL)
+            return close_conn(h);
+    }
+    if (in_len > 0) {
+        if (h2_mem_recv(h->session, (const uint8_t *)in, in_len) < 0)
+            return close_conn(h);
+        h->synced = 0;
+    }
+    if (atomic_load_explicit(env->draining, memory_order_relaxed) && !h->goaway_sent) {
+        /* Shutting down: no new streams; those in flight may finish. */
+        h->goaway_sent = 1;
+        nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(h->session),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+    }
+    for (;;) {
+        ssize_t n;
+        int rc = flush(h);
+
+        if (rc < 0)
+            return close_conn(h);
+        if (rc > 0)
+            return park(h, c->tls != NULL ? c->io_want : EPOLLOUT);
+        if (h->turn_bytes >= TURN_MAX_BYTES)
+            return park(h, EPOLLOUT); /* yield the worker; writable at once, so back soon */
+        if (nghttp2_session_send(h->session) != 0)
+            return close_conn(h);
+        if (h->len > 0 || h->pend_left > 0)
+            continue;
+        if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
+            return close_conn(h); /* GOAWAY sent and nothing left in flight */
+        if (!nghttp2_session_want_read(h->session))
+            return close_conn(h); /* ending, and what is left cannot move without input */
+        if (++reads > TURN_MAX_READS)
+            return park(h, EPOLLOUT); /* yield; and TLS may hold input epoll cannot see */
+        n = ws_transport_recv(c, wb->in, sizeof(wb->in));
+        if (n > 0) {
+            if (h2_mem_recv(h->session, (const uint8_t *)wb->in, (size_t)n) < 0)
+                return close_conn(h);
+            h->synced = 0;
+            continue;
+        }
+        if (n == 0 || errno != EAGAIN)
+            return close_conn(h);
+        return park(h, c->tls != NULL ? c->io_want : EPOLLIN);
+    }
+}
