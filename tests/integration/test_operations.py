@@ -41,7 +41,10 @@ STATS = re.compile(
     r"closed_idle=(?P<closed_idle>\d+) closed_head_timeout=(?P<closed_head_timeout>\d+) "
     r"closed_slow_head=(?P<closed_slow_head>\d+) closed_body_budget=(?P<closed_body_budget>\d+) "
     r"closed_slow_body=(?P<closed_slow_body>\d+) closed_send_stall=(?P<closed_send_stall>\d+) "
-    r"closed_slow_reader=(?P<closed_slow_reader>\d+)$")
+    r"closed_slow_reader=(?P<closed_slow_reader>\d+)"
+    r"(?: tls_handshakes=\d+ tls_resumed=\d+ tls_failed=\d+)?"
+    r" h2_connections=(?P<h2_connections>\d+) h2_streams=(?P<h2_streams>\d+) "
+    r"h2_resets_sent=(?P<h2_resets_sent>\d+) h2_calm=(?P<h2_calm>\d+)$")
 
 JSON_KEYS = {"time", "client", "request", "status", "bytes", "referer", "user_agent", "wait_us",
              "serve_us"}

@@ -1168,8 +1168,8 @@ def exact_framing(r, method, informational=()):
 
 def h2_fetch(port, path, method="GET", headers=(), timeout=10.0, tls=None):
     """One request as the only stream of a fresh HTTP/2 connection (tls=None: WS_TLS);
-    headers: (name, value) pairs in HTTP/1.1 terms, where Host becomes :authority and a
-    connection-specific field is an H1OnlyError. Returns the Response, framed exactly,
+    headers: (name, value) pairs in HTTP/1.1 terms, where Host becomes :authority
+    ("localhost" without one) and a connection-specific field is an H1OnlyError. Returns the Response, framed exactly,
     and fails if the server reset the stream or sent GOAWAY with an error."""
     authority = None
     fields = []
@@ -1188,8 +1188,7 @@ def h2_fetch(port, path, method="GET", headers=(), timeout=10.0, tls=None):
             fields.append((low, value))
     with H2Client(port, tls=tls, timeout=timeout,
                   authority=authority if authority is not None else "localhost") as client:
-        sid = client.send_request(path, method, fields,
-                                  authority=False if authority is None else None)
+        sid = client.send_request(path, method, fields)
         r = client.response(sid)
         if client.goaway is not None and client.goaway.error_code != 0:
             raise AssertionError("HTTP/2 %s %s: GOAWAY %r" % (method, path, client.goaway))
