@@ -24,12 +24,14 @@ class Preface(H2TestCase):
     def test_3_4_server_preface_after_client_preface_alone(self):
         """RFC 9113 §3.4: the 24-octet client preface alone (its SETTINGS not yet sent) gets the server's SETTINGS."""
         conn = self.connect(handshake=False)
+        conn.auto_ack = False  # the client's SETTINGS must come before its ACK of the server's
         conn.send(PREFACE)
         conn.wait(lambda: len(conn.frames) > 0)
         self.assertTrue(conn.frames, "nothing received: %s" % conn.summary())
         self.assertEqual(conn.frames[0].type, SETTINGS, conn.summary())
-        conn.send(settings_frame())
+        conn.send(settings_frame(), settings_frame(ack=True))
         self.assertTrue(conn.wait(lambda: conn.settings_acks > 0), conn.summary())
+        self.assert_serves(conn)
 
     def test_3_4_client_settings_acknowledged(self):
         """RFC 9113 §3.4, §6.5.3: the client's preface SETTINGS is acknowledged and the connection serves requests."""
