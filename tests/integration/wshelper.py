@@ -958,6 +958,17 @@ class H2Client:
         initial.update(settings or {})
         self.initial_window = initial.get(codes.INITIAL_WINDOW_SIZE, 65535)
         self.conn.local_settings = h2.settings.Settings(client=True, initial_values=initial)
+        # h2 4.1 closes its whole state machine at a GOAWAY, yet the streams up to the
+        # GOAWAY's last stream id go on (RFC 9113 §6.8): the state machine is put back
+        # to open after it, so that their DATA is taken and their windows can open.
+        from hyperframe.frame import GoAwayFrame
+        on_goaway = self.conn._frame_dispatch_table[GoAwayFrame]
+
+        def goaway_keeps_streams(frame):
+            frames, events = on_goaway(frame)
+            self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+            return frames, events
+        self.conn._frame_dispatch_table[GoAwayFrame] = goaway_keeps_streams
         self.conn.initiate_connection()
         if connection_window is not None and connection_window > 65535:
             self.conn.increment_flow_control_window(connection_window - 65535)
