@@ -23,7 +23,8 @@
  * Limits against known attacks, on by default: 100 concurrent streams; a
  * request header list over WS_H2_MAX_HEADER_LIST bytes (or more fields than
  * HTTP/1.1 allows) gets 431; a header block of more than WS_H2_MAX_CONTINUATIONS
- * CONTINUATION frames or WS_H2_MAX_HEADER_BLOCK bytes, a client that resets
+ * CONTINUATION frames or WS_H2_MAX_HEADER_BLOCK bytes (or that decodes to
+ * more than WS_H2_MAX_DECODED: an HPACK bomb), a client that resets
  * streams faster than a token bucket allows (CVE-2023-44487), and a flood of
  * PING, SETTINGS or PRIORITY frames end the connection with GOAWAY
  * ENHANCE_YOUR_CALM. The deadlines are HTTP/1.1's: a header block must
@@ -42,6 +43,7 @@
 #define WS_H2_MAX_HEADER_LIST 16384    /* SETTINGS_MAX_HEADER_LIST_SIZE; above it: 431 */
 #define WS_H2_MAX_CONTINUATIONS 8      /* CONTINUATION frames in one header block */
 #define WS_H2_MAX_HEADER_BLOCK 65536   /* bytes of one (compressed) header block */
+#define WS_H2_MAX_DECODED 65536        /* ... and of the header list it decodes to */
 #define WS_H2_RESET_BURST 200          /* client RST_STREAMs allowed at once ... */
 #define WS_H2_RESET_RATE 100           /* ... and then per second */
 #define WS_H2_CONTROL_BURST 1000       /* PING, SETTINGS and PRIORITY frames at once ... */
@@ -69,12 +71,22 @@ int ws_h2_is_preface(const char *buf, size_t len);
 
 /*
  * Runs the connection as HTTP/2 for a turn; see the DESIGN note. The first
- * call makes the session and feeds it `in` (the bytes already read: the
- * preface and whatever followed it; none after ALPN). Returns like
- * ws_conn_run, with c->park_events and the deadline set for parking.
+ * call makes the session; `in` holds bytes already read and not yet fed (the
+ * preface and whatever followed it). synced: the turn's first read may trust
+ * the watch's epoch (watch.h). Returns like ws_conn_run, with
+ * c->park_events and the deadline set for parking; on a close,
+ * ws_h2_linger says whether to close lingering.
  */
 enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
-                               struct ws_worker_buf *wb, const char *in, size_t in_len);
+                               struct ws_worker_buf *wb, const char *in, size_t in_len,
+                               int synced);
+
+/*
+ * Whether a close should linger (shut the write side, drop input for a
+ * while): a GOAWAY went out, and closing with unread input would reset the
+ * connection and could destroy it before the client reads it.
+ */
+int ws_h2_linger(const struct ws_h2 *h);
 
 /* Whether streams are open (a graceful shutdown lets them finish). */
 int ws_h2_busy(const struct ws_h2 *h);

@@ -295,6 +295,8 @@ struct turn {
     unsigned responses;     /* responses completed in this turn */
     unsigned discard_reads; /* reads of unwanted input in this turn */
     int synced;             /* the next request may trust the watch's epoch (watch.h) */
+    int fresh;              /* the event thread synced the watch before it pushed this turn */
+    int64_t first_start_ms; /* phase_start_ms at the start of the turn */
 };
 
 /* What a phase step asks of the turn. */
@@ -303,7 +305,7 @@ enum step {
     STEP_WAIT_IN,  /* park until readable */
     STEP_WAIT_OUT, /* park until writable */
     STEP_CLOSE,    /* the connection is finished */
-    STEP_H2,       /* the connection speaks HTTP/2 from here on (h2.h) */
+    STEP_PARKED,   /* parked already: HTTP/2 set the wait and the deadline itself */
 };
 
 /*
@@ -777,6 +779,30 @@ static int tls_input_pending(const struct ws_conn *c)
     return c->tls != NULL && SSL_has_pending(c->tls);
 }
 
+/* The connection speaks HTTP/2 from here on: the input read so far goes to the session. */
+static enum step enter_h2(struct turn *t)
+{
+    enter_phase(t->c, WS_PHASE_H2);
+    t->c->phase_start_ms = t->first_start_ms; /* the first request's timeout, from the accept */
+    return STEP_NEXT;
+}
+
+/* H2: a turn of the HTTP/2 session (h2.h), then, after a GOAWAY, a lingering close. */
+static enum step h2_phase(struct turn *t)
+{
+    struct input *in = &t->in;
+    enum ws_conn_verdict v = ws_h2_run(t->c, t->env, t->wb, in->buf + in->start,
+                                       in->len - in->start, t->fresh);
+
+    in->start = in->len = in->parsed_len = 0;
+    if (v == WS_CONN_PARK)
+        return STEP_PARKED;
+    if (!ws_h2_linger(t->c->h2))
+        return STEP_CLOSE;
+    begin_linger(t);
+    return STEP_NEXT;
+}
+
 /* HEAD: parse the next request from the input and answer it, or read more. */
 static enum step head_phase(struct turn *t)
 {
@@ -793,11 +819,11 @@ static enum step head_phase(struct turn *t)
             unsigned len;
             SSL_get0_alpn_selected(c->tls, &proto, &len);
             if (len == 2 && memcmp(proto, "h2", 2) == 0)
-                return STEP_H2;
+                return enter_h2(t);
         } else if (in->len > 0) {
             int rc = ws_h2_is_preface(in->buf, in->len);
             if (rc > 0)
-                return STEP_H2;
+                return enter_h2(t);
             if (rc == 0)
                 return read_step(t, WS_CLOSE_SLOW_HEAD); /* the start of a preface */
         }
@@ -986,10 +1012,10 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                       .env = env,
                       .wb = wb,
                       .in = { .buf = wb->in },
-                      .synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD };
+                      .synced = c->synced && c->saved == NULL && c->phase == WS_PHASE_HEAD,
+                      .fresh = c->synced,
+                      .first_start_ms = c->phase_start_ms };
 
-    if (c->phase == WS_PHASE_H2)
-        return ws_h2_run(c, env, wb, NULL, 0);
     c->synced = 0;
     if (c->saved != NULL) {
         memcpy(wb->in, c->saved, c->saved_len);
@@ -1005,14 +1031,14 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
         case WS_PHASE_BODY: step = body_phase(&t); break;
         case WS_PHASE_SEND: step = send_phase(&t); break;
         case WS_PHASE_LINGER: step = linger_phase(&t); break;
-        case WS_PHASE_H2: break;
+        case WS_PHASE_H2: step = h2_phase(&t); break;
         }
         switch (step) {
         case STEP_NEXT: continue;
         case STEP_WAIT_IN: return end_turn_parked(&t, EPOLLIN);
         case STEP_WAIT_OUT: return end_turn_parked(&t, EPOLLOUT);
         case STEP_CLOSE: return WS_CONN_CLOSE;
-        case STEP_H2: return ws_h2_run(c, env, wb, t.in.buf + t.in.start, t.in.len - t.in.start);
+        case STEP_PARKED: return WS_CONN_PARK;
         }
     }
 }

@@ -53,6 +53,8 @@ typedef nghttp2_data_provider h2_data_provider;
 #define OUT_CAP (OUT_HIGH + 16384 + 64)
 /* The largest DATA payload we frame (the peer may allow more; this keeps frames in the buffer). */
 #define DATA_MAX 16384
+/* nghttp2_error's NGHTTP2_ERR_TOO_MANY_CONTINUATIONS (nghttp2 1.61, and Debian's 1.52). */
+#define H2_ERR_TOO_MANY_CONTINUATIONS (-905)
 
 struct h2_field {
     nghttp2_rcbuf *name, *value;
@@ -70,6 +72,7 @@ struct h2_stream {
     uint8_t complete; /* its request header block has ended */
     uint8_t too_big;  /* ... and was over the limits: 431 */
     uint8_t answered; /* a response was submitted */
+    uint8_t synced;   /* its header block began in a read that may trust the watch's epoch */
 
     /* The request, as nghttp2 decoded it: references to its buffers. */
     nghttp2_rcbuf *method, *authority, *path;
@@ -121,6 +124,8 @@ struct ws_h2 {
     uint8_t calm;        /* GOAWAY ENHANCE_YOUR_CALM was submitted */
     uint8_t goaway_sent; /* a graceful GOAWAY was submitted (shutdown) */
     uint8_t goaway_now;  /* ws_h2_goaway_now wrote one */
+    uint8_t goaway_out;  /* a GOAWAY went out: the close lingers so that it is read */
+    uint8_t broken;      /* the session failed on input: read no more */
 };
 
 static void count(const struct ws_conn_env *env, enum ws_h2_count what)
@@ -347,7 +352,9 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
                                      rcview(s->path));
         st = rc < 0 ? -rc : 0;
     }
-    ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, h->synced, &a);
+    /* Begun and ended in reads that came after the event thread synced the watch (watch.h). */
+    ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, s->synced && h->synced,
+              &a);
     req.request_line = request_line(s, line, sizeof(line));
 
     n = ws_head_fields(&p->head, fields, length);
@@ -513,6 +520,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
+    s->synced = (uint8_t)h->synced;
     s->fd = -1;
     s->segs = &s->seg;
     s->n_segs = 1;
@@ -534,12 +542,16 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghtt
     struct ws_view n = rcview(name), v = rcview(value);
     nghttp2_rcbuf **pseudo = NULL;
 
-    (void)flags, (void)user;
+    (void)flags;
     if (s == NULL || s->complete)
         return 0; /* trailers: not used */
     s->list_size += (uint32_t)(n.len + v.len + 32);
     if (s->list_size > WS_H2_MAX_HEADER_LIST)
         s->too_big = 1;
+    if (s->list_size > WS_H2_MAX_DECODED) {
+        calm((struct ws_h2 *)user); /* an HPACK bomb: a small block that decodes to a lot */
+        return 0;
+    }
     if (s->too_big)
         return 0;
     if (n.len > 0 && n.ptr[0] == ':') {
@@ -633,6 +645,8 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
     (void)session;
     if (frame->hd.type == NGHTTP2_RST_STREAM)
         count(h->env, WS_H2_RESETS_SENT);
+    else if (frame->hd.type == NGHTTP2_GOAWAY)
+        h->goaway_out = 1;
     return 0;
 }
 
@@ -741,6 +755,30 @@ void ws_h2_goaway_now(struct ws_conn *c)
 
 /* ---- the turn ------------------------------------------------------------- */
 
+int ws_h2_linger(const struct ws_h2 *h)
+{
+    return h != NULL && (h->goaway_out || h->goaway_now);
+}
+
+/*
+ * Feeds input to the session. When nghttp2 gives up on it (a flood it caught
+ * itself: acknowledgements the client does not read, too many CONTINUATION
+ * frames; or input it cannot go on with), the client is told why with a
+ * GOAWAY, once, and nothing more is read.
+ */
+static void feed(struct ws_h2 *h, const char *buf, size_t len)
+{
+    h2_ssize rv = h2_mem_recv(h->session, (const uint8_t *)buf, len);
+
+    if (rv >= 0)
+        return;
+    h->broken = 1;
+    if (rv == NGHTTP2_ERR_FLOODED || rv == H2_ERR_TOO_MANY_CONTINUATIONS)
+        calm(h);
+    else if (!h->calm)
+        nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
+}
+
 /* Writes the buffer, then the file piece. 0: all out; 1: the socket is full; -1: failed. */
 static int flush(struct ws_h2 *h)
 {
@@ -831,7 +869,7 @@ static enum ws_conn_verdict close_conn(struct ws_h2 *h)
 }
 
 enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
-                               struct ws_worker_buf *wb, const char *in, size_t in_len)
+                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
 {
     struct ws_h2 *h = c->h2;
     unsigned reads = 0;
@@ -840,22 +878,19 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
         h = c->h2 = h2_new(c);
         if (h == NULL)
             return WS_CONN_CLOSE;
-        c->phase = WS_PHASE_H2;
         count(env, WS_H2_CONNECTIONS);
     }
     h->env = env;
     h->wb = wb;
     h->turn_bytes = 0;
-    h->synced = c->synced;
-    c->synced = 0;
+    h->synced = synced;
     if (h->out == NULL) {
         h->out = malloc(OUT_CAP);
         if (h->out == NULL)
             return close_conn(h);
     }
     if (in_len > 0) {
-        if (h2_mem_recv(h->session, (const uint8_t *)in, in_len) < 0)
-            return close_conn(h);
+        feed(h, in, in_len);
         h->synced = 0;
     }
     if (atomic_load_explicit(env->draining, memory_order_relaxed) && !h->goaway_sent) {
@@ -881,14 +916,13 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
             continue;
         if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
             return close_conn(h); /* GOAWAY sent and nothing left in flight */
-        if (!nghttp2_session_want_read(h->session))
+        if (!nghttp2_session_want_read(h->session) || h->broken)
             return close_conn(h); /* ending, and what is left cannot move without input */
         if (++reads > TURN_MAX_READS)
             return park(h, EPOLLOUT); /* yield; and TLS may hold input epoll cannot see */
         n = ws_transport_recv(c, wb->in, sizeof(wb->in));
         if (n > 0) {
-            if (h2_mem_recv(h->session, (const uint8_t *)wb->in, (size_t)n) < 0)
-                return close_conn(h);
+            feed(h, wb->in, (size_t)n);
             h->synced = 0;
             continue;
         }
