@@ -20,7 +20,8 @@ never --ignore-certificate-errors), the page's text, a non-blank screenshot,
 and every request of the page -- the document and its sub-resources -- logged
 with "tls_version" and "tls_cipher". It also checks that the trust is that
 narrow: with another key's hash Chromium gets no page and the server logs no
-request from it.
+request from it. Over HTTPS Chromium must speak HTTP/2 (ALPN h2): the JSON access
+log shows each of the page's requests as "HTTP/2.0" with its stream id.
 
 The site test needs no browser: it checks that www/'s derived files
 (style.css.gz, the fingerprinted stylesheet, files/sample.txt) match their
@@ -139,6 +140,35 @@ class BrowserTest(unittest.TestCase):
                 # Chromium offers TLS 1.3, and the server's default minimum is 1.2.
                 self.assertEqual(records[0]["path"], "/")
                 self.assertEqual(records[0]["tls_version"], "TLSv1.3", records[0])
+            finally:
+                rc = server.stop()
+            self.assertEqual(rc, 0, "the server exited %d:\n%s" % (rc, server.stderr()))
+            foreign = [l for l in server.stderr().splitlines() if l and not l.startswith("webserver: ")]
+            self.assertEqual(foreign, [], "the server wrote to stderr")
+
+    def test_chromium_speaks_http2_over_https(self):
+        # Chromium offers h2 first by ALPN, and the server takes it: the access log
+        # shows the document and every sub-resource as HTTP/2.0, each with its stream.
+        self.assertTrue(wshelper.WEBSERVER, "WEBSERVER is not set (run this through ctest)")
+        script = load_script()
+        page = next(p for p in script.PAGES if p.get("https"))
+        with tempfile.TemporaryDirectory(prefix="ws-browser-h2-") as tmp:
+            certificate = script.TestCertificate(tmp)
+            server = script.Server(wshelper.WEBSERVER, tmp, certificate)
+            try:
+                offset = len(server.access_log())
+                try:
+                    script.check_page(page, server, None, tmp, certificate)
+                except script.CheckFailed as e:
+                    self.fail(str(e))
+                records = script.chromium_requests(server, offset)
+                paths = [r["path"] for r in records]
+                for path, _ in page["log"]:
+                    self.assertIn(path, paths)
+                for r in records:
+                    self.assertTrue(r.get("request", "").endswith(" HTTP/2.0"), r)
+                    stream = r.get("stream")
+                    self.assertTrue(isinstance(stream, int) and stream > 0 and stream % 2 == 1, r)
             finally:
                 rc = server.stop()
             self.assertEqual(rc, 0, "the server exited %d:\n%s" % (rc, server.stderr()))

@@ -128,7 +128,10 @@ def curl_command(port, path, *args, https=None, h2=None):
     only, whatever the environment says), args, then the URL; over TLS (https=None
     means the harness's switch) https:// and --cacert with the test CA. With HTTP/2
     (h2=None means the harness's switch WS_H2): --http2 (ALPN) over TLS,
-    --http2-prior-knowledge (h2c) in cleartext."""
+    --http2-prior-knowledge (h2c) in cleartext. When both follow the harness and
+    WS_H2 is unset, --http1.1 over TLS (curl would take h2 by ALPN); a caller that
+    names https itself and not h2 gets curl's own choice."""
+    follows_harness = https is None and h2 is None
     https = TLS if https is None else https
     h2 = H2 if h2 is None else h2
     cmd = [CURL, "-q", "--noproxy", "*"]
@@ -136,6 +139,9 @@ def curl_command(port, path, *args, https=None, h2=None):
         cmd += ["--cacert", tlscerts.default_pki().ca_cert]
     if h2:
         cmd.append("--http2" if https else "--http2-prior-knowledge")
+    elif https and follows_harness:
+        # curl would take h2 by ALPN on its own; the harness speaks HTTP/1.1 without WS_H2.
+        cmd.append("--http1.1")
     return cmd + list(args) + ["%s://127.0.0.1:%d%s" % ("https" if https else "http", port, path)]
 
 
@@ -1131,9 +1137,24 @@ class H2Client:
             self.sock.close()
 
 
+# RFC 9110 §15 renamed a few statuses; Python's http.HTTPStatus keeps the old names.
+_RFC9110_REASONS = {413: "Content Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable",
+                    422: "Unprocessable Content"}
+
+
+def standard_reason(status):
+    """The reason phrase RFC 9110 gives status ("" for one it does not name)."""
+    if status in _RFC9110_REASONS:
+        return _RFC9110_REASONS[status]
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def h2_response(stream):
     """The Response for an ended stream: status from :status, reason the standard phrase
-    (HTTP/2 has no reason phrase), version "HTTP/2", headers without pseudo-fields.
+    (RFC 9110's; HTTP/2 has no reason phrase), version "HTTP/2", headers without pseudo-fields.
     Fails unless the framing is exact (exact_framing)."""
     if stream.headers is None:
         raise AssertionError("HTTP/2: stream %d ended without a response" % stream.stream_id)
@@ -1142,10 +1163,7 @@ def h2_response(stream):
     if [k for k, _ in pseudo] != [":status"]:
         raise AssertionError("HTTP/2: response pseudo-fields %r, not exactly :status" % pseudo)
     status = int(pseudo[0][1])
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
+    reason = standard_reason(status)
     raw_head = "".join("%s: %s\r\n" % kv for kv in stream.headers).encode("latin-1")
     r = Response(status, reason, "HTTP/2", fields, b"".join(stream.data), raw_head)
     exact_framing(r, stream.method, stream.informational)
