@@ -425,8 +425,9 @@ class H2Conn:
         return True
 
     def new_sid(self):
-        sid = self.next_sid
-        self.next_sid += 2
+        """The next client stream id: above every one used so far (sent by hand or not)."""
+        sid = max([self.next_sid] + [n + 2 for n in self.streams if n % 2])
+        self.next_sid = sid + 2
         return sid
 
     def request(self, path=HELLO_PATH, method="GET", extra=(), end_stream=True, sid=None, **kwargs):
@@ -720,6 +721,18 @@ class H2TestCase(confhelper.ConformanceTestCase):
         if handshake:
             conn.handshake(settings, wait_ack)
         return conn
+
+    def pending_response(self, path=KILO_PATH, settings=()):
+        """A connection whose client stream windows are 0, and a stream that is half-closed (remote)
+        on the server: the request ended, the response's HEADERS came, its DATA cannot be sent.
+        Returns (conn, sid)."""
+        conn = self.connect(settings=[(INITIAL_WINDOW_SIZE, 0)] + list(settings))
+        sid = conn.request(path)
+        s = conn.stream(sid)
+        self.assertTrue(conn.wait(lambda: s.headers is not None or s.done()), conn.summary())
+        self.assertEqual(s.status, 200, conn.summary())
+        self.assertFalse(s.done(), "the response ended with a zero window: %s" % conn.summary())
+        return conn, sid
 
     # --- assertions ------------------------------------------------------------------
 
