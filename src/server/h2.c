@@ -438,7 +438,7 @@ static h2_ssize read_body(nghttp2_session *session, int32_t id, uint8_t *buf, si
                           uint32_t *flags, nghttp2_data_source *source, void *user)
 {
     struct h2_stream *s = source->ptr;
-    const char *mem;
+    const char *mem = NULL;
     int64_t off;
     uint64_t piece = body_piece(s, &mem, &off);
 
@@ -479,7 +479,7 @@ static int send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8
 {
     struct ws_h2 *h = user;
     struct h2_stream *s = source->ptr;
-    const char *mem;
+    const char *mem = NULL;
     int64_t off = 0;
 
     (void)session, (void)frame;
