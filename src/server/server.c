@@ -470,9 +470,16 @@ static void begin_drain(struct ws_server *s, int64_t now)
         if (!ws_conn_in_flight(c)) {
             heap_remove(s, c);
             idle[n++] = c;
-        } else {
-            i++;
+            continue;
         }
+        if (c->phase == WS_PHASE_H2 && c->park_events == EPOLLIN) {
+            /* HTTP/2 streams waiting for input (a window): wake them now, so that
+             * a worker sends the GOAWAY (it is writable at once). */
+            struct epoll_event ev = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = c->fd };
+            c->park_events = EPOLLOUT;
+            (void)epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+        i++;
     }
     ws_mutex_unlock(&s->park_lock);
     for (unsigned i = 0; i < n; i++) {
