@@ -45,6 +45,8 @@
 #define WS_SMALL_FILE_MAX 16384
 /* Room for a response head. */
 #define WS_HEAD_MAX 2048
+/* HTTP/2's output buffer (h2.c): 64 KiB of frames, and room for one more DATA frame. */
+#define WS_H2_OUT (80 * 1024 + 64)
 
 enum ws_conn_phase {
     WS_PHASE_HEAD = 0, /* waiting for (the rest of) a request header */
@@ -118,6 +120,7 @@ struct ws_worker_buf {
     char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
     char log[8192];                            /* access log line being built */
     char tls_buf[16384];                       /* file bytes on their way into a TLS record */
+    char h2_out[WS_H2_OUT];                    /* HTTP/2 frames on their way out (h2.c) */
     struct ws_plan plan;                       /* the response being prepared */
     time_t date_second;                        /* second the cached dates are for */
     char date[32];                             /* IMF-fixdate of date_second */

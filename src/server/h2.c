@@ -48,11 +48,12 @@ typedef nghttp2_data_provider h2_data_provider;
 #define TURN_MAX_BYTES (1 << 20)
 /* Reads one connection may do in a turn before it yields its worker. */
 #define TURN_MAX_READS 16
-/* The output buffer: frames are added while it holds less than OUT_HIGH bytes. */
-#define OUT_HIGH (64 * 1024)
-#define OUT_CAP (OUT_HIGH + 16384 + 64)
 /* The largest DATA payload we frame (the peer may allow more; this keeps frames in the buffer). */
 #define DATA_MAX 16384
+/* The output buffer (the worker's): frames are added while it holds less than OUT_HIGH bytes. */
+#define OUT_HIGH (64 * 1024)
+#define OUT_CAP WS_H2_OUT
+_Static_assert(WS_H2_OUT >= OUT_HIGH + DATA_MAX + 64, "room for a DATA frame above the mark");
 /* nghttp2_error's NGHTTP2_ERR_TOO_MANY_CONTINUATIONS (nghttp2 1.61, and Debian's 1.52). */
 #define H2_ERR_TOO_MANY_CONTINUATIONS (-905)
 
@@ -76,7 +77,8 @@ struct h2_stream {
 
     /* The request, as nghttp2 decoded it: references to its buffers. */
     nghttp2_rcbuf *method, *authority, *path;
-    struct h2_field *fields;
+    struct h2_field *fields; /* few, or a malloc'd array for more */
+    struct h2_field few[16];
     uint16_t n_fields, cap_fields;
     uint32_t list_size; /* RFC 9113 §6.5.2 size of what has come */
 
@@ -110,8 +112,13 @@ struct ws_h2 {
     int64_t head_start_ms; /* when the oldest incomplete header block began */
     uint32_t requests;
 
-    /* Output: out[sent, len) first, then the file piece fd [off, +left). */
+    /*
+     * Output: out[sent, len) first, then the file piece fd [off, +left). out is
+     * the worker's buffer during a turn; what a turn leaves unsent is copied
+     * into a buffer of the connection's own (saved) while it is parked.
+     */
     char *out;
+    char *saved;
     uint32_t len, sent;
     int pend_fd;
     int pend_owned; /* the stream closed: the piece owns pend_fd */
@@ -233,7 +240,8 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
         nghttp2_rcbuf_decref(s->fields[i].name);
         nghttp2_rcbuf_decref(s->fields[i].value);
     }
-    free(s->fields);
+    if (s->fields != s->few)
+        free(s->fields);
     free(s->mem);
     if (s->segs != &s->seg)
         free(s->segs);
@@ -355,10 +363,11 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     /* Begun and ended in reads that came after the event thread synced the watch (watch.h). */
     ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, s->synced && h->synced,
               &a);
-    req.request_line = request_line(s, line, sizeof(line));
 
     n = ws_head_fields(&p->head, fields, length);
-    snprintf(status, sizeof(status), "%d", p->status);
+    status[0] = (char)('0' + p->status / 100 % 10);
+    status[1] = (char)('0' + p->status / 10 % 10);
+    status[2] = (char)('0' + p->status % 10);
     nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
     for (size_t i = 0; i < n; i++) {
         size_t len = fields[i].name_len < sizeof(names[i]) ? fields[i].name_len : 0;
@@ -384,8 +393,10 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
         return;
     }
     s->answered = 1;
-    s->log_len = ws_conn_format_log(h->c, env, wb, req.request_line, st == 0 ? &req : NULL,
-                                    p->status, s->id, &s->log_split);
+    if (!ws_log_access_enabled(env->log))
+        return;
+    s->log_len = ws_conn_format_log(h->c, env, wb, request_line(s, line, sizeof(line)),
+                                    st == 0 ? &req : NULL, p->status, s->id, &s->log_split);
     if (s->log_len > 0) {
         s->log_line = malloc(s->log_len);
         if (s->log_line == NULL)
@@ -520,6 +531,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
+    s->fields = s->few;
+    s->cap_fields = sizeof(s->few) / sizeof(s->few[0]);
     s->synced = (uint8_t)h->synced;
     s->fd = -1;
     s->segs = &s->seg;
@@ -573,15 +586,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghtt
         return 0;
     }
     if (s->n_fields == s->cap_fields) {
-        unsigned cap = s->cap_fields ? 2u * s->cap_fields : 16;
-        struct h2_field *f;
-        if (cap > WS_MAX_HEADERS)
-            cap = WS_MAX_HEADERS;
-        f = realloc(s->fields, cap * sizeof(*f));
+        struct h2_field *f = s->fields == s->few ? NULL : s->fields;
+        f = realloc(f, WS_MAX_HEADERS * sizeof(*f));
         if (f == NULL)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (s->fields == s->few)
+            memcpy(f, s->few, sizeof(s->few));
         s->fields = f;
-        s->cap_fields = (uint16_t)cap;
+        s->cap_fields = WS_MAX_HEADERS;
     }
     nghttp2_rcbuf_incref(name);
     nghttp2_rcbuf_incref(value);
@@ -727,7 +739,7 @@ void ws_h2_free(struct ws_h2 *h)
     nghttp2_session_del(h->session);
     if (h->pend_owned && h->pend_fd >= 0)
         close(h->pend_fd);
-    free(h->out);
+    free(h->saved);
     free(h);
 }
 
@@ -810,6 +822,8 @@ static int flush(struct ws_h2 *h)
     return 0;
 }
 
+static enum ws_conn_verdict close_conn(struct ws_h2 *h);
+
 /*
  * Ends the turn parked for events, with the deadline of what the connection
  * waits for; closes instead if it has passed. The output buffer is given
@@ -845,10 +859,17 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
             atomic_fetch_add_explicit(&env->closes[reason], 1, memory_order_relaxed);
         return WS_CONN_CLOSE;
     }
-    if (h->len == 0 && h->out != NULL) {
-        free(h->out);
-        h->out = NULL;
+    if (h->sent < h->len) {
+        h->saved = malloc(h->len - h->sent);
+        if (h->saved == NULL)
+            return close_conn(h);
+        memcpy(h->saved, h->out + h->sent, h->len - h->sent);
+        h->len -= h->sent;
+        h->sent = 0;
+    } else {
+        h->len = h->sent = 0;
     }
+    h->out = h->saved;
     c->deadline_ms = c->fixed_deadline_ms = deadline;
     c->close_reason = c->fixed_reason = (uint8_t)reason;
     c->slow_reason = WS_CLOSE_NONE;
@@ -863,6 +884,8 @@ static enum ws_conn_verdict close_conn(struct ws_h2 *h)
 {
     for (struct h2_stream *s = h->streams; s != NULL; s = s->next)
         log_stream(h, s);
+    h->out = NULL; /* the worker's */
+    h->len = h->sent = 0;
     h->env = NULL;
     h->wb = NULL;
     return WS_CONN_CLOSE;
@@ -884,10 +907,13 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
     h->wb = wb;
     h->turn_bytes = 0;
     h->synced = synced;
-    if (h->out == NULL) {
-        h->out = malloc(OUT_CAP);
-        if (h->out == NULL)
-            return close_conn(h);
+    h->out = wb->h2_out;
+    if (h->saved != NULL) {
+        memcpy(h->out, h->saved + h->sent, h->len - h->sent);
+        h->len -= h->sent;
+        h->sent = 0;
+        free(h->saved);
+        h->saved = NULL;
     }
     if (in_len > 0) {
         feed(h, in, in_len);
