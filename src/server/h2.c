@@ -81,6 +81,8 @@ struct h2_stream {
     struct h2_field few[16];
     uint16_t n_fields, cap_fields;
     uint32_t list_size; /* RFC 9113 §6.5.2 size of what has come */
+    uint64_t body_seen; /* request body bytes dropped */
+    uint8_t body_refused;
 
     /* The response body: segments over mem (owned) and the file fd (owned). */
     int fd;
@@ -662,6 +664,28 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
     return 0;
 }
 
+/*
+ * A request body is read and dropped (the answer never needs it), within
+ * --max-body: a stream that sends more is reset. (An RST_STREAM NO_ERROR after
+ * the answer, which RFC 9113 §8.1 allows, makes curl 7.88 fail the request.)
+ */
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *user)
+{
+    struct ws_h2 *h = user;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, id);
+
+    (void)flags, (void)data;
+    if (s == NULL)
+        return 0;
+    s->body_seen += len;
+    if (h->env != NULL && s->body_seen > h->env->max_body && !s->body_refused) {
+        s->body_refused = 1;
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
+    return 0;
+}
+
 static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user)
 {
     struct ws_h2 *h = user;
@@ -690,6 +714,7 @@ static void make_callbacks(void)
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     /* Our own encoder table stays small: responses repeat few fields. */
     nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
     /* A SETTINGS frame with more entries than this is an attack, not a configuration. */
