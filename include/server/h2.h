@@ -88,6 +88,9 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
  */
 int ws_h2_linger(const struct ws_h2 *h);
 
+/* Whether the shutdown's GOAWAY has been submitted (a parked connection without it needs a turn). */
+int ws_h2_told_to_go(const struct ws_h2 *h);
+
 /* Whether streams are open (a graceful shutdown lets them finish). */
 int ws_h2_busy(const struct ws_h2 *h);
 

@@ -129,6 +129,7 @@ struct ws_h2 {
 
     /* Limits. */
     uint32_t block_frames, block_bytes; /* the header block being received */
+    int32_t max_stream_id;              /* the highest a HEADERS frame has named */
     struct bucket resets, controls;
     uint8_t calm;        /* GOAWAY ENHANCE_YOUR_CALM was submitted */
     uint8_t goaway_sent; /* a graceful GOAWAY was submitted (shutdown) */
@@ -607,10 +608,15 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, 
 {
     struct ws_h2 *h = user;
 
-    (void)session;
     if (hd->type == NGHTTP2_HEADERS) {
         h->block_frames = 0;
         h->block_bytes = (uint32_t)hd->length;
+        if ((hd->stream_id & 1) && hd->stream_id <= h->max_stream_id &&
+            nghttp2_session_find_stream(session, hd->stream_id) == NULL)
+            /* A new stream below one already used (RFC 9113 §5.1.1); nghttp2 would ignore it. */
+            nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+        if (hd->stream_id > h->max_stream_id)
+            h->max_stream_id = hd->stream_id;
     } else if (hd->type == NGHTTP2_CONTINUATION) {
         h->block_bytes += (uint32_t)hd->length;
         if (++h->block_frames > WS_H2_MAX_CONTINUATIONS ||
@@ -766,6 +772,11 @@ void ws_h2_free(struct ws_h2 *h)
         close(h->pend_fd);
     free(h->saved);
     free(h);
+}
+
+int ws_h2_told_to_go(const struct ws_h2 *h)
+{
+    return h != NULL && h->goaway_sent;
 }
 
 int ws_h2_busy(const struct ws_h2 *h)
@@ -944,16 +955,18 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
         feed(h, in, in_len);
         h->synced = 0;
     }
-    if (atomic_load_explicit(env->draining, memory_order_relaxed) && !h->goaway_sent) {
-        /* Shutting down: no new streams; those in flight may finish. */
-        h->goaway_sent = 1;
-        nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(h->session),
-                              NGHTTP2_NO_ERROR, NULL, 0);
-    }
     for (;;) {
         ssize_t n;
-        int rc = flush(h);
+        int rc;
+
+        if (!h->goaway_sent && atomic_load_explicit(env->draining, memory_order_relaxed)) {
+            /* Shutting down: no new streams; those in flight may finish. */
+            h->goaway_sent = 1;
+            nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(h->session),
+                                  NGHTTP2_NO_ERROR, NULL, 0);
+        }
+        rc = flush(h);
 
         if (rc < 0)
             return close_conn(h);

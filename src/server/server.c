@@ -225,6 +225,13 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
         release_conn(s, c);
         return;
     }
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) && c->phase == WS_PHASE_H2 &&
+        !ws_h2_told_to_go(c->h2))
+    {
+        /* The drain began during its turn, after it looked: back for the GOAWAY at once. */
+        c->park_events = EPOLLOUT;
+        ev.events = EPOLLOUT | EPOLLONESHOT;
+    }
     heap_insert(s, c);
     rc = epoll_ctl(s->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
     if (rc < 0) {

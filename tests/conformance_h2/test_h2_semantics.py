@@ -146,7 +146,9 @@ class OurServer(H2TestCase):
         self.assertEqual(conn.goaway[1], NO_ERROR, conn.summary())
         self.assertGreaterEqual(conn.goaway[0], sid, conn.summary())
         conn.send(window_update_frame(sid, 100000))
-        s = conn.response(sid)
+        # Not conn.response(): it returns at once once a GOAWAY has come.
+        conn.wait(lambda: conn.stream(sid).done() or conn.closed)
+        s = conn.stream(sid)
         self.assertEqual(bytes(s.data), kilo_bytes(), conn.summary())
         conn.wait(lambda: False, WAIT)
         self.assertIsNotNone(conn.closed, "not closed after the last stream: %s" % conn.summary())
