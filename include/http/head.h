@@ -42,8 +42,9 @@ struct ws_head {
 #define WS_HEAD_FIELDS_MAX 16
 
 struct ws_head_field {
-    const char *name; /* canonical case: "Content-Length"; HTTP/2 sends it lowercased */
-    size_t name_len;
+    const char *name;  /* canonical case, for HTTP/1.1: "Content-Length" */
+    const char *lower; /* lowercase, for HTTP/2: "content-length" */
+    size_t name_len;   /* of either */
     const char *value; /* NUL-terminated */
 };
 

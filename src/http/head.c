@@ -154,14 +154,14 @@ size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *
 {
     size_t n = 0;
 
-#define ADD(name, value)                                                                           \
+#define ADD(name, lower, value)                                                                    \
     do {                                                                                           \
         if ((value) != NULL)                                                                       \
-            out[n++] = (struct ws_head_field){ name, sizeof(name) - 1, value };                    \
+            out[n++] = (struct ws_head_field){ name, lower, sizeof(name) - 1, value };             \
     } while (0)
-    ADD("Server", WS_SERVER_NAME);
-    ADD("Date", h->date);
-    ADD("Content-Type", h->content_type);
+    ADD("Server", "server", WS_SERVER_NAME);
+    ADD("Date", "date", h->date);
+    ADD("Content-Type", "content-type", h->content_type);
     if (h->content_length >= 0) {
         char digits[24];
         size_t k = sizeof(digits);
@@ -171,18 +171,19 @@ size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *
         while ((v /= 10) != 0);
         memcpy(length_buf, digits + k, sizeof(digits) - k);
         length_buf[sizeof(digits) - k] = '\0';
-        ADD("Content-Length", length_buf);
+        ADD("Content-Length", "content-length", length_buf);
     }
-    ADD("Content-Range", h->content_range);
-    ADD("Content-Encoding", h->content_encoding);
-    ADD("Vary", h->vary_accept_encoding ? "Accept-Encoding" : NULL);
-    ADD("ETag", h->etag);
-    ADD("Last-Modified", h->last_modified);
-    ADD("Cache-Control", h->cache_control);
-    ADD("Accept-Ranges", h->accept_ranges ? "bytes" : NULL);
-    ADD("Location", h->location);
-    ADD("Allow", h->allow);
-    ADD("Strict-Transport-Security", h->strict_transport_security);
+    ADD("Content-Range", "content-range", h->content_range);
+    ADD("Content-Encoding", "content-encoding", h->content_encoding);
+    ADD("Vary", "vary", h->vary_accept_encoding ? "Accept-Encoding" : NULL);
+    ADD("ETag", "etag", h->etag);
+    ADD("Last-Modified", "last-modified", h->last_modified);
+    ADD("Cache-Control", "cache-control", h->cache_control);
+    ADD("Accept-Ranges", "accept-ranges", h->accept_ranges ? "bytes" : NULL);
+    ADD("Location", "location", h->location);
+    ADD("Allow", "allow", h->allow);
+    ADD("Strict-Transport-Security", "strict-transport-security",
+        h->strict_transport_security);
 #undef ADD
     return n;
 }

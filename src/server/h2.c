@@ -344,7 +344,7 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     struct ws_answer a;
     struct ws_head_field fields[WS_HEAD_FIELDS_MAX];
     nghttp2_nv nv[WS_HEAD_FIELDS_MAX + 1];
-    char names[WS_HEAD_FIELDS_MAX][32], status[4], length[24], line[2100];
+    char status[4], length[24], line[2100];
     h2_data_provider body = { .source.ptr = s, .read_callback = read_body };
     int64_t body_len;
     size_t n;
@@ -372,15 +372,11 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     status[1] = (char)('0' + p->status / 10 % 10);
     status[2] = (char)('0' + p->status % 10);
     nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
-    for (size_t i = 0; i < n; i++) {
-        size_t len = fields[i].name_len < sizeof(names[i]) ? fields[i].name_len : 0;
-        for (size_t k = 0; k < len; k++) {
-            char ch = fields[i].name[k];
-            names[i][k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-        }
-        nv[i + 1] = (nghttp2_nv){ (uint8_t *)names[i], nv_bytes(fields[i].value), len,
-                                  strlen(fields[i].value), NGHTTP2_NV_FLAG_NONE };
-    }
+    /* The names are static; the values live in the worker's plan, so nghttp2 copies them. */
+    for (size_t i = 0; i < n; i++)
+        nv[i + 1] = (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(fields[i].value),
+                                  fields[i].name_len, strlen(fields[i].value),
+                                  NGHTTP2_NV_FLAG_NO_COPY_NAME };
 
     s->fd = -1;
     body_len = lay_out_body(s, p, &a);
@@ -932,6 +928,7 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
 {
     struct ws_h2 *h = c->h2;
     unsigned reads = 0;
+    int drained = 0; /* the socket was read until a read came back short */
 
     if (h == NULL) {
         h = c->h2 = h2_new(c);
@@ -982,10 +979,17 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
             return close_conn(h); /* GOAWAY sent and nothing left in flight */
         if (!nghttp2_session_want_read(h->session) || h->broken)
             return close_conn(h); /* ending, and what is left cannot move without input */
+        if (drained)
+            /* The last read did not fill the buffer: do not spend a read finding the
+             * socket empty; epoll reports what comes (a parked socket that has input
+             * already is reported at once). */
+            return park(h, EPOLLIN);
         if (++reads > TURN_MAX_READS)
             return park(h, EPOLLOUT); /* yield; and TLS may hold input epoll cannot see */
         n = ws_transport_recv(c, wb->in, sizeof(wb->in));
         if (n > 0) {
+            /* In the clear only: TLS reads a record at a time, so a short read says nothing. */
+            drained = c->tls == NULL && (size_t)n < sizeof(wb->in);
             feed(h, wb->in, (size_t)n);
             h->synced = 0;
             continue;
