@@ -782,6 +782,12 @@ static int tls_input_pending(const struct ws_conn *c)
 /* The connection speaks HTTP/2 from here on: the input read so far goes to the session. */
 static enum step enter_h2(struct turn *t)
 {
+    static const int one = 1;
+
+    /* Many responses share the connection, each flushed when a turn ends: Nagle
+     * would hold the last small frame of one for the client's delayed ACK. */
+    setsockopt(t->c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    t->c->nodelay = 1;
     enter_phase(t->c, WS_PHASE_H2);
     t->c->phase_start_ms = t->first_start_ms; /* the first request's timeout, from the accept */
     return STEP_NEXT;
