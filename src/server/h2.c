@@ -567,12 +567,12 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghtt
     if (s->too_big)
         return 0;
     if (n.len > 0 && n.ptr[0] == ':') {
-        /* nghttp2 has checked the pseudo-header fields (RFC 9113 §8.3). */
-        if (ws_view_eq_nocase(n, ":method"))
+        /* nghttp2 has checked the pseudo-header fields (RFC 9113 §8.3): known, lowercase. */
+        if (n.len == 7 && n.ptr[1] == 'm')
             pseudo = &s->method;
-        else if (ws_view_eq_nocase(n, ":authority"))
+        else if (n.len == 10)
             pseudo = &s->authority;
-        else if (ws_view_eq_nocase(n, ":path"))
+        else if (n.len == 5)
             pseudo = &s->path;
         if (pseudo != NULL && *pseudo == NULL) {
             nghttp2_rcbuf_incref(value);
