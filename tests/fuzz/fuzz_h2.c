@@ -152,7 +152,7 @@ static void write_file(const char *dir, const char *name, const char *data, size
     char path[256];
     int fd;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FUZZ_CHECK(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     FUZZ_CHECK(fd >= 0);
     FUZZ_CHECK(write(fd, data, len) == (ssize_t)len);
@@ -163,7 +163,7 @@ static void make_dir(const char *dir, const char *name)
 {
     char path[256];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FUZZ_CHECK(snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path));
     FUZZ_CHECK(mkdir(path, 0755) == 0);
 }
 
@@ -184,7 +184,7 @@ static int make_tree(void)
     FUZZ_CHECK(mkdtemp(base_dir) != NULL);
     write_file(base_dir, "secret.txt", marker, sizeof(marker) - 1);
     make_dir(base_dir, "errors");
-    snprintf(path, sizeof(path), "%s/errors", base_dir);
+    FUZZ_CHECK(snprintf(path, sizeof(path), "%s/errors", base_dir) < (int)sizeof(path));
     write_file(path, "404.html", "<h1>not here</h1>\n", 18);
     make_dir(base_dir, "root");
     snprintf(root, sizeof(root), "%s/root", base_dir);
@@ -198,12 +198,12 @@ static int make_tree(void)
     write_file(root, "style.css", css, sizeof(css) - 1);
     write_file(root, "style.css.gz", "\x1f\x8b\x08\x00not-really-gzip", 19);
     make_dir(root, "sub");
-    snprintf(path, sizeof(path), "%s/sub", root);
+    FUZZ_CHECK(snprintf(path, sizeof(path), "%s/sub", root) < (int)sizeof(path));
     write_file(path, "a.txt", "a\n", 2);
     write_file(path, "b&<c>.html", "<p>b</p>\n", 9);
     make_dir(path, "nested");
     write_file(root, ".hidden", marker, sizeof(marker) - 1);
-    snprintf(path, sizeof(path), "%s/escape", root);
+    FUZZ_CHECK(snprintf(path, sizeof(path), "%s/escape", root) < (int)sizeof(path));
     FUZZ_CHECK(symlink("../secret.txt", path) == 0);
     fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     FUZZ_CHECK(fd >= 0);
