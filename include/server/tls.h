@@ -96,4 +96,11 @@ const char *ws_tls_describe(struct ws_tls *t);
  */
 void ws__tls_rotate_ticket_keys(struct ws_tls *t);
 
+/*
+ * A connection parks with nothing to send: its record buffers (about 34 KiB)
+ * are given back, so an idle connection costs its session alone. OpenSSL
+ * allocates them again at the next read or write. NULL is allowed.
+ */
+void ws_tls_idle(struct ssl_st *ssl);
+
 #endif

@@ -521,6 +521,8 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
             return WS_CONN_CLOSE;
         memcpy(c->log_line, wb->log, c->log_len);
     }
+    if (events == EPOLLIN)
+        ws_tls_idle(c->tls);
     c->park_events = events;
     return WS_CONN_PARK;
 }

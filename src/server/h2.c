@@ -12,6 +12,7 @@
 #include "http/plan.h"
 #include "server/answer.h"
 #include "server/log.h"
+#include "server/tls.h"
 #include "server/transport.h"
 
 #include <nghttp2/nghttp2.h>
@@ -786,7 +787,8 @@ void ws_h2_goaway_now(struct ws_conn *c)
     unsigned char f[17] = { 0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0 };
     int32_t last;
 
-    if (h == NULL || h->sent < h->len || h->pend_left > 0 || h->goaway_now || h->calm)
+    if (h == NULL || h->sent < h->len || h->pend_left > 0 || h->goaway_now || h->goaway_out ||
+        h->calm)
         return;
     h->goaway_now = 1;
     last = nghttp2_session_get_last_proc_stream_id(h->session);
@@ -906,6 +908,8 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
     c->close_reason = c->fixed_reason = (uint8_t)reason;
     c->slow_reason = WS_CLOSE_NONE;
     c->park_events = events;
+    if (events == EPOLLIN)
+        ws_tls_idle(c->tls);
     h->env = NULL;
     h->wb = NULL;
     return WS_CONN_PARK;

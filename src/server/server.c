@@ -222,6 +222,7 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
     if (s->stopped ||
         (atomic_load_explicit(&s->draining, memory_order_relaxed) && !ws_conn_in_flight(c))) {
         ws_mutex_unlock(&s->park_lock);
+        ws_h2_goaway_now(c); /* an idle HTTP/2 connection is told why it closes */
         release_conn(s, c);
         return;
     }

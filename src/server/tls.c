@@ -406,9 +406,13 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
      */
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     SSL_CTX_set_cert_cb(ctx, cipher_order_cb, NULL);
-    /* The connection writes what the socket takes and retries with a refilled buffer. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    /*
+     * The connection writes what the socket takes and retries with a refilled
+     * buffer. The record buffers stay while a connection works (not
+     * SSL_MODE_RELEASE_BUFFERS, which frees and allocates them around every
+     * record) and are given back when it parks idle (ws_tls_idle).
+     */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* Resumption is by ticket only (TLS 1.2 and 1.3): no server-side cache to lock or fill. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(ctx, TICKET_ROTATE_SECS);
@@ -740,4 +744,10 @@ void ws_tls_stats(struct ws_tls *t, struct ws_tls_stats *out)
 const char *ws_tls_describe(struct ws_tls *t)
 {
     return t->description;
+}
+
+void ws_tls_idle(SSL *ssl)
+{
+    if (ssl != NULL)
+        (void)SSL_free_buffers(ssl); /* refused (0) while a buffer holds data: kept then */
 }
