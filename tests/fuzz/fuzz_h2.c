@@ -24,7 +24,9 @@
  *   bit 6  the client sends close_notify after its last byte
  *   bit 7  TLS 1.2 instead of 1.3
  * and the connection gets at most MAX_TURNS turns; between turns the client
- * reads (and discards) what the server wrote. The client resumes the session
+ * reads (and discards) what the server wrote; a connection still parked after
+ * the last turn has its deadline pass (ws_conn_deadline_passed, as the event
+ * thread calls it: a GOAWAY, perhaps). The client resumes the session
  * of the first handshake of its TLS version (a full handshake costs more than
  * the rest of most inputs; fuzz_tls fuzzes handshakes). FUZZ_H2_TRACE in the
  * environment prints each turn and each frame the server sent. Invariants:
@@ -262,7 +264,7 @@ static void init(void)
     env.min_rate = 240;
     env.rate_window_ms = 5000;
     env.max_requests = 1000;
-    env.max_body = 1024 * 1024;
+    env.max_body = 4096; /* not 1 MiB: a body over the limit must fit in an input */
     env.closes = closes;
     env.tls = tls;
     env.http2 = 1;
@@ -469,6 +471,7 @@ static void run(uint8_t flags, const uint8_t *data, size_t size)
     unsigned long conns = atomic_load(&h2_counts[WS_H2_CONNECTIONS]);
     uint8_t *stream = client_stream(flags, data, size, &stream_len);
     int done = 0, notified = 0;
+    enum ws_conn_verdict v = WS_CONN_CLOSE;
 
     FUZZ_CHECK(in != NULL && out != NULL && cin != NULL && cout != NULL);
     FUZZ_CHECK(srv != NULL && cl != NULL);
@@ -508,7 +511,6 @@ static void run(uint8_t flags, const uint8_t *data, size_t size)
     atomic_store(&draining, (flags & DRAINING) != 0);
 
     for (int turn = 0; turn < MAX_TURNS; turn++) {
-        enum ws_conn_verdict v;
         size_t piece = flags & IN_PIECES ? (stream_len + PIECES - 1) / PIECES : stream_len;
         size_t wrote, fed = 0;
         int64_t now;
@@ -539,6 +541,13 @@ static void run(uint8_t flags, const uint8_t *data, size_t size)
         if (wrote == 0 && fed == 0 && c->park_events == EPOLLIN && sent == stream_len &&
             (notified || !(flags & CLOSE_NOTIFY)))
             break; /* waiting for input that will not come */
+    }
+    if (v == WS_CONN_PARK) {
+        /* Still parked: its deadline passes, as the event thread would find (a GOAWAY, perhaps). */
+        int64_t at = c->deadline_ms, next = ws_conn_deadline_passed(c, &env, at);
+        FUZZ_CHECK(next == 0 || next > at);
+        shuttle(out, cin);
+        client_read(cl, &frames);
     }
     FUZZ_CHECK(atomic_load(&h2_counts[WS_H2_CONNECTIONS]) == conns + 1);
     ws_log_flush(log, &wb->log_buffer);

@@ -232,6 +232,14 @@ def h2_seeds():
         headers(7, "/", extra=[("Upper", "x")])])
     put_h2("hpack_table", lambda: [headers(1, "/", extra=[("x-%d" % i, "v" * 200) for i in range(30)]),
                                    headers(3, "/", extra=[("x-%d" % i, "v" * 200) for i in range(30)])])
+    put_h2("hpack_bomb", lambda: [  # one 4000-octet entry, then 20 one-octet references to it
+        headers(1, "/", extra=[("x-bomb", "b" * 4000)]),
+        headers(3, "/", extra=[("x-bomb", "b" * 4000)] * 20)])
+    put_h2("many_fields", lambda: [headers(1, "/", extra=[("accept", "*/*")] * 120)])
+    put_h2("ping_flood", lambda: [frame(hf.PingFrame(0, opaque_data=b"%08d" % i)) for i in range(1100)])
+    put_h2("body_over_max_body", lambda: [  # fuzz_h2's --max-body is 4096
+        headers(1, "/", "POST", end_stream=False), frame(hf.DataFrame(1, data=b"d" * 5000), "END_STREAM"),
+        headers(3, "/")])
     put_h2("raw_preface", lambda: [headers(1, "/")], H2_RAW)
     put("fuzz_h2", bytes([H2_RAW]) + b"GET / HTTP/1.1\r\nHost: fuzz.test\r\n\r\n", "raw_http1")
     put_h2("draining", lambda: [headers(1, "/big.bin"), headers(3, "/")], H2_DRAINING | H2_LOG_JSON)
