@@ -540,5 +540,41 @@ class ShutdownTest(TLSCase):
         self.assertEqual(server.foreign_stderr(), [])
 
 
+class ReuseportTest(TLSCase):
+    def count_lines(self, path):
+        try:
+            with open(path, "rb") as f:
+                return f.read().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
+    def test_two_instances_share_the_https_port(self):
+        """--reuseport covers the TLS listener too: a second instance joins the
+        first's HTTPS and cleartext ports, and the kernel spreads handshakes over both."""
+        tmp = tempfile.mkdtemp(prefix="ws-tls-reuseport-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        logs = [os.path.join(tmp, "a.log"), os.path.join(tmp, "b.log")]
+        a = self.start(("--reuseport",), access_log=logs[0])
+        b = self.start(("--reuseport", "--tls-port", str(a.port)), access_log=logs[1],
+                       listen_args=("--port", str(a.http_port), "--bind", "127.0.0.1"))
+        self.assertEqual((b.port, b.http_port), (a.port, a.http_port))
+        n = 48
+        for i in range(n):
+            with tls_connect(a.port, self.ctx) as s:
+                r = https_get(s, "/HelloWorld.html?%d" % i, close=True)
+            self.assertEqual((r.status, r.body), (200, HELLO))
+        self.assertTrue(wait_until(lambda: sum(map(self.count_lines, logs)) == n, 5 * SLOW))
+        self.assertGreater(self.count_lines(logs[0]), 0, "instance a got no HTTPS connection")
+        self.assertGreater(self.count_lines(logs[1]), 0, "instance b got no HTTPS connection")
+        # One stops; the other takes every handshake from then on.
+        a.stop_checked(self)
+        before = self.count_lines(logs[1])
+        for i in range(16):
+            with tls_connect(b.port, self.ctx) as s:
+                self.assertEqual(https_get(s, close=True).status, 200)
+        self.assertTrue(wait_until(lambda: self.count_lines(logs[1]) == before + 16, 5 * SLOW))
+        b.stop_checked(self)
+
+
 if __name__ == "__main__":
     unittest.main()
