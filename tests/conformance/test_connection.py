@@ -7,8 +7,9 @@ whole answer. After an error that closes the connection, the answer must reach
 the client even while it keeps sending (the server drains instead of resetting).
 """
 
+import select
 import socket
-import threading
+import ssl
 import time
 import unittest
 
@@ -277,65 +278,74 @@ class ConnectionTest(ConformanceTestCase):
 
     # --- lingering close -----------------------------------------------------------------------
 
-    def junk_sender(self, s, total, piece=16384, pause=0.0):
-        errors = []
-
-        def run():
-            sent = 0
-            try:
-                while sent < total:
-                    s.sendall(b"J" * piece)
-                    sent += piece
+    def junk_while_reading(self, s, total, piece=16384, pause=0.0, timeout=10.0):
+        """Sends `total` bytes of junk in pieces (a pause after each) while reading
+        everything the server sends, from this one thread: over TLS one OpenSSL
+        session must never be used by two threads at once. Goes on sending after
+        the server's end of stream (its FIN, or close_notify: TLS 1.3 allows the
+        half-close) until all is sent. Returns (data, end, errors): end is "eof",
+        "reset" or "timeout"; errors, what sending raised (a reset shows there)."""
+        chunks, errors, sent, end = [], [], 0, None
+        junk = b"J" * piece
+        next_send = 0.0
+        deadline = time.monotonic() + timeout * SLOW
+        s.setblocking(False)
+        while time.monotonic() < deadline and not (end is not None and (sent >= total or errors)):
+            now = time.monotonic()
+            sending = sent < total and not errors and now >= next_send
+            select.select([s], [s] if sending else [], [], 0.02)
+            if end is None:
+                try:
+                    # Also without select's word: TLS may hold bytes it already decrypted.
+                    data = s.recv(1 << 20)
+                    if data:
+                        chunks.append(data)
+                    else:
+                        end = "eof"
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+                except ConnectionResetError:
+                    end = "reset"
+            if sending:
+                try:
+                    sent += s.send(junk[:min(piece, total - sent)])
                     if pause:
-                        time.sleep(pause)
-            except OSError as e:
-                errors.append(e)
+                        next_send = time.monotonic() + pause
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+                except OSError as e:
+                    errors.append(e)
+        s.setblocking(True)
+        if sent < total and not errors:
+            errors.append("only %d of %d bytes sent before the deadline" % (sent, total))
+        return b"".join(chunks), end or "timeout", errors
 
-        t = threading.Thread(target=run)
-        t.start()
-        return t, errors
-
-    @unittest.skipIf(TLS, "sends and reads one TLS session from two threads at once")
     def test_error_delivered_while_megabytes_of_junk_follow(self):
         """RFC 9112 §9.6: 400, then 4 MiB of junk: the answer arrives whole and the close is a FIN."""
         with self.connect(timeout=10) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n\r\n")
-            t, errors = self.junk_sender(s, 4 << 20)
-            data, end = recv_all(s, timeout=10)
-            t.join(20)
+            data, end, errors = self.junk_while_reading(s, 4 << 20)
         rs = self.statuses(data)
         self.assertEqual([r.status for r in rs], [400])
         self.assertEqual(rs[0].header("connection"), "close")
         self.assertEqual(end, "eof")
         self.assertEqual(errors, [], "the server reset the connection while junk was arriving")
 
-    # A TLS socket is one OpenSSL session, which two threads must not use at once
-    # (OpenSSL's rule; Python's ssl releases the GIL inside SSL_read and SSL_write),
-    # so a test that sends from one thread while another reads cannot run over TLS.
-    @unittest.skipIf(TLS, "sends and reads one TLS session from two threads at once")
     def test_413_delivered_while_the_body_keeps_coming(self):
         """RFC 9110 §15.5.14: a 3 MiB body over the 1 MiB limit: 413 whole, then FIN."""
         with self.connect(timeout=10) as s:
             s.sendall(cases.get("/HelloWorld.html", "Content-Length: %d" % (3 << 20)))
-            t, errors = self.junk_sender(s, 3 << 20)
-            data, end = recv_all(s, timeout=10)
-            t.join(20)
+            data, end, errors = self.junk_while_reading(s, 3 << 20)
         rs = self.statuses(data)
         self.assertEqual([r.status for r in rs], [413])
         self.assertEqual(end, "eof")
         self.assertEqual(errors, [])
 
-    # A TLS socket is one OpenSSL session, which two threads must not use at once
-    # (OpenSSL's rule; Python's ssl releases the GIL inside SSL_read and SSL_write),
-    # so a test that sends from one thread while another reads cannot run over TLS.
-    @unittest.skipIf(TLS, "sends and reads one TLS session from two threads at once")
     def test_junk_trickling_after_the_error(self):
         """RFC 9112 §9.6: junk that keeps trickling in for a second is drained, not reset."""
         with self.connect(timeout=10) as s:
             s.sendall(b"BAD\r\n\r\n")
-            t, errors = self.junk_sender(s, 20 * 512, piece=512, pause=0.05)
-            data, end = recv_all(s, timeout=10)
-            t.join(20)
+            data, end, errors = self.junk_while_reading(s, 20 * 512, piece=512, pause=0.05)
         self.assertEqual([r.status for r in self.statuses(data)], [400])
         self.assertEqual(end, "eof")
         self.assertEqual(errors, [])
