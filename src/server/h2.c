@@ -83,7 +83,8 @@ struct h2_stream {
     uint16_t n_fields, cap_fields;
     uint32_t list_size; /* RFC 9113 §6.5.2 size of what has come */
     uint64_t body_seen; /* request body bytes dropped */
-    uint8_t body_refused;
+    uint8_t body_refused; /* ... over --max-body: reset once the answer is out */
+    uint8_t sent_end;     /* the answer's last frame (END_STREAM) went out */
 
     /* The response body: segments over mem (owned) and the file fd (owned). */
     int fd;
@@ -659,17 +660,26 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
 {
     struct ws_h2 *h = user;
 
-    (void)session;
-    if (frame->hd.type == NGHTTP2_RST_STREAM)
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
         count(h->env, WS_H2_RESETS_SENT);
-    else if (frame->hd.type == NGHTTP2_GOAWAY)
+    } else if (frame->hd.type == NGHTTP2_GOAWAY) {
         h->goaway_out = 1;
+    } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (s != NULL) {
+            s->sent_end = 1;
+            if (s->body_refused) /* the answer is out: now stop the body over --max-body */
+                nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                          NGHTTP2_CANCEL);
+        }
+    }
     return 0;
 }
 
 /*
  * A request body is read and dropped (the answer never needs it), within
- * --max-body: a stream that sends more is reset. (An RST_STREAM NO_ERROR after
+ * --max-body: a stream that sends more is reset with CANCEL once its answer is out (a
+ * reset before would drop the answer unsent). (An RST_STREAM NO_ERROR after
  * the answer, which RFC 9113 §8.1 allows, makes curl 7.88 fail the request.)
  */
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
@@ -684,7 +694,9 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     s->body_seen += len;
     if (h->env != NULL && s->body_seen > h->env->max_body && !s->body_refused) {
         s->body_refused = 1;
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        /* Once the answer is out (a reset now would drop it unsent); else on_frame_send. */
+        if (s->answered && s->sent_end)
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     }
     return 0;
 }
