@@ -89,6 +89,18 @@ const char *ws_watch_root(struct ws_watch *w, int root_fd);
  */
 uint64_t ws_watch_sync(struct ws_watch *w);
 
+/*
+ * ws_watch_sync for a caller that knows whether the inotify descriptor may
+ * hold events: with pending 0 (an epoll_wait that would have reported the
+ * descriptor, as a level-triggered member of its set, did not), it only waits
+ * for a sync in progress in another thread to move the epoch on (the lock,
+ * no system call); otherwise it is ws_watch_sync.
+ */
+uint64_t ws_watch_sync_if(struct ws_watch *w, int pending);
+
+/* The inotify descriptor, for an epoll set that watches it (level-triggered, EPOLLIN). */
+int ws_watch_fd(const struct ws_watch *w);
+
 /* The epoch as of the last ws_watch_sync by any thread. No system call. */
 uint64_t ws_watch_epoch(const struct ws_watch *w);
 

@@ -18,7 +18,10 @@
  *
  * The file cache's watch (watch.h) is synced after each epoll_wait that
  * reports readable connections and before they are pushed, so their workers
- * may trust its epoch for the request that was waiting (conn->synced).
+ * may trust its epoch for the request that was waiting (conn->synced). Its
+ * inotify descriptor is in the epoll set: when that epoll_wait did not report
+ * it (and did not fill its batch), nothing was queued, and the sync only
+ * takes the watch's lock (ws_watch_sync_if) instead of reading.
  */
 #include "server/server.h"
 
@@ -379,7 +382,8 @@ static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
 }
 
 /* Hands parked connections that epoll reported ready to the workers. */
-static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now)
+static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now,
+                           int watch_pending)
 {
     int fds[EVENT_BATCH];
     unsigned n_fds = 0, pushed;
@@ -405,7 +409,7 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
              * can trust the epoch without a sync of its own (watch.h).
              */
             if (!synced)
-                ws_watch_sync(s->watch);
+                ws_watch_sync_if(s->watch, watch_pending);
             synced = 1;
             ready[i]->synced = 1;
         }
@@ -657,7 +661,7 @@ static void event_loop(struct ws_server *s)
     for (;;) {
         int64_t now;
         unsigned n_ready = 0;
-        int signalled = 0;
+        int signalled = 0, watch_ready = 0;
         int n = epoll_wait(s->epoll_fd, events, EVENT_BATCH, wait_ms);
 
         if (n < 0 && errno != EINTR) {
@@ -678,6 +682,8 @@ static void event_loop(struct ws_server *s)
                 accept_batch(s, fd, tls, now);
             } else if (fd == s->signal_fd) {
                 signalled = 1;
+            } else if (s->watch != NULL && fd == ws_watch_fd(s->watch)) {
+                watch_ready = 1;
             } else if (fd == s->wake_fd) {
                 uint64_t count;
                 (void)!read(s->wake_fd, &count, sizeof(count));
@@ -687,8 +693,12 @@ static void event_loop(struct ws_server *s)
                     ready[n_ready++] = c;
             }
         }
+        /* epoll_wait reported every ready descriptor unless the batch was full, so an
+         * unreported inotify descriptor held nothing: the sync need not read it. */
         if (n_ready > 0)
-            dispatch_ready(s, ready, n_ready, now);
+            dispatch_ready(s, ready, n_ready, now, watch_ready || n == EVENT_BATCH);
+        else if (watch_ready)
+            ws_watch_sync(s->watch); /* level-triggered: drain it, or it is reported again */
         /* After dispatching: a drain closes parked connections, and ready[] must
          * not hold one it closed. */
         if (signalled)
@@ -726,6 +736,11 @@ int ws_server_run(struct ws_server *s)
     ev.data.fd = s->signal_fd;
     if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &ev) < 0)
         return -errno;
+    if (s->watch != NULL) {
+        ev.data.fd = ws_watch_fd(s->watch);
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+            return -errno;
+    }
     ev.data.fd = s->wake_fd;
     if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
         return -errno;

@@ -293,6 +293,25 @@ uint64_t ws_watch_sync(struct ws_watch *w)
     return atomic_load_explicit(&w->epoch, memory_order_acquire);
 }
 
+uint64_t ws_watch_sync_if(struct ws_watch *w, int pending)
+{
+    if (pending)
+        return ws_watch_sync(w);
+    /*
+     * Nothing was queued when epoll_wait looked. A thread that read the last
+     * events before then moves the epoch on before it lets go of the lock:
+     * taking the lock waits for that.
+     */
+    ws_mutex_lock(&w->lock);
+    ws_mutex_unlock(&w->lock);
+    return atomic_load_explicit(&w->epoch, memory_order_acquire);
+}
+
+int ws_watch_fd(const struct ws_watch *w)
+{
+    return w->fd;
+}
+
 uint64_t ws_watch_epoch(const struct ws_watch *w)
 {
     return atomic_load_explicit(&w->epoch, memory_order_acquire);
