@@ -17,10 +17,10 @@
 
 #include <stddef.h>
 
-#define WS_SITE_FIELDS_MAX 32   /* --header, --header-for and --security-headers fields */
-#define WS_SITE_ORIGINS_MAX 16  /* --cors origins */
-#define WS_SITE_TEXT_MAX 2048   /* bytes of names, values, globs and origins together */
-#define WS_SITE_PATH_MAX 1024   /* --health and --fallback */
+#define WS_SITE_FIELDS_MAX  32   /* --header, --header-for and --security-headers fields */
+#define WS_SITE_ORIGINS_MAX 16   /* --cors origins */
+#define WS_SITE_TEXT_MAX    2048 /* bytes of names, values, globs and origins together */
+#define WS_SITE_PATH_MAX    1024 /* --health and --fallback */
 #define WS_SITE_FIELD_BYTES 1024 /* most bytes the configured fields may add to one head */
 
 struct ws_site_field {
@@ -34,12 +34,12 @@ struct ws_site_field {
 struct ws_site {
     struct ws_site_field fields[WS_SITE_FIELDS_MAX];
     unsigned n_fields;
-    size_t field_bytes;   /* "Name: value\r\n" of every field, the most one head can carry */
-    int cache_control;    /* some field is Cache-Control: it replaces the server's own */
+    size_t field_bytes; /* "Name: value\r\n" of every field, the most one head can carry */
+    int cache_control;  /* some field is Cache-Control: it replaces the server's own */
     const char *origins[WS_SITE_ORIGINS_MAX]; /* --cors, exactly as browsers serialise them */
     unsigned n_origins;
-    int cors_any;         /* --cors '*': every origin, "Access-Control-Allow-Origin: *" */
-    char health[WS_SITE_PATH_MAX];   /* --health: the request path answered "ok"; "" none */
+    int cors_any;                  /* --cors '*': every origin, "Access-Control-Allow-Origin: *" */
+    char health[WS_SITE_PATH_MAX]; /* --health: the request path answered "ok"; "" none */
     char fallback[WS_SITE_PATH_MAX]; /* --fallback: its path under the root; "" none */
     char text[WS_SITE_TEXT_MAX];     /* the strings above point here */
     size_t text_used;

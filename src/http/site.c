@@ -45,11 +45,26 @@ void ws_site_copy(struct ws_site *dst, const struct ws_site *src)
 int ws_site_managed_name(const char *name, size_t len)
 {
     static const char *const managed[] = {
-        "content-length", "transfer-encoding", "connection",       "keep-alive",
-        "upgrade",        "proxy-connection",  "te",               "trailer",
-        "date",           "server",            "content-type",     "content-encoding",
-        "content-range",  "etag",              "last-modified",    "location",
-        "allow",          "accept-ranges",     "vary",             "strict-transport-security",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "date",
+        "server",
+        "content-type",
+        "content-encoding",
+        "content-range",
+        "etag",
+        "last-modified",
+        "location",
+        "allow",
+        "accept-ranges",
+        "vary",
+        "strict-transport-security",
     };
     struct ws_view v = { name, len };
 
@@ -117,7 +132,8 @@ int ws_site_add_field(struct ws_site *s, const char *glob, const char *spec, con
     f->lower = keep(s, lower, name_len);
     f->value = keep(s, v, (size_t)(end - v));
     f->glob = glob != NULL ? keep(s, glob, strlen(glob)) : NULL;
-    if (f->name == NULL || f->lower == NULL || f->value == NULL || (glob != NULL && f->glob == NULL)) {
+    if (f->name == NULL || f->lower == NULL || f->value == NULL ||
+        (glob != NULL && f->glob == NULL)) {
         *why = "the header fields and origins add up to too many bytes";
         return -1;
     }
@@ -194,8 +210,7 @@ int ws_site_set_health(struct ws_site *s, const char *path, const char **why)
         return -1;
     }
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)path[i] <= 0x20 || path[i] == 0x7f || path[i] == '?' ||
-            path[i] == '#') {
+        if ((unsigned char)path[i] <= 0x20 || path[i] == 0x7f || path[i] == '?' || path[i] == '#') {
             *why = "the path may hold no space, control, '?' or '#'";
             return -1;
         }
@@ -257,10 +272,9 @@ int ws_site_cors(const struct ws_site *s, const struct ws_request *req, struct w
 size_t ws_site_cors_headers(const struct ws_request *req, char *out, size_t size)
 {
     static const char *const harmless[] = {
-        "accept",        "accept-language",   "content-language",    "content-type",
-        "range",         "if-match",          "if-none-match",       "if-modified-since",
-        "if-unmodified-since", "if-range",    "cache-control",       "pragma",
-        "x-requested-with",
+        "accept",        "accept-language", "content-language",  "content-type",        "range",
+        "if-match",      "if-none-match",   "if-modified-since", "if-unmodified-since", "if-range",
+        "cache-control", "pragma",          "x-requested-with",
     };
     size_t n = 0;
 
@@ -375,8 +389,7 @@ int ws_accept_weight(const struct ws_request *req, const char *type, int *named)
             if (ws_view_eq_nocase(range, type))
                 rank = 2;
             else if (range.len == major + 2 && range.ptr[major] == '/' &&
-                     range.ptr[major + 1] == '*' &&
-                     major > 0 &&
+                     range.ptr[major + 1] == '*' && major > 0 &&
                      same_nocase(range.ptr, type, major))
                 rank = 1;
             else if (range.len == 3 && memcmp(range.ptr, "*/*", 3) == 0)

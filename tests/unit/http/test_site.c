@@ -140,11 +140,16 @@ static void test_add_origin(void **state)
         const char *origin;
         int ok;
     } cases[] = {
-        { "https://example.com", 1 },      { "http://localhost:8080", 1 },
-        { "https://[::1]:443", 1 },        { "https://example.com/", 0 },
-        { "https://example.com/app", 0 },  { "ftp://example.com", 0 },
-        { "example.com", 0 },              { "https://", 0 },
-        { "https://Example.com", 0 },      { "null", 0 },
+        { "https://example.com", 1 },
+        { "http://localhost:8080", 1 },
+        { "https://[::1]:443", 1 },
+        { "https://example.com/", 0 },
+        { "https://example.com/app", 0 },
+        { "ftp://example.com", 0 },
+        { "example.com", 0 },
+        { "https://", 0 },
+        { "https://Example.com", 0 },
+        { "null", 0 },
         { "https://a.example\r\nX: 1", 0 },
     };
     const char *why;
@@ -419,7 +424,8 @@ static void test_plan_fields_by_glob(void **state)
     const char *why;
     const char *h;
 
-    assert_int_equal(ws_site_add_field(&x->site, "/assets/*", "Cache-Control: max-age=99", &why), 0);
+    assert_int_equal(ws_site_add_field(&x->site, "/assets/*", "Cache-Control: max-age=99", &why),
+                     0);
     assert_int_equal(ws_site_add_field(&x->site, "/caf\xc3\xa9/*", "X-Cafe: 1", &why), 0);
     assert_int_equal(ws_site_add_field(&x->site, "*.js", "X-Js: 1", &why), 0);
     assert_int_equal(ws_site_add_field(&x->site, "/dir/", "X-Dir: 1", &why), 0);
@@ -523,21 +529,18 @@ static void test_plan_health(void **state)
     const char *why;
 
     assert_int_equal(ws_site_set_health(&x->site, "/healthz", &why), 0);
-    assert_int_equal(ws_plan_route(parse(&x->b, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"),
-                                   &x->env),
-                     WS_PLAN_HEALTH);
-    assert_int_equal(ws_plan_route(parse(&x->b, "GET /healthz?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"),
-                                   &x->env),
-                     WS_PLAN_HEALTH);
-    assert_int_equal(ws_plan_route(parse(&x->b, "GET /healthz/ HTTP/1.1\r\nHost: h\r\n\r\n"),
-                                   &x->env),
-                     0);
-    assert_int_equal(ws_plan_route(parse(&x->b, "GET /Healthz HTTP/1.1\r\nHost: h\r\n\r\n"),
-                                   &x->env),
-                     0);
-    assert_int_equal(ws_plan_route(parse(&x->b, "POST /healthz HTTP/1.1\r\nHost: h\r\n\r\n"),
-                                   &x->env),
-                     405);
+    assert_int_equal(
+        ws_plan_route(parse(&x->b, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), &x->env),
+        WS_PLAN_HEALTH);
+    assert_int_equal(
+        ws_plan_route(parse(&x->b, "GET /healthz?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"), &x->env),
+        WS_PLAN_HEALTH);
+    assert_int_equal(
+        ws_plan_route(parse(&x->b, "GET /healthz/ HTTP/1.1\r\nHost: h\r\n\r\n"), &x->env), 0);
+    assert_int_equal(
+        ws_plan_route(parse(&x->b, "GET /Healthz HTTP/1.1\r\nHost: h\r\n\r\n"), &x->env), 0);
+    assert_int_equal(
+        ws_plan_route(parse(&x->b, "POST /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), &x->env), 405);
     x->env.https_redirect_port = 443; /* the check still works over cleartext */
     answer(x, "HEAD /healthz HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_int_equal(x->plan.status, 200);
@@ -578,7 +581,9 @@ static void test_listing_json(void **state)
         { "quote\"back\\slash", 0, 5, 1614834367, 0, 0 },
         { "ctl\x01\n\t\x7f", 0, 0, 0, 0, 0 },
         { "latin1-\xe9.txt", 0, 1, 0, 1, 0 },
-        { "\xc3\xbcnic\xc3\xb6" "de", 0, 2, 0, 0, 0 },
+        { "\xc3\xbcnic\xc3\xb6"
+          "de",
+          0, 2, 0, 0, 0 },
         { "..", 1, 0, 0, 0, 0 },
         { "fifo", 0, 0, 0, 0, 1 },
     };
@@ -596,7 +601,8 @@ static void test_listing_json(void **state)
         "\"symlink\":false,\"size\":5,\"mtime\":\"2021-03-04T05:06:07Z\"},\n"
         "{\"name\":\"z dir\",\"url\":\"z%20dir/\",\"type\":\"dir\",\"symlink\":false,\"size\":0,"
         "\"mtime\":\"1970-01-01T00:00:00Z\"},\n"
-        "{\"name\":\"\xc3\xbcnic\xc3\xb6" "de\",\"url\":\"%C3%BCnic%C3%B6de\",\"type\":\"file\","
+        "{\"name\":\"\xc3\xbcnic\xc3\xb6"
+        "de\",\"url\":\"%C3%BCnic%C3%B6de\",\"type\":\"file\","
         "\"symlink\":false,\"size\":2,\"mtime\":\"1970-01-01T00:00:00Z\"}\n"
         "]\n";
 
