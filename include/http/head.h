@@ -20,6 +20,8 @@ const char *ws_status_reason(int status);
  */
 size_t ws_error_page(int status, const char *location, char *out, size_t size);
 
+struct ws_head_field;
+
 struct ws_head {
     int status;
     const char *date;                      /* IMF-fixdate */
@@ -34,12 +36,18 @@ struct ws_head {
     const char *allow;                     /* NULL: none */
     const char *strict_transport_security; /* NULL: none; e.g. "max-age=31536000" */
     int vary_accept_encoding;              /* "Vary: Accept-Encoding" */
+    int vary_origin;                       /* ... and/or Origin (CORS) */
+    int vary_accept;                       /* ... and/or Accept (listings) */
+    const struct ws_head_field *extra;     /* more fields, sent last (site.h): n_extra */
+    size_t n_extra;
     int accept_ranges;                     /* "Accept-Ranges: bytes" */
     int connection;                        /* 0: no header, 1: "close", 2: "keep-alive" */
 };
 
+/* Most extra fields a head can carry: the operator's (site.h) and CORS's. */
+#define WS_HEAD_EXTRA_MAX 40
 /* Most fields a head can have (ws_head_fields), the status line and Connection aside. */
-#define WS_HEAD_FIELDS_MAX 16
+#define WS_HEAD_FIELDS_MAX (16 + WS_HEAD_EXTRA_MAX)
 
 struct ws_head_field {
     const char *name;  /* canonical case, for HTTP/1.1: "Content-Length" */
@@ -50,7 +58,8 @@ struct ws_head_field {
 
 /*
  * The fields of a head in the order they are sent, for every protocol: Server,
- * Date, and each field h sets; not the status, nor Connection (HTTP/1.1 only).
+ * Date, each field h sets, then h->extra in order; not the status, nor
+ * Connection (HTTP/1.1 only).
  * Content-Length's digits are written to length_buf (24 bytes). Returns how
  * many of out[WS_HEAD_FIELDS_MAX] were filled.
  */

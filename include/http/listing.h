@@ -14,6 +14,8 @@ struct ws_listing_entry {
     int is_dir;
     uint64_t size; /* ignored for directories */
     time_t mtime;
+    int is_symlink; /* the entry is a symlink (is_dir, size and mtime are its target's) */
+    int is_other;   /* neither a regular file nor a directory (FIFO, socket, device) */
 };
 
 /*
@@ -29,5 +31,21 @@ struct ws_listing_entry {
  */
 char *ws_listing_html(const char *url_path, struct ws_listing_entry *entries, size_t n,
                       size_t *out_len);
+
+/*
+ * The listing as JSON (Accept: application/json): an array of objects
+ * {"name", "url", "type", "symlink", "size", "mtime"} sorted by name (byte
+ * order), as Caddy and lighttpd offer. name is the entry as a JSON string:
+ * well-formed UTF-8 as it is, '"', '\\' and control bytes escaped (\n, \t,
+ * \u001f...), and a byte that is not part of well-formed UTF-8 as U+FFFD, so
+ * the document is always valid UTF-8 JSON; url is the exact name,
+ * percent-encoded as the HTML listing's href is (relative, "/" after a
+ * directory), so any entry can be fetched. type is "file", "dir" or "other";
+ * size is in bytes (0 for a directory); mtime is ISO 8601 UTC,
+ * "2021-03-04T05:06:07Z". Entries "." and ".." are skipped. Sorts entries in
+ * place. Returns a malloc'd NUL-terminated document with its length in
+ * *out_len, or NULL (ENOMEM).
+ */
+char *ws_listing_json(struct ws_listing_entry *entries, size_t n, size_t *out_len);
 
 #endif

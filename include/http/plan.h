@@ -22,6 +22,7 @@
 #include "http/head.h"
 #include "http/range.h"
 #include "http/request_parser.h"
+#include "http/site.h"
 #include "http/validators.h"
 
 #include <stddef.h>
@@ -33,6 +34,10 @@
 #define WS_PLAN_PAGE_MAX 1024
 /* A Location longer than this is answered with 414 instead of 301. */
 #define WS_PLAN_LOCATION_MAX 1024
+/* Room for a decoded request path, for --header-for's patterns. */
+#define WS_PLAN_PATH_MAX 8200
+/* ws_plan_route's answer for the --health path: "200 ok" without the disk. */
+#define WS_PLAN_HEALTH 1
 
 /* What a request's path resolved to, as the runtime found it. */
 struct ws_resource {
@@ -44,6 +49,7 @@ struct ws_resource {
     const char *content_type;     /* with 200 */
     const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
     int vary;                     /* the choice depended on Accept-Encoding */
+    int vary_accept;              /* ... on Accept (a listing: HTML or JSON) */
     const char *name;             /* with 200 and a file: its path under the root ... */
     size_t name_len;              /* ... for the Cache-Control policy */
     const char *location;         /* with 301: the Location value */
@@ -61,6 +67,7 @@ struct ws_plan_env {
     int secure;               /* the request came over TLS */
     unsigned hsts_secs;       /* with secure: Strict-Transport-Security max-age; 0: none */
     int https_redirect_port;  /* nonzero: every request gets a 308 to https:// on this port */
+    const struct ws_site *site; /* fields, CORS and --health (site.h), or NULL */
 };
 
 enum ws_body_kind {
@@ -106,13 +113,19 @@ struct ws_plan {
     char page[WS_PLAN_PAGE_MAX];
     char redirect[WS_PLAN_LOCATION_MAX + 1]; /* a 308's Location */
     char hsts[32];
+    struct ws_head_field extra[WS_HEAD_EXTRA_MAX]; /* head.extra: the site's fields, CORS */
+    char cors_headers[256];                        /* Access-Control-Allow-Headers */
+    char path[WS_PLAN_PATH_MAX];                   /* the decoded path, for the patterns */
     char parts[WS_PLAN_PARTS_MAX];
 };
 
 /*
  * The status a request gets without looking at its path, or 0 when the path
  * must be resolved (a GET or HEAD of an origin-form or absolute-form target):
- * 417 for an Expect we cannot meet, 501 for a method we do not implement, 308
+ * 417 for an Expect we cannot meet, 501 for a method we do not implement,
+ * WS_PLAN_HEALTH for a GET or HEAD of exactly the site's --health path (its
+ * query aside; before the 308, so a load balancer's check works over
+ * cleartext), 308
  * for any other request with env->https_redirect_port (400 for "*"), 200
  * for OPTIONS (any target: what we allow does not vary), 405 for any other
  * method, 400 for "*" with GET or HEAD, 413 for a Content-Length above
@@ -143,7 +156,17 @@ int ws_plan_may_range(const struct ws_request *req);
  * or redirect gets the built-in HTML page, which the operator's page may
  * replace (operator_page). A 308 to https:// goes to the request's host (its
  * port replaced) and target; without a host it is a 400. Every response over
- * TLS carries Strict-Transport-Security when env->hsts_secs says so. Statuses after which the
+ * TLS carries Strict-Transport-Security when env->hsts_secs says so.
+ *
+ * With env->site: WS_PLAN_HEALTH is "200 ok" (text/plain, no-store); an
+ * OPTIONS with Origin and Access-Control-Request-Method from an allowed
+ * origin is a CORS preflight, answered 204 with the Access-Control-Allow-*
+ * fields and Max-Age 7200 (Chromium's cap); every other response gets
+ * Access-Control-Allow-Origin for an allowed Origin, Vary: Origin when the
+ * answer depends on it, and the operator's fields: every --header, and each
+ * --header-for whose pattern matches the decoded path ("/" + the path under
+ * the root, "/" at the end of a directory form). An operator's Cache-Control
+ * replaces the server's own. Statuses after which the
  * request stream cannot be trusted (400, 408, 413, 414, 417, 431, and 5xx but 501) close the
  * connection; a body that is not answered with 413 or 417 is discarded first.
  */

@@ -9,6 +9,7 @@
 #define WS_CONFIG_H
 
 #include "http/forwarded.h"
+#include "http/site.h"
 #include "server/tls.h"
 
 #include <stddef.h>
@@ -52,6 +53,8 @@ struct ws_config {
     int redirect_https; /* the cleartext port answers every request with 308 to https:// */
     int hsts;           /* send Strict-Transport-Security on HTTPS responses... */
     unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */
+    struct ws_site site; /* --header, --header-for, --security-headers, --cors, --health,
+                            --fallback; copy it with ws_site_copy */
 };
 
 enum ws_config_result {

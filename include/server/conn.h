@@ -43,8 +43,12 @@
 #define WS_MAX_HEAD 16384
 /* Files up to this size are read into memory and sent with their head in one write. */
 #define WS_SMALL_FILE_MAX 16384
-/* Room for a response head. */
-#define WS_HEAD_MAX 2048
+/*
+ * Room for a response head: the server's own fields (a Location of up to
+ * WS_PLAN_LOCATION_MAX bytes the largest), the operator's (at most
+ * WS_SITE_FIELD_BYTES) and CORS's.
+ */
+#define WS_HEAD_MAX 4096
 /* HTTP/2's output buffer (h2.c): 64 KiB of frames, and room for one more DATA frame. */
 #define WS_H2_OUT (80 * 1024 + 64)
 
@@ -110,6 +114,7 @@ struct ws_conn_env {
     int http2;               /* --http2: h2 by ALPN, h2c by the preface */
     atomic_ulong *h2_counts; /* WS_H2_COUNTS counters (h2.h), or NULL */
     unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
+    const struct ws_site *site; /* --header, --cors, --health, --fallback (site.h), or NULL */
     int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
 };
 

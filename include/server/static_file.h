@@ -27,6 +27,7 @@ struct ws_static_opts {
     int listing;                    /* list directories that have no index.html */
     const struct ws_mime_map *mime; /* --mime-types overrides, or NULL */
     struct ws_watch *watch;         /* spares cached files their stat (watch.h), or NULL */
+    const char *fallback;           /* --fallback: its normalised path under the root, or NULL */
 };
 
 struct ws_static_result {
@@ -37,6 +38,8 @@ struct ws_static_result {
     const char *content_type;     /* with 200 */
     const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
     int vary;                     /* the response depends on Accept-Encoding */
+    int vary_accept;              /* ... on Accept (a listing: HTML or JSON) */
+    int missing;                  /* with 404: nothing of that name (ENOENT, ENOTDIR) */
     const char *name;             /* with 200 and a file: its path under the root */
     size_t name_len;
     const char *location; /* with 301: the slashed path, in the caller's buffer */
@@ -51,6 +54,11 @@ struct ws_static_result {
  * redirects a directory named without its trailing slash (the query kept),
  * and swaps in a precompressed sibling (name.br, name.gz) that is fit to send
  * (a regular file no older than the file) when the request accepts its coding.
+ * A listing is JSON when the request's Accept prefers application/json
+ * (ws_site_wants_json). With opts->fallback, a path that does not exist
+ * (ENOENT, ENOTDIR: not a refused hidden name, not an escape from the root,
+ * not a directory) and looks like a page (ws_site_wants_fallback) is served
+ * the fallback file instead, as if it had been asked for.
  * With a cache (the calling worker's own, or NULL), a small file comes back as
  * its cached contents (mem) when the cache knows it unchanged
  * (ws_file_cache_lookup: by the watch's epoch with no system call, else by a

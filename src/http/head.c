@@ -11,6 +11,7 @@ const char *ws_status_reason(int status)
     switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 304: return "Not Modified";
@@ -150,6 +151,18 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size)
     return (size_t)n;
 }
 
+/* The Vary value for each set of bits: 1 Accept-Encoding, 2 Origin, 4 Accept. */
+static const char *const vary_values[8] = {
+    NULL,
+    "Accept-Encoding",
+    "Origin",
+    "Accept-Encoding, Origin",
+    "Accept",
+    "Accept-Encoding, Accept",
+    "Origin, Accept",
+    "Accept-Encoding, Origin, Accept",
+};
+
 size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *length_buf)
 {
     size_t n = 0;
@@ -175,7 +188,8 @@ size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *
     }
     ADD("Content-Range", "content-range", h->content_range);
     ADD("Content-Encoding", "content-encoding", h->content_encoding);
-    ADD("Vary", "vary", h->vary_accept_encoding ? "Accept-Encoding" : NULL);
+    ADD("Vary", "vary", vary_values[(h->vary_accept_encoding ? 1 : 0) | (h->vary_origin ? 2 : 0) |
+                                    (h->vary_accept ? 4 : 0)]);
     ADD("ETag", "etag", h->etag);
     ADD("Last-Modified", "last-modified", h->last_modified);
     ADD("Cache-Control", "cache-control", h->cache_control);
@@ -185,6 +199,8 @@ size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *
     ADD("Strict-Transport-Security", "strict-transport-security",
         h->strict_transport_security);
 #undef ADD
+    for (size_t i = 0; i < h->n_extra && n < WS_HEAD_FIELDS_MAX; i++)
+        out[n++] = h->extra[i];
     return n;
 }
 

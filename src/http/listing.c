@@ -250,3 +250,102 @@ char *ws_listing_html(const char *url_path, struct ws_listing_entry *entries, si
     *out_len = pg.len;
     return pg.p;
 }
+
+static int name_order(const void *pa, const void *pb)
+{
+    const struct ws_listing_entry *a = pa, *b = pb;
+
+    return strcmp(a->name, b->name);
+}
+
+/* Appends s[0..n) as the inside of a JSON string (RFC 8259 §7); see ws_listing_json. */
+static void put_json(struct page *pg, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+            if (len == 0) {
+                put_str(pg, "\xef\xbf\xbd");
+            } else {
+                put_mem(pg, s + i, len);
+                i += len - 1;
+            }
+        } else if (c == '"' || c == '\\') {
+            char esc[2] = { '\\', (char)c };
+            put_mem(pg, esc, 2);
+        } else if (c == '\n') {
+            put_str(pg, "\\n");
+        } else if (c == '\t') {
+            put_str(pg, "\\t");
+        } else if (c == '\r') {
+            put_str(pg, "\\r");
+        } else if (c < 0x20 || c == 0x7f) {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            put_mem(pg, esc, 6);
+        } else {
+            put_mem(pg, s + i, 1);
+        }
+    }
+}
+
+/* Appends the percent-encoded relative URL of a name (put_href without HTML escaping). */
+static void put_url(struct page *pg, const char *name, size_t n, int is_dir)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (passes_in_href(c) && c != '"' && c != '\\') {
+            put_mem(pg, name + i, 1);
+        } else {
+            char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+            put_mem(pg, esc, 3);
+        }
+    }
+    if (is_dir)
+        put_str(pg, "/");
+}
+
+char *ws_listing_json(struct ws_listing_entry *entries, size_t n, size_t *out_len)
+{
+    const time_t min = (time_t)-62167219200LL, max = (time_t)253402300799LL;
+    struct page pg = { NULL, 0, 0, 0 };
+    int first = 1;
+
+    if (n > 0)
+        qsort(entries, n, sizeof(*entries), name_order);
+    put_str(&pg, "[");
+    for (size_t i = 0; i < n; i++) {
+        const struct ws_listing_entry *e = &entries[i];
+        size_t len = strlen(e->name);
+        time_t t = e->mtime < min ? min : e->mtime > max ? max : e->mtime;
+        struct tm tm;
+        char buf[128];
+
+        if (is_dot_entry(e->name) || gmtime_r(&t, &tm) == NULL)
+            continue;
+        put_str(&pg, first ? "\n{\"name\":\"" : ",\n{\"name\":\"");
+        first = 0;
+        put_json(&pg, e->name, len);
+        put_str(&pg, "\",\"url\":\"");
+        put_url(&pg, e->name, len, e->is_dir);
+        snprintf(buf, sizeof(buf),
+                 "\",\"type\":\"%s\",\"symlink\":%s,\"size\":%" PRIu64
+                 ",\"mtime\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}",
+                 e->is_dir ? "dir" : e->is_other ? "other" : "file",
+                 e->is_symlink ? "true" : "false", e->is_dir ? (uint64_t)0 : e->size,
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        put_str(&pg, buf);
+    }
+    put_str(&pg, first ? "]\n" : "\n]\n");
+    if (pg.failed) {
+        free(pg.p);
+        return NULL;
+    }
+    pg.p[pg.len] = '\0';
+    *out_len = pg.len;
+    return pg.p;
+}

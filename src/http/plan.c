@@ -7,8 +7,11 @@
  */
 #include "http/plan.h"
 
+#include "http/fields.h"
 #include "http/httpdate.h"
+#include "http/path.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +24,11 @@ int ws_plan_route(const struct ws_request *req, const struct ws_plan_env *env)
         return 417;
     if (req->method == WS_METHOD_UNKNOWN)
         return 501;
+    if (env->site != NULL && env->site->health[0] != '\0' &&
+        (req->method == WS_METHOD_GET || req->method == WS_METHOD_HEAD) &&
+        req->path.len == strlen(env->site->health) &&
+        memcmp(req->path.ptr, env->site->health, req->path.len) == 0)
+        return WS_PLAN_HEALTH;
     if (env->https_redirect_port != 0)
         return req->target_form == WS_TARGET_ASTERISK ? 400 : 308;
     if (req->method == WS_METHOD_OPTIONS)
@@ -178,6 +186,7 @@ static void plan_listing(struct ws_plan *p, const struct ws_request *req,
     }
     p->status = 200;
     p->head.content_type = res->content_type;
+    p->head.vary_accept = res->vary_accept;
     p->body = WS_BODY_MEM;
     p->mem = res->mem;
     p->mem_len = res->mem_len;
@@ -270,6 +279,77 @@ static void plan_connection(struct ws_plan *p, const struct ws_request *req,
     p->head.connection = p->close ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
 }
 
+/* Adds a field to head.extra (the plan has room for every one the site can add). */
+static void add_extra(struct ws_plan *p, const char *name, const char *lower, const char *value)
+{
+    if (p->head.n_extra < WS_HEAD_EXTRA_MAX)
+        p->extra[p->head.n_extra++] = (struct ws_head_field){ name, lower, strlen(name), value };
+}
+
+/*
+ * CORS (the Fetch standard's CORS protocol): a preflight from an allowed
+ * origin becomes a 204 that allows our methods and the harmless request
+ * headers it asks for; any other response to an allowed origin names it.
+ */
+static void plan_cors(struct ws_plan *p, const struct ws_request *req, const struct ws_site *site,
+                      int route_status)
+{
+    struct ws_view allow;
+    int vary;
+
+    if (ws_site_cors(site, req, &allow, &vary)) {
+        add_extra(p, "Access-Control-Allow-Origin", "access-control-allow-origin", allow.ptr);
+        if (req != NULL && route_status == 200 && req->method == WS_METHOD_OPTIONS &&
+            ws_request_header(req, "origin") != NULL &&
+            ws_request_header(req, "access-control-request-method") != NULL) {
+            p->status = 204;
+            add_extra(p, "Access-Control-Allow-Methods", "access-control-allow-methods",
+                      allowed_methods);
+            if (ws_site_cors_headers(req, p->cors_headers, sizeof(p->cors_headers)) > 0)
+                add_extra(p, "Access-Control-Allow-Headers", "access-control-allow-headers",
+                          p->cors_headers);
+            add_extra(p, "Access-Control-Max-Age", "access-control-max-age", "7200");
+        }
+    }
+    p->head.vary_origin = vary;
+}
+
+/* The operator's fields: --header on every response, --header-for where the path matches. */
+static void plan_site_fields(struct ws_plan *p, const struct ws_request *req,
+                             const struct ws_site *site)
+{
+    int decoded = 0;
+
+    for (unsigned i = 0; i < site->n_fields; i++) {
+        const struct ws_site_field *f = &site->fields[i];
+        if (f->glob != NULL) {
+            if (decoded == 0) {
+                size_t len;
+                int is_dir;
+                decoded = -1;
+                if (req != NULL && req->path.len > 0 &&
+                    ws_path_normalize(req->path.ptr, req->path.len, p->path + 1,
+                                      sizeof(p->path) - 2, &len, &is_dir) == 0) {
+                    p->path[0] = '/';
+                    if (is_dir && len > 0)
+                        p->path[1 + len++] = '/';
+                    p->path[1 + len] = '\0';
+                    decoded = 1;
+                }
+            }
+            if (decoded < 0 || fnmatch(f->glob, p->path, 0) != 0)
+                continue;
+        }
+        if (site->cache_control && ws_view_eq_nocase((struct ws_view){ f->name, f->name_len },
+                                                     "cache-control"))
+            p->head.cache_control = NULL;
+        p->extra[p->head.n_extra] = (struct ws_head_field){ f->name, f->lower, f->name_len,
+                                                            f->value };
+        if (p->head.n_extra < WS_HEAD_EXTRA_MAX)
+            p->head.n_extra++;
+    }
+}
+
 /* The body's length as the fields announce it. */
 static int64_t content_length(const struct ws_plan *p)
 {
@@ -278,7 +358,7 @@ static int64_t content_length(const struct ws_plan *p)
     case WS_BODY_MEM: return (int64_t)p->mem_len;
     case WS_BODY_NONE: break;
     }
-    return p->status == 304 ? -1 : 0;
+    return p->status == 304 || p->status == 204 ? -1 : 0; /* RFC 9110 §8.6 */
 }
 
 void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
@@ -307,6 +387,13 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
         location = res->location;
         if (p->status == 301 && strlen(location) > WS_PLAN_LOCATION_MAX)
             p->status = 414; /* a Location this long would not fit a response head */
+    } else if (req != NULL && status == WS_PLAN_HEALTH) {
+        p->status = 200;
+        p->head.content_type = "text/plain; charset=utf-8";
+        p->head.cache_control = "no-store";
+        p->body = WS_BODY_MEM;
+        p->mem = "ok";
+        p->mem_len = 2;
     } else if (req != NULL && status == 200) {
         p->head.allow = allowed_methods; /* OPTIONS */
     } else if (req != NULL && status == 308) {
@@ -316,6 +403,11 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
     }
     if (p->status >= 300 && p->status != 304)
         plan_page(p, location);
+    p->head.extra = p->extra;
+    if (env->site != NULL) {
+        plan_cors(p, req, env->site, status);
+        plan_site_fields(p, req, env->site);
+    }
 
     plan_connection(p, req, env, last_request);
     p->head.status = p->status;

@@ -41,6 +41,7 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         .content_type = sr->content_type,
         .content_encoding = sr->content_encoding,
         .vary = sr->vary,
+        .vary_accept = sr->vary_accept,
         .name = sr->name,
         .name_len = sr->name_len,
         .location = sr->location,
@@ -58,7 +59,8 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const st
     struct ws_plan_env penv = { env->cache_mode,    env->cache_max_age,
                                 env->max_body,      wb->date,
                                 &wb->boundary_seed, secure,
-                                env->hsts_secs,     secure ? 0 : env->https_redirect_port };
+                                env->hsts_secs,     secure ? 0 : env->https_redirect_port,
+                                env->site };
 
     ws_answer_refresh_date(wb);
     if (req != NULL && status == 0) {

@@ -40,6 +40,19 @@ static const char help_text[] =
     "      --error-pages=DIR        serve DIR/404.html (etc.) for errors\n"
     "      --listing                list directories that have no index.html\n"
     "      --dotfiles=deny|allow    serve names starting with '.' (default deny: 404)\n"
+    "      --fallback=FILE          serve FILE (under the root, e.g. index.html) with 200\n"
+    "                               for a missing path with no extension in its last\n"
+    "                               segment, or asked for as text/html (single-page apps)\n"
+    "      --header='NAME: VALUE'   add this field to every response (repeatable)\n"
+    "      --header-for GLOB 'NAME: VALUE'\n"
+    "                               add it where the decoded path matches GLOB (fnmatch,\n"
+    "                               '*' crosses '/'; e.g. '/assets/*'; repeatable)\n"
+    "      --security-headers       add X-Content-Type-Options: nosniff, Referrer-Policy:\n"
+    "                               strict-origin-when-cross-origin, X-Frame-Options:\n"
+    "                               SAMEORIGIN\n"
+    "      --cors=ORIGIN|*          allow this origin (https://host[:port]; repeatable)\n"
+    "                               or every one (*) by CORS, preflights included\n"
+    "      --health=PATH            answer GET/HEAD of PATH with 200 ok, without the disk\n"
     "      --error-log=FILE|-       error log file, - for stderr (default)\n"
     "      --log-format=FORMAT      combined (default), timing (adds the ring wait and\n"
     "                               service time in microseconds) or json\n"
@@ -159,6 +172,12 @@ enum {
     OPT_HSTS,
     OPT_TLS_MIN,
     OPT_HTTP2,
+    OPT_FALLBACK,
+    OPT_HEADER,
+    OPT_HEADER_FOR,
+    OPT_SECURITY_HEADERS,
+    OPT_CORS,
+    OPT_HEALTH,
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +212,12 @@ static const struct option long_opts[] = {
     { "hsts", required_argument, NULL, OPT_HSTS },
     { "tls-min", required_argument, NULL, OPT_TLS_MIN },
     { "http2", required_argument, NULL, OPT_HTTP2 },
+    { "fallback", required_argument, NULL, OPT_FALLBACK },
+    { "header", required_argument, NULL, OPT_HEADER },
+    { "header-for", required_argument, NULL, OPT_HEADER_FOR },
+    { "security-headers", no_argument, NULL, OPT_SECURITY_HEADERS },
+    { "cors", required_argument, NULL, OPT_CORS },
+    { "health", required_argument, NULL, OPT_HEALTH },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -425,6 +450,54 @@ static int set_tls_option(struct ws_config *cfg, int c, const char *arg)
     }
 }
 
+/* arg for a message: at most 120 bytes, a control byte shown as '?'. */
+static const char *printable(const char *arg, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (; *arg != '\0' && n + 4 < size && n < 120; arg++)
+        buf[n++] = ((unsigned char)*arg < 0x20 || *arg == 0x7f) ? '?' : *arg;
+    if (*arg != '\0')
+        buf[n++] = '.', buf[n++] = '.', buf[n++] = '.';
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Applies a site option (site.h) to cfg->site; --header-for takes its
+ * second value from argv[optind]. Returns 0, -1 with err set, or 1 when c
+ * is not such an option.
+ */
+static int set_site_option(struct ws_config *cfg, int c, char *arg, int argc, char **argv,
+                           char *err, size_t err_size)
+{
+    const char *why = NULL, *spec = arg;
+    char shown[128], name[32];
+    int rc;
+
+    switch (c) {
+    case OPT_HEADER: rc = ws_site_add_field(&cfg->site, NULL, arg, &why); break;
+    case OPT_HEADER_FOR:
+        if (optind >= argc) {
+            set_error(err, err_size, "--header-for needs a path pattern and a field: "
+                                     "--header-for '/assets/*' 'Name: value'");
+            return -1;
+        }
+        spec = argv[optind++];
+        rc = ws_site_add_field(&cfg->site, arg, spec, &why);
+        break;
+    case OPT_SECURITY_HEADERS: rc = ws_site_add_security_headers(&cfg->site, &why); break;
+    case OPT_CORS: rc = ws_site_add_origin(&cfg->site, arg, &why); break;
+    case OPT_HEALTH: rc = ws_site_set_health(&cfg->site, arg, &why); break;
+    case OPT_FALLBACK: rc = ws_site_set_fallback(&cfg->site, arg, &why); break;
+    default: return 1;
+    }
+    if (rc < 0)
+        set_error(err, err_size, "invalid %s '%s': %s", option_name(c, name, sizeof(name)),
+                  spec != NULL ? printable(spec, shown, sizeof(shown)) : "", why);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
 struct tls_args {
     unsigned n[2];
@@ -506,6 +579,15 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         case OPT_TLS_CERT:
         case OPT_TLS_KEY:
             if (add_tls_file(cfg, &tls, c == OPT_TLS_KEY, optarg, err, err_size) < 0)
+                return WS_CONFIG_ERROR;
+            break;
+        case OPT_FALLBACK:
+        case OPT_HEADER:
+        case OPT_HEADER_FOR:
+        case OPT_SECURITY_HEADERS:
+        case OPT_CORS:
+        case OPT_HEALTH:
+            if (set_site_option(cfg, c, optarg, argc, argv, err, err_size) < 0)
                 return WS_CONFIG_ERROR;
             break;
         case 'h': return WS_CONFIG_HELP;

@@ -1031,6 +1031,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         return NULL;
     }
     s->cfg = *cfg;
+    ws_site_copy(&s->cfg.site, &cfg->site);
     s->log = log;
     s->root_fd = res->root_fd;
     s->error_pages_fd = res->error_pages_fd;
@@ -1084,6 +1085,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.statics.dotfiles = cfg->dotfiles;
     s->env.statics.listing = cfg->listing;
     s->env.statics.mime = s->mime;
+    s->env.statics.fallback = s->cfg.site.fallback[0] != '\0' ? s->cfg.site.fallback : NULL;
+    s->env.site = &s->cfg.site;
     if (!cfg->stat_every_request) {
         const char *why;
         s->watch = ws_watch_new(MAX_WATCHES);

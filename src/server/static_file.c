@@ -21,6 +21,7 @@
 #include "http/mime.h"
 #include "http/negotiate.h"
 #include "http/path.h"
+#include "http/site.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -333,8 +334,9 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
  * over) into out->listing. Hidden entries are left out unless dotfiles are
  * served; a symlink is shown only if it resolves inside the root.
  */
-static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf, size_t rel_len,
-                           size_t buf_size, struct ws_static_result *out)
+static void list_directory(const struct ws_static_opts *o, const struct ws_request *req, int dir_fd,
+                           char *buf, size_t rel_len, size_t buf_size,
+                           struct ws_static_result *out)
 {
     struct ws_listing_entry *entries = NULL;
     size_t n = 0, cap = 0;
@@ -350,6 +352,7 @@ static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf
     while (n < LISTING_MAX_ENTRIES && (de = readdir(dir)) != NULL) {
         struct stat st;
         size_t name_len = strlen(de->d_name);
+        int is_symlink = de->d_type == DT_LNK;
 
         if (de->d_name[0] == '.' && (name_len <= 2 && (name_len == 1 || de->d_name[1] == '.')))
             continue; /* "." and ".." */
@@ -371,6 +374,11 @@ static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf
                 continue;
             }
             close(fd);
+            if (de->d_type == DT_UNKNOWN) {
+                struct stat lst;
+                is_symlink = fstatat(dirfd(dir), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                             S_ISLNK(lst.st_mode);
+            }
         } else if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
@@ -386,6 +394,8 @@ static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf
         if (entries[n].name == NULL)
             goto done;
         entries[n].is_dir = S_ISDIR(st.st_mode);
+        entries[n].is_symlink = is_symlink;
+        entries[n].is_other = !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode);
         entries[n].size = (uint64_t)st.st_size;
         entries[n].mtime = st.st_mtime;
         n++;
@@ -400,11 +410,16 @@ static void list_directory(const struct ws_static_opts *o, int dir_fd, char *buf
     if (rel_len > 0)
         title[1 + rel_len++] = '/';
     title[1 + rel_len] = '\0';
-    out->listing = ws_listing_html(title, entries, n, &out->listing_len);
-    if (out->listing != NULL) {
-        out->status = 200;
+    out->vary_accept = 1;
+    if (ws_site_wants_json(req)) {
+        out->listing = ws_listing_json(entries, n, &out->listing_len);
+        out->content_type = "application/json";
+    } else {
+        out->listing = ws_listing_html(title, entries, n, &out->listing_len);
         out->content_type = "text/html; charset=utf-8";
     }
+    if (out->listing != NULL)
+        out->status = 200;
 
 done:
     for (size_t i = 0; i < n; i++)
@@ -483,8 +498,8 @@ static void redirect_to_directory(const struct ws_request *req, char *buf, size_
  * naming it and out->st its fstat. Without one: a listing (opts->listing) or
  * 403. -1 with out set when the response is not a file.
  */
-static int open_index(const struct ws_static_opts *o, int dir_fd, char *buf, size_t *rel_len,
-                      size_t buf_size, struct ws_static_result *out)
+static int open_index(const struct ws_static_opts *o, const struct ws_request *req, int dir_fd,
+                      char *buf, size_t *rel_len, size_t buf_size, struct ws_static_result *out)
 {
     size_t dir_len = *rel_len;
     int fd;
@@ -498,7 +513,7 @@ static int open_index(const struct ws_static_opts *o, int dir_fd, char *buf, siz
     if (fd == -ENOENT && o->listing) {
         *rel_len = dir_len;
         buf[dir_len] = '\0';
-        list_directory(o, dir_fd, buf, dir_len, buf_size, out);
+        list_directory(o, req, dir_fd, buf, dir_len, buf_size, out);
         return -1;
     }
     close(dir_fd);
@@ -523,6 +538,7 @@ static int open_file(const struct ws_static_opts *o, const struct ws_request *re
 
     if (fd < 0) {
         out->status = status_for_errno(-fd);
+        out->missing = fd == -ENOENT || fd == -ENOTDIR;
         return -1;
     }
     if (is_dir && !S_ISDIR(out->st.st_mode)) {
@@ -537,7 +553,7 @@ static int open_file(const struct ws_static_opts *o, const struct ws_request *re
             redirect_to_directory(req, buf, *rel_len, buf_size, out);
             return -1;
         }
-        fd = open_index(o, fd, buf, rel_len, buf_size, out);
+        fd = open_index(o, req, fd, buf, rel_len, buf_size, out);
         if (fd < 0)
             return -1;
     }
@@ -580,6 +596,19 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
     if (cache != NULL && try_cache(o, cache, synced, req, buf, rel_len, is_dir, buf_size, out))
         return;
     out->fd = open_file(o, req, buf, &rel_len, is_dir, buf_size, out);
+    if (out->fd < 0 && out->missing && o->fallback != NULL &&
+        ws_site_wants_fallback(req, buf, rel_len)) {
+        /* A single-page application's route: its page, with the page's own validators. */
+        rel_len = strlen(o->fallback);
+        if (rel_len + 1 > buf_size)
+            return;
+        memcpy(buf, o->fallback, rel_len + 1);
+        memset(out, 0, sizeof(*out));
+        out->fd = -1;
+        if (cache != NULL && try_cache(o, cache, synced, req, buf, rel_len, 0, buf_size, out))
+            return;
+        out->fd = open_file(o, req, buf, &rel_len, 0, buf_size, out);
+    }
     if (out->fd < 0)
         return;
     out->status = 200;

@@ -117,7 +117,7 @@ static void test_listing_rows(void **state)
         size_t len = strlen(c->name);
         /* The name in an exactly-sized block with its NUL: nothing past it is read. */
         char *name = exact_copy(c->name, len + 1);
-        struct ws_listing_entry e = { name, c->is_dir, c->size, (time_t)c->mtime };
+        struct ws_listing_entry e = { name, c->is_dir, c->size, (time_t)c->mtime, 0, 0 };
         char *page = page_of("/", &e, 1), row[1024];
 
         first_row(page, row, sizeof(row));
@@ -152,11 +152,11 @@ static void test_listing_page(void **state)
         "</body>\n"
         "</html>\n";
     struct ws_listing_entry e[] = {
-        { "zeta.txt", 0, 1536, 1795658639 },
-        { "a.txt", 0, 0, 0 },
-        { "..", 1, 0, 0 },
-        { "sub", 1, 0, 86400 },
-        { ".", 1, 0, 0 },
+        { "zeta.txt", 0, 1536, 1795658639, 0, 0 },
+        { "a.txt", 0, 0, 0, 0, 0 },
+        { "..", 1, 0, 0, 0, 0 },
+        { "sub", 1, 0, 86400, 0, 0 },
+        { ".", 1, 0, 0, 0, 0 },
     };
     size_t len = 0;
     char *page = ws_listing_html("/docs/<x>/", e, ARRAY_LEN(e), &len);
@@ -169,7 +169,7 @@ static void test_listing_page(void **state)
 /* "../" for every directory but the root; "." and ".." entries never listed. */
 static void test_listing_parent(void **state)
 {
-    struct ws_listing_entry e[] = { { "..", 1, 0, 0 }, { ".", 1, 0, 0 }, { "f", 0, 1, 0 } };
+    struct ws_listing_entry e[] = { { "..", 1, 0, 0, 0, 0 }, { ".", 1, 0, 0, 0, 0 }, { "f", 0, 1, 0, 0, 0 } };
     char *root = page_of("/", e, ARRAY_LEN(e));
     char *sub = page_of("/a/", e, ARRAY_LEN(e));
     char *empty = page_of("/a/", NULL, 0);
@@ -191,9 +191,9 @@ static void test_listing_order(void **state)
 {
     static const char *const want[] = { "B/", "a/", "z/", "A", "Z", "a", "a.txt", "b", "\xc3\xa9" };
     struct ws_listing_entry e[] = {
-        { "b", 0, 0, 0 },     { "\xc3\xa9", 0, 0, 0 }, { "z", 1, 0, 0 },
-        { "a.txt", 0, 0, 0 }, { "a", 1, 0, 0 },        { "A", 0, 0, 0 },
-        { "Z", 0, 0, 0 },     { "B", 1, 0, 0 },        { "a", 0, 0, 0 },
+        { "b", 0, 0, 0, 0, 0 },     { "\xc3\xa9", 0, 0, 0, 0, 0 }, { "z", 1, 0, 0, 0, 0 },
+        { "a.txt", 0, 0, 0, 0, 0 }, { "a", 1, 0, 0, 0, 0 },        { "A", 0, 0, 0, 0, 0 },
+        { "Z", 0, 0, 0, 0, 0 },     { "B", 1, 0, 0, 0, 0 },        { "a", 0, 0, 0, 0, 0 },
     };
     char *page = page_of("/", e, ARRAY_LEN(e));
     const char *p = page;
