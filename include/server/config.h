@@ -52,6 +52,9 @@ struct ws_config {
     int redirect_https; /* the cleartext port answers every request with 308 to https:// */
     int hsts;           /* send Strict-Transport-Security on HTTPS responses... */
     unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */
+    int compress;       /* --compress: gzip and zstd on the fly (compress.h); default on */
+    int gzip_level;     /* --compress-level gzip=N, 1-9 */
+    int zstd_level;     /* --compress-level zstd=N, 1-19 */
 };
 
 enum ws_config_result {

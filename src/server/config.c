@@ -5,6 +5,7 @@
 
 #include "http/fields.h"
 #include "http/validators.h"
+#include "server/compress.h"
 #include "server/log.h"
 
 #include <ctype.h>
@@ -63,6 +64,12 @@ static const char help_text[] =
     "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
     "      --http2=on|off           HTTP/2: h2 by ALPN on the HTTPS port, h2c with prior\n"
     "                               knowledge on the cleartext port (default on)\n"
+    "      --compress=on|off        compress text, JSON, JS, SVG... on the fly with zstd or\n"
+    "                               gzip, by Accept-Encoding, when no precompressed\n"
+    "                               sibling fits (files of 512 B to 8 MiB; default on)\n"
+    "      --compress-level=[gzip=|zstd=]N\n"
+    "                               level of on-the-fly compression: gzip 1-9 (default 6),\n"
+    "                               zstd 1-19 (default 3); N alone (1-9) sets both\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
@@ -101,6 +108,9 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->tls_port = 6790;
     cfg->tls_min = 12;
     cfg->http2 = 1;
+    cfg->compress = 1;
+    cfg->gzip_level = WS_COMPRESS_GZIP_LEVEL;
+    cfg->zstd_level = WS_COMPRESS_ZSTD_LEVEL;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -159,6 +169,8 @@ enum {
     OPT_HSTS,
     OPT_TLS_MIN,
     OPT_HTTP2,
+    OPT_COMPRESS,
+    OPT_COMPRESS_LEVEL,
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +205,8 @@ static const struct option long_opts[] = {
     { "hsts", required_argument, NULL, OPT_HSTS },
     { "tls-min", required_argument, NULL, OPT_TLS_MIN },
     { "http2", required_argument, NULL, OPT_HTTP2 },
+    { "compress", required_argument, NULL, OPT_COMPRESS },
+    { "compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -425,6 +439,39 @@ static int set_tls_option(struct ws_config *cfg, int c, const char *arg)
     }
 }
 
+/* --compress and --compress-level: 1 when c is neither. */
+static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case OPT_COMPRESS:
+        if (strcmp(arg, "on") == 0)
+            cfg->compress = 1;
+        else if (strcmp(arg, "off") == 0)
+            cfg->compress = 0;
+        else
+            return -1;
+        return 0;
+    case OPT_COMPRESS_LEVEL:
+        if (strncmp(arg, "gzip=", 5) == 0) {
+            if (ws_parse_uint(arg + 5, 1, 9, &v) < 0)
+                return -1;
+            cfg->gzip_level = (int)v;
+        } else if (strncmp(arg, "zstd=", 5) == 0) {
+            if (ws_parse_uint(arg + 5, 1, 19, &v) < 0)
+                return -1;
+            cfg->zstd_level = (int)v;
+        } else {
+            if (ws_parse_uint(arg, 1, 9, &v) < 0)
+                return -1;
+            cfg->gzip_level = cfg->zstd_level = (int)v;
+        }
+        return 0;
+    default: return 1;
+    }
+}
+
 /* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
 struct tls_args {
     unsigned n[2];
@@ -519,6 +566,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 rc = set_named_option(cfg, c, optarg);
             if (rc == 1)
                 rc = set_tls_option(cfg, c, optarg);
+            if (rc == 1)
+                rc = set_compress_option(cfg, c, optarg);
             if (rc == 1)
                 return unknown_option(err, err_size, argv);
             if (rc < 0)
