@@ -35,7 +35,7 @@ struct ws_static_result {
     const char *mem;              /* or (fd -1) its contents, from the worker's file cache */
     struct stat st;               /* with 200: its attributes, from that descriptor */
     const char *content_type;     /* with 200 */
-    const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
+    const char *content_encoding; /* with 200: "br", "zstd" or "gzip" for a precompressed sibling */
     int vary;                     /* the response depends on Accept-Encoding */
     const char *name;             /* with 200 and a file: its path under the root */
     size_t name_len;
@@ -49,7 +49,7 @@ struct ws_static_result {
  * refuses hidden names (unless opts->dotfiles), opens it beneath the root,
  * serves a directory's index.html (or its listing, with opts->listing),
  * redirects a directory named without its trailing slash (the query kept),
- * and swaps in a precompressed sibling (name.br, name.gz) that is fit to send
+ * and swaps in a precompressed sibling (name.br, name.zst, name.gz) that is fit to send
  * (a regular file no older than the file) when the request accepts its coding.
  * With a cache (the calling worker's own, or NULL), a small file comes back as
  * its cached contents (mem) when the cache knows it unchanged
