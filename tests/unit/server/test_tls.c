@@ -354,7 +354,8 @@ static const char *alpn_choice(struct ws_tls *t, SSL_CTX *ctx, const char *alpn,
     conn_client(&c, ctx, NULL, NULL, alpn, alpn_len);
     ok = conn_handshake(&c, t) && c.client_ok;
     SSL_get0_alpn_selected(c.client, &proto, &len);
-    memcpy(out, proto, len);
+    if (len > 0) /* proto is NULL when nothing was selected: no memcpy from NULL (UBSan) */
+        memcpy(out, proto, len);
     out[len] = '\0';
     conn_close(&c);
     return ok ? out : NULL;
