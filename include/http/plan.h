@@ -143,7 +143,8 @@ int ws_plan_may_range(const struct ws_request *req);
  * Range field that If-Range allows, 206 with one range or a multipart body, or
  * 416. A file compressed on the fly (res->coded_tag) has the ETag of the file
  * itself (res->identity_size) with "-<coded_tag>" inside the quotes, and no
- * Range or Accept-Ranges: a Range request is resolved to the file itself. A listing passes through If-Match and If-None-Match "*" only. An error
+ * Range or Accept-Ranges: a Range request is resolved to the file itself.
+ * A listing passes through If-Match and If-None-Match "*" only. An error
  * or redirect gets the built-in HTML page, which the operator's page may
  * replace (operator_page). A 308 to https:// goes to the request's host (its
  * port replaced) and target; without a host it is a 400. Every response over

@@ -111,7 +111,8 @@ struct ws_conn_env {
     atomic_ulong *h2_counts; /* WS_H2_COUNTS counters (h2.h), or NULL */
     unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
     int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
-    int gzip_level, zstd_level; /* --compress-level (compress.h); --compress off: no caches */
+    int gzip_level;          /* --compress-level (compress.h) */
+    int zstd_level;
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -127,7 +128,7 @@ struct ws_worker_buf {
     char date[32];                             /* IMF-fixdate of date_second */
     uint64_t boundary_seed;                    /* for multipart boundaries */
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
-    struct ws_compress_cache *compress_cache;  /* ... and of compressed files; NULL: --compress off */
+    struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
     atomic_ullong served;                      /* responses completed; read by the stats report */
     struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
 };

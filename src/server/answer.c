@@ -41,7 +41,7 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     size_t len;
     int hit;
 
-    if (wb->compress_cache == NULL || sr->status != 200 || sr->listing != NULL ||
+    if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
         sr->st.st_size < WS_COMPRESS_MIN_FILE || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
         (sr->mem == NULL && sr->fd < 0))
@@ -49,9 +49,8 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     enc = ws_negotiate_encoding(req, made_here);
     if (enc == WS_ENC_IDENTITY)
         return;
-    body = ws_compress_get(wb->compress_cache, enc,
-                           enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level, &sr->st,
-                           sr->mem, sr->fd, &len, &hit);
+    body = ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
+                           &sr->st, sr->mem, sr->fd, &len, &hit);
     if (body == NULL)
         return; /* the file as it is */
     if (sr->fd >= 0)

@@ -27,9 +27,9 @@ struct entry {
 struct ws_compress_cache {
     unsigned slots; /* a power of two */
     size_t budget;
-    size_t used;      /* bytes of results held in slots */
-    unsigned hand;    /* the next slot to evict for room */
-    char *oversized;  /* a result larger than the budget, kept until the next call */
+    size_t used;     /* bytes of results held in slots */
+    unsigned hand;   /* the next slot to evict for room */
+    char *oversized; /* a result larger than the budget, kept until the next call */
     struct entry entries[];
 };
 

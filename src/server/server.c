@@ -65,7 +65,7 @@
 /* Small files each worker keeps in memory (revalidated on every use: watch.h, file_cache.h). */
 #define FILE_CACHE_SLOTS 128
 /* Compressed files each worker keeps (compress.h): results, and the bytes they may take. */
-#define COMPRESS_CACHE_SLOTS 256
+#define COMPRESS_CACHE_SLOTS  256
 #define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
@@ -1046,9 +1046,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     for (unsigned i = 0; i < cfg->threads; i++) {
         s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
         if (cfg->compress)
-            s->bufs[i].compress_cache =
-                ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET);
-        if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].compress_cache == NULL)) {
+            s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET);
+        if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL)) {
             snprintf(err, err_size, "out of memory");
             goto fail;
         }
@@ -1157,7 +1156,7 @@ void ws_server_destroy(struct ws_server *s)
     ws_fdqueue_destroy(s->queue);
     for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++) {
         ws_file_cache_free(s->bufs[i].cache);
-        ws_compress_cache_free(s->bufs[i].compress_cache);
+        ws_compress_cache_free(s->bufs[i].zcache);
     }
     free(s->bufs);
     free(s->heap);

@@ -465,7 +465,7 @@ int main(void)
         cmocka_unit_test(test_mime_length_bound),  cmocka_unit_test(test_map_lookup),
         cmocka_unit_test(test_map_absent),         cmocka_unit_test(test_map_text),
         cmocka_unit_test(test_map_override_order), cmocka_unit_test(test_map_many),
-        cmocka_unit_test(test_map_system_file),   cmocka_unit_test(test_compressible),
+        cmocka_unit_test(test_map_system_file),    cmocka_unit_test(test_compressible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
