@@ -10,7 +10,8 @@
  * and by the coding. A file changed on disk has another identity, so its old
  * entry is never returned for it: it is only evicted later. The cache is
  * bounded by a byte budget and a number of slots; a result larger than the
- * whole budget is kept only until the next call, for the request that made it.
+ * whole budget is not kept. Large results live in sealed memfds (see
+ * ws_compress_cache_new), so a response in flight holds a descriptor, not a copy.
  *
  * Compression runs in the calling worker, in one go: the caller bounds the
  * work by compressing only files up to a size limit (WS_COMPRESS_MAX_FILE).
@@ -34,26 +35,38 @@
 struct ws_compress_cache;
 
 /*
- * A cache of up to `slots` results holding at most `budget` bytes of them
- * (one oversized result aside, see DESIGN). NULL with errno set on failure.
+ * A cache of up to `slots` results holding at most `budget` bytes of them.
+ * Results of up to mem_max bytes are kept in memory (the framing copies them
+ * behind the head); larger ones in a sealed memfd, so that each response
+ * sends them from a descriptor of its own (sendfile, or pread over TLS) and
+ * holds no copy while its client reads: many slow clients of one large
+ * compressed file share one copy. NULL with errno set on failure.
  */
-struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget);
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max);
 
-/* Frees the cache and every result in it. NULL is allowed. */
+/* Frees the cache and every result in it (closes their memfds). NULL is allowed. */
 void ws_compress_cache_free(struct ws_compress_cache *cc);
+
+/* A compressed body: in memory, or in a descriptor of the caller's own. */
+struct ws_compressed {
+    const char *mem; /* len bytes, valid until the next call on the cache; or NULL and: */
+    int fd;          /* a descriptor of the result (bytes 0..len), the caller's to close; or -1 */
+    size_t len;
+    int hit; /* the cache had it */
+};
 
 /*
  * The file whose identity is *st compressed with enc (WS_ENC_GZIP or
  * WS_ENC_ZSTD) at `level`: from the cache, or made now from its contents, mem
  * (st->st_size bytes), or when mem is NULL read from fd with pread (fd stays
- * the caller's). Returns the compressed bytes (*len of them), valid until the
- * next call on the cache, or NULL when the file cannot be read whole (it
- * changed under us), memory is short or the coding fails: the caller then
- * sends the file as it is. *hit says whether the cache had it. The calling
- * worker's own cache only.
+ * the caller's). Returns 0 with *out set, or -1 when the file cannot be read
+ * whole (it changed under us), memory or descriptors are short, or the coding
+ * fails: the caller then sends the file as it is. A result larger than the
+ * whole budget is made for this request and not kept. Files over
+ * WS_COMPRESS_MAX_FILE are refused (-1). The calling worker's own cache only.
  */
-const char *ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
-                            const struct stat *st, const char *mem, int fd, size_t *len, int *hit);
+int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out);
 
 /*
  * Compresses in[0, in_len) with enc at level into a new buffer (malloc, the

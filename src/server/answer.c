@@ -29,7 +29,8 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
  * precompressed sibling was chosen: not for a GET that may get a range (it
  * gets the file itself), nor a file under WS_COMPRESS_MIN_FILE or over
  * WS_COMPRESS_MAX_FILE bytes. The result, from the worker's compression cache
- * (keyed by the file's identity, so never stale), replaces the body.
+ * (keyed by the file's identity, so never stale), replaces the body: its
+ * memory, or for a large one a descriptor of its own.
  */
 static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_buf *wb,
                                 const struct ws_request *req, struct ws_static_result *sr,
@@ -37,9 +38,7 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
 {
     static const unsigned made_here = (1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD);
     enum ws_encoding enc;
-    const char *body;
-    size_t len;
-    int hit;
+    struct ws_compressed z;
 
     if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
@@ -49,15 +48,14 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     enc = ws_negotiate_encoding(req, made_here);
     if (enc == WS_ENC_IDENTITY)
         return;
-    body = ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
-                           &sr->st, sr->mem, sr->fd, &len, &hit);
-    if (body == NULL)
+    if (ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
+                        &sr->st, sr->mem, sr->fd, &z) < 0)
         return; /* the file as it is */
     if (sr->fd >= 0)
         close(sr->fd);
-    sr->fd = -1;
-    sr->mem = body;
-    res->size = (int64_t)len;
+    sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
+    sr->mem = z.mem;
+    res->size = (int64_t)z.len;
     res->identity_size = sr->st.st_size;
     res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
     res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";

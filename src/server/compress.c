@@ -4,36 +4,42 @@
  * DESIGN
  * The cache is its worker's alone: no lock. Slots are direct-mapped by the
  * file's identity and the coding; when a new result would take the cache over
- * its budget, a clock hand frees other slots' results until it fits.
+ * its budget, a clock hand frees other slots' results until it fits. A
+ * result is a malloc'd block, or (above mem_max) a sealed memfd of which each
+ * response gets a descriptor of its own.
  */
 #include "server/compress.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 struct entry {
-    char *body; /* NULL when the slot is empty */
+    char *body; /* the result in memory, or NULL */
+    int fd;     /* or in this sealed memfd; -1 when neither: the slot is empty */
     size_t len;
     enum ws_encoding enc;
     int level;
-    struct stat st; /* the identity the body was made from */
+    struct stat st; /* the identity the result was made from */
 };
 
 struct ws_compress_cache {
     unsigned slots; /* a power of two */
     size_t budget;
+    size_t mem_max;  /* results up to this size stay in memory, larger go to a memfd */
     size_t used;     /* bytes of results held in slots */
     unsigned hand;   /* the next slot to evict for room */
-    char *oversized; /* a result larger than the budget, kept until the next call */
+    char *oversized; /* a result larger than the budget, in memory until the next call */
     struct entry entries[];
 };
 
-struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget)
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max)
 {
     struct ws_compress_cache *cc;
     unsigned n = 1;
@@ -45,15 +51,26 @@ struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget)
         return NULL;
     cc->slots = n;
     cc->budget = budget;
+    cc->mem_max = mem_max;
+    for (unsigned i = 0; i < n; i++)
+        cc->entries[i].fd = -1;
     return cc;
+}
+
+static int occupied(const struct entry *e)
+{
+    return e->body != NULL || e->fd >= 0;
 }
 
 static void clear(struct ws_compress_cache *cc, struct entry *e)
 {
-    if (e->body != NULL)
+    if (occupied(e))
         cc->used -= e->len;
     free(e->body);
+    if (e->fd >= 0)
+        close(e->fd);
     memset(e, 0, sizeof(*e));
+    e->fd = -1;
 }
 
 void ws_compress_cache_free(struct ws_compress_cache *cc)
@@ -177,40 +194,96 @@ static void make_room(struct ws_compress_cache *cc, size_t len)
     }
 }
 
-const char *ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
-                            const struct stat *st, const char *mem, int fd, size_t *len, int *hit)
+/*
+ * A sealed memfd holding data (len bytes): nobody can change it, so every
+ * descriptor of it reads the same bytes. -1 when memfds are refused (an old
+ * kernel, a seccomp filter) or memory is short.
+ */
+static int sealed_memfd(const char *data, size_t len)
+{
+    int fd = memfd_create("ws-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    size_t done = 0;
+
+    if (fd < 0)
+        return -1;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* What an entry (or a result not kept) gives the caller: its memory, or a descriptor of its own. */
+static int hand_out(const char *body, int fd, size_t len, struct ws_compressed *out)
+{
+    out->len = len;
+    out->mem = body;
+    out->fd = -1;
+    if (body != NULL)
+        return 0;
+    out->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return out->fd >= 0 ? 0 : -1;
+}
+
+int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out)
 {
     struct entry *e = &cc->entries[slot_index(cc, st, enc)];
-    char *contents = NULL, *out;
-    size_t size = (size_t)st->st_size;
+    char *contents = NULL, *body;
+    size_t size = (size_t)st->st_size, len;
+    int body_fd = -1, rc;
 
     free(cc->oversized);
     cc->oversized = NULL;
-    *hit = 0;
-    if (e->body != NULL && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
-        *hit = 1;
-        *len = e->len;
-        return e->body;
+    out->hit = 0;
+    if (occupied(e) && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
+        out->hit = 1;
+        return hand_out(e->body, e->fd, e->len, out);
     }
     if (st->st_size < 0 || size > WS_COMPRESS_MAX_FILE)
-        return NULL;
+        return -1;
     if (mem == NULL) {
         contents = read_whole(fd, size);
         if (contents == NULL)
-            return NULL;
+            return -1;
         mem = contents;
     }
-    out = ws_compress(enc, level, mem, size, len);
+    body = ws_compress(enc, level, mem, size, &len);
     free(contents);
-    if (out == NULL)
-        return NULL;
-    clear(cc, e);
-    if (*len > cc->budget) {
-        cc->oversized = out;
-        return out;
+    if (body == NULL)
+        return -1;
+    if (len > cc->mem_max) {
+        body_fd = sealed_memfd(body, len);
+        if (body_fd >= 0) {
+            free(body);
+            body = NULL;
+        }
     }
-    make_room(cc, *len);
-    *e = (struct entry){ out, *len, enc, level, *st };
-    cc->used += *len;
-    return out;
+    clear(cc, e);
+    if (len > cc->budget) {
+        /* Not kept: this request's alone. */
+        if (body_fd < 0) {
+            cc->oversized = body;
+            return hand_out(body, -1, len, out);
+        }
+        out->len = len;
+        out->mem = NULL;
+        out->fd = body_fd;
+        return 0;
+    }
+    make_room(cc, len);
+    *e = (struct entry){ body, body_fd, len, enc, level, *st };
+    cc->used += len;
+    rc = hand_out(body, body_fd, len, out);
+    return rc;
 }

@@ -1046,7 +1046,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     for (unsigned i = 0; i < cfg->threads; i++) {
         s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
         if (cfg->compress)
-            s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET);
+            s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET,
+                                                       WS_SMALL_FILE_MAX);
         if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL)) {
             snprintf(err, err_size, "out of memory");
             goto fail;

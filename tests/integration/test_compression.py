@@ -8,6 +8,7 @@ command-line tool), so every test checks the bytes a client would end up with.
 """
 
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
@@ -43,6 +44,8 @@ MD = b"# notes\n" + b"a line of markdown text that compresses well\n" * 100
 MD_ZST = b"\x28\xb5\x2f\xfd fake zstd bytes: the sibling is sent as it is \x00\x01" * 5
 STALE = b"text with a stale gzip sibling, so it is compressed on the fly\n" * 40
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+# Compresses to well over 16 KiB: such results are sent from a descriptor (a sealed memfd).
+LARGE = b"".join(b"%08x %s\n" % (i, hashlib.sha256(b"%d" % i).hexdigest().encode()) for i in range(20000))
 SMALL = b"s" * 511
 EDGE = b"e" * 512
 
@@ -95,6 +98,7 @@ class CompressionTest(ServerTestCase):
         # Over the size limit for compressing in one go (8 MiB).
         put("big.txt", b"0123456789abcdef" * (512 * 1024) + b"!")
         put("changing.txt", b"version one\n" * 100)
+        put("large.txt", LARGE)
 
     def get(self, path, ae=None, headers=(), method="GET"):
         hdrs = list(headers)
@@ -181,6 +185,18 @@ class CompressionTest(ServerTestCase):
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("content-encoding"))
         self.assertEqual(len(r.body), 8 * 1024 * 1024 + 1)
+
+    def test_large_result(self):
+        for ae in ("gzip", "zstd"):
+            with self.subTest(accept_encoding=ae):
+                rs = [self.get("/large.txt", ae) for _ in range(4)]
+                for r in rs:
+                    self.assert_compressed(r, ae, LARGE)
+                    self.assertGreater(len(r.body), 64 * 1024)
+                    self.assertEqual(r.body, rs[0].body)
+                h = self.get("/large.txt", ae, method="HEAD")
+                self.assertEqual(h.header("content-length"), rs[0].header("content-length"))
+                self.assertEqual(h.header("etag"), rs[0].header("etag"))
 
     def test_fresh_gzip_sibling_is_preferred(self):
         r = self.get("/style.css", "gzip")

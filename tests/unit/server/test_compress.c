@@ -66,6 +66,39 @@ static struct stat identity(dev_t dev, ino_t ino, off_t size, time_t mtime, long
     return st;
 }
 
+/*
+ * ws_compress_get, with the result's bytes copied into a new buffer whichever
+ * way they came (memory, or a descriptor, which is checked and closed).
+ * NULL when the call fails.
+ */
+static char *get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                 const struct stat *st, const char *mem, int fd, size_t *len, int *hit)
+{
+    struct ws_compressed z;
+    char *copy;
+
+    if (ws_compress_get(cc, enc, level, st, mem, fd, &z) < 0)
+        return NULL;
+    copy = malloc(z.len + 1);
+    assert_non_null(copy);
+    if (z.mem != NULL) {
+        assert_int_equal(z.fd, -1);
+        memcpy(copy, z.mem, z.len);
+    } else {
+        struct stat zst;
+        assert_true(z.fd >= 0);
+        assert_int_equal(fstat(z.fd, &zst), 0);
+        assert_int_equal(zst.st_size, (off_t)z.len);
+        assert_int_equal(pread(z.fd, copy, z.len, 0), (ssize_t)z.len);
+        /* Sealed: nobody can change what other responses are sending. */
+        assert_int_equal(pwrite(z.fd, "x", 1, 0), -1);
+        close(z.fd);
+    }
+    *len = z.len;
+    *hit = z.hit;
+    return copy;
+}
+
 static void test_round_trip(void **state)
 {
     static const enum ws_encoding encs[] = { WS_ENC_GZIP, WS_ENC_ZSTD };
@@ -98,32 +131,33 @@ static void test_round_trip(void **state)
     free(back);
 }
 
-/* The cache: a hit only for the same identity, coding and level. */
-static void test_cache_keyed_by_identity(void **state)
+/* The cache: a hit only for the same identity, coding and level; in memory or in a memfd. */
+static void check_keyed_by_identity(size_t mem_max)
 {
-    struct ws_compress_cache *cc = ws_compress_cache_new(16, 1 << 20);
+    struct ws_compress_cache *cc = ws_compress_cache_new(16, 1 << 20, mem_max);
     char *a = make_text(TEXT_LEN, 1), *b = make_text(TEXT_LEN, 2);
-    char *back = malloc(TEXT_LEN);
+    char *back = malloc(TEXT_LEN), *r;
     struct stat st = identity(1, 100, TEXT_LEN, 1000, 5);
-    const char *r;
     size_t len;
     int hit;
-    (void)state;
 
     assert_non_null(cc);
-    r = ws_compress_get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
+    r = get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
     assert_non_null(r);
     assert_int_equal(hit, 0);
-    r = ws_compress_get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
+    free(r);
+    r = get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
     assert_int_equal(hit, 1);
     assert_int_equal(decode(WS_ENC_GZIP, r, len, back, TEXT_LEN), TEXT_LEN);
     assert_memory_equal(back, a, TEXT_LEN);
+    free(r);
 
     /* Another coding or level of the same file is another result. */
-    r = ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, a, -1, &len, &hit);
+    r = get(cc, WS_ENC_ZSTD, 3, &st, a, -1, &len, &hit);
     assert_int_equal(hit, 0);
     assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
-    ws_compress_get(cc, WS_ENC_GZIP, 1, &st, a, -1, &len, &hit);
+    free(r);
+    free(get(cc, WS_ENC_GZIP, 1, &st, a, -1, &len, &hit));
     assert_int_equal(hit, 0);
 
     /* The file changed: any field of its identity, and the new contents are compressed. */
@@ -137,11 +171,12 @@ static void test_cache_keyed_by_identity(void **state)
         case 4: changed.st_dev++; break;
         case 5: changed.st_size--; break;
         }
-        ws_compress_get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit); /* a back in its slot */
-        r = ws_compress_get(cc, WS_ENC_GZIP, 6, &changed, b, -1, &len, &hit);
+        free(get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit)); /* a back in its slot */
+        r = get(cc, WS_ENC_GZIP, 6, &changed, b, -1, &len, &hit);
         assert_int_equal(hit, 0);
         assert_int_equal(decode(WS_ENC_GZIP, r, len, back, TEXT_LEN), (size_t)changed.st_size);
         assert_memory_equal(back, b, (size_t)changed.st_size);
+        free(r);
     }
     ws_compress_cache_free(cc);
     free(a);
@@ -149,15 +184,22 @@ static void test_cache_keyed_by_identity(void **state)
     free(back);
 }
 
+static void test_cache_keyed_by_identity(void **state)
+{
+    (void)state;
+    check_keyed_by_identity(1 << 20); /* results in memory */
+    check_keyed_by_identity(0);       /* results in memfds */
+}
+
 /* Reading from a descriptor: the whole file, or nothing when it is shorter than its identity. */
 static void test_from_descriptor(void **state)
 {
     char path[] = "/tmp/ws-test-compress-XXXXXX";
     int fd = mkstemp(path);
-    char *text = make_text(TEXT_LEN, 5), *back = malloc(TEXT_LEN);
-    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20);
+    char *text = make_text(TEXT_LEN, 5), *back = malloc(TEXT_LEN), *r;
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 1 << 20);
+    struct ws_compressed z;
     struct stat st;
-    const char *r;
     size_t len;
     int hit;
     (void)state;
@@ -166,15 +208,19 @@ static void test_from_descriptor(void **state)
     unlink(path);
     assert_int_equal(write(fd, text, TEXT_LEN), TEXT_LEN);
     assert_int_equal(fstat(fd, &st), 0);
-    r = ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &len, &hit);
+    r = get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &len, &hit);
     assert_non_null(r);
     assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
     assert_memory_equal(back, text, TEXT_LEN);
+    free(r);
 
     /* Truncated under us: the identity claims more than there is. */
     st.st_ino++;
     assert_int_equal(ftruncate(fd, TEXT_LEN / 2), 0);
-    assert_null(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &len, &hit));
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
+    /* Over the size limit: refused. */
+    st.st_size = WS_COMPRESS_MAX_FILE + 1;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
     close(fd);
     ws_compress_cache_free(cc);
     free(text);
@@ -182,50 +228,84 @@ static void test_from_descriptor(void **state)
 }
 
 /* The budget: results are evicted to stay under it; one larger than all of it is not kept. */
-static void test_budget(void **state)
+static void check_budget(size_t mem_max)
 {
-    char *text = make_text(TEXT_LEN, 9);
+    char *text = make_text(TEXT_LEN, 9), *back = malloc(TEXT_LEN);
     size_t one, len;
     struct ws_compress_cache *cc;
     struct stat st;
-    const char *r;
+    char *r;
     int hit, hits = 0;
-    (void)state;
 
     free(ws_compress(WS_ENC_ZSTD, 3, text, TEXT_LEN, &one));
-    cc = ws_compress_cache_new(64, 3 * one);
+    cc = ws_compress_cache_new(64, 3 * one, mem_max);
     assert_non_null(cc);
     for (ino_t ino = 1; ino <= 20; ino++) {
         st = identity(1, ino, TEXT_LEN, 1, 0);
-        assert_non_null(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit));
+        r = get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+        assert_non_null(r);
+        free(r);
     }
     for (ino_t ino = 1; ino <= 20; ino++) {
         st = identity(1, ino, TEXT_LEN, 1, 0);
-        ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+        free(get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit));
         hits += hit;
     }
     assert_true(hits <= 3); /* at most three results fit at a time */
     ws_compress_cache_free(cc);
 
     /* A result larger than the budget is returned, and made again next time. */
-    cc = ws_compress_cache_new(4, one / 2);
+    cc = ws_compress_cache_new(4, one / 2, mem_max);
     st = identity(1, 1, TEXT_LEN, 1, 0);
-    r = ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+    r = get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
     assert_non_null(r);
     assert_int_equal(len, one);
-    ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+    assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
+    free(r);
+    free(get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit));
     assert_int_equal(hit, 0);
     ws_compress_cache_free(cc);
+    free(text);
+    free(back);
+}
+
+static void test_budget(void **state)
+{
+    (void)state;
+    check_budget(1 << 20);
+    check_budget(0);
+}
+
+/* Every descriptor the cache hands out reads the same sealed bytes, at any offset. */
+static void test_memfd_shared(void **state)
+{
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0);
+    char *text = make_text(TEXT_LEN, 4), buf[64];
+    struct stat st = identity(1, 7, TEXT_LEN, 1, 0);
+    struct ws_compressed z1, z2;
+    (void)state;
+
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z1), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z2), 0);
+    assert_int_equal(z2.hit, 1);
+    assert_true(z1.fd >= 0 && z2.fd >= 0 && z1.fd != z2.fd);
+    assert_null(z1.mem);
+    ws_compress_cache_free(cc); /* the responses' descriptors outlive the cache's */
+    assert_int_equal(pread(z1.fd, buf, 2, 0), 2);
+    assert_int_equal((unsigned char)buf[0], 0x1f);
+    assert_int_equal(pread(z2.fd, buf, 2, 0), 2);
+    assert_int_equal((unsigned char)buf[1], 0x8b);
+    close(z1.fd);
+    close(z2.fd);
     free(text);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_cache_keyed_by_identity),
-        cmocka_unit_test(test_from_descriptor),
-        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_cache_keyed_by_identity),
+        cmocka_unit_test(test_from_descriptor), cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memfd_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
