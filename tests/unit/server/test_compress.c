@@ -138,8 +138,8 @@ static void check_keyed_by_identity(size_t mem_max)
     char *a = make_text(TEXT_LEN, 1), *b = make_text(TEXT_LEN, 2);
     char *back = malloc(TEXT_LEN), *r;
     struct stat st = identity(1, 100, TEXT_LEN, 1000, 5);
-    size_t len;
-    int hit;
+    size_t len = 0;
+    int hit = 0;
 
     assert_non_null(cc);
     r = get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
@@ -200,8 +200,8 @@ static void test_from_descriptor(void **state)
     struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 1 << 20);
     struct ws_compressed z;
     struct stat st;
-    size_t len;
-    int hit;
+    size_t len = 0;
+    int hit = 0;
     (void)state;
 
     assert_true(fd >= 0);
@@ -231,11 +231,11 @@ static void test_from_descriptor(void **state)
 static void check_budget(size_t mem_max)
 {
     char *text = make_text(TEXT_LEN, 9), *back = malloc(TEXT_LEN);
-    size_t one, len;
+    size_t one = 0, len = 0;
     struct ws_compress_cache *cc;
     struct stat st;
     char *r;
-    int hit, hits = 0;
+    int hit = 0, hits = 0;
 
     free(ws_compress(WS_ENC_ZSTD, 3, text, TEXT_LEN, &one));
     cc = ws_compress_cache_new(64, 3 * one, mem_max);
