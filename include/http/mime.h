@@ -47,4 +47,12 @@ size_t ws_mime_map_size(const struct ws_mime_map *map);
  */
 const char *ws_mime_lookup(const struct ws_mime_map *map, const char *name, size_t len);
 
+/*
+ * Whether a Content-Type (as ws_mime_lookup returns it, parameters allowed)
+ * is worth compressing: any text type, JSON, XML, JavaScript, WebAssembly, TTF and
+ * OTF fonts, SVG; not images, audio, video, archives or WOFF fonts, which are
+ * compressed already. 1 or 0.
+ */
+int ws_mime_compressible(const char *type);
+
 #endif

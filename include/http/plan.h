@@ -47,7 +47,9 @@ struct ws_resource {
     int64_t mtime_sec;            /* ... its modification time */
     long mtime_nsec;              /* ... and the nanoseconds of it */
     const char *content_type;     /* with 200 */
-    const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
+    const char *content_encoding; /* with 200: "br", "zstd" or "gzip" (a sibling, or on the fly) */
+    const char *coded_tag;        /* compressed on the fly: "gz" or "zst", added to the ETag of */
+    int64_t identity_size;        /* ... the file's own size (size is then the body's); no ranges */
     int vary;                     /* the choice depended on Accept-Encoding */
     int vary_accept;              /* ... on Accept (a listing: HTML or JSON) */
     const char *name;             /* with 200 and a file: its path under the root ... */
@@ -152,7 +154,10 @@ int ws_plan_may_range(const struct ws_request *req);
  * depended on it, and the
  * preconditions of RFC 9110 §13.2.2 (304, 412); then, for a GET with exactly one
  * Range field that If-Range allows, 206 with one range or a multipart body, or
- * 416. A listing passes through If-Match and If-None-Match "*" only. An error
+ * 416. A file compressed on the fly (res->coded_tag) has the ETag of the file
+ * itself (res->identity_size) with "-<coded_tag>" inside the quotes, and no
+ * Range or Accept-Ranges: a Range request is resolved to the file itself.
+ * A listing passes through If-Match and If-None-Match "*" only. An error
  * or redirect gets the built-in HTML page, which the operator's page may
  * replace (operator_page). A 308 to https:// goes to the request's host (its
  * port replaced) and target; without a host it is a 400. Every response over

@@ -23,6 +23,15 @@
 size_t ws_etag_format(uint64_t size, int64_t mtime_sec, long mtime_nsec, char *out);
 
 /*
+ * Makes the tag of a coded form of a file from the file's tag (etag, len bytes,
+ * from ws_etag_format, in a buffer of WS_ETAG_MAX): "-<coding>" goes before
+ * the closing quote ("\"1f-2a\"" with "gz" gives "\"1f-2a-gz\""), so each
+ * coding has its own strong tag. coding is at most 8 characters of etagc.
+ * Returns the new length.
+ */
+size_t ws_etag_add_coding(char *etag, size_t len, const char *coding);
+
+/*
  * Evaluates the preconditions of a request (RFC 9110 §13.2.2, in that order:
  * If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since) against the
  * selected representation's entity tag (with quotes) and modification time.

@@ -55,6 +55,9 @@ struct ws_config {
     unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */
     struct ws_site site; /* --header, --header-for, --security-headers, --cors, --health,
                             --fallback; copy it with ws_site_copy */
+    int compress;       /* --compress: gzip and zstd on the fly (compress.h); default on */
+    int gzip_level;     /* --compress-level gzip=N, 1-9 */
+    int zstd_level;     /* --compress-level zstd=N, 1-19 */
 };
 
 enum ws_config_result {

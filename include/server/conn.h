@@ -116,6 +116,8 @@ struct ws_conn_env {
     unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
     const struct ws_site *site; /* --header, --cors, --health, --fallback (site.h), or NULL */
     int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
+    int gzip_level;          /* --compress-level (compress.h) */
+    int zstd_level;
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -131,6 +133,7 @@ struct ws_worker_buf {
     char date[32];                             /* IMF-fixdate of date_second */
     uint64_t boundary_seed;                    /* for multipart boundaries */
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
+    struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
     atomic_ullong served;                      /* responses completed; read by the stats report */
     struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
 };

@@ -23,7 +23,7 @@
  * was read is the entry marked watched, so a change made while the file was
  * being cached is never mistaken for freshness.
  *
- * Precompressed siblings (name.br, name.gz: the caller's table of them) are
+ * Precompressed siblings (name.br, name.zst, name.gz: the caller's table of them) are
  * kept the same way. Per file, a record says which siblings were fit to send
  * (a regular file, no older than the file) and with which identities; it is
  * fresh at the epoch read before the stats that found it, provided the file

@@ -36,7 +36,7 @@ struct ws_static_result {
     const char *mem;              /* or (fd -1) its contents, from the worker's file cache */
     struct stat st;               /* with 200: its attributes, from that descriptor */
     const char *content_type;     /* with 200 */
-    const char *content_encoding; /* with 200: "br" or "gzip" for a precompressed sibling */
+    const char *content_encoding; /* with 200: "br", "zstd" or "gzip" for a precompressed sibling */
     int vary;                     /* the response depends on Accept-Encoding */
     int vary_accept;              /* ... on Accept (a listing: HTML or JSON) */
     int missing;                  /* with 404: nothing of that name (ENOENT, ENOTDIR) */
@@ -52,7 +52,7 @@ struct ws_static_result {
  * refuses hidden names (unless opts->dotfiles), opens it beneath the root,
  * serves a directory's index.html (or its listing, with opts->listing),
  * redirects a directory named without its trailing slash (the query kept),
- * and swaps in a precompressed sibling (name.br, name.gz) that is fit to send
+ * and swaps in a precompressed sibling (name.br, name.zst, name.gz) that is fit to send
  * (a regular file no older than the file) when the request accepts its coding.
  * A listing is JSON when the request's Accept prefers application/json
  * (ws_site_wants_json). With opts->fallback, a path that does not exist

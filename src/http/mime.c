@@ -356,3 +356,29 @@ const char *ws_mime_lookup(const struct ws_mime_map *map, const char *name, size
     }
     return ws_mime_type(name, len);
 }
+
+/* Whether the media type's subtype (or whole type) contains word, case-insensitively. */
+static int type_has(const char *type, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+
+    for (size_t i = 0; i + n <= len; i++)
+        if (strncasecmp(type + i, word, n) == 0)
+            return 1;
+    return 0;
+}
+
+int ws_mime_compressible(const char *type)
+{
+    size_t len = 0;
+
+    /* Only "type/subtype" counts: a parameter such as charset names nothing compressible. */
+    while (type[len] != '\0' && type[len] != ';' && type[len] != ' ' && type[len] != '\t')
+        len++;
+    if (len >= 5 && strncasecmp(type, "text/", 5) == 0)
+        return 1;
+    return type_has(type, len, "json") || type_has(type, len, "xml") ||
+           type_has(type, len, "javascript") || type_has(type, len, "ecmascript") ||
+           type_has(type, len, "wasm") || (len == 8 && strncasecmp(type, "font/ttf", 8) == 0) ||
+           (len == 8 && strncasecmp(type, "font/otf", 8) == 0);
+}

@@ -95,8 +95,8 @@ static void note(int *slot, int q)
 
 enum ws_encoding ws_negotiate_encoding(const struct ws_request *req, unsigned available)
 {
-    int gzip = NO_WEIGHT, br = NO_WEIGHT, identity = NO_WEIGHT, star = NO_WEIGHT;
-    int any = 0, q_gzip, q_br, q_identity, best_q = 0;
+    int gzip = NO_WEIGHT, br = NO_WEIGHT, zstd = NO_WEIGHT, identity = NO_WEIGHT, star = NO_WEIGHT;
+    int any = 0, q_gzip, q_br, q_zstd, q_identity, best_q = 0;
     enum ws_encoding best = WS_ENC_IDENTITY;
 
     for (size_t h = 0; h < req->header_count; h++) {
@@ -129,6 +129,8 @@ enum ws_encoding ws_negotiate_encoding(const struct ws_request *req, unsigned av
                 note(&gzip, q);
             else if (name_is(coding, coding_len, "br"))
                 note(&br, q);
+            else if (name_is(coding, coding_len, "zstd"))
+                note(&zstd, q);
             else if (name_is(coding, coding_len, "identity"))
                 note(&identity, q);
             else if (name_is(coding, coding_len, "*"))
@@ -141,6 +143,7 @@ enum ws_encoding ws_negotiate_encoding(const struct ws_request *req, unsigned av
     /* An explicit entry overrides "*"; a coding matched by neither is not acceptable. */
     q_gzip = gzip != NO_WEIGHT ? gzip : star != NO_WEIGHT ? star : 0;
     q_br = br != NO_WEIGHT ? br : star != NO_WEIGHT ? star : 0;
+    q_zstd = zstd != NO_WEIGHT ? zstd : star != NO_WEIGHT ? star : 0;
     /*
      * identity is always acceptable as the fall-back, but it only competes on
      * weight when the field gives it one, by name or through "*"; otherwise
@@ -151,6 +154,10 @@ enum ws_encoding ws_negotiate_encoding(const struct ws_request *req, unsigned av
     if ((available & (1u << WS_ENC_BR)) && q_br > best_q) {
         best = WS_ENC_BR;
         best_q = q_br;
+    }
+    if ((available & (1u << WS_ENC_ZSTD)) && q_zstd > best_q) {
+        best = WS_ENC_ZSTD;
+        best_q = q_zstd;
     }
     if ((available & (1u << WS_ENC_GZIP)) && q_gzip > best_q) {
         best = WS_ENC_GZIP;

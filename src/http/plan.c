@@ -146,9 +146,14 @@ static void apply_range(struct ws_plan *p, const struct ws_request *req,
 static void plan_file(struct ws_plan *p, const struct ws_request *req,
                       const struct ws_resource *res, const struct ws_plan_env *env)
 {
-    struct ws_view tag = { p->etag, ws_etag_format((uint64_t)res->size, res->mtime_sec,
+    int64_t tag_size = res->coded_tag != NULL ? res->identity_size : res->size;
+    struct ws_view tag = { p->etag, ws_etag_format((uint64_t)tag_size, res->mtime_sec,
                                                    res->mtime_nsec, p->etag) };
-    int pre = ws_preconditions(req, tag, (time_t)res->mtime_sec);
+    int pre;
+
+    if (res->coded_tag != NULL)
+        tag.len = ws_etag_add_coding(p->etag, tag.len, res->coded_tag);
+    pre = ws_preconditions(req, tag, (time_t)res->mtime_sec);
 
     ws_httpdate_format((time_t)res->mtime_sec, p->last_modified);
     p->head.etag = p->etag;
@@ -166,8 +171,10 @@ static void plan_file(struct ws_plan *p, const struct ws_request *req,
     p->length = res->size;
     p->head.content_type = res->content_type;
     p->head.content_encoding = res->content_encoding;
-    p->head.accept_ranges = 1;
-    apply_range(p, req, res, env, tag);
+    /* A coding made on the fly has no ranges: a Range request gets the file itself. */
+    p->head.accept_ranges = res->coded_tag == NULL;
+    if (res->coded_tag == NULL)
+        apply_range(p, req, res, env, tag);
     if (p->status != 200 && p->status != 206) {
         p->body = WS_BODY_NONE;
         p->head.accept_ranges = 0;

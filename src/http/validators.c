@@ -54,6 +54,19 @@ size_t ws_etag_format(uint64_t size, int64_t mtime_sec, long mtime_nsec, char *o
     return w;
 }
 
+size_t ws_etag_add_coding(char *etag, size_t len, const char *coding)
+{
+    size_t n = strlen(coding);
+
+    if (len < 2 || n > 8 || len + 1 + n + 1 > WS_ETAG_MAX)
+        return len;
+    etag[len - 1] = '-';
+    memcpy(etag + len, coding, n);
+    etag[len + n] = '"';
+    etag[len + n + 1] = '\0';
+    return len + n + 1;
+}
+
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';

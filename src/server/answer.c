@@ -4,7 +4,10 @@
 #include "server/answer.h"
 
 #include "http/httpdate.h"
+#include "http/mime.h"
+#include "http/negotiate.h"
 #include "http/plan.h"
+#include "server/compress.h"
 #include "server/static_file.h"
 
 #include <sys/stat.h>
@@ -18,6 +21,44 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
         wb->date_second = now;
         ws_httpdate_format(now, wb->date);
     }
+}
+
+/*
+ * Compresses a file of a compressible type on the fly when the request
+ * accepts gzip or zstd (by Accept-Encoding's weights; zstd on a tie) and no
+ * precompressed sibling was chosen: not for a GET that may get a range (it
+ * gets the file itself), nor a file under WS_COMPRESS_MIN_FILE or over
+ * WS_COMPRESS_MAX_FILE bytes. The result, from the worker's compression cache
+ * (keyed by the file's identity, so never stale), replaces the body: its
+ * memory, or for a large one a descriptor of its own.
+ */
+static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                                const struct ws_request *req, struct ws_static_result *sr,
+                                struct ws_resource *res)
+{
+    static const unsigned made_here = (1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD);
+    enum ws_encoding enc;
+    struct ws_compressed z;
+
+    if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
+        sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
+        sr->st.st_size < WS_COMPRESS_MIN_FILE || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
+        (sr->mem == NULL && sr->fd < 0))
+        return;
+    enc = ws_negotiate_encoding(req, made_here);
+    if (enc == WS_ENC_IDENTITY)
+        return;
+    if (ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
+                        &sr->st, sr->mem, sr->fd, &z) < 0)
+        return; /* the file as it is */
+    if (sr->fd >= 0)
+        close(sr->fd);
+    sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
+    sr->mem = z.mem;
+    res->size = (int64_t)z.len;
+    res->identity_size = sr->st.st_size;
+    res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
+    res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
 }
 
 /*
@@ -48,6 +89,7 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         .mem = sr->listing,
         .mem_len = sr->listing_len,
     };
+    compress_on_the_fly(env, wb, req, sr, res);
 }
 
 void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,

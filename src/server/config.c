@@ -5,6 +5,7 @@
 
 #include "http/fields.h"
 #include "http/validators.h"
+#include "server/compress.h"
 #include "server/log.h"
 
 #include <ctype.h>
@@ -76,6 +77,12 @@ static const char help_text[] =
     "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
     "      --http2=on|off           HTTP/2: h2 by ALPN on the HTTPS port, h2c with prior\n"
     "                               knowledge on the cleartext port (default on)\n"
+    "      --compress=on|off        compress text, JSON, JS, SVG... of 512 B to 8 MiB on\n"
+    "                               the fly with zstd or gzip, by Accept-Encoding, when\n"
+    "                               no precompressed sibling fits (default on)\n"
+    "      --compress-level=[gzip=|zstd=]N\n"
+    "                               level of on-the-fly compression: gzip 1-9 (default 6),\n"
+    "                               zstd 1-19 (default 3); N alone (1-9) sets both\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
@@ -114,6 +121,9 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->tls_port = 6790;
     cfg->tls_min = 12;
     cfg->http2 = 1;
+    cfg->compress = 1;
+    cfg->gzip_level = WS_COMPRESS_GZIP_LEVEL;
+    cfg->zstd_level = WS_COMPRESS_ZSTD_LEVEL;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -178,6 +188,8 @@ enum {
     OPT_SECURITY_HEADERS,
     OPT_CORS,
     OPT_HEALTH,
+    OPT_COMPRESS,
+    OPT_COMPRESS_LEVEL,
 };
 
 static const struct option long_opts[] = {
@@ -218,6 +230,8 @@ static const struct option long_opts[] = {
     { "security-headers", no_argument, NULL, OPT_SECURITY_HEADERS },
     { "cors", required_argument, NULL, OPT_CORS },
     { "health", required_argument, NULL, OPT_HEALTH },
+    { "compress", required_argument, NULL, OPT_COMPRESS },
+    { "compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -498,6 +512,39 @@ static int set_site_option(struct ws_config *cfg, int c, char *arg, int argc, ch
     return rc < 0 ? -1 : 0;
 }
 
+/* --compress and --compress-level: 1 when c is neither. */
+static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+
+    switch (c) {
+    case OPT_COMPRESS:
+        if (strcmp(arg, "on") == 0)
+            cfg->compress = 1;
+        else if (strcmp(arg, "off") == 0)
+            cfg->compress = 0;
+        else
+            return -1;
+        return 0;
+    case OPT_COMPRESS_LEVEL:
+        if (strncmp(arg, "gzip=", 5) == 0) {
+            if (ws_parse_uint(arg + 5, 1, 9, &v) < 0)
+                return -1;
+            cfg->gzip_level = (int)v;
+        } else if (strncmp(arg, "zstd=", 5) == 0) {
+            if (ws_parse_uint(arg + 5, 1, 19, &v) < 0)
+                return -1;
+            cfg->zstd_level = (int)v;
+        } else {
+            if (ws_parse_uint(arg, 1, 9, &v) < 0)
+                return -1;
+            cfg->gzip_level = cfg->zstd_level = (int)v;
+        }
+        return 0;
+    default: return 1;
+    }
+}
+
 /* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
 struct tls_args {
     unsigned n[2];
@@ -601,6 +648,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                 rc = set_named_option(cfg, c, optarg);
             if (rc == 1)
                 rc = set_tls_option(cfg, c, optarg);
+            if (rc == 1)
+                rc = set_compress_option(cfg, c, optarg);
             if (rc == 1)
                 return unknown_option(err, err_size, argv);
             if (rc < 0)

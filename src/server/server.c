@@ -27,6 +27,7 @@
 
 #include "server/conn.h"
 #include "server/fdqueue.h"
+#include "server/compress.h"
 #include "server/file_cache.h"
 #include "server/h2.h"
 #include "server/log.h"
@@ -66,6 +67,9 @@
 #define STALL_CHECK_MS 5
 /* Small files each worker keeps in memory (revalidated on every use: watch.h, file_cache.h). */
 #define FILE_CACHE_SLOTS 128
+/* Compressed files each worker keeps (compress.h): results, and the bytes they may take. */
+#define COMPRESS_CACHE_SLOTS  256
+#define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
 #define MAX_WATCHES 8192
@@ -1057,7 +1061,10 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     }
     for (unsigned i = 0; i < cfg->threads; i++) {
         s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
-        if (s->bufs[i].cache == NULL) {
+        if (cfg->compress)
+            s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET,
+                                                       WS_SMALL_FILE_MAX);
+        if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL)) {
             snprintf(err, err_size, "out of memory");
             goto fail;
         }
@@ -1125,6 +1132,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.https_redirect_port = !cfg->redirect_https ? 0 : s->tls != NULL ? s->tls_port : 443;
     s->env.max_requests = cfg->max_requests;
     s->env.max_body = cfg->max_body;
+    s->env.gzip_level = cfg->gzip_level;
+    s->env.zstd_level = cfg->zstd_level;
     return s;
 
 fail:
@@ -1164,8 +1173,10 @@ void ws_server_destroy(struct ws_server *s)
         ws_tls_free(s->tls);
     ws_watch_free(s->watch);
     ws_fdqueue_destroy(s->queue);
-    for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++)
+    for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++) {
         ws_file_cache_free(s->bufs[i].cache);
+        ws_compress_cache_free(s->bufs[i].zcache);
+    }
     free(s->bufs);
     free(s->heap);
     free(s->conns);

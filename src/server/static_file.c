@@ -152,15 +152,6 @@ static int has_hidden_segment(const char *rel, size_t len)
     return 0;
 }
 
-/* Types worth looking for a precompressed sibling of; images and archives are not. */
-static int compressible(const char *type)
-{
-    return strncmp(type, "text/", 5) == 0 || strstr(type, "json") != NULL ||
-           strstr(type, "xml") != NULL || strstr(type, "javascript") != NULL ||
-           strstr(type, "wasm") != NULL || strncmp(type, "font/ttf", 8) == 0 ||
-           strncmp(type, "font/otf", 8) == 0;
-}
-
 /*
  * The precompressed siblings looked for, one row each: the one description of
  * the set, for the slow path's opens and the cache's records alike. A new
@@ -168,6 +159,7 @@ static int compressible(const char *type)
  */
 static const struct ws_file_sibling codings[] = {
     { ".br", WS_ENC_BR, "br" },
+    { ".zst", WS_ENC_ZSTD, "zstd" },
     { ".gz", WS_ENC_GZIP, "gzip" },
 };
 
@@ -238,7 +230,7 @@ static void choose_encoding(const struct ws_static_opts *o, const struct ws_requ
     unsigned avail = 0;
     int k;
 
-    out->vary = compressible(out->content_type);
+    out->vary = ws_mime_compressible(out->content_type);
     if (!out->vary || !wants_coding(req))
         return;
     for (unsigned i = 0; i < N_CODINGS; i++) {
@@ -309,7 +301,7 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
     if (is_dir && !append_index(buf, &name_len, buf_size))
         return 0;
     type = ws_mime_lookup(o->mime, buf, name_len);
-    vary = compressible(type);
+    vary = ws_mime_compressible(type);
     if (!ws_file_cache_lookup(cache, &origin, synced, buf,
                               vary && wants_coding(req) ? &choice : NULL, &hit)) {
         buf[rel_len] = '\0';

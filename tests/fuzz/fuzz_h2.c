@@ -45,6 +45,7 @@
  */
 #include "fuzz.h"
 
+#include "server/compress.h"
 #include "server/conn.h"
 #include "server/file_cache.h"
 #include "server/h2.h"
@@ -178,6 +179,7 @@ static void make_dir(const char *dir, const char *name)
 static int make_tree(void)
 {
     static const char css[] = "body { font-family: sans-serif; margin: 2em; }\n";
+    static const char js_line[] = "function f(x) { return x + 1; }\n";
     char root[128], path[256], *big;
     size_t big_len = 100 * 1024;
     int fd;
@@ -198,6 +200,12 @@ static int make_tree(void)
     write_file(root, "big.bin", big, big_len);
     free(big);
     write_file(root, "style.css", css, sizeof(css) - 1);
+    big = malloc(4096); /* text worth compressing on the fly (compress.h) */
+    FUZZ_CHECK(big != NULL);
+    for (size_t i = 0; i < 4096; i++)
+        big[i] = js_line[i % (sizeof(js_line) - 1)];
+    write_file(root, "app.js", big, 4096);
+    free(big);
     write_file(root, "style.css.gz", "\x1f\x8b\x08\x00not-really-gzip", 19);
     make_dir(root, "sub");
     FUZZ_CHECK(snprintf(path, sizeof(path), "%s/sub", root) < (int)sizeof(path));
@@ -275,6 +283,10 @@ static void init(void)
     FUZZ_CHECK(wb != NULL);
     cache = ws_file_cache_new(128, WS_SMALL_FILE_MAX);
     FUZZ_CHECK(cache != NULL);
+    wb->zcache = ws_compress_cache_new(16, 1 << 20, WS_SMALL_FILE_MAX);
+    FUZZ_CHECK(wb->zcache != NULL);
+    env.gzip_level = WS_COMPRESS_GZIP_LEVEL;
+    env.zstd_level = WS_COMPRESS_ZSTD_LEVEL;
     atexit(ws_fuzz_teardown); /* libFuzzer does not call it: the temporary directory goes too */
 }
 
@@ -309,6 +321,7 @@ void ws_fuzz_teardown(void)
     for (int i = 0; i < 4; i++)
         ws_log_close(logs[i]);
     ws_file_cache_free(cache);
+    ws_compress_cache_free(wb->zcache);
     free(wb);
     close(env.statics.root_fd);
     close(env.error_pages_fd);

@@ -190,6 +190,9 @@ def h2_seeds():
     put_h2("missing", lambda: [headers(1, "/missing.html")])
     put_h2("listing", lambda: [headers(1, "/sub/"), headers(3, "/sub"), headers(5, "/sub/nested/")])
     put_h2("gzip_sibling", lambda: [headers(1, "/style.css", extra=[("accept-encoding", "gzip, br")])])
+    put_h2("compress_on_the_fly", lambda: [headers(1, "/app.js", extra=[("accept-encoding", "gzip")]),
+                                           headers(3, "/app.js", extra=[("accept-encoding", "zstd")]),
+                                           headers(5, "/app.js", "HEAD", extra=[("accept-encoding", "*")])])
     put_h2("hidden_escape", lambda: [headers(1, "/.hidden"), headers(3, "/escape"),
                                      headers(5, "/%2e%2e/secret.txt")])
     put_h2("methods", lambda: [headers(1, "*", "OPTIONS"), headers(3, "/", "DELETE"), headers(5, "/", "BREW")])

@@ -153,7 +153,9 @@ class KeepAlive:
 
 
 class FreshnessTest(ServerTestCase):
-    server_args = ("--threads", str(WORKERS))
+    # Siblings coming and going are told apart from the file itself, not from a
+    # coding made on the fly (test_compression.py checks that one's freshness).
+    server_args = ("--threads", str(WORKERS), "--compress", "off")
 
     @classmethod
     def prepare_root(cls, root):
@@ -796,7 +798,7 @@ class FreshnessTest(ServerTestCase):
 class FreshnessWithStatTest(FreshnessTest):
     """The same with --revalidate=stat: no watch, a stat on every request."""
 
-    server_args = ("--threads", str(WORKERS), "--revalidate=stat")
+    server_args = ("--threads", str(WORKERS), "--revalidate=stat", "--compress", "off")
 
 
 if __name__ == "__main__":

@@ -401,6 +401,63 @@ static void test_map_system_file(void **state)
     free(text);
 }
 
+struct compressible_case {
+    const char *type;
+    int compressible;
+};
+
+/* clang-format off */
+static const struct compressible_case compressible_cases[] = {
+    { "text/html; charset=utf-8",                1 },
+    { "text/css; charset=utf-8",                 1 },
+    { "text/plain",                              1 },
+    { "TEXT/PLAIN",                              1 },
+    { "text/javascript; charset=utf-8",          1 },
+    { "application/javascript",                  1 },
+    { "application/ecmascript",                  1 },
+    { "application/json; charset=utf-8",         1 },
+    { "application/ld+json",                     1 },
+    { "application/manifest+json",               1 },
+    { "application/xml; charset=utf-8",          1 },
+    { "application/atom+xml",                    1 },
+    { "image/svg+xml; charset=utf-8",            1 },
+    { "application/wasm",                        1 },
+    { "font/ttf",                                1 },
+    { "font/otf",                                1 },
+    { "image/png",                               0 },
+    { "image/jpeg",                              0 },
+    { "image/webp",                              0 },
+    { "font/woff2",                              0 },
+    { "font/woff",                               0 },
+    { "font/ttfx",                               0 },
+    { "application/gzip",                        0 },
+    { "application/zstd",                        0 },
+    { "application/zip",                         0 },
+    { "application/pdf",                         0 },
+    { "video/mp4",                               0 },
+    { "application/octet-stream",                0 },
+    { "application/octet-stream; note=json",     0 }, /* a parameter names nothing */
+    { "image/png;charset=xml",                   0 },
+    { "",                                        0 },
+};
+/* clang-format on */
+
+static void test_compressible(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(compressible_cases); i++) {
+        const struct compressible_case *c = &compressible_cases[i];
+        size_t len = strlen(c->type);
+        char *copy = exact_copy(c->type, len + 1); /* with its NUL: ASan sees a read past it */
+        check_int(c->type, ws_mime_compressible(copy), c->compressible);
+        free(copy);
+    }
+    /* Every built-in type of a text-like file is compressible. */
+    check_int("index.html", ws_mime_compressible(ws_mime_type("index.html", 10)), 1);
+    check_int("app.wasm", ws_mime_compressible(ws_mime_type("app.wasm", 8)), 1);
+    check_int("a.png", ws_mime_compressible(ws_mime_type("a.png", 5)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,7 +465,7 @@ int main(void)
         cmocka_unit_test(test_mime_length_bound),  cmocka_unit_test(test_map_lookup),
         cmocka_unit_test(test_map_absent),         cmocka_unit_test(test_map_text),
         cmocka_unit_test(test_map_override_order), cmocka_unit_test(test_map_many),
-        cmocka_unit_test(test_map_system_file),
+        cmocka_unit_test(test_map_system_file),    cmocka_unit_test(test_compressible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

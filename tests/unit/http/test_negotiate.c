@@ -19,6 +19,10 @@
 #define ALL  ((1u << WS_ENC_GZIP) | (1u << WS_ENC_BR))
 #define GZO  (1u << WS_ENC_GZIP)
 #define BRO  (1u << WS_ENC_BR)
+#define ZS   WS_ENC_ZSTD
+#define ZSO  (1u << WS_ENC_ZSTD)
+#define OTF  ((1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD)) /* what is compressed on the fly */
+#define ALL3 ((1u << WS_ENC_GZIP) | (1u << WS_ENC_BR) | (1u << WS_ENC_ZSTD))
 #define NONE 0u
 
 #define AE(v) "Accept-Encoding: " v
@@ -124,6 +128,22 @@ static const struct neg_case neg_cases[] = {
     { "*;q=0 on the second line, gzip on the first",    AE("gzip") "\n" AE("*;q=0"),                      ALL, GZ },
     { "gzip twice: the lower weight counts",            AE("gzip;q=0.5, gzip"),                           GZO, GZ },
     { "br named twice, lower weight loses to gzip",     AE("br;q=0.6, gzip;q=0.5, br;q=0.4"),             ALL, GZ },
+    /* zstd */
+    { "zstd",                                           AE("zstd"),                                       ALL3, ZS },
+    { "ZSTD in upper case",                             AE("ZSTD"),                                       OTF, ZS },
+    { "zstd unavailable",                               AE("zstd"),                                       ALL, ID },
+    { "zstd, gzip: tie, zstd preferred",                AE("gzip, zstd"),                                 OTF, ZS },
+    { "br, zstd: tie, br preferred",                    AE("zstd, br"),                                   ALL3, BR },
+    { "browser default, on the fly",                    AE("gzip, deflate, br, zstd"),                    OTF, ZS },
+    { "gzip weighed above zstd",                        AE("zstd;q=0.5, gzip;q=0.6"),                     OTF, GZ },
+    { "zstd weighed above br",                          AE("br;q=0.5, zstd"),                             ALL3, ZS },
+    { "zstd;q=0 refuses zstd",                          AE("zstd;q=0, gzip"),                             OTF, GZ },
+    { "zstd;q=0 alone",                                 AE("zstd;q=0"),                                   ZSO, ID },
+    { "* takes zstd over gzip",                         AE("*"),                                          OTF, ZS },
+    { "* with zstd;q=0 gives gzip",                     AE("*, zstd;q=0"),                                OTF, GZ },
+    { "*;q=0 with explicit zstd",                       AE("*;q=0, zstd;q=0.1"),                          OTF, ZS },
+    { "zstdx is not zstd",                              AE("zstdx"),                                      OTF, ID },
+    { "x-zstd is not zstd",                             AE("x-zstd"),                                     OTF, ID },
     { "other fields around",                            "Accept: */*\n" AE("br") "\nUser-Agent: x",       ALL, BR },
 };
 /* clang-format on */

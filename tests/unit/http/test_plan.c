@@ -322,6 +322,75 @@ static void test_file_br_head(void **state)
     assert_int_equal(p->send_body, 0);
 }
 
+/* Compressed on the fly: the resource's size is the body's; the ETag is the file's plus "-gz". */
+static void coded_on_the_fly(struct exchange *x, const char *coding, const char *tag)
+{
+    x->res.content_encoding = coding;
+    x->res.coded_tag = tag;
+    x->res.identity_size = SIZE;
+    x->res.size = 321;
+    x->res.vary = 1;
+}
+
+static void test_file_coded_on_the_fly(void **state)
+{
+    struct exchange *x = *state;
+    const struct ws_plan *p;
+    char etag[WS_ETAG_MAX], want[WS_ETAG_MAX + 8];
+
+    coded_on_the_fly(x, "gzip", "gz");
+    p = answer(x, GET("Accept-Encoding: gzip\r\n"));
+    snprintf(want, sizeof(want), "%.*s-gz\"", (int)strlen(file_etag(etag)) - 1, etag);
+    assert_int_equal(p->status, 200);
+    assert_int_equal(p->body, WS_BODY_FILE);
+    assert_int_equal(p->offset, 0);
+    assert_int_equal(p->length, 321);
+    assert_int_equal(p->head.content_length, 321);
+    field_is(p->head.content_encoding, "gzip");
+    field_is(p->head.etag, want);
+    field_is(p->head.last_modified, D_EQ);
+    assert_int_equal(p->head.vary_accept_encoding, 1);
+    assert_int_equal(p->head.accept_ranges, 0); /* no ranges of a coding made on the fly */
+    assert_int_equal(p->send_body, 1);
+
+    /* HEAD: the same fields, no body. */
+    p = answer(x, HEAD("Accept-Encoding: gzip\r\n"));
+    assert_int_equal(p->head.content_length, 321);
+    field_is(p->head.etag, want);
+    assert_int_equal(p->send_body, 0);
+
+    /* Its own tag gives 304; the file's does not, nor does another coding's. */
+    p = answer(x, GET("Accept-Encoding: gzip\r\nIf-None-Match: \"x-gz\", \"x\"\r\n"));
+    assert_int_equal(p->status, 200);
+    x->res.coded_tag = "zst";
+    snprintf(want, sizeof(want), "%.*s-zst\"", (int)strlen(etag) - 1, etag);
+    {
+        char text[256];
+        snprintf(text, sizeof(text), GET("If-None-Match: %s\r\n"), want);
+        p = answer(x, text);
+        assert_int_equal(p->status, 304);
+        field_is(p->head.etag, want);
+        assert_int_equal(p->head.vary_accept_encoding, 1);
+        snprintf(text, sizeof(text), GET("If-None-Match: %s\r\n"), etag);
+        p = answer(x, text);
+        assert_int_equal(p->status, 200);
+    }
+}
+
+/* A Range on a coding made on the fly is ignored (the runtime never makes one for it). */
+static void test_file_coded_no_range(void **state)
+{
+    struct exchange *x = *state;
+    const struct ws_plan *p;
+
+    coded_on_the_fly(x, "zstd", "zst");
+    p = answer(x, GET("Range: bytes=0-9\r\n"));
+    assert_int_equal(p->status, 200);
+    assert_int_equal(p->length, 321);
+    assert_null(p->head.content_range);
+    assert_int_equal(p->head.accept_ranges, 0);
+}
+
 /* Identity chosen among codings: no Content-Encoding, but still Vary. */
 static void test_file_identity_vary(void **state)
 {
@@ -1128,6 +1197,8 @@ int main(void)
         T(test_file_get),
         T(test_file_head),
         T(test_file_gzip),
+        T(test_file_coded_on_the_fly),
+        T(test_file_coded_no_range),
         T(test_file_br_head),
         T(test_file_identity_vary),
         T(test_cache_auto_fingerprinted),

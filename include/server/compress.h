@@ -1,0 +1,77 @@
+/*
+ * server/compress.h - on-the-fly compression (gzip, zstd) and a per-worker
+ * cache of its results, never served stale.
+ *
+ * DESIGN
+ * Each worker owns one cache and is the only thread that touches it, so it has
+ * no lock (like the file cache, file_cache.h). An entry is keyed by the
+ * identity of the file it was made from (device, inode, size, mtime and ctime
+ * to the nanosecond, as fstat or the file cache found them for this request)
+ * and by the coding. A file changed on disk has another identity, so its old
+ * entry is never returned for it: it is only evicted later. The cache is
+ * bounded by a byte budget and a number of slots; a result larger than the
+ * whole budget is not kept. Large results live in sealed memfds (see
+ * ws_compress_cache_new), so a response in flight holds a descriptor, not a copy.
+ *
+ * Compression runs in the calling worker, in one go: the caller bounds the
+ * work by compressing only files up to a size limit (WS_COMPRESS_MAX_FILE).
+ */
+#ifndef WS_COMPRESS_H
+#define WS_COMPRESS_H
+
+#include "http/negotiate.h"
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* Files below this size are not worth compressing (the saving is smaller than a packet). */
+#define WS_COMPRESS_MIN_FILE 512
+/* Files above this size are sent as they are: compressing them in one go would hold a worker. */
+#define WS_COMPRESS_MAX_FILE (8 * 1024 * 1024)
+/* Default levels: fast enough to compress on first request, close to the best ratio. */
+#define WS_COMPRESS_GZIP_LEVEL 6
+#define WS_COMPRESS_ZSTD_LEVEL 3
+
+struct ws_compress_cache;
+
+/*
+ * A cache of up to `slots` results holding at most `budget` bytes of them.
+ * Results of up to mem_max bytes are kept in memory (the framing copies them
+ * behind the head); larger ones in a sealed memfd, so that each response
+ * sends them from a descriptor of its own (sendfile, or pread over TLS) and
+ * holds no copy while its client reads: many slow clients of one large
+ * compressed file share one copy. NULL with errno set on failure.
+ */
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max);
+
+/* Frees the cache and every result in it (closes their memfds). NULL is allowed. */
+void ws_compress_cache_free(struct ws_compress_cache *cc);
+
+/* A compressed body: in memory, or in a descriptor of the caller's own. */
+struct ws_compressed {
+    const char *mem; /* len bytes, valid until the next call on the cache; or NULL and: */
+    int fd;          /* a descriptor of the result (bytes 0..len), the caller's to close; or -1 */
+    size_t len;
+    int hit; /* the cache had it */
+};
+
+/*
+ * The file whose identity is *st compressed with enc (WS_ENC_GZIP or
+ * WS_ENC_ZSTD) at `level`: from the cache, or made now from its contents, mem
+ * (st->st_size bytes), or when mem is NULL read from fd with pread (fd stays
+ * the caller's). Returns 0 with *out set, or -1 when the file cannot be read
+ * whole (it changed under us), memory or descriptors are short, or the coding
+ * fails: the caller then sends the file as it is. A result larger than the
+ * whole budget is made for this request and not kept. Files over
+ * WS_COMPRESS_MAX_FILE are refused (-1). The calling worker's own cache only.
+ */
+int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out);
+
+/*
+ * Compresses in[0, in_len) with enc at level into a new buffer (malloc, the
+ * caller's to free), *out_len bytes. NULL on failure. Any thread.
+ */
+char *ws_compress(enum ws_encoding enc, int level, const char *in, size_t in_len, size_t *out_len);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * server/test_compress.c - on-the-fly compression (compress.h): each coding
+ * decodes back to its input, and the cache returns a result only for the
+ * identity and coding it was made from, within its budget.
+ */
+#include "test_util.h"
+
+#include "server/compress.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define TEXT_LEN 20000
+
+static char *make_text(size_t len, unsigned seed)
+{
+    char *t = malloc(len);
+    assert_non_null(t);
+    for (size_t i = 0; i < len; i++)
+        t[i] = "the quick brown fox jumps over the lazy dog\n"[(i * 7 + seed) % 44];
+    return t;
+}
+
+/* Decodes a gzip (RFC 1952) or zstd body; returns its length, into out (cap bytes). */
+static size_t decode(enum ws_encoding enc, const char *in, size_t len, char *out, size_t cap)
+{
+    if (enc == WS_ENC_GZIP) {
+        z_stream zs;
+        memset(&zs, 0, sizeof(zs));
+        assert_true(len >= 2 && (unsigned char)in[0] == 0x1f && (unsigned char)in[1] == 0x8b);
+        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)in;
+        zs.avail_in = (uInt)len;
+        zs.next_out = (Bytef *)out;
+        zs.avail_out = (uInt)cap;
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(zs.avail_in, 0); /* nothing after the stream */
+        len = zs.total_out;
+        inflateEnd(&zs);
+        return len;
+    }
+    {
+        size_t n = ZSTD_decompress(out, cap, in, len);
+        assert_false(ZSTD_isError(n));
+        return n;
+    }
+}
+
+static struct stat identity(dev_t dev, ino_t ino, off_t size, time_t mtime, long nsec)
+{
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    st.st_dev = dev;
+    st.st_ino = ino;
+    st.st_size = size;
+    st.st_mode = S_IFREG | 0644;
+    st.st_mtim.tv_sec = mtime;
+    st.st_mtim.tv_nsec = nsec;
+    st.st_ctim = st.st_mtim;
+    return st;
+}
+
+/*
+ * ws_compress_get, with the result's bytes copied into a new buffer whichever
+ * way they came (memory, or a descriptor, which is checked and closed).
+ * NULL when the call fails.
+ */
+static char *get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                 const struct stat *st, const char *mem, int fd, size_t *len, int *hit)
+{
+    struct ws_compressed z;
+    char *copy;
+
+    if (ws_compress_get(cc, enc, level, st, mem, fd, &z) < 0)
+        return NULL;
+    copy = malloc(z.len + 1);
+    assert_non_null(copy);
+    if (z.mem != NULL) {
+        assert_int_equal(z.fd, -1);
+        memcpy(copy, z.mem, z.len);
+    } else {
+        struct stat zst;
+        assert_true(z.fd >= 0);
+        assert_int_equal(fstat(z.fd, &zst), 0);
+        assert_int_equal(zst.st_size, (off_t)z.len);
+        assert_int_equal(pread(z.fd, copy, z.len, 0), (ssize_t)z.len);
+        /* Sealed: nobody can change what other responses are sending. */
+        assert_int_equal(pwrite(z.fd, "x", 1, 0), -1);
+        close(z.fd);
+    }
+    *len = z.len;
+    *hit = z.hit;
+    return copy;
+}
+
+static void test_round_trip(void **state)
+{
+    static const enum ws_encoding encs[] = { WS_ENC_GZIP, WS_ENC_ZSTD };
+    static const size_t lens[] = { 0, 1, 511, 512, TEXT_LEN };
+    char *text = make_text(TEXT_LEN, 3), *back = malloc(TEXT_LEN + 1);
+    (void)state;
+
+    assert_non_null(back);
+    for (size_t e = 0; e < ARRAY_LEN(encs); e++) {
+        for (size_t l = 0; l < ARRAY_LEN(lens); l++) {
+            size_t out_len = 0;
+            char *in = exact_copy(text, lens[l]);
+            char *out = ws_compress(encs[e], encs[e] == WS_ENC_GZIP ? 6 : 3, in, lens[l], &out_len);
+            assert_non_null(out);
+            assert_int_equal(decode(encs[e], out, out_len, back, TEXT_LEN + 1), lens[l]);
+            assert_memory_equal(back, text, lens[l]);
+            if (lens[l] == TEXT_LEN)
+                assert_true(out_len < TEXT_LEN / 4);
+            free(out);
+            free(in);
+        }
+    }
+    /* Not a coding made here. */
+    {
+        size_t n;
+        assert_null(ws_compress(WS_ENC_BR, 5, text, 100, &n));
+        assert_null(ws_compress(WS_ENC_IDENTITY, 5, text, 100, &n));
+    }
+    free(text);
+    free(back);
+}
+
+/* The cache: a hit only for the same identity, coding and level; in memory or in a memfd. */
+static void check_keyed_by_identity(size_t mem_max)
+{
+    struct ws_compress_cache *cc = ws_compress_cache_new(16, 1 << 20, mem_max);
+    char *a = make_text(TEXT_LEN, 1), *b = make_text(TEXT_LEN, 2);
+    char *back = malloc(TEXT_LEN), *r;
+    struct stat st = identity(1, 100, TEXT_LEN, 1000, 5);
+    size_t len = 0;
+    int hit = 0;
+
+    assert_non_null(cc);
+    r = get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
+    assert_non_null(r);
+    assert_int_equal(hit, 0);
+    free(r);
+    r = get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit);
+    assert_int_equal(hit, 1);
+    assert_int_equal(decode(WS_ENC_GZIP, r, len, back, TEXT_LEN), TEXT_LEN);
+    assert_memory_equal(back, a, TEXT_LEN);
+    free(r);
+
+    /* Another coding or level of the same file is another result. */
+    r = get(cc, WS_ENC_ZSTD, 3, &st, a, -1, &len, &hit);
+    assert_int_equal(hit, 0);
+    assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
+    free(r);
+    free(get(cc, WS_ENC_GZIP, 1, &st, a, -1, &len, &hit));
+    assert_int_equal(hit, 0);
+
+    /* The file changed: any field of its identity, and the new contents are compressed. */
+    for (int field = 0; field < 6; field++) {
+        struct stat changed = st;
+        switch (field) {
+        case 0: changed.st_mtim.tv_nsec++; break;
+        case 1: changed.st_mtim.tv_sec++; break;
+        case 2: changed.st_ctim.tv_nsec++; break;
+        case 3: changed.st_ino++; break;
+        case 4: changed.st_dev++; break;
+        case 5: changed.st_size--; break;
+        }
+        free(get(cc, WS_ENC_GZIP, 6, &st, a, -1, &len, &hit)); /* a back in its slot */
+        r = get(cc, WS_ENC_GZIP, 6, &changed, b, -1, &len, &hit);
+        assert_int_equal(hit, 0);
+        assert_int_equal(decode(WS_ENC_GZIP, r, len, back, TEXT_LEN), (size_t)changed.st_size);
+        assert_memory_equal(back, b, (size_t)changed.st_size);
+        free(r);
+    }
+    ws_compress_cache_free(cc);
+    free(a);
+    free(b);
+    free(back);
+}
+
+static void test_cache_keyed_by_identity(void **state)
+{
+    (void)state;
+    check_keyed_by_identity(1 << 20); /* results in memory */
+    check_keyed_by_identity(0);       /* results in memfds */
+}
+
+/* Reading from a descriptor: the whole file, or nothing when it is shorter than its identity. */
+static void test_from_descriptor(void **state)
+{
+    char path[] = "/tmp/ws-test-compress-XXXXXX";
+    int fd = mkstemp(path);
+    char *text = make_text(TEXT_LEN, 5), *back = malloc(TEXT_LEN), *r;
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 1 << 20);
+    struct ws_compressed z;
+    struct stat st;
+    size_t len = 0;
+    int hit = 0;
+    (void)state;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, text, TEXT_LEN), TEXT_LEN);
+    assert_int_equal(fstat(fd, &st), 0);
+    r = get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &len, &hit);
+    assert_non_null(r);
+    assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
+    assert_memory_equal(back, text, TEXT_LEN);
+    free(r);
+
+    /* Truncated under us: the identity claims more than there is. */
+    st.st_ino++;
+    assert_int_equal(ftruncate(fd, TEXT_LEN / 2), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
+    /* Over the size limit: refused. */
+    st.st_size = WS_COMPRESS_MAX_FILE + 1;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
+    close(fd);
+    ws_compress_cache_free(cc);
+    free(text);
+    free(back);
+}
+
+/* The budget: results are evicted to stay under it; one larger than all of it is not kept. */
+static void check_budget(size_t mem_max)
+{
+    char *text = make_text(TEXT_LEN, 9), *back = malloc(TEXT_LEN);
+    size_t one = 0, len = 0;
+    struct ws_compress_cache *cc;
+    struct stat st;
+    char *r;
+    int hit = 0, hits = 0;
+
+    free(ws_compress(WS_ENC_ZSTD, 3, text, TEXT_LEN, &one));
+    cc = ws_compress_cache_new(64, 3 * one, mem_max);
+    assert_non_null(cc);
+    for (ino_t ino = 1; ino <= 20; ino++) {
+        st = identity(1, ino, TEXT_LEN, 1, 0);
+        r = get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+        assert_non_null(r);
+        free(r);
+    }
+    for (ino_t ino = 1; ino <= 20; ino++) {
+        st = identity(1, ino, TEXT_LEN, 1, 0);
+        free(get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit));
+        hits += hit;
+    }
+    assert_true(hits <= 3); /* at most three results fit at a time */
+    ws_compress_cache_free(cc);
+
+    /* A result larger than the budget is returned, and made again next time. */
+    cc = ws_compress_cache_new(4, one / 2, mem_max);
+    st = identity(1, 1, TEXT_LEN, 1, 0);
+    r = get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
+    assert_non_null(r);
+    assert_int_equal(len, one);
+    assert_int_equal(decode(WS_ENC_ZSTD, r, len, back, TEXT_LEN), TEXT_LEN);
+    free(r);
+    free(get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit));
+    assert_int_equal(hit, 0);
+    ws_compress_cache_free(cc);
+    free(text);
+    free(back);
+}
+
+static void test_budget(void **state)
+{
+    (void)state;
+    check_budget(1 << 20);
+    check_budget(0);
+}
+
+/* Every descriptor the cache hands out reads the same sealed bytes, at any offset. */
+static void test_memfd_shared(void **state)
+{
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0);
+    char *text = make_text(TEXT_LEN, 4), buf[64];
+    struct stat st = identity(1, 7, TEXT_LEN, 1, 0);
+    struct ws_compressed z1, z2;
+    (void)state;
+
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z1), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z2), 0);
+    assert_int_equal(z2.hit, 1);
+    assert_true(z1.fd >= 0 && z2.fd >= 0 && z1.fd != z2.fd);
+    assert_null(z1.mem);
+    ws_compress_cache_free(cc); /* the responses' descriptors outlive the cache's */
+    assert_int_equal(pread(z1.fd, buf, 2, 0), 2);
+    assert_int_equal((unsigned char)buf[0], 0x1f);
+    assert_int_equal(pread(z2.fd, buf, 2, 0), 2);
+    assert_int_equal((unsigned char)buf[1], 0x8b);
+    close(z1.fd);
+    close(z2.fd);
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_cache_keyed_by_identity),
+        cmocka_unit_test(test_from_descriptor), cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memfd_shared),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
