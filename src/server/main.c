@@ -169,8 +169,8 @@ int main(int argc, char **argv)
     if (cfg.auth_file != NULL && (cfg.n_tls_pairs == 0 || !cfg.redirect_https))
         fprintf(stderr,
                 "webserver: warning: --auth-file over cleartext HTTP: Basic credentials travel "
-                "unencrypted on port %d (use --tls-cert%s)\n",
-                cfg.port, cfg.n_tls_pairs == 0 ? "" : " with --redirect-https");
+                "unencrypted on the cleartext port (use --tls-cert%s)\n",
+                cfg.n_tls_pairs == 0 ? "" : " with --redirect-https");
 
     signal(SIGPIPE, SIG_IGN);
     ws_server_signal_set(&mask);
