@@ -717,7 +717,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
                   cfg->auth.n_paths > 0 ? "--auth-path" : "--auth-realm");
         return WS_CONFIG_ERROR;
     }
-    ws_auth_finish(&cfg->auth);
+    if (cfg->auth_file != NULL)
+        ws_auth_finish(&cfg->auth);
     return WS_CONFIG_RUN;
 
 bad_value:
