@@ -16,18 +16,18 @@
 
 #include <stddef.h>
 
-#define WS_AUTH_PATHS_MAX 16      /* --auth-path prefixes */
-#define WS_AUTH_TEXT_MAX  2048    /* bytes of the prefixes together */
-#define WS_AUTH_REALM_MAX 128     /* --auth-realm */
-#define WS_AUTH_CRED_MAX  1024    /* longest decoded "user:password" accepted */
+#define WS_AUTH_PATHS_MAX     16   /* --auth-path prefixes */
+#define WS_AUTH_TEXT_MAX      2048 /* bytes of the prefixes together */
+#define WS_AUTH_REALM_MAX     128  /* --auth-realm */
+#define WS_AUTH_CRED_MAX      1024 /* longest decoded "user:password" accepted */
 #define WS_AUTH_DEFAULT_REALM "webserver"
 
 struct ws_auth_policy {
     const char *paths[WS_AUTH_PATHS_MAX]; /* --auth-path prefixes; none: the whole site */
     unsigned n_paths;
-    char realm[WS_AUTH_REALM_MAX + 1];              /* "" until set: WS_AUTH_DEFAULT_REALM */
-    char challenge[WS_AUTH_REALM_MAX + 40];         /* the WWW-Authenticate value */
-    char text[WS_AUTH_TEXT_MAX];                    /* the prefixes point here */
+    char realm[WS_AUTH_REALM_MAX + 1];      /* "" until set: WS_AUTH_DEFAULT_REALM */
+    char challenge[WS_AUTH_REALM_MAX + 40]; /* the WWW-Authenticate value */
+    char text[WS_AUTH_TEXT_MAX];            /* the prefixes point here */
     size_t text_used;
 };
 
@@ -84,10 +84,10 @@ int ws_auth_parse_basic(const struct ws_request *req, char *buf, struct ws_view 
 
 /* The password hash schemes of an htpasswd line. */
 enum ws_auth_scheme {
-    WS_AUTH_BCRYPT,    /* $2y$, $2b$, $2a$ */
-    WS_AUTH_SHA256,    /* $5$ */
-    WS_AUTH_SHA512,    /* $6$ */
-    WS_AUTH_YESCRYPT,  /* $y$ */
+    WS_AUTH_BCRYPT,   /* $2y$, $2b$, $2a$ */
+    WS_AUTH_SHA256,   /* $5$ */
+    WS_AUTH_SHA512,   /* $6$ */
+    WS_AUTH_YESCRYPT, /* $y$ */
 };
 
 /*

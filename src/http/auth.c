@@ -209,8 +209,8 @@ static int hash_scheme(const char *h, size_t len, const char **why)
 {
     if (starts(h, len, "$2y$") || starts(h, len, "$2b$") || starts(h, len, "$2a$")) {
         /* "$2y$" cost "$" then 53 characters of salt and hash. */
-        if (len == 60 && h[4] >= '0' && h[4] <= '3' && h[5] >= '0' && h[5] <= '9' &&
-            h[6] == '$' && crypt_alphabet(h + 7, 53))
+        if (len == 60 && h[4] >= '0' && h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$' &&
+            crypt_alphabet(h + 7, 53))
             return WS_AUTH_BCRYPT;
         *why = "a malformed bcrypt hash";
         return -1;

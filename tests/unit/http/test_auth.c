@@ -69,8 +69,9 @@ static void test_parse_basic(void **state)
         { "no space", "Authorization: BasicdXNlcjpwYXNz\r\n", -1, NULL, NULL },
         { "bad base64", "Authorization: Basic dXNlcjpwYXN\r\n", -1, NULL, NULL },
         { "control byte", "Authorization: Basic dTpiAWM=\r\n", -1, NULL, NULL },
-        { "repeated field", "Authorization: Basic dXNlcjpwYXNz\r\nAuthorization: Basic dXNlcjpwYXNz\r\n",
-          -1, NULL, NULL },
+        { "repeated field",
+          "Authorization: Basic dXNlcjpwYXNz\r\nAuthorization: Basic dXNlcjpwYXNz\r\n", -1, NULL,
+          NULL },
     };
     static const struct ws_parse_limits limits = { 8192, 16384, 100 };
 
@@ -103,15 +104,19 @@ struct line_case {
 
 static void test_parse_line(void **state)
 {
-    static const char sha512[] = "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
+    static const char sha512[] =
+        "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
     static const struct line_case cases[] = {
         { "blank", "", 0, NULL, NULL },
         { "spaces", "   \t", 0, NULL, NULL },
         { "comment", "# alice:$6$x$y", 0, NULL, NULL },
         { "indented comment", "  # x", 0, NULL, NULL },
-        { "bcrypt $2y$", "a:$2y$05$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", 1, "a", NULL },
-        { "bcrypt $2b$", "a:$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", 1, "a", NULL },
-        { "sha-256", "bob:$5$rounds=5000$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", 1, "bob", NULL },
+        { "bcrypt $2y$", "a:$2y$05$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", 1, "a",
+          NULL },
+        { "bcrypt $2b$", "a:$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", 1, "a",
+          NULL },
+        { "sha-256", "bob:$5$rounds=5000$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", 1,
+          "bob", NULL },
         { "yescrypt", "y:$y$j9T$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", 1, "y", NULL },
         { "CR at the end", "a:$6$s$abc\r", 1, "a", NULL },
         { "plain text", "a:hunter2", -1, NULL, "plain-text" },
@@ -213,7 +218,8 @@ static void test_realm_and_plan(void **state)
     const char *why = NULL;
     struct ws_request req;
     struct ws_resource res = { 0 };
-    struct ws_plan_env env = { .cache_mode = WS_CACHE_AUTO, .max_body = 1 << 20,
+    struct ws_plan_env env = { .cache_mode = WS_CACHE_AUTO,
+                               .max_body = 1 << 20,
                                .date = "Mon, 01 Jan 2024 00:00:00 GMT",
                                .boundary_state = &boundary };
     char head[2048];
@@ -229,7 +235,8 @@ static void test_realm_and_plan(void **state)
     ws_auth_finish(p);
     assert_string_equal(p->challenge, "Basic realm=\"Staff \xc3\xa9\", charset=\"UTF-8\"");
 
-    assert_int_equal(ws_http_parse_request(raw, LIT_LEN(text), 0, &limits, &req), (int)LIT_LEN(text));
+    assert_int_equal(ws_http_parse_request(raw, LIT_LEN(text), 0, &limits, &req),
+                     (int)LIT_LEN(text));
     env.auth_challenge = p->challenge;
     ws_plan_make(plan, &req, 401, &res, &env, 0);
     assert_int_equal(plan->status, 401);
@@ -237,12 +244,14 @@ static void test_realm_and_plan(void **state)
     assert_int_equal(plan->body, WS_BODY_MEM);
     assert_non_null(ws_head_format(&plan->head, head, sizeof(head)) ? head : NULL);
     assert_non_null(strstr(head, "HTTP/1.1 401 Unauthorized\r\n"));
-    assert_non_null(strstr(head, "\r\nWWW-Authenticate: Basic realm=\"Staff \xc3\xa9\", charset=\"UTF-8\"\r\n"));
+    assert_non_null(strstr(
+        head, "\r\nWWW-Authenticate: Basic realm=\"Staff \xc3\xa9\", charset=\"UTF-8\"\r\n"));
     for (size_t i = 0; i < plan->head.n_extra; i++)
         found += strcmp(plan->head.extra[i].lower, "www-authenticate") == 0;
     assert_int_equal(found, 1); /* HTTP/2 sends head.extra too */
     ws_plan_make(plan, &req, 404, &res, &env, 0);
-    assert_null(strstr(ws_head_format(&plan->head, head, sizeof(head)) ? head : "", "WWW-Authenticate"));
+    assert_null(
+        strstr(ws_head_format(&plan->head, head, sizeof(head)) ? head : "", "WWW-Authenticate"));
     free(raw);
     free(plan);
     free(p);
@@ -251,10 +260,8 @@ static void test_realm_and_plan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_parse_basic),
-        cmocka_unit_test(test_parse_line),
-        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_base64),         cmocka_unit_test(test_parse_basic),
+        cmocka_unit_test(test_parse_line),     cmocka_unit_test(test_paths),
         cmocka_unit_test(test_realm_and_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
