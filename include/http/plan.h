@@ -70,6 +70,7 @@ struct ws_plan_env {
     unsigned hsts_secs;       /* with secure: Strict-Transport-Security max-age; 0: none */
     int https_redirect_port;  /* nonzero: every request gets a 308 to https:// on this port */
     const struct ws_site *site; /* fields, CORS and --health (site.h), or NULL */
+    const char *auth_challenge; /* --auth-file: WWW-Authenticate of a 401 (auth.h), or NULL */
 };
 
 enum ws_body_kind {
@@ -171,7 +172,9 @@ int ws_plan_may_range(const struct ws_request *req);
  * answer depends on it, and the operator's fields: every --header, and each
  * --header-for whose pattern matches the decoded path ("/" + the path under
  * the root, "/" at the end of a directory form). An operator's Cache-Control
- * replaces the server's own. Statuses after which the
+ * replaces the server's own. A 401 (status 401: the runtime found the
+ * credentials missing or wrong, http/auth.h) gets WWW-Authenticate:
+ * env->auth_challenge, and keeps the connection for the client's retry. Statuses after which the
  * request stream cannot be trusted (400, 408, 413, 414, 417, 431, and 5xx but 501) close the
  * connection; a body that is not answered with 413 or 417 is discarded first.
  */

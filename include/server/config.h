@@ -8,6 +8,7 @@
 #ifndef WS_CONFIG_H
 #define WS_CONFIG_H
 
+#include "http/auth.h"
 #include "http/forwarded.h"
 #include "http/site.h"
 #include "server/tls.h"
@@ -58,6 +59,8 @@ struct ws_config {
     int compress;       /* --compress: gzip and zstd on the fly (compress.h); default on */
     int gzip_level;     /* --compress-level gzip=N, 1-9 */
     int zstd_level;     /* --compress-level zstd=N, 1-19 */
+    const char *auth_file;       /* --auth-file: htpasswd file (server/auth.h), or NULL */
+    struct ws_auth_policy auth;  /* --auth-path, --auth-realm; copy with ws_auth_policy_fix */
 };
 
 enum ws_config_result {

@@ -26,6 +26,7 @@
 #ifndef WS_CONN_H
 #define WS_CONN_H
 
+#include "http/auth.h"
 #include "http/plan.h"
 #include "http/validators.h"
 #include "http/request_parser.h"
@@ -61,6 +62,9 @@ enum ws_conn_phase {
 };
 
 /* A piece of a response: out[mem_off, +mem_len), then file bytes [file_off, +file_len). */
+struct ws_auth;
+struct ws_auth_worker;
+
 struct ws_segment {
     uint32_t mem_off, mem_len;
     int64_t file_off, file_len;
@@ -118,6 +122,8 @@ struct ws_conn_env {
     int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
     int gzip_level;          /* --compress-level (compress.h) */
     int zstd_level;
+    struct ws_auth *auth;                     /* --auth-file's table (server/auth.h), or NULL */
+    const struct ws_auth_policy *auth_policy; /* ... its paths and challenge (http/auth.h) */
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -134,6 +140,7 @@ struct ws_worker_buf {
     uint64_t boundary_seed;                    /* for multipart boundaries */
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
     struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
+    struct ws_auth_worker *auth;               /* crypt state and recent checks, or NULL */
     atomic_ullong served;                      /* responses completed; read by the stats report */
     struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
 };

@@ -17,6 +17,7 @@ const char *ws_status_reason(int status)
     case 304: return "Not Modified";
     case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -41,6 +42,7 @@ static const char *status_message(int status)
     case 301:
     case 308: return "The document has moved";
     case 400: return "The server could not understand this request.";
+    case 401: return "This resource needs a valid user name and password.";
     case 403: return "You do not have permission to access this resource.";
     case 404: return "The requested URL was not found on this server.";
     case 405: return "This method is not allowed for the requested resource.";

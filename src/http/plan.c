@@ -50,7 +50,7 @@ int ws_plan_may_range(const struct ws_request *req)
 /* Statuses after which the request stream can still be trusted: keep the connection. */
 static int keeps_connection(int status)
 {
-    return status < 400 || status == 403 || status == 404 || status == 405 || status == 412 ||
+    return status < 400 || status == 401 || status == 403 || status == 404 || status == 405 || status == 412 ||
            status == 416 || status == 501;
 }
 
@@ -411,6 +411,8 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
     if (p->status >= 300 && p->status != 304)
         plan_page(p, location);
     p->head.extra = p->extra;
+    if (p->status == 401 && env->auth_challenge != NULL)
+        add_extra(p, "WWW-Authenticate", "www-authenticate", env->auth_challenge);
     if (env->site != NULL) {
         plan_cors(p, req, env->site, status);
         plan_site_fields(p, req, env->site);

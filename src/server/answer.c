@@ -7,6 +7,7 @@
 #include "http/mime.h"
 #include "http/negotiate.h"
 #include "http/plan.h"
+#include "server/auth.h"
 #include "server/compress.h"
 #include "server/static_file.h"
 
@@ -92,6 +93,29 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     compress_on_the_fly(env, wb, req, sr, res);
 }
 
+/*
+ * Basic authentication, before the path is resolved (so a request without
+ * credentials learns nothing of what exists): 0 when the path needs none or
+ * the credentials are right, 401 when they are missing, malformed (RFC 9110
+ * §11.6.2 leaves no place for a 400 here) or wrong.
+ */
+static int authorize(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                     const struct ws_request *req)
+{
+    char cred[WS_AUTH_CRED_MAX + 1];
+    struct ws_view user, pass;
+    int ok;
+
+    if (!ws_auth_protects(env->auth_policy, req->path.ptr, req->path.len, wb->path,
+                          sizeof(wb->path)))
+        return 0;
+    if (ws_auth_parse_basic(req, cred, &user, &pass) != 1)
+        return 401;
+    ok = ws_auth_verify(env->auth, wb->auth, user, pass);
+    explicit_bzero(cred, sizeof(cred));
+    return ok ? 0 : 401;
+}
+
 void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
                int status, int secure, int last, int synced, struct ws_answer *a)
 {
@@ -102,11 +126,14 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const st
                                 env->max_body,      wb->date,
                                 &wb->boundary_seed, secure,
                                 env->hsts_secs,     secure ? 0 : env->https_redirect_port,
-                                env->site };
+                                env->site,
+                                env->auth != NULL ? env->auth_policy->challenge : NULL };
 
     ws_answer_refresh_date(wb);
     if (req != NULL && status == 0) {
         status = ws_plan_route(req, &penv);
+        if (status == 0 && env->auth != NULL && wb->auth != NULL)
+            status = authorize(env, wb, req);
         if (status == 0)
             resolve(env, wb, req, synced, &sr, &res);
     }

@@ -83,13 +83,19 @@ static const char help_text[] =
     "      --compress-level=[gzip=|zstd=]N\n"
     "                               level of on-the-fly compression: gzip 1-9 (default 6),\n"
     "                               zstd 1-19 (default 3); N alone (1-9) sets both\n"
+    "      --auth-file=FILE         ask for Basic authentication (401) with the users of\n"
+    "                               this htpasswd file (bcrypt, SHA-crypt or yescrypt\n"
+    "                               hashes; mode 600 or 640); SIGHUP reads it again\n"
+    "      --auth-path=PREFIX       only paths under PREFIX (e.g. /private/) need it\n"
+    "                               (repeatable; default: the whole site)\n"
+    "      --auth-realm=NAME        the realm browsers show (default webserver)\n"
     "  -u, --user=NAME              after binding, drop root privileges to this user\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n"
     "\n"
     "Diagnostics go to standard error, the access log to standard output.\n"
     "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reopens the log files and\n"
-    "loads the certificates again,\n"
+    "loads the certificates and the --auth-file again,\n"
     "SIGUSR1 writes a statistics line to the error log.\n"
     "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 if the server\n"
     "could not start, 2 for a usage error.\n";
@@ -190,6 +196,9 @@ enum {
     OPT_HEALTH,
     OPT_COMPRESS,
     OPT_COMPRESS_LEVEL,
+    OPT_AUTH_FILE,
+    OPT_AUTH_PATH,
+    OPT_AUTH_REALM,
 };
 
 static const struct option long_opts[] = {
@@ -232,6 +241,9 @@ static const struct option long_opts[] = {
     { "health", required_argument, NULL, OPT_HEALTH },
     { "compress", required_argument, NULL, OPT_COMPRESS },
     { "compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL },
+    { "auth-file", required_argument, NULL, OPT_AUTH_FILE },
+    { "auth-path", required_argument, NULL, OPT_AUTH_PATH },
+    { "auth-realm", required_argument, NULL, OPT_AUTH_REALM },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -545,6 +557,34 @@ static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
     }
 }
 
+/*
+ * --auth-file, --auth-path and --auth-realm (http/auth.h): 0, -1 with err
+ * set, or 1 when c is none of them. The file itself is read by main.
+ */
+static int set_auth_option(struct ws_config *cfg, int c, char *arg, char *err, size_t err_size)
+{
+    const char *why = NULL;
+    char shown[128], name[32];
+    int rc = 0;
+
+    switch (c) {
+    case OPT_AUTH_FILE:
+        if (arg[0] == '\0') {
+            why = "it must name a file";
+            rc = -1;
+        }
+        cfg->auth_file = arg;
+        break;
+    case OPT_AUTH_PATH: rc = ws_auth_add_path(&cfg->auth, arg, &why); break;
+    case OPT_AUTH_REALM: rc = ws_auth_set_realm(&cfg->auth, arg, &why); break;
+    default: return 1;
+    }
+    if (rc < 0)
+        set_error(err, err_size, "invalid %s '%s': %s", option_name(c, name, sizeof(name)),
+                  printable(arg, shown, sizeof(shown)), why);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
 struct tls_args {
     unsigned n[2];
@@ -637,6 +677,12 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             if (set_site_option(cfg, c, optarg, argc, argv, err, err_size) < 0)
                 return WS_CONFIG_ERROR;
             break;
+        case OPT_AUTH_FILE:
+        case OPT_AUTH_PATH:
+        case OPT_AUTH_REALM:
+            if (set_auth_option(cfg, c, optarg, err, err_size) < 0)
+                return WS_CONFIG_ERROR;
+            break;
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;
         case ':':
@@ -666,6 +712,13 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
     }
     if (check_tls(cfg, &tls, err, err_size) < 0)
         return WS_CONFIG_ERROR;
+    if (cfg->auth_file == NULL && (cfg->auth.n_paths > 0 || cfg->auth.realm[0] != '\0')) {
+        set_error(err, err_size, "%s needs --auth-file FILE",
+                  cfg->auth.n_paths > 0 ? "--auth-path" : "--auth-realm");
+        return WS_CONFIG_ERROR;
+    }
+    if (cfg->auth_file != NULL)
+        ws_auth_finish(&cfg->auth);
     return WS_CONFIG_RUN;
 
 bad_value:

@@ -5,6 +5,7 @@
  * inherits the mask and SIGINT/SIGTERM reach the server only through its
  * signalfd, on the event thread.
  */
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "http/mime.h"
@@ -106,7 +107,8 @@ static int drop_privileges(const struct passwd *pw, char *err, size_t err_size)
 int main(int argc, char **argv)
 {
     struct ws_config cfg;
-    struct ws_server_resources res = { .root_fd = -1, .error_pages_fd = -1, .mime = NULL };
+    struct ws_server_resources res = { .root_fd = -1, .error_pages_fd = -1, .mime = NULL,
+                                       .auth = NULL };
     struct ws_server *server;
     struct ws_log *log;
     char err[512], user_name[256];
@@ -155,6 +157,20 @@ int main(int argc, char **argv)
             close(res.error_pages_fd);
         return 2;
     }
+    /* Read here, before privileges are dropped; a bad file is a bad option. */
+    if (cfg.auth_file != NULL && (res.auth = ws_auth_load(cfg.auth_file, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "webserver: %s\n", err);
+        close(res.root_fd);
+        if (res.error_pages_fd >= 0)
+            close(res.error_pages_fd);
+        ws_mime_map_free(res.mime);
+        return 2;
+    }
+    if (cfg.auth_file != NULL && (cfg.n_tls_pairs == 0 || !cfg.redirect_https))
+        fprintf(stderr,
+                "webserver: warning: --auth-file over cleartext HTTP: Basic credentials travel "
+                "unencrypted on the cleartext port (use --tls-cert%s)\n",
+                cfg.n_tls_pairs == 0 ? "" : " with --redirect-https");
 
     signal(SIGPIPE, SIG_IGN);
     ws_server_signal_set(&mask);
@@ -169,6 +185,7 @@ int main(int argc, char **argv)
         if (res.error_pages_fd >= 0)
             close(res.error_pages_fd);
         ws_mime_map_free(res.mime);
+        ws_auth_free(res.auth);
         return 1;
     }
     server = ws_server_create(&cfg, &res, log, err, sizeof(err));

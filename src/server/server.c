@@ -25,6 +25,7 @@
  */
 #include "server/server.h"
 
+#include "server/auth.h"
 #include "server/conn.h"
 #include "server/fdqueue.h"
 #include "server/compress.h"
@@ -86,6 +87,7 @@ struct ws_server {
     int root_fd;
     int error_pages_fd;
     struct ws_mime_map *mime;
+    struct ws_auth *auth;   /* --auth-file's table, or NULL */
     struct ws_watch *watch; /* or NULL: cached files are stat-checked on every use */
     int listeners[MAX_LISTENERS];
     uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
@@ -605,6 +607,20 @@ static void reload_certificates(struct ws_server *s)
         ws_log_error(s->log, "SIGHUP: certificates reloaded");
 }
 
+/* SIGHUP: the --auth-file as it is now, if it is acceptable; else the old table stays. */
+static void reload_auth(struct ws_server *s)
+{
+    char err[512];
+
+    if (s->auth == NULL)
+        return;
+    if (ws_auth_reload(s->auth, err, sizeof(err)) < 0)
+        ws_log_error(s->log, "SIGHUP: --auth-file not reloaded, the old users stay in use: %s",
+                     err);
+    else
+        ws_log_error(s->log, "SIGHUP: --auth-file reloaded (%u users)", ws_auth_users(s->auth));
+}
+
 static void handle_signals(struct ws_server *s, int64_t now)
 {
     struct signalfd_siginfo si;
@@ -629,6 +645,7 @@ static void handle_signals(struct ws_server *s, int64_t now)
             else
                 ws_log_error(s->log, "SIGHUP: log files reopened");
             reload_certificates(s);
+            reload_auth(s);
             break;
         }
         case SIGUSR1: log_stats(s); break;
@@ -1032,6 +1049,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         if (res->error_pages_fd >= 0)
             close(res->error_pages_fd);
         ws_mime_map_free(res->mime);
+        ws_auth_free(res->auth);
         return NULL;
     }
     s->cfg = *cfg;
@@ -1040,6 +1058,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->root_fd = res->root_fd;
     s->error_pages_fd = res->error_pages_fd;
     s->mime = res->mime;
+    s->auth = res->auth;
+    ws_auth_policy_fix(&s->cfg.auth, &cfg->auth);
     s->epoll_fd = s->signal_fd = s->wake_fd = -1;
     pthread_mutex_init(&s->park_lock, NULL);
 
@@ -1064,7 +1084,10 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         if (cfg->compress)
             s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET,
                                                        WS_SMALL_FILE_MAX);
-        if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL)) {
+        if (s->auth != NULL)
+            s->bufs[i].auth = ws_auth_worker_new();
+        if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL) ||
+            (s->auth != NULL && s->bufs[i].auth == NULL)) {
             snprintf(err, err_size, "out of memory");
             goto fail;
         }
@@ -1094,6 +1117,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.statics.mime = s->mime;
     s->env.statics.fallback = s->cfg.site.fallback[0] != '\0' ? s->cfg.site.fallback : NULL;
     s->env.site = &s->cfg.site;
+    s->env.auth = s->auth;
+    s->env.auth_policy = &s->cfg.auth;
     if (!cfg->stat_every_request) {
         const char *why;
         s->watch = ws_watch_new(MAX_WATCHES);
@@ -1169,6 +1194,7 @@ void ws_server_destroy(struct ws_server *s)
     if (s->error_pages_fd >= 0)
         close(s->error_pages_fd);
     ws_mime_map_free(s->mime);
+    ws_auth_free(s->auth);
     if (s->tls != NULL)
         ws_tls_free(s->tls);
     ws_watch_free(s->watch);
@@ -1176,6 +1202,7 @@ void ws_server_destroy(struct ws_server *s)
     for (unsigned i = 0; s->bufs != NULL && i < s->cfg.threads; i++) {
         ws_file_cache_free(s->bufs[i].cache);
         ws_compress_cache_free(s->bufs[i].zcache);
+        ws_auth_worker_free(s->bufs[i].auth);
     }
     free(s->bufs);
     free(s->heap);
