@@ -280,8 +280,8 @@ uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *e
 
 /*
  * Counts a completed response in wb by protocol and status class (below
- * 200: 1xx, 500 and above: 5xx), with its body bytes, for the stats and the metrics. The worker's own
- * wb only; any thread may read the counters.
+ * 200: 1xx, 500 and above: 5xx), with its body bytes, for the stats and the metrics. The worker's
+ * own wb only; any thread may read the counters.
  */
 void ws_conn_count_response(struct ws_worker_buf *wb, enum ws_metrics_proto proto, int status,
                             uint64_t body_bytes);

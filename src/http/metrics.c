@@ -137,8 +137,7 @@ static void caches(struct text *t, const struct ws_metrics *m)
         return;
     single(t, "compress_cache_hits", 1, "On-the-fly compressions found in the cache.",
            m->compress_hits);
-    single(t, "compress_cache_misses", 1, "On-the-fly compressions made anew.",
-           m->compress_misses);
+    single(t, "compress_cache_misses", 1, "On-the-fly compressions made anew.", m->compress_misses);
 }
 
 static void protocols(struct text *t, const struct ws_metrics *m)

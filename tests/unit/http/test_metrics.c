@@ -77,7 +77,8 @@ static void test_prometheus_text(void **state)
     assert_non_null(strstr(text, "# TYPE webserver_connections_open gauge\n"
                                  "webserver_connections_open 3\n"));
     assert_non_null(strstr(text, "\nwebserver_connections_refused_total 18446744073709551615\n"));
-    assert_non_null(strstr(text, "\nwebserver_connections_closed_early_total{reason=\"idle\"} 5\n"));
+    assert_non_null(
+        strstr(text, "\nwebserver_connections_closed_early_total{reason=\"idle\"} 5\n"));
     assert_non_null(strstr(text, "{reason=\"we\\\"ird\\\\name\\n\"} 1\n"));
     /* Not configured: left out. */
     assert_null(strstr(text, "tls_"));
@@ -240,9 +241,12 @@ static void test_route_and_plan(void **state)
     struct req_buf b = { 0 };
     const char *why = NULL;
     uint64_t seed = 1;
-    struct ws_plan_env env = { .date = "Mon, 01 Jan 2024 00:00:00 GMT", .boundary_state = &seed,
-                               .max_body = 1024, .site = &site };
-    struct ws_resource res = { .mem = "x 1\n", .mem_len = 4,
+    struct ws_plan_env env = { .date = "Mon, 01 Jan 2024 00:00:00 GMT",
+                               .boundary_state = &seed,
+                               .max_body = 1024,
+                               .site = &site };
+    struct ws_resource res = { .mem = "x 1\n",
+                               .mem_len = 4,
                                .content_type = WS_METRICS_PROMETHEUS_TYPE };
     const struct ws_request *req;
 
@@ -252,9 +256,11 @@ static void test_route_and_plan(void **state)
     assert_int_equal(ws_plan_route(req, &env), 0); /* no --metrics: a path like others */
     assert_int_equal(ws_site_set_metrics(&site, "/metrics", &why), 0);
     assert_int_equal(ws_plan_route(req, &env), WS_PLAN_METRICS);
-    assert_int_equal(ws_plan_route(parse(&b, "HEAD /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"), &env),
-                     WS_PLAN_METRICS);
-    assert_int_equal(ws_plan_route(parse(&b, "GET /metrics/ HTTP/1.1\r\nHost: a\r\n\r\n"), &env), 0);
+    assert_int_equal(
+        ws_plan_route(parse(&b, "HEAD /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"), &env),
+        WS_PLAN_METRICS);
+    assert_int_equal(ws_plan_route(parse(&b, "GET /metrics/ HTTP/1.1\r\nHost: a\r\n\r\n"), &env),
+                     0);
     assert_int_equal(ws_plan_route(parse(&b, "POST /metrics HTTP/1.1\r\nHost: a\r\n\r\n"), &env),
                      405);
     env.https_redirect_port = 443; /* a scraper over cleartext is not redirected */
@@ -281,9 +287,9 @@ static void test_route_and_plan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prometheus_text),  cmocka_unit_test(test_openmetrics_text),
+        cmocka_unit_test(test_prometheus_text),   cmocka_unit_test(test_openmetrics_text),
         cmocka_unit_test(test_cut_like_snprintf), cmocka_unit_test(test_wants_openmetrics),
-        cmocka_unit_test(test_allowed),          cmocka_unit_test(test_flag_values),
+        cmocka_unit_test(test_allowed),           cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_route_and_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
