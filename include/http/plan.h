@@ -38,6 +38,11 @@
 #define WS_PLAN_PATH_MAX 8200
 /* ws_plan_route's answer for the --health path: "200 ok" without the disk. */
 #define WS_PLAN_HEALTH 1
+/*
+ * ws_plan_route's answer for the --metrics path: the runtime checks the
+ * client and makes the text (the resource's mem, mem_len, content_type).
+ */
+#define WS_PLAN_METRICS 2
 
 /* What a request's path resolved to, as the runtime found it. */
 struct ws_resource {
@@ -55,7 +60,7 @@ struct ws_resource {
     const char *name;             /* with 200 and a file: its path under the root ... */
     size_t name_len;              /* ... for the Cache-Control policy */
     const char *location;         /* with 301: the Location value */
-    const char *mem;              /* with a listing: its bytes */
+    const char *mem;              /* with a listing or the metrics: its bytes */
     size_t mem_len;
 };
 
@@ -128,7 +133,7 @@ struct ws_plan {
  * 417 for an Expect we cannot meet, 501 for a method we do not implement,
  * WS_PLAN_HEALTH for a GET or HEAD of exactly the site's --health path (its
  * query aside; before the 308, so a load balancer's check works over
- * cleartext), 308
+ * cleartext), WS_PLAN_METRICS likewise for the --metrics path, 308
  * for any other request with env->https_redirect_port (400 for "*"), 200
  * for OPTIONS (any target: what we allow does not vary), 405 for any other
  * method, 400 for "*" with GET or HEAD, 413 for a Content-Length above
@@ -164,7 +169,9 @@ int ws_plan_may_range(const struct ws_request *req);
  * port replaced) and target; without a host it is a 400. Every response over
  * TLS carries Strict-Transport-Security when env->hsts_secs says so.
  *
- * With env->site: WS_PLAN_HEALTH is "200 ok" (text/plain, no-store); an
+ * With env->site: WS_PLAN_HEALTH is "200 ok" (text/plain, no-store);
+ * WS_PLAN_METRICS is 200 with res->mem (res->content_type, no-store, Vary:
+ * Accept); an
  * OPTIONS with Origin and Access-Control-Request-Method from an allowed
  * origin is a CORS preflight, answered 204 with the Access-Control-Allow-*
  * fields and Max-Age 7200 (Chromium's cap); every other response gets

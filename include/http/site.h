@@ -1,7 +1,8 @@
 /*
  * http/site.h - what an operator adds to every answer: header fields
  * (--header, --header-for, --security-headers), CORS (--cors), the health
- * path (--health) and the single-page-application fallback (--fallback).
+ * path (--health), the metrics path and who may read it (--metrics,
+ * --metrics-allow) and the single-page-application fallback (--fallback).
  * Pure and thread-safe: a struct ws_site is filled from the command line at
  * start-up (the ws_site_add_* functions, which validate), then only read by
  * the response plan (plan.c) and the resolver (static_file.c).
@@ -13,6 +14,7 @@
 #ifndef WS_HTTP_SITE_H
 #define WS_HTTP_SITE_H
 
+#include "http/forwarded.h"
 #include "http/request_parser.h"
 
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #define WS_SITE_TEXT_MAX    2048 /* bytes of names, values, globs and origins together */
 #define WS_SITE_PATH_MAX    1024 /* --health and --fallback */
 #define WS_SITE_FIELD_BYTES 1024 /* most bytes the configured fields may add to one head */
+#define WS_SITE_ALLOW_MAX   16   /* --metrics-allow blocks */
 
 struct ws_site_field {
     const char *glob;  /* fnmatch pattern on the decoded path; NULL: every response */
@@ -41,6 +44,9 @@ struct ws_site {
     int cors_any;                  /* --cors '*': every origin, "Access-Control-Allow-Origin: *" */
     char health[WS_SITE_PATH_MAX]; /* --health: the request path answered "ok"; "" none */
     char fallback[WS_SITE_PATH_MAX]; /* --fallback: its path under the root; "" none */
+    char metrics[WS_SITE_PATH_MAX];  /* --metrics: the request path of the metrics; "" none */
+    struct ws_cidr metrics_allow[WS_SITE_ALLOW_MAX]; /* --metrics-allow; none: loopback */
+    unsigned n_metrics_allow;
     char text[WS_SITE_TEXT_MAX];     /* the strings above point here */
     size_t text_used;
 };
@@ -89,6 +95,26 @@ int ws_site_add_origin(struct ws_site *s, const char *origin, const char **why);
  */
 int ws_site_set_health(struct ws_site *s, const char *path, const char **why);
 int ws_site_set_fallback(struct ws_site *s, const char *path, const char **why);
+
+/*
+ * Sets --metrics, a path as --health's (and not the same one). Returns 0, or
+ * -1 with *why set.
+ */
+int ws_site_set_metrics(struct ws_site *s, const char *path, const char **why);
+
+/*
+ * Adds a block of client addresses allowed to read the metrics ("10.0.0.0/8",
+ * "::1"; ws_cidr_parse). Returns 0, or -1 with *why set.
+ */
+int ws_site_add_metrics_allow(struct ws_site *s, const char *block, const char **why);
+
+/*
+ * Whether the client at address `client` (text, as ws_forwarded_client
+ * writes it) may read the metrics: it lies in a --metrics-allow block, or,
+ * with none given, in 127.0.0.0/8 or is ::1. A client that is not an IP
+ * address (a Unix-domain socket's) is refused.
+ */
+int ws_site_metrics_allowed(const struct ws_site *s, const char *client);
 
 /*
  * The CORS answer to a request's Origin: 1 with *allow set to the value of

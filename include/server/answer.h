@@ -4,7 +4,8 @@
  * DESIGN
  * The response plan (http/plan.h) is pure; this is the part of an answer that
  * touches the disk. ws_answer routes a request, resolves its path against the
- * document root (ws_static_open, through the worker's file cache), asks
+ * document root (ws_static_open, through the worker's file cache) or makes
+ * the --metrics text (through env->metrics), asks
  * ws_plan_make for the plan, and swaps in the operator's error page. The
  * framing layer then writes wb->plan as HTTP/1.1 (conn.c) or as HTTP/2 frames
  * (h2.c): what it does with the body's source is its own business, nothing
@@ -33,10 +34,12 @@ struct ws_answer {
  * Plans the answer to req in wb->plan (req NULL: bytes that could not be
  * parsed, answered with status). secure: the request came over TLS. last:
  * the connection takes no request after this one. synced: the request may
- * trust the watch's epoch (watch.h). Refreshes the worker's Date first.
+ * trust the watch's epoch (watch.h). peer: the connection's peer address,
+ * for who may read the metrics. Refreshes the worker's Date first.
  */
 void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
-               int status, int secure, int last, int synced, struct ws_answer *a);
+               int status, int secure, int last, int synced, const struct sockaddr *peer,
+               struct ws_answer *a);
 
 /* Refreshes the worker's cached Date header once a second. */
 void ws_answer_refresh_date(struct ws_worker_buf *wb);

@@ -22,6 +22,7 @@
 #include "http/negotiate.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* Files below this size are not worth compressing (the saving is smaller than a packet). */
@@ -46,6 +47,12 @@ struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, s
 
 /* Frees the cache and every result in it (closes their memfds). NULL is allowed. */
 void ws_compress_cache_free(struct ws_compress_cache *cc);
+
+/*
+ * ws_compress_get calls so far answered from the cache (*hits) and that
+ * compressed (*misses, failures included). Any thread (atomic counters).
+ */
+void ws_compress_cache_counts(struct ws_compress_cache *cc, uint64_t *hits, uint64_t *misses);
 
 /* A compressed body: in memory, or in a descriptor of the caller's own. */
 struct ws_compressed {

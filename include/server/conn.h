@@ -27,6 +27,7 @@
 #define WS_CONN_H
 
 #include "http/auth.h"
+#include "http/metrics.h"
 #include "http/plan.h"
 #include "http/validators.h"
 #include "http/request_parser.h"
@@ -124,6 +125,13 @@ struct ws_conn_env {
     int zstd_level;
     struct ws_auth *auth;                     /* --auth-file's table (server/auth.h), or NULL */
     const struct ws_auth_policy *auth_policy; /* ... its paths and challenge (http/auth.h) */
+    /*
+     * With --metrics: fills a snapshot of the server's counters (server.c).
+     * Called by a worker while it answers; takes the park lock and the
+     * ring's mutex for a moment, so the caller may hold neither.
+     */
+    void (*metrics)(void *ctx, struct ws_metrics *out);
+    void *metrics_ctx;
 };
 
 /* Per-worker scratch memory, reused for every connection that worker runs. */
@@ -141,7 +149,10 @@ struct ws_worker_buf {
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
     struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
     struct ws_auth_worker *auth;               /* crypt state and recent checks, or NULL */
-    atomic_ullong served;                      /* responses completed; read by the stats report */
+    /* Responses completed, by protocol and status class, and their body bytes: read by the
+     * stats report and the metrics (ws_conn_count_response) */
+    atomic_ullong responses[WS_METRICS_PROTOS][WS_METRICS_CLASSES];
+    atomic_ullong body_bytes[WS_METRICS_PROTOS];
     struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
 };
 
@@ -273,6 +284,14 @@ int ws_conn_in_flight(const struct ws_conn *c);
 uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *env,
                             struct ws_worker_buf *wb, struct ws_view request_line,
                             const struct ws_request *req, int status, int stream, uint32_t *split);
+
+/*
+ * Counts a completed response in wb by protocol and status class (below
+ * 200: 1xx, 500 and above: 5xx), with its body bytes, for the stats and the metrics. The worker's
+ * own wb only; any thread may read the counters.
+ */
+void ws_conn_count_response(struct ws_worker_buf *wb, enum ws_metrics_proto proto, int status,
+                            uint64_t body_bytes);
 
 /* Monotonic microseconds, precise: for the timing the access log reports. */
 int64_t ws_now_us(void);

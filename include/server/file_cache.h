@@ -58,6 +58,12 @@ struct ws_file_cache *ws_file_cache_new(unsigned slots, size_t max_file);
 /* Frees the cache and every copy in it. NULL is allowed. */
 void ws_file_cache_free(struct ws_file_cache *fc);
 
+/*
+ * Lookups so far that returned 1 (*hits) and 0 (*misses). Any thread (the
+ * counters are atomic; the owner alone writes them).
+ */
+void ws_file_cache_counts(struct ws_file_cache *fc, uint64_t *hits, uint64_t *misses);
+
 /* Where a cache's files are, and how their freshness is learnt. The same on every call. */
 struct ws_file_origin {
     int root_fd;            /* names are relative to this directory */

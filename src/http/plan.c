@@ -29,6 +29,11 @@ int ws_plan_route(const struct ws_request *req, const struct ws_plan_env *env)
         req->path.len == strlen(env->site->health) &&
         memcmp(req->path.ptr, env->site->health, req->path.len) == 0)
         return WS_PLAN_HEALTH;
+    if (env->site != NULL && env->site->metrics[0] != '\0' &&
+        (req->method == WS_METHOD_GET || req->method == WS_METHOD_HEAD) &&
+        req->path.len == strlen(env->site->metrics) &&
+        memcmp(req->path.ptr, env->site->metrics, req->path.len) == 0)
+        return WS_PLAN_METRICS;
     if (env->https_redirect_port != 0)
         return req->target_form == WS_TARGET_ASTERISK ? 400 : 308;
     if (req->method == WS_METHOD_OPTIONS)
@@ -401,6 +406,14 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
         p->body = WS_BODY_MEM;
         p->mem = "ok";
         p->mem_len = 2;
+    } else if (req != NULL && status == WS_PLAN_METRICS) {
+        p->status = 200;
+        p->head.content_type = res->content_type;
+        p->head.cache_control = "no-store";
+        p->head.vary_accept = 1;
+        p->body = WS_BODY_MEM;
+        p->mem = res->mem;
+        p->mem_len = res->mem_len;
     } else if (req != NULL && status == 200) {
         p->head.allow = allowed_methods; /* OPTIONS */
     } else if (req != NULL && status == 308) {

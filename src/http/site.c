@@ -201,11 +201,12 @@ int ws_site_add_origin(struct ws_site *s, const char *origin, const char **why)
     return 0;
 }
 
-int ws_site_set_health(struct ws_site *s, const char *path, const char **why)
+/* Copies a --health or --metrics path into dst (WS_SITE_PATH_MAX bytes) once it is checked. */
+static int set_answered_path(char *dst, const char *other, const char *path, const char **why)
 {
     size_t len = strlen(path);
 
-    if (path[0] != '/' || len >= sizeof(s->health)) {
+    if (path[0] != '/' || len >= WS_SITE_PATH_MAX) {
         *why = "expected an absolute path such as /healthz";
         return -1;
     }
@@ -214,8 +215,52 @@ int ws_site_set_health(struct ws_site *s, const char *path, const char **why)
             *why = "the path may hold no space, control, '?' or '#'";
             return -1;
         }
-    memcpy(s->health, path, len + 1);
+    if (strcmp(path, other) == 0) {
+        *why = "--health and --metrics must be different paths";
+        return -1;
+    }
+    memcpy(dst, path, len + 1);
     return 0;
+}
+
+int ws_site_set_health(struct ws_site *s, const char *path, const char **why)
+{
+    return set_answered_path(s->health, s->metrics, path, why);
+}
+
+int ws_site_set_metrics(struct ws_site *s, const char *path, const char **why)
+{
+    return set_answered_path(s->metrics, s->health, path, why);
+}
+
+int ws_site_add_metrics_allow(struct ws_site *s, const char *block, const char **why)
+{
+    if (s->n_metrics_allow == WS_SITE_ALLOW_MAX) {
+        *why = "too many blocks (at most 16)";
+        return -1;
+    }
+    if (ws_cidr_parse(block, &s->metrics_allow[s->n_metrics_allow]) < 0) {
+        *why = "expected an address or a block such as 10.0.0.0/8 or fd00::/8";
+        return -1;
+    }
+    s->n_metrics_allow++;
+    return 0;
+}
+
+int ws_site_metrics_allowed(const struct ws_site *s, const char *client)
+{
+    static const struct ws_cidr loopback[] = {
+        { AF_INET, { 127 }, 8 },
+        { AF_INET6, { [15] = 1 }, 128 },
+    };
+    struct ws_cidr addr;
+
+    if (ws_cidr_parse(client, &addr) < 0 || (addr.family == AF_INET && addr.prefix != 32) ||
+        (addr.family == AF_INET6 && addr.prefix != 128))
+        return 0;
+    if (s->n_metrics_allow == 0)
+        return ws_cidr_match(loopback, 2, addr.family, addr.addr);
+    return ws_cidr_match(s->metrics_allow, s->n_metrics_allow, addr.family, addr.addr);
 }
 
 int ws_site_set_fallback(struct ws_site *s, const char *path, const char **why)

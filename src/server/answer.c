@@ -3,7 +3,9 @@
  */
 #include "server/answer.h"
 
+#include "http/forwarded.h"
 #include "http/httpdate.h"
+#include "http/metrics.h"
 #include "http/mime.h"
 #include "http/negotiate.h"
 #include "http/plan.h"
@@ -11,6 +13,8 @@
 #include "server/compress.h"
 #include "server/static_file.h"
 
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,8 +120,46 @@ static int authorize(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     return ok ? 0 : 401;
 }
 
+/*
+ * The --metrics page for a client, into *res and *sr (sr->listing owns the
+ * text): the status to plan with, WS_PLAN_METRICS, or 404 for a client that
+ * may not read them (the path then looks like one that does not exist), or
+ * 503 when memory is short. The client is the one the access log names: the
+ * peer, or behind a --trusted-proxy the X-Forwarded-For client, so that a
+ * proxy on loopback does not open the metrics to everyone it forwards.
+ */
+static int metrics(const struct ws_conn_env *env, const struct ws_request *req,
+                   const struct sockaddr *peer, struct ws_static_result *sr,
+                   struct ws_resource *res)
+{
+    struct ws_metrics m = { 0 };
+    char client[INET6_ADDRSTRLEN];
+    int openmetrics = ws_metrics_wants_openmetrics(req);
+    size_t size = 16384, len;
+
+    ws_forwarded_client(req, env->trusted, env->n_trusted, peer, client, sizeof(client));
+    if (env->metrics == NULL || !ws_site_metrics_allowed(env->site, client))
+        return 404;
+    env->metrics(env->metrics_ctx, &m);
+    for (;;) {
+        sr->listing = malloc(size);
+        if (sr->listing == NULL)
+            return 503;
+        len = ws_metrics_format(&m, openmetrics, sr->listing, size);
+        if (len < size)
+            break;
+        free(sr->listing);
+        size = len + 1;
+    }
+    res->mem = sr->listing;
+    res->mem_len = len;
+    res->content_type = openmetrics ? WS_METRICS_OPENMETRICS_TYPE : WS_METRICS_PROMETHEUS_TYPE;
+    return WS_PLAN_METRICS;
+}
+
 void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
-               int status, int secure, int last, int synced, struct ws_answer *a)
+               int status, int secure, int last, int synced, const struct sockaddr *peer,
+               struct ws_answer *a)
 {
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
@@ -136,6 +178,8 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const st
             status = authorize(env, wb, req);
         if (status == 0)
             resolve(env, wb, req, synced, &sr, &res);
+        else if (status == WS_PLAN_METRICS)
+            status = metrics(env, req, peer, &sr, &res);
     }
     ws_plan_make(p, req, status, &res, &penv, last);
 

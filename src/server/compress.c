@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct ws_compress_cache {
     size_t used;     /* bytes of results held in slots */
     unsigned hand;   /* the next slot to evict for room */
     char *oversized; /* a result larger than the budget, in memory until the next call */
+    atomic_ullong hits, misses; /* ws_compress_get calls, for the metrics (any thread reads) */
     struct entry entries[];
 };
 
@@ -235,6 +237,12 @@ static int hand_out(const char *body, int fd, size_t len, struct ws_compressed *
     return out->fd >= 0 ? 0 : -1;
 }
 
+void ws_compress_cache_counts(struct ws_compress_cache *cc, uint64_t *hits, uint64_t *misses)
+{
+    *hits = atomic_load_explicit(&cc->hits, memory_order_relaxed);
+    *misses = atomic_load_explicit(&cc->misses, memory_order_relaxed);
+}
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                     const struct stat *st, const char *mem, int fd, struct ws_compressed *out)
 {
@@ -248,8 +256,10 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
     out->hit = 0;
     if (occupied(e) && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
         out->hit = 1;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
         return hand_out(e->body, e->fd, e->len, out);
     }
+    atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     if (st->st_size < 0 || size > WS_COMPRESS_MAX_FILE)
         return -1;
     if (mem == NULL) {

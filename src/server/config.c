@@ -54,6 +54,10 @@ static const char help_text[] =
     "      --cors=ORIGIN|*          allow this origin (https://host[:port]; repeatable)\n"
     "                               or every one (*) by CORS, preflights included\n"
     "      --health=PATH            answer GET/HEAD of PATH with 200 ok, without the disk\n"
+    "      --metrics=PATH           serve the server's counters at PATH as Prometheus text\n"
+    "                               (OpenMetrics if Accept prefers it), without the disk\n"
+    "      --metrics-allow=ADDR[/N] clients that may read them (repeatable; default\n"
+    "                               127.0.0.0/8 and ::1); others get 404\n"
     "      --error-log=FILE|-       error log file, - for stderr (default)\n"
     "      --log-format=FORMAT      combined (default), timing (adds the ring wait and\n"
     "                               service time in microseconds) or json\n"
@@ -194,6 +198,8 @@ enum {
     OPT_SECURITY_HEADERS,
     OPT_CORS,
     OPT_HEALTH,
+    OPT_METRICS,
+    OPT_METRICS_ALLOW,
     OPT_COMPRESS,
     OPT_COMPRESS_LEVEL,
     OPT_AUTH_FILE,
@@ -239,6 +245,8 @@ static const struct option long_opts[] = {
     { "security-headers", no_argument, NULL, OPT_SECURITY_HEADERS },
     { "cors", required_argument, NULL, OPT_CORS },
     { "health", required_argument, NULL, OPT_HEALTH },
+    { "metrics", required_argument, NULL, OPT_METRICS },
+    { "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
     { "compress", required_argument, NULL, OPT_COMPRESS },
     { "compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL },
     { "auth-file", required_argument, NULL, OPT_AUTH_FILE },
@@ -524,6 +532,21 @@ static int set_site_option(struct ws_config *cfg, int c, char *arg, int argc, ch
     return rc < 0 ? -1 : 0;
 }
 
+/* --metrics and --metrics-allow (site.h). Returns 0, or -1 with err set. */
+static int set_metrics_option(struct ws_config *cfg, int c, const char *arg, char *err,
+                              size_t err_size)
+{
+    const char *why = NULL;
+    char shown[128], name[32];
+    int rc = c == OPT_METRICS ? ws_site_set_metrics(&cfg->site, arg, &why)
+                              : ws_site_add_metrics_allow(&cfg->site, arg, &why);
+
+    if (rc < 0)
+        set_error(err, err_size, "invalid %s '%s': %s", option_name(c, name, sizeof(name)),
+                  printable(arg, shown, sizeof(shown)), why);
+    return rc;
+}
+
 /* --compress and --compress-level: 1 when c is neither. */
 static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
 {
@@ -681,6 +704,11 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         case OPT_AUTH_PATH:
         case OPT_AUTH_REALM:
             if (set_auth_option(cfg, c, optarg, err, err_size) < 0)
+                return WS_CONFIG_ERROR;
+            break;
+        case OPT_METRICS:
+        case OPT_METRICS_ALLOW:
+            if (set_metrics_option(cfg, c, optarg, err, err_size) < 0)
                 return WS_CONFIG_ERROR;
             break;
         case 'h': return WS_CONFIG_HELP;

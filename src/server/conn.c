@@ -172,13 +172,23 @@ static ssize_t read_more(struct ws_conn *c, struct input *in)
     return n;
 }
 
+void ws_conn_count_response(struct ws_worker_buf *wb, enum ws_metrics_proto proto, int status,
+                            uint64_t body_bytes)
+{
+    int class = status < 200 ? 0 : status >= 500 ? 4 : status / 100 - 1;
+
+    atomic_fetch_add_explicit(&wb->responses[proto][class], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&wb->body_bytes[proto], body_bytes, memory_order_relaxed);
+}
+
 /* Writes the access log line of the response that just ended, if any, and counts it. */
 static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb)
 {
-    atomic_fetch_add_explicit(&wb->served, 1, memory_order_relaxed);
+    uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
+
+    ws_conn_count_response(wb, WS_METRICS_HTTP1, c->status, body);
     if (c->log_len > 0) {
         const char *line = c->log_line != NULL ? c->log_line : wb->log;
-        uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
         int64_t serve_us = c->serve_start_us ? ws_now_us() - c->serve_start_us : 0;
         ws_log_access(env->log, &wb->log_buffer, line, c->log_len, c->log_split, body, c->wait_us,
                       serve_us);
@@ -667,7 +677,7 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     c->requests++;
     last = atomic_load_explicit(env->draining, memory_order_relaxed) ||
            (env->max_requests > 0 && c->requests >= env->max_requests);
-    ws_answer(env, wb, req, status, c->tls != NULL, last, t->synced, &src);
+    ws_answer(env, wb, req, status, c->tls != NULL, last, t->synced, &c->peer.sa, &src);
     t->synced = 0;
     c->status = p->status;
     c->close_after = (uint8_t)p->close;

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ struct ws_file_cache {
     size_t max_file;
     struct record *records; /* slots of them, by the same hash as entries */
     char sibling_name[PATH_MAX];
+    atomic_ullong hits, misses; /* lookups, for the metrics (any thread reads) */
     struct entry entries[];
 };
 
@@ -363,9 +365,14 @@ static int checked_hit(struct ws_file_cache *fc, const struct ws_file_origin *or
     return 1;
 }
 
-int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *origin, int synced,
-                         const char *name, const struct ws_file_choice *choice,
-                         struct ws_file_hit *hit)
+void ws_file_cache_counts(struct ws_file_cache *fc, uint64_t *hits, uint64_t *misses)
+{
+    *hits = atomic_load_explicit(&fc->hits, memory_order_relaxed);
+    *misses = atomic_load_explicit(&fc->misses, memory_order_relaxed);
+}
+
+static int lookup(struct ws_file_cache *fc, const struct ws_file_origin *origin, int synced,
+                  const char *name, const struct ws_file_choice *choice, struct ws_file_hit *hit)
 {
     size_t len = strlen(name);
     uint64_t epoch = 0;
@@ -379,6 +386,16 @@ int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *
             return 1;
     }
     return checked_hit(fc, origin, name, len, choice, epoch, hit);
+}
+
+int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *origin, int synced,
+                         const char *name, const struct ws_file_choice *choice,
+                         struct ws_file_hit *hit)
+{
+    int found = lookup(fc, origin, synced, name, choice, hit);
+
+    atomic_fetch_add_explicit(found ? &fc->hits : &fc->misses, 1, memory_order_relaxed);
+    return found;
 }
 
 /* --- fill ------------------------------------------------------------------ */

@@ -94,6 +94,7 @@ struct h2_stream {
     uint16_t n_segs, cur_seg;
     uint32_t mem_done; /* bytes of the current segment's memory part framed */
     uint64_t body_sent;
+    int status; /* of the answer */
 
     /* The access log line, without the numbers known at the end. */
     char *log_line;
@@ -210,7 +211,7 @@ static void log_stream(struct ws_h2 *h, struct h2_stream *s)
 {
     if (h->wb == NULL || !s->answered)
         return;
-    atomic_fetch_add_explicit(&h->wb->served, 1, memory_order_relaxed);
+    ws_conn_count_response(h->wb, WS_METRICS_H2, s->status, s->body_sent);
     if (s->log_len > 0) {
         int64_t serve_us = s->start_us ? ws_now_us() - s->start_us : 0;
         ws_log_access(h->env->log, &h->wb->log_buffer, s->log_line, s->log_len, s->log_split,
@@ -367,7 +368,7 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     }
     /* Begun and ended in reads that came after the event thread synced the watch (watch.h). */
     ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, s->synced && h->synced,
-              &a);
+              &h->c->peer.sa, &a);
 
     n = ws_head_fields(&p->head, fields, length);
     status[0] = (char)('0' + p->status / 100 % 10);
@@ -394,6 +395,7 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
         return;
     }
     s->answered = 1;
+    s->status = p->status;
     if (!ws_log_access_enabled(env->log))
         return;
     s->log_len = ws_conn_format_log(h->c, env, wb, request_line(s, line, sizeof(line)),

@@ -48,6 +48,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,14 +124,14 @@ struct ws_server {
     int64_t last_emfile_log;
     int64_t drain_deadline;
     int signals_seen;
-    unsigned long long refused; /* new connections answered 503 */
     int64_t last_kick_ms;       /* stall watchdog, see kick_due */
     unsigned long long pops_at_kick;
     unsigned queued_at_kick;
     unsigned long closes_logged[WS_CLOSE_REASONS]; /* closes[r] when r was last logged */
     int64_t close_log_at[WS_CLOSE_REASONS];        /* ... and when */
 
-    /* Any thread. */
+    /* Any thread (written by the event thread alone but refused: read by --metrics). */
+    atomic_ullong refused;                 /* new connections answered 503 */
     atomic_ulong closes[WS_CLOSE_REASONS]; /* early closes by reason (conn.h) */
     atomic_ulong h2_counts[WS_H2_COUNTS];  /* HTTP/2 counters (h2.h) */
 };
@@ -383,7 +384,7 @@ static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
             close(fds[i]); /* no 503 in the clear on a TLS port, and no handshake to spare */
         else
             refuse_busy(fds[i]);
-        s->refused++;
+        atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
     }
 }
 
@@ -522,53 +523,122 @@ static void stop_parking(struct ws_server *s)
     ws_mutex_unlock(&s->park_lock);
 }
 
-/* SIGUSR1: one line of counters to the error log. */
-static void log_stats(struct ws_server *s)
+/*
+ * A snapshot of every counter, for the SIGUSR1 line and the --metrics page
+ * alike. Any thread: takes the park lock and the ring's mutex, one after the
+ * other, and reads everything else by atomic loads.
+ */
+static void collect_stats(struct ws_server *s, struct ws_metrics *m)
 {
     struct ws_fdqueue_stats q;
-    unsigned long long served = 0;
-    unsigned parked;
-    char closes[512] = "";
-    size_t used = 0;
 
+    memset(m, 0, sizeof(*m));
     ws_mutex_lock(&s->park_lock);
-    parked = s->heap_len;
+    m->parked = s->heap_len;
     ws_mutex_unlock(&s->park_lock);
     ws_fdqueue_stats(s->queue, &q);
-    for (unsigned i = 0; i < s->cfg.threads; i++)
-        served += atomic_load_explicit(&s->bufs[i].served, memory_order_relaxed);
-    for (int r = WS_CLOSE_NONE + 1; r < WS_CLOSE_REASONS; r++) {
-        int w = snprintf(closes + used, sizeof(closes) - used, " closed_%s=%lu",
-                         ws_close_reason_name((enum ws_close_reason)r),
-                         atomic_load_explicit(&s->closes[r], memory_order_relaxed));
-        if (w > 0 && (size_t)w < sizeof(closes) - used)
-            used += (size_t)w;
+    m->open = (uint64_t)atomic_load(&s->live);
+    m->queued = q.length;
+    m->workers = s->cfg.threads;
+    m->busy_workers = s->cfg.threads - q.waiting;
+    m->ring_capacity = q.capacity;
+    m->ring_high_water = q.high_water;
+    m->refused_503 = atomic_load_explicit(&s->refused, memory_order_relaxed);
+    m->has_compress = s->cfg.compress;
+    for (unsigned i = 0; i < s->cfg.threads; i++) {
+        struct ws_worker_buf *wb = &s->bufs[i];
+        uint64_t hits, misses;
+        for (int p = 0; p < WS_METRICS_PROTOS; p++) {
+            for (int c = 0; c < WS_METRICS_CLASSES; c++)
+                m->requests[p][c] +=
+                    atomic_load_explicit(&wb->responses[p][c], memory_order_relaxed);
+            m->body_bytes[p] += atomic_load_explicit(&wb->body_bytes[p], memory_order_relaxed);
+        }
+        ws_file_cache_counts(wb->cache, &hits, &misses);
+        m->file_cache_hits += hits;
+        m->file_cache_misses += misses;
+        if (wb->zcache != NULL) {
+            ws_compress_cache_counts(wb->zcache, &hits, &misses);
+            m->compress_hits += hits;
+            m->compress_misses += misses;
+        }
+    }
+    for (int r = WS_CLOSE_NONE + 1; r < WS_CLOSE_REASONS && m->n_reasons < WS_METRICS_REASONS_MAX;
+         r++) {
+        m->reason_names[m->n_reasons] = ws_close_reason_name((enum ws_close_reason)r);
+        m->closes[m->n_reasons++] = atomic_load_explicit(&s->closes[r], memory_order_relaxed);
     }
     if (s->tls != NULL) {
         struct ws_tls_stats t;
-        int w;
         ws_tls_stats(s->tls, &t);
-        w = snprintf(closes + used, sizeof(closes) - used,
-                     " tls_handshakes=%lu tls_resumed=%lu tls_failed=%lu", t.handshakes, t.resumed,
-                     t.failed);
-        if (w > 0 && (size_t)w < sizeof(closes) - used)
-            used += (size_t)w;
+        m->has_tls = 1;
+        m->tls_handshakes = t.handshakes;
+        m->tls_resumed = t.resumed;
+        m->tls_failed = t.failed;
     }
     if (s->cfg.http2) {
-        int w = snprintf(closes + used, sizeof(closes) - used,
-                         " h2_connections=%lu h2_streams=%lu h2_resets_sent=%lu h2_calm=%lu",
-                         atomic_load(&s->h2_counts[WS_H2_CONNECTIONS]),
-                         atomic_load(&s->h2_counts[WS_H2_STREAMS]),
-                         atomic_load(&s->h2_counts[WS_H2_RESETS_SENT]),
-                         atomic_load(&s->h2_counts[WS_H2_CALM]));
-        if (w > 0 && (size_t)w < sizeof(closes) - used)
-            used += (size_t)w;
+        m->has_h2 = 1;
+        m->h2_connections = atomic_load(&s->h2_counts[WS_H2_CONNECTIONS]);
+        m->h2_streams = atomic_load(&s->h2_counts[WS_H2_STREAMS]);
+        m->h2_resets_sent = atomic_load(&s->h2_counts[WS_H2_RESETS_SENT]);
+        m->h2_calm = atomic_load(&s->h2_counts[WS_H2_CALM]);
     }
+}
+
+/* --metrics (conn.h's env->metrics): called by a worker. */
+static void metrics_snapshot(void *ctx, struct ws_metrics *out)
+{
+    collect_stats(ctx, out);
+}
+
+/* Appends to text (size bytes, *used of them taken) as snprintf would, if it fits. */
+static void append(char *text, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void append(char *text, size_t size, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    va_start(ap, fmt);
+    w = vsnprintf(text + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (w > 0 && (size_t)w < size - *used)
+        *used += (size_t)w;
+}
+
+/* SIGUSR1: one line of counters to the error log. */
+static void log_stats(struct ws_server *s)
+{
+    struct ws_metrics m;
+    unsigned long long served = 0;
+    char more[512] = "";
+    size_t used = 0;
+
+    collect_stats(s, &m);
+    for (int p = 0; p < WS_METRICS_PROTOS; p++)
+        for (int c = 0; c < WS_METRICS_CLASSES; c++)
+            served += m.requests[p][c];
+    for (unsigned r = 0; r < m.n_reasons; r++)
+        append(more, sizeof(more), &used, " closed_%s=%llu", m.reason_names[r],
+               (unsigned long long)m.closes[r]);
+    if (m.has_tls)
+        append(more, sizeof(more), &used, " tls_handshakes=%llu tls_resumed=%llu tls_failed=%llu",
+               (unsigned long long)m.tls_handshakes, (unsigned long long)m.tls_resumed,
+               (unsigned long long)m.tls_failed);
+    if (m.has_h2)
+        append(more, sizeof(more), &used,
+               " h2_connections=%llu h2_streams=%llu h2_resets_sent=%llu h2_calm=%llu",
+               (unsigned long long)m.h2_connections, (unsigned long long)m.h2_streams,
+               (unsigned long long)m.h2_resets_sent, (unsigned long long)m.h2_calm);
     ws_log_error(s->log,
-                 "stats: open=%d parked=%u queued=%u busy_workers=%u/%u queue_high_water=%u/%u "
-                 "refused_503=%llu served=%llu%s",
-                 atomic_load(&s->live), parked, q.length, s->cfg.threads - q.waiting,
-                 s->cfg.threads, q.high_water, q.capacity, s->refused, served, closes);
+                 "stats: open=%llu parked=%llu queued=%llu busy_workers=%llu/%llu "
+                 "queue_high_water=%llu/%llu refused_503=%llu served=%llu%s",
+                 (unsigned long long)m.open, (unsigned long long)m.parked,
+                 (unsigned long long)m.queued, (unsigned long long)m.busy_workers,
+                 (unsigned long long)m.workers, (unsigned long long)m.ring_high_water,
+                 (unsigned long long)m.ring_capacity, (unsigned long long)m.refused_503, served,
+                 more);
 }
 
 /*
@@ -1159,6 +1229,10 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.max_body = cfg->max_body;
     s->env.gzip_level = cfg->gzip_level;
     s->env.zstd_level = cfg->zstd_level;
+    if (s->cfg.site.metrics[0] != '\0') {
+        s->env.metrics = metrics_snapshot;
+        s->env.metrics_ctx = s;
+    }
     return s;
 
 fail:
