@@ -26,7 +26,7 @@ ensure_packages() {
 }
 
 # Packages needed to build and test.
-BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind libssl-dev openssl libnghttp2-dev python3-h2 nghttp2-client libzstd-dev zlib1g-dev python3-zstandard zstd)
+BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind libssl-dev openssl libnghttp2-dev python3-h2 nghttp2-client libzstd-dev zlib1g-dev python3-zstandard zstd libcrypt-dev)
 
 # Packages for the operations tests: HAProxy in front of two instances under
 # wrk load, and the man page rendered by man.
