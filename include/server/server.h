@@ -42,6 +42,7 @@ struct ws_server_resources {
     int root_fd;              /* the document root directory */
     int error_pages_fd;       /* the --error-pages directory, or -1 */
     struct ws_mime_map *mime; /* --mime-types entries, or NULL */
+    const struct passwd *socket_owner; /* --user: the --listen socket files become its */
 };
 
 /*
