@@ -14,16 +14,20 @@
 /* Most --trusted-proxy entries. */
 #define WS_MAX_TRUSTED 16
 
-/* An address block: an IPv4 or IPv6 address and a prefix length. */
+/*
+ * An address block: an IPv4 or IPv6 address and a prefix length; or, with
+ * family AF_UNIX, every peer of a Unix socket.
+ */
 struct ws_cidr {
-    int family;       /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET, AF_INET6 or AF_UNIX */
     uint8_t addr[16]; /* network byte order; 4 bytes used for AF_INET */
     unsigned prefix;  /* 0..32 or 0..128 */
 };
 
 /*
- * Parses "192.0.2.7", "10.0.0.0/8", "::1" or "fd00::/8". Host bits beyond the
- * prefix are ignored. Returns 0, or -1 if s is not such a block.
+ * Parses "192.0.2.7", "10.0.0.0/8", "::1" or "fd00::/8"; or "unix", the block
+ * of Unix socket peers. Host bits beyond the prefix are ignored. Returns 0, or
+ * -1 if s is not such a block.
  */
 int ws_cidr_parse(const char *s, struct ws_cidr *out);
 
@@ -36,7 +40,7 @@ int ws_cidr_match(const struct ws_cidr *blocks, size_t n, int family, const void
 
 /*
  * Writes the client address to log for a request that arrived from peer: the
- * peer itself, unless it is a trusted proxy; then the X-Forwarded-For fields
+ * peer itself ("unix:" for a Unix socket peer, "-" for another family), unless it is a trusted proxy; then the X-Forwarded-For fields
  * (all lines, in order) are read from the right, skipping addresses that are
  * themselves trusted, and the first that is not is the client. A malformed
  * element stops the walk (the address to its right, or the peer, is used), so

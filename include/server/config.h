@@ -16,10 +16,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WS_MAX_TLS_PAIRS 8 /* --tls-cert/--tls-key pairs */
+#define WS_MAX_TLS_PAIRS 8   /* --tls-cert/--tls-key pairs */
+#define WS_MAX_UNIX_LISTEN 4 /* --listen unix:PATH options */
+#define WS_UNIX_PATH_MAX 108 /* sizeof(sun_path), the terminating NUL included */
+
+/* A --listen unix:PATH[:MODE]: a Unix stream socket to create and listen on. */
+struct ws_unix_listen {
+    char path[WS_UNIX_PATH_MAX]; /* absolute, NUL-terminated */
+    unsigned mode;               /* permission bits of the socket file, 0..0777 */
+};
+
+/* The socket file's mode when --listen gives none: the owner (--user) and its group. */
+#define WS_UNIX_LISTEN_MODE 0660
 
 struct ws_config {
-    int port;                               /* 0..65535; 0 lets the kernel choose */
+    int port; /* 0..65535; 0 lets the kernel choose; -1: no cleartext TCP listener */
     unsigned threads;                       /* worker threads, 1..1024 */
     unsigned queue_capacity;                /* ring buffer slots, 1..1048576 */
     const char *root;                       /* document root, as given */
@@ -61,6 +72,8 @@ struct ws_config {
     int zstd_level;     /* --compress-level zstd=N, 1-19 */
     const char *auth_file;       /* --auth-file: htpasswd file (server/auth.h), or NULL */
     struct ws_auth_policy auth;  /* --auth-path, --auth-realm; copy with ws_auth_policy_fix */
+    struct ws_unix_listen unix_listen[WS_MAX_UNIX_LISTEN]; /* --listen unix:... */
+    unsigned n_unix_listen;
 };
 
 enum ws_config_result {
@@ -80,6 +93,15 @@ void ws_config_defaults(struct ws_config *cfg);
  */
 enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **argv, char *err,
                                       size_t err_size);
+
+/*
+ * Parses the value of --listen: "unix:PATH" or "unix:PATH:MODE", where PATH is
+ * absolute and shorter than WS_UNIX_PATH_MAX and MODE is 1 to 4 octal digits
+ * (at most 0777; WS_UNIX_LISTEN_MODE when absent). A PATH whose last ':' is
+ * followed by octal digits alone is read as PATH:MODE. Returns 0, or -1 with
+ * *why set to a static phrase. Pure.
+ */
+int ws_listen_parse(const char *spec, struct ws_unix_listen *out, const char **why);
 
 /* The --help text. */
 const char *ws_config_help(void);

@@ -163,7 +163,7 @@ struct ws_worker_buf {
 struct ws_conn {
     /* Set at accept, then only read until the record is freed. */
     int fd;
-    union {
+    union { /* of an AF_UNIX peer (a --listen socket), only sa.sa_family is set */
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;

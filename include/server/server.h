@@ -43,6 +43,7 @@ struct ws_server_resources {
     int error_pages_fd;       /* the --error-pages directory, or -1 */
     struct ws_mime_map *mime; /* --mime-types entries, or NULL */
     struct ws_auth *auth;     /* --auth-file's table (auth.h), or NULL */
+    const struct passwd *socket_owner; /* --user: the --listen socket files become its */
 };
 
 /*

@@ -16,6 +16,12 @@ int ws_cidr_parse(const char *s, struct ws_cidr *out)
     size_t len = slash != NULL ? (size_t)(slash - s) : strlen(s);
     unsigned max;
 
+    if (strcmp(s, "unix") == 0) {
+        /* Every peer of a Unix socket: they have no address to tell apart. */
+        memset(out, 0, sizeof(*out));
+        out->family = AF_UNIX;
+        return 0;
+    }
     if (len == 0 || len >= sizeof(host))
         return -1;
     memcpy(host, s, len);
@@ -105,6 +111,8 @@ static void peer_text(const struct sockaddr *peer, char *out, size_t size)
             inet_ntop(AF_INET6, a, out, (socklen_t)size);
     } else if (peer->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, out, (socklen_t)size);
+    } else if (peer->sa_family == AF_UNIX) {
+        snprintf(out, size, "unix:");
     } else {
         snprintf(out, size, "-");
     }
@@ -113,6 +121,7 @@ static void peer_text(const struct sockaddr *peer, char *out, size_t size)
 void ws_forwarded_client(const struct ws_request *req, const struct ws_cidr *trusted, size_t n,
                          const struct sockaddr *peer, char *out, size_t size)
 {
+    static const uint8_t no_address[16];
     const void *addr = NULL;
 
     peer_text(peer, out, size);
@@ -122,6 +131,8 @@ void ws_forwarded_client(const struct ws_request *req, const struct ws_cidr *tru
         addr = &((const struct sockaddr_in6 *)peer)->sin6_addr;
     else if (peer->sa_family == AF_INET)
         addr = &((const struct sockaddr_in *)peer)->sin_addr;
+    else if (peer->sa_family == AF_UNIX)
+        addr = no_address; /* matched by a "unix" block alone */
     if (addr == NULL || !ws_cidr_match(trusted, n, peer->sa_family, addr))
         return;
 

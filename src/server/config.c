@@ -21,11 +21,18 @@ static const char help_text[] =
     "Usage: webserver [OPTION]...\n"
     "Serve the files under a directory over HTTP/1.1, and over HTTPS with --tls-cert.\n"
     "\n"
-    "  -p, --port=PORT              TCP port to listen on (default 6789; 0 picks a free one)\n"
+    "  -p, --port=PORT|off          TCP port to listen on (default 6789; 0 picks a free one;\n"
+    "                               off for none)\n"
     "  -t, --threads=N              worker threads (default 8)\n"
     "  -r, --root=DIR               document root (default www)\n"
     "  -q, --queue=N                capacity of the connection queue (default 16384)\n"
     "  -b, --bind=ADDR              address to listen on (default: all, IPv4 and IPv6)\n"
+    "      --listen=unix:PATH[:MODE]\n"
+    "                               also listen on a Unix stream socket at PATH (absolute),\n"
+    "                               its file given mode MODE (octal, default 0660) and to\n"
+    "                               the user of --user; a stale socket there is replaced;\n"
+    "                               without --port or --bind, no cleartext TCP port is\n"
+    "                               opened (repeatable)\n"
     "      --access-log=FILE|-|off  access log file, - for stdout (default), or off\n"
     "      --header-timeout=SECS    time allowed to send a request header (default 15)\n"
     "      --keepalive-timeout=SECS idle time allowed between requests (default 15)\n"
@@ -61,8 +68,10 @@ static const char help_text[] =
     "      --error-log=FILE|-       error log file, - for stderr (default)\n"
     "      --log-format=FORMAT      combined (default), timing (adds the ring wait and\n"
     "                               service time in microseconds) or json\n"
-    "      --trusted-proxy=ADDR[/N] log the X-Forwarded-For client of requests from\n"
-    "                               this proxy address or block (repeatable)\n"
+    "      --trusted-proxy=ADDR[/N]|unix\n"
+    "                               log the X-Forwarded-For client of requests from\n"
+    "                               this proxy address or block, or from any --listen\n"
+    "                               Unix socket peer (repeatable)\n"
     "      --reuseport              let several processes listen on the same port\n"
     "      --defer-accept=SECS      take a connection only once it has sent data, or\n"
     "                               after SECS (default 1; 0 turns it off)\n"
@@ -205,6 +214,7 @@ enum {
     OPT_AUTH_FILE,
     OPT_AUTH_PATH,
     OPT_AUTH_REALM,
+    OPT_LISTEN,
 };
 
 static const struct option long_opts[] = {
@@ -252,6 +262,7 @@ static const struct option long_opts[] = {
     { "auth-file", required_argument, NULL, OPT_AUTH_FILE },
     { "auth-path", required_argument, NULL, OPT_AUTH_PATH },
     { "auth-realm", required_argument, NULL, OPT_AUTH_REALM },
+    { "listen", required_argument, NULL, OPT_LISTEN },
     { "user", required_argument, NULL, 'u' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -301,6 +312,10 @@ static int set_numeric_option(struct ws_config *cfg, int c, const char *arg)
 
     switch (c) {
     case 'p':
+        if (strcmp(arg, "off") == 0) {
+            cfg->port = -1;
+            return 0;
+        }
         if (ws_parse_uint(arg, 0, 65535, &v) < 0)
             return -1;
         cfg->port = (int)v;
@@ -608,6 +623,71 @@ static int set_auth_option(struct ws_config *cfg, int c, char *arg, char *err, s
     return rc < 0 ? -1 : 0;
 }
 
+int ws_listen_parse(const char *spec, struct ws_unix_listen *out, const char **why)
+{
+    const char *path, *colon;
+    size_t len;
+    unsigned mode = WS_UNIX_LISTEN_MODE;
+
+    if (strncmp(spec, "unix:", 5) != 0) {
+        *why = "only unix:PATH[:MODE] is supported";
+        return -1;
+    }
+    path = spec + 5;
+    len = strlen(path);
+    colon = strrchr(path, ':');
+    if (colon != NULL && colon[1] != '\0' && strspn(colon + 1, "01234567") == strlen(colon + 1)) {
+        mode = 0;
+        for (const char *d = colon + 1; *d != '\0' && mode <= 0777; d++)
+            mode = mode * 8 + (unsigned)(*d - '0');
+        if (strlen(colon + 1) > 4 || mode > 0777) {
+            *why = "the mode must be octal permission bits, at most 0777";
+            return -1;
+        }
+        len = (size_t)(colon - path);
+    }
+    if (len == 0 || path[0] != '/') {
+        *why = "the socket path must be absolute";
+        return -1;
+    }
+    if (len >= sizeof(out->path)) {
+        *why = "the socket path is longer than 107 bytes";
+        return -1;
+    }
+    if (memchr(path, '\0', len) != NULL || path[len - 1] == '/') {
+        *why = "the socket path must name a file";
+        return -1;
+    }
+    memcpy(out->path, path, len);
+    out->path[len] = '\0';
+    out->mode = mode;
+    return 0;
+}
+
+/* Records a --listen; returns 0, or -1 with err set. */
+static int add_unix_listen(struct ws_config *cfg, const char *arg, char *err, size_t err_size)
+{
+    const char *why;
+    char shown[128];
+
+    if (cfg->n_unix_listen == WS_MAX_UNIX_LISTEN) {
+        set_error(err, err_size, "at most %d --listen options", WS_MAX_UNIX_LISTEN);
+        return -1;
+    }
+    if (ws_listen_parse(arg, &cfg->unix_listen[cfg->n_unix_listen], &why) < 0) {
+        set_error(err, err_size, "invalid --listen '%s': %s", printable(arg, shown, sizeof(shown)),
+                  why);
+        return -1;
+    }
+    for (unsigned i = 0; i < cfg->n_unix_listen; i++)
+        if (strcmp(cfg->unix_listen[i].path, cfg->unix_listen[cfg->n_unix_listen].path) == 0) {
+            set_error(err, err_size, "--listen unix:%s is given twice", cfg->unix_listen[i].path);
+            return -1;
+        }
+    cfg->n_unix_listen++;
+    return 0;
+}
+
 /* Files of --tls-cert (which 0) and --tls-key (which 1) given so far, and a TLS-only option. */
 struct tls_args {
     unsigned n[2];
@@ -670,12 +750,13 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
 {
     struct tls_args tls = { { 0, 0 }, 0 };
     char name[32];
-    int c = 0, rc;
+    int c = 0, rc, tcp_given = 0;
 
     ws_config_defaults(cfg);
     optind = 0; /* full re-initialisation (glibc), so parsing can be repeated */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:t:r:q:b:u:hV", long_opts, NULL)) != -1) {
+        tcp_given |= c == 'p' || c == 'b';
         switch (c) {
         case OPT_TRUSTED_PROXY:
             if (cfg->n_trusted == WS_MAX_TRUSTED) {
@@ -709,6 +790,10 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
         case OPT_METRICS:
         case OPT_METRICS_ALLOW:
             if (set_metrics_option(cfg, c, optarg, err, err_size) < 0)
+                return WS_CONFIG_ERROR;
+            break;
+        case OPT_LISTEN:
+            if (add_unix_listen(cfg, optarg, err, err_size) < 0)
                 return WS_CONFIG_ERROR;
             break;
         case 'h': return WS_CONFIG_HELP;
@@ -747,6 +832,8 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
     }
     if (cfg->auth_file != NULL)
         ws_auth_finish(&cfg->auth);
+    if (cfg->n_unix_listen > 0 && !tcp_given)
+        cfg->port = -1; /* --listen alone: the socket replaces the default TCP port */
     return WS_CONFIG_RUN;
 
 bad_value:

@@ -101,6 +101,8 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
         memcpy(&c->peer.in6, peer, sizeof(c->peer.in6));
     else if (peer != NULL && peer->sa_family == AF_INET)
         memcpy(&c->peer.in4, peer, sizeof(c->peer.in4));
+    else if (peer != NULL && peer->sa_family == AF_UNIX)
+        c->peer.sa.sa_family = AF_UNIX; /* its path, if any, is not kept */
     return c;
 }
 
@@ -791,15 +793,22 @@ static int tls_input_pending(const struct ws_conn *c)
     return c->tls != NULL && SSL_has_pending(c->tls);
 }
 
-/* The connection speaks HTTP/2 from here on: the input read so far goes to the session. */
-static enum step enter_h2(struct turn *t)
+/* Turns Nagle's algorithm off, on TCP: a Unix socket has none (and no TCP options). */
+static void set_nodelay(struct ws_conn *c)
 {
     static const int one = 1;
 
+    if (c->peer.sa.sa_family != AF_UNIX)
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->nodelay = 1;
+}
+
+/* The connection speaks HTTP/2 from here on: the input read so far goes to the session. */
+static enum step enter_h2(struct turn *t)
+{
     /* Many responses share the connection, each flushed when a turn ends: Nagle
      * would hold the last small frame of one for the client's delayed ACK. */
-    setsockopt(t->c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    t->c->nodelay = 1;
+    set_nodelay(t->c);
     enter_phase(t->c, WS_PHASE_H2);
     t->c->phase_start_ms = t->first_start_ms; /* the first request's timeout, from the accept */
     return STEP_NEXT;
@@ -967,9 +976,7 @@ static enum step response_done(struct turn *t)
          * unacknowledged, and Nagle would hold it for the client's delayed
          * ACK. Set here, not at accept, so one-request connections skip it.
          */
-        static const int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->nodelay = 1;
+        set_nodelay(c);
     }
     if (in->len == in->start && c->phase == WS_PHASE_HEAD && !tls_input_pending(c))
         /* Nothing buffered: the next request has not arrived, so do not

@@ -134,6 +134,7 @@ int main(int argc, char **argv)
         user_entry.pw_name = user_name;
         snprintf(user_name, sizeof(user_name), "%s", pw->pw_name);
         user = &user_entry;
+        res.socket_owner = user;
     }
 
     res.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -57,7 +57,10 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_LISTENERS 8
@@ -93,7 +96,14 @@ struct ws_server {
     int listeners[MAX_LISTENERS];
     uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
     unsigned n_listeners;
-    char listen_text[256]; /* "[::]:6789 https:[::]:6790", for the start-up line */
+    char listen_text[512]; /* "[::]:6789 https:[::]:6790 unix:/run/ws.sock", for the start-up line */
+    /* The --listen socket files this process bound: removed at exit if still theirs. */
+    struct {
+        char path[WS_UNIX_PATH_MAX];
+        dev_t dev;
+        ino_t ino;
+    } unix_files[WS_MAX_UNIX_LISTEN];
+    unsigned n_unix_files;
     int port;              /* of the first cleartext listener */
     int tls_port;          /* of the first TLS listener */
     struct ws_tls *tls;    /* with --tls-cert, else NULL */
@@ -874,6 +884,12 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t size)
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
         snprintf(out, size, "[%s]:%d", host, port);
+    } else if (sa->sa_family == AF_UNIX) {
+        /* sun_path need not be terminated; an abstract name starts with a NUL, shown '@'. */
+        const struct sockaddr_un *a = (const struct sockaddr_un *)sa;
+        int abstract = a->sun_path[0] == '\0';
+        snprintf(out, size, "unix:%s%.*s", abstract ? "@" : "", (int)sizeof(a->sun_path) - abstract,
+                 a->sun_path + abstract);
     } else {
         const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
@@ -921,10 +937,10 @@ static void record_listener(struct ws_server *s, int fd, const struct sockaddr_s
                             int tls)
 {
     int *port = tls ? &s->tls_port : &s->port;
-    char text[80];
+    char text[WS_UNIX_PATH_MAX + 8];
 
     format_addr((const struct sockaddr *)bound, text, sizeof(text));
-    if (*port == 0)
+    if (*port == 0 && bound->ss_family != AF_UNIX)
         *port = bound->ss_family == AF_INET6
                     ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
                     : ntohs(((const struct sockaddr_in *)bound)->sin_port);
@@ -976,8 +992,11 @@ static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_
         (opt_len = sizeof(listening),
          getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &opt_len) < 0) ||
         !listening || getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0 ||
-        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
-        snprintf(err, err_size, "socket activation: descriptor %d is not a listening TCP socket",
+        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6 &&
+         bound.ss_family != AF_UNIX)) {
+        snprintf(err, err_size,
+                 "socket activation: descriptor %d is not a listening TCP socket (or Unix "
+                 "stream socket)",
                  fd);
         return -EINVAL;
     }
@@ -1073,18 +1092,140 @@ static int listen_on(struct ws_server *s, int port_number, int tls, char *err, s
     return rc;
 }
 
-/* The cleartext listeners, and with a certificate the TLS ones; or those passed by systemd. */
-static int create_listeners(struct ws_server *s, char *err, size_t err_size)
+/*
+ * Makes way for a --listen socket at path: nothing there, or a socket file that
+ * nothing accepts on (left by a process that died), which is removed. Anything
+ * else, a live socket included, is refused: returns 0, or -1 with err set.
+ */
+static int clear_stale_socket(const char *path, char *err, size_t err_size)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd, rc, e;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, err_size, "cannot listen on unix:%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, err_size, "cannot listen on unix:%s: the path exists and is not a socket",
+                 path);
+        return -1;
+    }
+    /* Non-blocking, so a live server with a full backlog answers EAGAIN, not a wait. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot listen on unix:%s: %s", path, strerror(errno));
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    e = errno;
+    close(fd);
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
+        snprintf(err, err_size, "cannot listen on unix:%s: another process is listening on it",
+                 path);
+        return -1;
+    }
+    if (e != ECONNREFUSED && e != ENOENT) {
+        snprintf(err, err_size, "cannot listen on unix:%s: %s", path, strerror(e));
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        snprintf(err, err_size, "cannot remove the stale socket %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Listens on a --listen Unix socket. The file gets its mode and owner before
+ * listen(2), so no connection is accepted under the umask's mode. Neither
+ * --reuseport nor --defer-accept applies: both are TCP's. Returns 0 or -errno.
+ */
+static int add_unix_listener(struct ws_server *s, const struct ws_unix_listen *u,
+                             const struct passwd *owner, char *err, size_t err_size)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_storage bound = { 0 };
+    socklen_t bound_len = sizeof(bound);
+    struct stat st;
+    int fd, e;
+
+    if (s->n_listeners == MAX_LISTENERS) {
+        snprintf(err, err_size, "cannot listen on unix:%s: more than %d listeners", u->path,
+                 MAX_LISTENERS);
+        return -EMFILE;
+    }
+    if (clear_stale_socket(u->path, err, err_size) < 0)
+        return -EADDRINUSE;
+    memcpy(sun.sun_path, u->path, strlen(u->path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        e = errno;
+        snprintf(err, err_size, "cannot listen on unix:%s: %s", u->path, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    if (stat(u->path, &st) == 0) { /* ours now: removed at exit, even if what follows fails */
+        memcpy(s->unix_files[s->n_unix_files].path, u->path, sizeof(u->path));
+        s->unix_files[s->n_unix_files].dev = st.st_dev;
+        s->unix_files[s->n_unix_files++].ino = st.st_ino;
+    }
+    if (chmod(u->path, u->mode) < 0 ||
+        (owner != NULL && chown(u->path, owner->pw_uid, owner->pw_gid) < 0) ||
+        listen(fd, 4096) < 0 || getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0) {
+        e = errno;
+        snprintf(err, err_size, "cannot listen on unix:%s: %s", u->path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    record_listener(s, fd, &bound, 0);
+    return 0;
+}
+
+/* Removes the --listen socket files, unless another process has put its own in their place. */
+static void remove_unix_files(struct ws_server *s)
+{
+    for (unsigned i = 0; i < s->n_unix_files; i++) {
+        const char *path = s->unix_files[i].path;
+        struct stat st;
+        if (lstat(path, &st) < 0 || st.st_dev != s->unix_files[i].dev ||
+            st.st_ino != s->unix_files[i].ino)
+            continue;
+        if (unlink(path) < 0 && errno != ENOENT)
+            ws_log_error(s->log, "cannot remove the socket %s: %s", path, strerror(errno));
+    }
+    s->n_unix_files = 0;
+}
+
+/*
+ * The --listen sockets, the cleartext TCP listeners (unless --port off) and with
+ * a certificate the TLS ones; or those passed by systemd.
+ */
+static int create_listeners(struct ws_server *s, const struct passwd *owner, char *err,
+                            size_t err_size)
 {
     int rc = adopt_activated(s, err, err_size);
 
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    s->port = s->cfg.port;
-    rc = listen_on(s, s->cfg.port, 0, err, err_size);
+    for (unsigned i = 0; rc == 0 && i < s->cfg.n_unix_listen; i++)
+        rc = add_unix_listener(s, &s->cfg.unix_listen[i], owner, err, err_size);
+    if (rc == 0 && s->cfg.port >= 0) {
+        s->port = s->cfg.port;
+        rc = listen_on(s, s->cfg.port, 0, err, err_size);
+    }
     if (rc == 0 && s->tls != NULL) {
         s->tls_port = s->cfg.tls_port;
         rc = listen_on(s, s->cfg.tls_port, 1, err, err_size);
+    }
+    if (rc == 0 && s->n_listeners == 0) {
+        snprintf(err, err_size, "nothing to listen on: --port off, and no --listen");
+        rc = -EINVAL;
     }
     return rc;
 }
@@ -1178,7 +1319,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         if (s->tls == NULL)
             goto fail;
     }
-    if (create_listeners(s, err, err_size) < 0)
+    if (create_listeners(s, res->socket_owner, err, err_size) < 0)
         goto fail;
 
     s->env.statics.root_fd = s->root_fd;
@@ -1257,6 +1398,7 @@ void ws_server_destroy(struct ws_server *s)
     }
     for (unsigned i = 0; i < s->n_listeners; i++)
         close(s->listeners[i]);
+    remove_unix_files(s);
     if (s->epoll_fd >= 0)
         close(s->epoll_fd);
     if (s->signal_fd >= 0)

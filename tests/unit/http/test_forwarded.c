@@ -325,19 +325,45 @@ static void test_no_request(void **state)
     assert_string_equal(out, "127.0.0.1");
 }
 
-/* A peer that is neither IPv4 nor IPv6 is "-", whatever is trusted. */
+/*
+ * A Unix socket peer is "unix:", and trusted by a "unix" block alone; a peer of
+ * another family (neither IPv4, IPv6 nor Unix) is "-", whatever is trusted.
+ */
 static void test_unix_peer(void **state)
 {
     static struct ws_request req;
     static const char *const fields[] = { "X-Forwarded-For: 203.0.113.9", NULL };
-    struct ws_cidr trusted;
+    static const char *const unix_chain[] = { "X-Forwarded-For: 198.51.100.1, 127.0.0.1", NULL };
+    struct ws_cidr trusted[2];
     struct sockaddr_un peer = { .sun_family = AF_UNIX };
+    struct sockaddr other = { .sa_family = AF_PACKET };
     char out[INET6_ADDRSTRLEN];
+    uint8_t none[16] = { 0 };
 
-    assert_int_equal(ws_cidr_parse("0.0.0.0/0", &trusted), 0);
+    assert_int_equal(ws_cidr_parse("0.0.0.0/0", &trusted[0]), 0);
     make_request(fields, &req);
-    ws_forwarded_client(&req, &trusted, 1, (struct sockaddr *)&peer, out, sizeof(out));
+    ws_forwarded_client(&req, trusted, 1, (struct sockaddr *)&peer, out, sizeof(out));
+    assert_string_equal(out, "unix:");
+    ws_forwarded_client(&req, trusted, 1, &other, out, sizeof(out));
     assert_string_equal(out, "-");
+    ws_forwarded_client(NULL, trusted, 1, (struct sockaddr *)&peer, out, sizeof(out));
+    assert_string_equal(out, "unix:");
+
+    assert_int_equal(ws_cidr_parse("unix", &trusted[1]), 0);
+    assert_int_equal(trusted[1].family, AF_UNIX);
+    assert_int_equal(ws_cidr_parse("unix/8", &trusted[0]), -1);
+    assert_int_equal(ws_cidr_parse("UNIX", &trusted[0]), -1);
+    ws_forwarded_client(&req, &trusted[1], 1, (struct sockaddr *)&peer, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9");
+    /* No IP address is in the "unix" block: the walk stops at the first. */
+    assert_int_equal(ws_cidr_match(&trusted[1], 1, AF_INET, none), 0);
+    free_fields(&req);
+    make_request(unix_chain, &req);
+    ws_forwarded_client(&req, &trusted[1], 1, (struct sockaddr *)&peer, out, sizeof(out));
+    assert_string_equal(out, "127.0.0.1");
+    assert_int_equal(ws_cidr_parse("127.0.0.1", &trusted[0]), 0);
+    ws_forwarded_client(&req, trusted, 2, (struct sockaddr *)&peer, out, sizeof(out));
+    assert_string_equal(out, "198.51.100.1");
     free_fields(&req);
 }
 

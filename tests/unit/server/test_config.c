@@ -450,6 +450,111 @@ static void test_error_buffer(void **state)
         assert_int_equal(err[i], 'z');
 }
 
+/* --- --listen unix:PATH[:MODE] (ws_listen_parse) ------------------------------ */
+
+struct listen_case {
+    const char *desc;
+    const char *spec;
+    int ok;
+    const char *path; /* when ok */
+    unsigned mode;    /* when ok */
+};
+
+/* clang-format off */
+static const struct listen_case listen_cases[] = {
+    { "path alone, default mode",     "unix:/run/ws.sock",          1, "/run/ws.sock", 0660 },
+    { "path and mode",                "unix:/run/ws.sock:0666",     1, "/run/ws.sock", 0666 },
+    { "three-digit mode",             "unix:/run/ws.sock:600",      1, "/run/ws.sock", 0600 },
+    { "mode 0",                       "unix:/tmp/s:0",              1, "/tmp/s", 0 },
+    { "mode 0777",                    "unix:/tmp/s:0777",           1, "/tmp/s", 0777 },
+    { "colon inside the path",        "unix:/tmp/a:b/s",            1, "/tmp/a:b/s", 0660 },
+    { "colon in path, then mode",     "unix:/tmp/a:b/s:0640",       1, "/tmp/a:b/s", 0640 },
+    { "non-octal tail is path",       "unix:/tmp/s:08",             1, "/tmp/s:08", 0660 },
+    { "trailing colon is path",       "unix:/tmp/s:",               1, "/tmp/s:", 0660 },
+    { "107-byte path",                "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1,
+                                      "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0660 },
+    { "108-byte path is too long",    "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, NULL, 0 },
+    { "mode over 0777",               "unix:/tmp/s:1000",           0, NULL, 0 },
+    { "mode of five digits",          "unix:/tmp/s:00600",          0, NULL, 0 },
+    { "relative path",                "unix:run/ws.sock",           0, NULL, 0 },
+    { "empty path",                   "unix:",                      0, NULL, 0 },
+    { "mode without a path",          "unix::0660",                 0, NULL, 0 },
+    { "directory",                    "unix:/run/",                 0, NULL, 0 },
+    { "no scheme",                    "/run/ws.sock",               0, NULL, 0 },
+    { "TCP address",                  "127.0.0.1:80",               0, NULL, 0 },
+    { "upper-case scheme",            "UNIX:/run/ws.sock",          0, NULL, 0 },
+};
+/* clang-format on */
+
+static void test_listen_parse(void **state)
+{
+    for (size_t i = 0; i < sizeof(listen_cases) / sizeof(listen_cases[0]); i++) {
+        const struct listen_case *c = &listen_cases[i];
+        struct ws_unix_listen got;
+        const char *why = NULL;
+        int rc = ws_listen_parse(c->spec, &got, &why);
+        check_int(c->desc, rc, c->ok ? 0 : -1);
+        if (c->ok) {
+            check_str(c->desc, got.path, c->path);
+            check_int(c->desc, got.mode, c->mode);
+        } else {
+            check_int(c->desc, why != NULL, 1);
+        }
+    }
+}
+
+/* --listen alone replaces the TCP port; --port or --bind keep it; --port off drops it. */
+static void test_listen_and_port(void **state)
+{
+    struct ws_config cfg;
+    char err[256] = "";
+    char *alone[] = { "--listen", "unix:/run/a.sock", NULL };
+    char *with_port[] = { "--listen=unix:/run/a.sock:0600", "--port", "0", NULL };
+    char *port_first[] = { "-p", "8080", "--listen", "unix:/run/a.sock", NULL };
+    char *with_bind[] = { "--listen", "unix:/run/a.sock", "-b", "127.0.0.1", NULL };
+    char *two[] = { "--listen", "unix:/run/a.sock", "--listen", "unix:/run/b.sock:0666", NULL };
+    char *same[] = { "--listen", "unix:/run/a.sock", "--listen", "unix:/run/a.sock:0600", NULL };
+    char *off[] = { "--port", "off", NULL };
+    char *off_then_on[] = { "--port", "off", "--port", "80", NULL };
+    char *bad[] = { "--listen", "tcp:80", NULL };
+    char *too_many[] = { "--listen", "unix:/a", "--listen", "unix:/b", "--listen", "unix:/c",
+                         "--listen", "unix:/d", "--listen", "unix:/e", NULL };
+    char *trusted[] = { "--trusted-proxy", "unix", "--trusted-proxy", "10.0.0.0/8", NULL };
+
+    assert_int_equal(parse(alone, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_unix_listen, 1);
+    assert_string_equal(cfg.unix_listen[0].path, "/run/a.sock");
+    assert_int_equal(cfg.unix_listen[0].mode, WS_UNIX_LISTEN_MODE);
+    assert_int_equal(cfg.port, -1);
+    assert_int_equal(parse(with_port, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 0);
+    assert_int_equal(cfg.unix_listen[0].mode, 0600);
+    assert_int_equal(parse(port_first, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 8080);
+    assert_int_equal(parse(with_bind, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 6789);
+    assert_int_equal(parse(two, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_unix_listen, 2);
+    assert_string_equal(cfg.unix_listen[1].path, "/run/b.sock");
+    assert_int_equal(cfg.unix_listen[1].mode, 0666);
+    assert_int_equal(parse(same, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(parse(off, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.port, -1);
+    assert_int_equal(cfg.n_unix_listen, 0);
+    assert_int_equal(parse(off_then_on, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.port, 80);
+    assert_int_equal(parse(bad, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--listen 'tcp:80'"));
+    assert_non_null(strstr(err, "unix:PATH"));
+    assert_int_equal(parse(too_many, &cfg, err, sizeof(err)), WS_CONFIG_ERROR);
+    assert_non_null(strstr(err, "at most 4 --listen"));
+    assert_int_equal(parse(trusted, &cfg, err, sizeof(err)), WS_CONFIG_RUN);
+    assert_int_equal(cfg.n_trusted, 2);
+    assert_int_equal(cfg.trusted[0].family, AF_UNIX);
+    assert_non_null(strstr(ws_config_help(), "--listen=unix:PATH[:MODE]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_results),
         cmocka_unit_test(test_tls_options),    cmocka_unit_test(test_repeated_parsing),
         cmocka_unit_test(test_error_buffer),
+        cmocka_unit_test(test_listen_parse),   cmocka_unit_test(test_listen_and_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
