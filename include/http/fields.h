@@ -88,6 +88,12 @@ int ws_content_length_parse(struct ws_view v, int64_t *out);
 int ws_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
+ * A qvalue (RFC 9110 §12.4.2): ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ),
+ * in thousandths (0 to 1000), or -1 when s[0, len) is not one.
+ */
+int ws_parse_qvalue(const char *s, size_t len);
+
+/*
  * What the framing fields of one message say (RFC 9112 §6), gathered line by
  * line while a header section is read, judged once it is complete. The request
  * and the response parsers share the gathering; each applies its own rules.

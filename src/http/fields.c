@@ -162,3 +162,22 @@ int ws_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     *out = v;
     return 0;
 }
+
+int ws_parse_qvalue(const char *s, size_t len)
+{
+    int q, scale = 100;
+
+    if (len == 0 || (s[0] != '0' && s[0] != '1'))
+        return -1;
+    q = (s[0] - '0') * 1000;
+    if (len == 1)
+        return q;
+    if (s[1] != '.' || len > 5)
+        return -1;
+    for (size_t i = 2; i < len; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        q += (s[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}

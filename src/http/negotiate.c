@@ -6,6 +6,8 @@
  */
 #include "http/negotiate.h"
 
+#include "http/fields.h"
+
 #include <string.h>
 
 #define NO_WEIGHT (-1) /* the coding was not named */
@@ -15,25 +17,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths; -1 if not one. */
-static int parse_qvalue(const char *s, size_t len)
-{
-    int q, scale = 100;
-
-    if (len == 0 || (s[0] != '0' && s[0] != '1'))
-        return -1;
-    q = (s[0] - '0') * 1000;
-    if (len == 1)
-        return q;
-    if (s[1] != '.' || len > 5)
-        return -1;
-    for (size_t i = 2; i < len; i++, scale /= 10) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        q += (s[i] - '0') * scale;
-    }
-    return q > 1000 ? -1 : q;
-}
 
 /*
  * Parses one list element, `coding *( OWS ";" OWS "q=" qvalue )` with exactly
@@ -70,7 +53,7 @@ static int parse_element(const char *s, size_t len, const char **coding, size_t 
         start = i;
         while (i < len && !is_ows(s[i]) && s[i] != ';')
             i++;
-        q = parse_qvalue(s + start, i - start);
+        q = ws_parse_qvalue(s + start, i - start);
         if (q < 0)
             return -1;
         seen_q = 1;

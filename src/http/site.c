@@ -353,25 +353,6 @@ size_t ws_site_cors_headers(const struct ws_request *req, char *out, size_t size
     return n;
 }
 
-/* qvalue (RFC 9110 §12.4.2) in thousandths, or -1. */
-static int parse_qvalue(const char *s, size_t len)
-{
-    int q, scale = 100;
-
-    if (len == 0 || (s[0] != '0' && s[0] != '1'))
-        return -1;
-    q = (s[0] - '0') * 1000;
-    if (len == 1)
-        return q;
-    if (s[1] != '.' || len > 5)
-        return -1;
-    for (size_t i = 2; i < len; i++, scale /= 10) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        q += (s[i] - '0') * scale;
-    }
-    return q > 1000 ? -1 : q;
-}
 
 /*
  * One Accept element, "type/subtype *( OWS ; OWS param )": sets *range to the
@@ -397,7 +378,7 @@ static int parse_range(struct ws_view e, struct ws_view *range)
             end--;
         if (end - start >= 2 && (e.ptr[start] == 'q' || e.ptr[start] == 'Q') &&
             e.ptr[start + 1] == '=') {
-            q = parse_qvalue(e.ptr + start + 2, end - start - 2);
+            q = ws_parse_qvalue(e.ptr + start + 2, end - start - 2);
             if (q < 0)
                 return -1;
         }

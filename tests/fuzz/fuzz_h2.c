@@ -44,6 +44,7 @@
  * Memory errors and leaks are the sanitizers' to find.
  */
 #include "fuzz.h"
+#include "fuzz_cert.h"
 
 #include "server/compress.h"
 #include "server/conn.h"
@@ -109,45 +110,6 @@ static int new_session(SSL *cl, SSL_SESSION *sess)
         return 0;
     resume[v] = SSL_SESSION_dup(sess); /* the connection's own may yet be marked unresumable */
     return 0;
-}
-
-/* A self-signed P-256 certificate for "fuzz.test", written as PEM to dir (as fuzz_tls.c). */
-static int make_pair(const char *dir, char *cert_path, char *key_path, size_t size)
-{
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    FILE *f;
-    int ok = key != NULL && x != NULL;
-
-    if (ok) {
-        X509_NAME *name = X509_get_subject_name(x);
-        X509_set_version(x, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-        X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"fuzz.test", -1,
-                                   -1, 0);
-        X509_set_issuer_name(x, name);
-        X509_set_pubkey(x, key);
-        ok = X509_sign(x, key, EVP_sha256()) > 0;
-    }
-    snprintf(cert_path, size, "%s/cert.pem", dir);
-    snprintf(key_path, size, "%s/key.pem", dir);
-    if (ok && (f = fopen(cert_path, "w")) != NULL) {
-        ok = PEM_write_X509(f, x);
-        fclose(f);
-    } else {
-        ok = 0;
-    }
-    if (ok && (f = fopen(key_path, "w")) != NULL) {
-        ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-        fclose(f);
-    } else {
-        ok = 0;
-    }
-    X509_free(x);
-    EVP_PKEY_free(key);
-    return ok ? 0 : -1;
 }
 
 static void write_file(const char *dir, const char *name, const char *data, size_t len)

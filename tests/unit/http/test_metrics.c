@@ -5,28 +5,13 @@
  * (site.c's --metrics-allow). No sockets, no files, no clock.
  */
 #include "test_util.h"
+#include "req_util.h"
 
 #include "http/metrics.h"
 #include "http/plan.h"
 #include "http/site.h"
 
 #include <stdio.h>
-
-struct req_buf {
-    char *raw;
-    struct ws_request req;
-};
-
-static const struct ws_request *parse(struct req_buf *b, const char *text)
-{
-    static const struct ws_parse_limits limits = { 8192, 16384, 100 };
-    size_t len = strlen(text);
-
-    free(b->raw);
-    b->raw = exact_copy(text, len);
-    assert_int_equal(ws_http_parse_request(b->raw, len, 0, &limits, &b->req), (int)len);
-    return &b->req;
-}
 
 static void sample_metrics(struct ws_metrics *m)
 {

@@ -8,6 +8,7 @@
  * copies, as in test_plan.c. No sockets, no files, no clock.
  */
 #include "test_util.h"
+#include "req_util.h"
 
 #include "http/head.h"
 #include "http/listing.h"
@@ -17,22 +18,6 @@
 #include <stdio.h>
 
 #define DATE "Mon, 01 Jan 2024 00:00:00 GMT"
-
-struct req_buf {
-    char *raw;
-    struct ws_request req;
-};
-
-static const struct ws_request *parse(struct req_buf *b, const char *text)
-{
-    static const struct ws_parse_limits limits = { 8192, 16384, 100 };
-    size_t len = strlen(text);
-
-    free(b->raw);
-    b->raw = exact_copy(text, len);
-    assert_int_equal(ws_http_parse_request(b->raw, len, 0, &limits, &b->req), (int)len);
-    return &b->req;
-}
 
 /* ---- validation at start ---------------------------------------------------- */
 
