@@ -40,9 +40,9 @@ int ws_cidr_match(const struct ws_cidr *blocks, size_t n, int family, const void
 
 /*
  * Writes the client address to log for a request that arrived from peer: the
- * peer itself ("unix:" for a Unix socket peer, "-" for another family), unless it is a trusted proxy; then the X-Forwarded-For fields
- * (all lines, in order) are read from the right, skipping addresses that are
- * themselves trusted, and the first that is not is the client. A malformed
+ * peer itself ("unix:" for a Unix socket peer, "-" for another family), unless it is a trusted
+ * proxy; then the X-Forwarded-For fields (all lines, in order) are read from the right, skipping
+ * addresses that are themselves trusted, and the first that is not is the client. A malformed
  * element stops the walk (the address to its right, or the peer, is used), so
  * an untrusted client cannot choose what is logged by prepending junk.
  */

@@ -40,8 +40,8 @@ struct ws_head {
     int vary_accept;                       /* ... and/or Accept (listings) */
     const struct ws_head_field *extra;     /* more fields, sent last (site.h): n_extra */
     size_t n_extra;
-    int accept_ranges;                     /* "Accept-Ranges: bytes" */
-    int connection;                        /* 0: no header, 1: "close", 2: "keep-alive" */
+    int accept_ranges; /* "Accept-Ranges: bytes" */
+    int connection;    /* 0: no header, 1: "close", 2: "keep-alive" */
 };
 
 /* Most extra fields a head can carry: the operator's (site.h) and CORS's. */

@@ -67,13 +67,13 @@ struct ws_resource {
 /* Fixed for the server's life, but for date and boundary_state (the caller's, per thread). */
 struct ws_plan_env {
     enum ws_cache_mode cache_mode;
-    unsigned cache_max_age;   /* with WS_CACHE_FIXED */
-    uint64_t max_body;        /* a request body larger than this: 413 */
-    const char *date;         /* IMF-fixdate for the Date field, kept current by the caller */
-    uint64_t *boundary_state; /* xorshift state for multipart boundaries; stepped here */
-    int secure;               /* the request came over TLS */
-    unsigned hsts_secs;       /* with secure: Strict-Transport-Security max-age; 0: none */
-    int https_redirect_port;  /* nonzero: every request gets a 308 to https:// on this port */
+    unsigned cache_max_age;     /* with WS_CACHE_FIXED */
+    uint64_t max_body;          /* a request body larger than this: 413 */
+    const char *date;           /* IMF-fixdate for the Date field, kept current by the caller */
+    uint64_t *boundary_state;   /* xorshift state for multipart boundaries; stepped here */
+    int secure;                 /* the request came over TLS */
+    unsigned hsts_secs;         /* with secure: Strict-Transport-Security max-age; 0: none */
+    int https_redirect_port;    /* nonzero: every request gets a 308 to https:// on this port */
     const struct ws_site *site; /* fields, CORS and --health (site.h), or NULL */
     const char *auth_challenge; /* --auth-file: WWW-Authenticate of a 401 (auth.h), or NULL */
 };

@@ -47,7 +47,7 @@ struct ws_site {
     char metrics[WS_SITE_PATH_MAX];  /* --metrics: the request path of the metrics; "" none */
     struct ws_cidr metrics_allow[WS_SITE_ALLOW_MAX]; /* --metrics-allow; none: loopback */
     unsigned n_metrics_allow;
-    char text[WS_SITE_TEXT_MAX];     /* the strings above point here */
+    char text[WS_SITE_TEXT_MAX]; /* the strings above point here */
     size_t text_used;
 };
 

@@ -37,9 +37,9 @@ struct ws_answer {
  * trust the watch's epoch (watch.h). peer: the connection's peer address,
  * for who may read the metrics. Refreshes the worker's Date first.
  */
-void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
-               int status, int secure, int last, int synced, const struct sockaddr *peer,
-               struct ws_answer *a);
+void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+               const struct ws_request *req, int status, int secure, int last, int synced,
+               const struct sockaddr *peer, struct ws_answer *a);
 
 /* Refreshes the worker's cached Date header once a second. */
 void ws_answer_refresh_date(struct ws_worker_buf *wb);

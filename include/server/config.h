@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WS_MAX_TLS_PAIRS 8   /* --tls-cert/--tls-key pairs */
-#define WS_MAX_UNIX_LISTEN 4 /* --listen unix:PATH options */
-#define WS_UNIX_PATH_MAX 108 /* sizeof(sun_path), the terminating NUL included */
+#define WS_MAX_TLS_PAIRS   8   /* --tls-cert/--tls-key pairs */
+#define WS_MAX_UNIX_LISTEN 4   /* --listen unix:PATH options */
+#define WS_UNIX_PATH_MAX   108 /* sizeof(sun_path), the terminating NUL included */
 
 /* A --listen unix:PATH[:MODE]: a Unix stream socket to create and listen on. */
 struct ws_unix_listen {
@@ -30,12 +30,12 @@ struct ws_unix_listen {
 #define WS_UNIX_LISTEN_MODE 0660
 
 struct ws_config {
-    int port; /* 0..65535; 0 lets the kernel choose; -1: no cleartext TCP listener */
-    unsigned threads;                       /* worker threads, 1..1024 */
-    unsigned queue_capacity;                /* ring buffer slots, 1..1048576 */
-    const char *root;                       /* document root, as given */
-    const char *bind;                       /* address to listen on; NULL means every interface */
-    const char *access_log;                 /* file name, "-" for stdout, or NULL for off */
+    int port;                /* 0..65535; 0 lets the kernel choose; -1: no cleartext TCP listener */
+    unsigned threads;        /* worker threads, 1..1024 */
+    unsigned queue_capacity; /* ring buffer slots, 1..1048576 */
+    const char *root;        /* document root, as given */
+    const char *bind;        /* address to listen on; NULL means every interface */
+    const char *access_log;  /* file name, "-" for stdout, or NULL for off */
     unsigned header_timeout_ms;             /* whole request header must arrive within this */
     unsigned keepalive_timeout_ms;          /* idle time allowed between requests */
     unsigned send_timeout_ms;               /* longest a client may stall reading a response */
@@ -59,19 +59,19 @@ struct ws_config {
     unsigned n_trusted;
     struct ws_tls_pair tls_pairs[WS_MAX_TLS_PAIRS]; /* n-th --tls-cert, n-th --tls-key */
     unsigned n_tls_pairs;                           /* 0: no HTTPS listener */
-    int tls_port;       /* HTTPS port (default 6790), 0..65535; with a certificate only */
-    int tls_min;        /* oldest TLS version: 12 (the default) or 13, as ws_tls_config wants */
-    int http2;          /* --http2: h2 (ALPN) and h2c (prior knowledge); default on */
-    int redirect_https; /* the cleartext port answers every request with 308 to https:// */
-    int hsts;           /* send Strict-Transport-Security on HTTPS responses... */
-    unsigned hsts_secs; /* ... with this max-age (0 is valid: it tells browsers to forget) */
-    struct ws_site site; /* --header, --header-for, --security-headers, --cors, --health,
-                            --fallback; copy it with ws_site_copy */
-    int compress;       /* --compress: gzip and zstd on the fly (compress.h); default on */
-    int gzip_level;     /* --compress-level gzip=N, 1-9 */
-    int zstd_level;     /* --compress-level zstd=N, 1-19 */
-    const char *auth_file;       /* --auth-file: htpasswd file (server/auth.h), or NULL */
-    struct ws_auth_policy auth;  /* --auth-path, --auth-realm; copy with ws_auth_policy_fix */
+    int tls_port;          /* HTTPS port (default 6790), 0..65535; with a certificate only */
+    int tls_min;           /* oldest TLS version: 12 (the default) or 13, as ws_tls_config wants */
+    int http2;             /* --http2: h2 (ALPN) and h2c (prior knowledge); default on */
+    int redirect_https;    /* the cleartext port answers every request with 308 to https:// */
+    int hsts;              /* send Strict-Transport-Security on HTTPS responses... */
+    unsigned hsts_secs;    /* ... with this max-age (0 is valid: it tells browsers to forget) */
+    struct ws_site site;   /* --header, --header-for, --security-headers, --cors, --health,
+                              --fallback; copy it with ws_site_copy */
+    int compress;          /* --compress: gzip and zstd on the fly (compress.h); default on */
+    int gzip_level;        /* --compress-level gzip=N, 1-9 */
+    int zstd_level;        /* --compress-level zstd=N, 1-19 */
+    const char *auth_file; /* --auth-file: htpasswd file (server/auth.h), or NULL */
+    struct ws_auth_policy auth; /* --auth-path, --auth-realm; copy with ws_auth_policy_fix */
     struct ws_unix_listen unix_listen[WS_MAX_UNIX_LISTEN]; /* --listen unix:... */
     unsigned n_unix_listen;
 };

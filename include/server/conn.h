@@ -114,14 +114,14 @@ struct ws_conn_env {
     unsigned rate_window_ms; /* ... measured over windows this long (the first one is the grace) */
     unsigned max_requests;
     uint64_t max_body;
-    atomic_ulong *closes;    /* WS_CLOSE_REASONS counters, or NULL */
-    struct ws_tls *tls;      /* counts handshakes (tls.h), or NULL */
-    int http2;               /* --http2: h2 by ALPN, h2c by the preface */
-    atomic_ulong *h2_counts; /* WS_H2_COUNTS counters (h2.h), or NULL */
-    unsigned hsts_secs;      /* Strict-Transport-Security over TLS; 0: none */
+    atomic_ulong *closes;       /* WS_CLOSE_REASONS counters, or NULL */
+    struct ws_tls *tls;         /* counts handshakes (tls.h), or NULL */
+    int http2;                  /* --http2: h2 by ALPN, h2c by the preface */
+    atomic_ulong *h2_counts;    /* WS_H2_COUNTS counters (h2.h), or NULL */
+    unsigned hsts_secs;         /* Strict-Transport-Security over TLS; 0: none */
     const struct ws_site *site; /* --header, --cors, --health, --fallback (site.h), or NULL */
-    int https_redirect_port; /* --redirect-https: cleartext requests get 308 to this port */
-    int gzip_level;          /* --compress-level (compress.h) */
+    int https_redirect_port;    /* --redirect-https: cleartext requests get 308 to this port */
+    int gzip_level;             /* --compress-level (compress.h) */
     int zstd_level;
     struct ws_auth *auth;                     /* --auth-file's table (server/auth.h), or NULL */
     const struct ws_auth_policy *auth_policy; /* ... its paths and challenge (http/auth.h) */
@@ -153,7 +153,7 @@ struct ws_worker_buf {
      * stats report and the metrics (ws_conn_count_response) */
     atomic_ullong responses[WS_METRICS_PROTOS][WS_METRICS_CLASSES];
     atomic_ullong body_bytes[WS_METRICS_PROTOS];
-    struct ws_log_buffer log_buffer;           /* finished access log lines not yet written */
+    struct ws_log_buffer log_buffer; /* finished access log lines not yet written */
 };
 
 /*

@@ -39,15 +39,15 @@
 
 #include <stddef.h>
 
-#define WS_H2_MAX_STREAMS 100          /* SETTINGS_MAX_CONCURRENT_STREAMS */
-#define WS_H2_MAX_HEADER_LIST 16384    /* SETTINGS_MAX_HEADER_LIST_SIZE; above it: 431 */
-#define WS_H2_MAX_CONTINUATIONS 8      /* CONTINUATION frames in one header block */
-#define WS_H2_MAX_HEADER_BLOCK 65536   /* bytes of one (compressed) header block */
-#define WS_H2_MAX_DECODED 65536        /* ... and of the header list it decodes to */
-#define WS_H2_RESET_BURST 200          /* client RST_STREAMs allowed at once ... */
-#define WS_H2_RESET_RATE 100           /* ... and then per second */
-#define WS_H2_CONTROL_BURST 1000       /* PING, SETTINGS and PRIORITY frames at once ... */
-#define WS_H2_CONTROL_RATE 500         /* ... and then per second */
+#define WS_H2_MAX_STREAMS       100   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define WS_H2_MAX_HEADER_LIST   16384 /* SETTINGS_MAX_HEADER_LIST_SIZE; above it: 431 */
+#define WS_H2_MAX_CONTINUATIONS 8     /* CONTINUATION frames in one header block */
+#define WS_H2_MAX_HEADER_BLOCK  65536 /* bytes of one (compressed) header block */
+#define WS_H2_MAX_DECODED       65536 /* ... and of the header list it decodes to */
+#define WS_H2_RESET_BURST       200   /* client RST_STREAMs allowed at once ... */
+#define WS_H2_RESET_RATE        100   /* ... and then per second */
+#define WS_H2_CONTROL_BURST     1000  /* PING, SETTINGS and PRIORITY frames at once ... */
+#define WS_H2_CONTROL_RATE      500   /* ... and then per second */
 
 /* Counters kept in env->h2_counts, reported with the SIGUSR1 stats. */
 enum ws_h2_count {
@@ -59,7 +59,7 @@ enum ws_h2_count {
 };
 
 /* The 24-byte client connection preface (RFC 9113 §3.4). */
-#define WS_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define WS_H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define WS_H2_PREFACE_LEN 24
 
 /*
@@ -78,8 +78,7 @@ int ws_h2_is_preface(const char *buf, size_t len);
  * ws_h2_linger says whether to close lingering.
  */
 enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
-                               struct ws_worker_buf *wb, const char *in, size_t in_len,
-                               int synced);
+                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced);
 
 /*
  * Whether a close should linger (shut the write side, drop input for a
@@ -88,7 +87,8 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
  */
 int ws_h2_linger(const struct ws_h2 *h);
 
-/* Whether the shutdown's GOAWAY has been submitted (a parked connection without it needs a turn). */
+/* Whether the shutdown's GOAWAY has been submitted (a parked connection without it needs a turn).
+ */
 int ws_h2_told_to_go(const struct ws_h2 *h);
 
 /* Whether streams are open (a graceful shutdown lets them finish). */

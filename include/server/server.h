@@ -39,10 +39,10 @@ struct ws_log;
 
 /* What main opened and loaded for the server; the server owns it from ws_server_create on. */
 struct ws_server_resources {
-    int root_fd;              /* the document root directory */
-    int error_pages_fd;       /* the --error-pages directory, or -1 */
-    struct ws_mime_map *mime; /* --mime-types entries, or NULL */
-    struct ws_auth *auth;     /* --auth-file's table (auth.h), or NULL */
+    int root_fd;                       /* the document root directory */
+    int error_pages_fd;                /* the --error-pages directory, or -1 */
+    struct ws_mime_map *mime;          /* --mime-types entries, or NULL */
+    struct ws_auth *auth;              /* --auth-file's table (auth.h), or NULL */
     const struct passwd *socket_owner; /* --user: the --listen socket files become its */
 };
 

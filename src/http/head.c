@@ -155,14 +155,8 @@ size_t ws_error_page(int status, const char *location, char *out, size_t size)
 
 /* The Vary value for each set of bits: 1 Accept-Encoding, 2 Origin, 4 Accept. */
 static const char *const vary_values[8] = {
-    NULL,
-    "Accept-Encoding",
-    "Origin",
-    "Accept-Encoding, Origin",
-    "Accept",
-    "Accept-Encoding, Accept",
-    "Origin, Accept",
-    "Accept-Encoding, Origin, Accept",
+    NULL,     "Accept-Encoding",         "Origin",         "Accept-Encoding, Origin",
+    "Accept", "Accept-Encoding, Accept", "Origin, Accept", "Accept-Encoding, Origin, Accept",
 };
 
 size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *length_buf)
@@ -190,16 +184,16 @@ size_t ws_head_fields(const struct ws_head *h, struct ws_head_field *out, char *
     }
     ADD("Content-Range", "content-range", h->content_range);
     ADD("Content-Encoding", "content-encoding", h->content_encoding);
-    ADD("Vary", "vary", vary_values[(h->vary_accept_encoding ? 1 : 0) | (h->vary_origin ? 2 : 0) |
-                                    (h->vary_accept ? 4 : 0)]);
+    ADD("Vary", "vary",
+        vary_values[(h->vary_accept_encoding ? 1 : 0) | (h->vary_origin ? 2 : 0) |
+                    (h->vary_accept ? 4 : 0)]);
     ADD("ETag", "etag", h->etag);
     ADD("Last-Modified", "last-modified", h->last_modified);
     ADD("Cache-Control", "cache-control", h->cache_control);
     ADD("Accept-Ranges", "accept-ranges", h->accept_ranges ? "bytes" : NULL);
     ADD("Location", "location", h->location);
     ADD("Allow", "allow", h->allow);
-    ADD("Strict-Transport-Security", "strict-transport-security",
-        h->strict_transport_security);
+    ADD("Strict-Transport-Security", "strict-transport-security", h->strict_transport_security);
 #undef ADD
     for (size_t i = 0; i < h->n_extra && n < WS_HEAD_FIELDS_MAX; i++)
         out[n++] = h->extra[i];

@@ -335,7 +335,9 @@ char *ws_listing_json(struct ws_listing_entry *entries, size_t n, size_t *out_le
         snprintf(buf, sizeof(buf),
                  "\",\"type\":\"%s\",\"symlink\":%s,\"size\":%" PRIu64
                  ",\"mtime\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}",
-                 e->is_dir ? "dir" : e->is_other ? "other" : "file",
+                 e->is_dir     ? "dir"
+                 : e->is_other ? "other"
+                               : "file",
                  e->is_symlink ? "true" : "false", e->is_dir ? (uint64_t)0 : e->size,
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         put_str(&pg, buf);

@@ -17,7 +17,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-
 /*
  * Parses one list element, `coding *( OWS ";" OWS "q=" qvalue )` with exactly
  * zero or one weight (RFC 9110 §12.5.3 allows no other parameter). Returns its

@@ -55,8 +55,8 @@ int ws_plan_may_range(const struct ws_request *req)
 /* Statuses after which the request stream can still be trusted: keep the connection. */
 static int keeps_connection(int status)
 {
-    return status < 400 || status == 401 || status == 403 || status == 404 || status == 405 || status == 412 ||
-           status == 416 || status == 501;
+    return status < 400 || status == 401 || status == 403 || status == 404 || status == 405 ||
+           status == 412 || status == 416 || status == 501;
 }
 
 /* A multipart boundary: 16 hex digits from the caller's xorshift state. */
@@ -352,11 +352,11 @@ static void plan_site_fields(struct ws_plan *p, const struct ws_request *req,
             if (decoded < 0 || fnmatch(f->glob, p->path, 0) != 0)
                 continue;
         }
-        if (site->cache_control && ws_view_eq_nocase((struct ws_view){ f->name, f->name_len },
-                                                     "cache-control"))
+        if (site->cache_control &&
+            ws_view_eq_nocase((struct ws_view){ f->name, f->name_len }, "cache-control"))
             p->head.cache_control = NULL;
-        p->extra[p->head.n_extra] = (struct ws_head_field){ f->name, f->lower, f->name_len,
-                                                            f->value };
+        p->extra[p->head.n_extra] =
+            (struct ws_head_field){ f->name, f->lower, f->name_len, f->value };
         if (p->head.n_extra < WS_HEAD_EXTRA_MAX)
             p->head.n_extra++;
     }

@@ -353,7 +353,6 @@ size_t ws_site_cors_headers(const struct ws_request *req, char *out, size_t size
     return n;
 }
 
-
 /*
  * One Accept element, "type/subtype *( OWS ; OWS param )": sets *range to the
  * media range and returns its weight, or -1 when it is malformed.

@@ -157,19 +157,20 @@ static int metrics(const struct ws_conn_env *env, const struct ws_request *req,
     return WS_PLAN_METRICS;
 }
 
-void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb, const struct ws_request *req,
-               int status, int secure, int last, int synced, const struct sockaddr *peer,
-               struct ws_answer *a)
+void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+               const struct ws_request *req, int status, int secure, int last, int synced,
+               const struct sockaddr *peer, struct ws_answer *a)
 {
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
-    struct ws_plan_env penv = { env->cache_mode,    env->cache_max_age,
-                                env->max_body,      wb->date,
-                                &wb->boundary_seed, secure,
-                                env->hsts_secs,     secure ? 0 : env->https_redirect_port,
-                                env->site,
-                                env->auth != NULL ? env->auth_policy->challenge : NULL };
+    struct ws_plan_env penv = {
+        env->cache_mode,    env->cache_max_age,
+        env->max_body,      wb->date,
+        &wb->boundary_seed, secure,
+        env->hsts_secs,     secure ? 0 : env->https_redirect_port,
+        env->site,          env->auth != NULL ? env->auth_policy->challenge : NULL
+    };
 
     ws_answer_refresh_date(wb);
     if (req != NULL && status == 0) {

@@ -33,10 +33,10 @@ struct entry {
 struct ws_compress_cache {
     unsigned slots; /* a power of two */
     size_t budget;
-    size_t mem_max;  /* results up to this size stay in memory, larger go to a memfd */
-    size_t used;     /* bytes of results held in slots */
-    unsigned hand;   /* the next slot to evict for room */
-    char *oversized; /* a result larger than the budget, in memory until the next call */
+    size_t mem_max;             /* results up to this size stay in memory, larger go to a memfd */
+    size_t used;                /* bytes of results held in slots */
+    unsigned hand;              /* the next slot to evict for room */
+    char *oversized;            /* a result larger than the budget, in memory until the next call */
     atomic_ullong hits, misses; /* ws_compress_get calls, for the metrics (any thread reads) */
     struct entry entries[];
 };

@@ -528,8 +528,9 @@ static int set_site_option(struct ws_config *cfg, int c, char *arg, int argc, ch
     case OPT_HEADER: rc = ws_site_add_field(&cfg->site, NULL, arg, &why); break;
     case OPT_HEADER_FOR:
         if (optind >= argc) {
-            set_error(err, err_size, "--header-for needs a path pattern and a field: "
-                                     "--header-for '/assets/*' 'Name: value'");
+            set_error(err, err_size,
+                      "--header-for needs a path pattern and a field: "
+                      "--header-for '/assets/*' 'Name: value'");
             return -1;
         }
         spec = argv[optind++];

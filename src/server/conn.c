@@ -818,8 +818,8 @@ static enum step enter_h2(struct turn *t)
 static enum step h2_phase(struct turn *t)
 {
     struct input *in = &t->in;
-    enum ws_conn_verdict v = ws_h2_run(t->c, t->env, t->wb, in->buf + in->start,
-                                       in->len - in->start, t->fresh);
+    enum ws_conn_verdict v =
+        ws_h2_run(t->c, t->env, t->wb, in->buf + in->start, in->len - in->start, t->fresh);
 
     in->start = in->len = in->parsed_len = 0;
     if (v == WS_CONN_PARK)

@@ -34,14 +34,14 @@
 #if NGHTTP2_VERSION_NUM >= 0x013c00
 typedef nghttp2_ssize h2_ssize;
 typedef nghttp2_data_provider2 h2_data_provider;
-#define h2_mem_recv nghttp2_session_mem_recv2
-#define h2_submit_response nghttp2_submit_response2
+#define h2_mem_recv          nghttp2_session_mem_recv2
+#define h2_submit_response   nghttp2_submit_response2
 #define h2_set_send_callback nghttp2_session_callbacks_set_send_callback2
 #else
 typedef ssize_t h2_ssize;
 typedef nghttp2_data_provider h2_data_provider;
-#define h2_mem_recv nghttp2_session_mem_recv
-#define h2_submit_response nghttp2_submit_response
+#define h2_mem_recv          nghttp2_session_mem_recv
+#define h2_submit_response   nghttp2_submit_response
 #define h2_set_send_callback nghttp2_session_callbacks_set_send_callback
 #endif
 
@@ -53,7 +53,7 @@ typedef nghttp2_data_provider h2_data_provider;
 #define DATA_MAX 16384
 /* The output buffer (the worker's): frames are added while it holds less than OUT_HIGH bytes. */
 #define OUT_HIGH (64 * 1024)
-#define OUT_CAP WS_H2_OUT
+#define OUT_CAP  WS_H2_OUT
 _Static_assert(WS_H2_OUT >= OUT_HIGH + DATA_MAX + 64, "room for a DATA frame above the mark");
 /* nghttp2_error's NGHTTP2_ERR_TOO_MANY_CONTINUATIONS (nghttp2 1.61, and Debian's 1.52). */
 #define H2_ERR_TOO_MANY_CONTINUATIONS (-905)
@@ -81,8 +81,8 @@ struct h2_stream {
     struct h2_field *fields; /* few, or a malloc'd array for more */
     struct h2_field few[16];
     uint16_t n_fields, cap_fields;
-    uint32_t list_size; /* RFC 9113 §6.5.2 size of what has come */
-    uint64_t body_seen; /* request body bytes dropped */
+    uint32_t list_size;   /* RFC 9113 §6.5.2 size of what has come */
+    uint64_t body_seen;   /* request body bytes dropped */
     uint8_t body_refused; /* ... over --max-body: reset once the answer is out */
     uint8_t sent_end;     /* the answer's last frame (END_STREAM) went out */
 
@@ -108,12 +108,12 @@ struct ws_h2 {
     /* The turn's, set by ws_h2_run: NULL outside a turn. */
     const struct ws_conn_env *env;
     struct ws_worker_buf *wb;
-    int synced;         /* requests from the turn's first read may trust the watch's epoch */
+    int synced;          /* requests from the turn's first read may trust the watch's epoch */
     uint64_t turn_bytes; /* written in this turn */
 
     struct h2_stream *streams;
-    unsigned n_streams;  /* live */
-    unsigned incomplete; /* of them, with a header block still arriving */
+    unsigned n_streams;    /* live */
+    unsigned incomplete;   /* of them, with a header block still arriving */
     int64_t head_start_ms; /* when the oldest incomplete header block began */
     uint32_t requests;
 
@@ -290,8 +290,8 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
         memcpy(s->mem, p->parts, parts_len);
         for (int i = 0; i < p->n_ranges; i++) {
             int64_t len = p->ranges[i].last - p->ranges[i].first + 1;
-            s->segs[i] = (struct ws_segment){ p->part_off[i], p->part_len[i], p->ranges[i].first,
-                                              len };
+            s->segs[i] =
+                (struct ws_segment){ p->part_off[i], p->part_len[i], p->ranges[i].first, len };
             total += len;
         }
         s->segs[p->n_ranges] = (struct ws_segment){ p->end_off, p->end_len, 0, 0 };
@@ -359,11 +359,11 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     count(env, WS_H2_STREAMS);
     if (!s->too_big) {
         for (unsigned i = 0; i < s->n_fields; i++)
-            req.headers[i] = (struct ws_header){ rcview(s->fields[i].name),
-                                                 rcview(s->fields[i].value) };
+            req.headers[i] =
+                (struct ws_header){ rcview(s->fields[i].name), rcview(s->fields[i].value) };
         req.header_count = s->n_fields;
-        rc = ws_http_request_from_h2(&req, rcview(s->method), rcview(s->authority),
-                                     rcview(s->path));
+        rc =
+            ws_http_request_from_h2(&req, rcview(s->method), rcview(s->authority), rcview(s->path));
         st = rc < 0 ? -rc : 0;
     }
     /* Begun and ended in reads that came after the event thread synced the watch (watch.h). */
@@ -377,9 +377,9 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
     /* The names are static; the values live in the worker's plan, so nghttp2 copies them. */
     for (size_t i = 0; i < n; i++)
-        nv[i + 1] = (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(fields[i].value),
-                                  fields[i].name_len, strlen(fields[i].value),
-                                  NGHTTP2_NV_FLAG_NO_COPY_NAME };
+        nv[i + 1] =
+            (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(fields[i].value), fields[i].name_len,
+                          strlen(fields[i].value), NGHTTP2_NV_FLAG_NO_COPY_NAME };
 
     s->fd = -1;
     body_len = lay_out_body(s, p, &a);
@@ -619,8 +619,7 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, 
             h->max_stream_id = hd->stream_id;
     } else if (hd->type == NGHTTP2_CONTINUATION) {
         h->block_bytes += (uint32_t)hd->length;
-        if (++h->block_frames > WS_H2_MAX_CONTINUATIONS ||
-            h->block_bytes > WS_H2_MAX_HEADER_BLOCK)
+        if (++h->block_frames > WS_H2_MAX_CONTINUATIONS || h->block_bytes > WS_H2_MAX_HEADER_BLOCK)
             calm(h); /* CVE-2024-27316 and its family */
     }
     return 0;

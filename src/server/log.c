@@ -294,8 +294,8 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view request_line, int status, struct ws_view referer,
                               struct ws_view user_agent, size_t *split)
 {
-    struct ws_access_fields f = { client,  when,       request_line, status,
-                                  referer, user_agent, NULL,         NULL,   0 };
+    struct ws_access_fields f = { client,     when, request_line, status, referer,
+                                  user_agent, NULL, NULL,         0 };
     return ws_log_format_start(WS_LOG_COMBINED, out, size, &f, split);
 }
 

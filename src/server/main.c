@@ -107,8 +107,9 @@ static int drop_privileges(const struct passwd *pw, char *err, size_t err_size)
 int main(int argc, char **argv)
 {
     struct ws_config cfg;
-    struct ws_server_resources res = { .root_fd = -1, .error_pages_fd = -1, .mime = NULL,
-                                       .auth = NULL };
+    struct ws_server_resources res = {
+        .root_fd = -1, .error_pages_fd = -1, .mime = NULL, .auth = NULL
+    };
     struct ws_server *server;
     struct ws_log *log;
     char err[512], user_name[256];
@@ -159,7 +160,8 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Read here, before privileges are dropped; a bad file is a bad option. */
-    if (cfg.auth_file != NULL && (res.auth = ws_auth_load(cfg.auth_file, err, sizeof(err))) == NULL) {
+    if (cfg.auth_file != NULL &&
+        (res.auth = ws_auth_load(cfg.auth_file, err, sizeof(err))) == NULL) {
         fprintf(stderr, "webserver: %s\n", err);
         close(res.root_fd);
         if (res.error_pages_fd >= 0)

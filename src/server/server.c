@@ -96,7 +96,8 @@ struct ws_server {
     int listeners[MAX_LISTENERS];
     uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
     unsigned n_listeners;
-    char listen_text[512]; /* "[::]:6789 https:[::]:6790 unix:/run/ws.sock", for the start-up line */
+    char
+        listen_text[512]; /* "[::]:6789 https:[::]:6790 unix:/run/ws.sock", for the start-up line */
     /* The --listen socket files this process bound: removed at exit if still theirs. */
     struct {
         char path[WS_UNIX_PATH_MAX];
@@ -104,9 +105,9 @@ struct ws_server {
         ino_t ino;
     } unix_files[WS_MAX_UNIX_LISTEN];
     unsigned n_unix_files;
-    int port;              /* of the first cleartext listener */
-    int tls_port;          /* of the first TLS listener */
-    struct ws_tls *tls;    /* with --tls-cert, else NULL */
+    int port;           /* of the first cleartext listener */
+    int tls_port;       /* of the first TLS listener */
+    struct ws_tls *tls; /* with --tls-cert, else NULL */
 
     int epoll_fd;
     int signal_fd;
@@ -134,7 +135,7 @@ struct ws_server {
     int64_t last_emfile_log;
     int64_t drain_deadline;
     int signals_seen;
-    int64_t last_kick_ms;       /* stall watchdog, see kick_due */
+    int64_t last_kick_ms; /* stall watchdog, see kick_due */
     unsigned long long pops_at_kick;
     unsigned queued_at_kick;
     unsigned long closes_logged[WS_CLOSE_REASONS]; /* closes[r] when r was last logged */
@@ -247,8 +248,7 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
         return;
     }
     if (atomic_load_explicit(&s->draining, memory_order_relaxed) && c->phase == WS_PHASE_H2 &&
-        !ws_h2_told_to_go(c->h2))
-    {
+        !ws_h2_told_to_go(c->h2)) {
         /* The drain began during its turn, after it looked: back for the GOAWAY at once. */
         c->park_events = EPOLLOUT;
         ev.events = EPOLLOUT | EPOLLONESHOT;
@@ -992,8 +992,7 @@ static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_
         (opt_len = sizeof(listening),
          getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &opt_len) < 0) ||
         !listening || getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0 ||
-        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6 &&
-         bound.ss_family != AF_UNIX)) {
+        (bound.ss_family != AF_INET && bound.ss_family != AF_INET6 && bound.ss_family != AF_UNIX)) {
         snprintf(err, err_size,
                  "socket activation: descriptor %d is not a listening TCP socket (or Unix "
                  "stream socket)",
@@ -1294,7 +1293,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
         if (cfg->compress)
             s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET,
-                                                       WS_SMALL_FILE_MAX);
+                                                      WS_SMALL_FILE_MAX);
         if (s->auth != NULL)
             s->bufs[i].auth = ws_auth_worker_new();
         if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL) ||

@@ -327,8 +327,7 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
  * served; a symlink is shown only if it resolves inside the root.
  */
 static void list_directory(const struct ws_static_opts *o, const struct ws_request *req, int dir_fd,
-                           char *buf, size_t rel_len, size_t buf_size,
-                           struct ws_static_result *out)
+                           char *buf, size_t rel_len, size_t buf_size, struct ws_static_result *out)
 {
     struct ws_listing_entry *entries = NULL;
     size_t n = 0, cap = 0;

@@ -349,8 +349,7 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
 {
     const struct ws_tls *t = arg;
 
-    for (size_t p = t->http2 ? 0 : 1; p < sizeof(alpn_protocols) / sizeof(alpn_protocols[0]);
-         p++) {
+    for (size_t p = t->http2 ? 0 : 1; p < sizeof(alpn_protocols) / sizeof(alpn_protocols[0]); p++) {
         size_t plen = strlen(alpn_protocols[p]);
         for (unsigned i = 0; i < inlen;) {
             unsigned len = in[i];
@@ -591,8 +590,8 @@ static void describe(struct ws_tls *t)
     snprintf(t->description, sizeof(t->description),
              "TLS %s, ALPN %s, %u certificate%s (default %s), kTLS %s: %s",
              t->min_version == TLS1_3_VERSION ? "1.3" : "1.2-1.3",
-             t->http2 ? "h2,http/1.1" : "http/1.1", t->n_pairs,
-             t->n_pairs == 1 ? "" : "s", name, t->ktls ? "on" : "off", ktls_why);
+             t->http2 ? "h2,http/1.1" : "http/1.1", t->n_pairs, t->n_pairs == 1 ? "" : "s", name,
+             t->ktls ? "on" : "off", ktls_why);
 }
 
 /* Copies the pairs' file names, which must outlive the caller's strings for reloads. */

@@ -116,8 +116,9 @@ static void http_layer(const char *buf, size_t len)
     static struct ws_plan plan;
     struct ws_request req;
     uint64_t boundary = 1;
-    struct ws_plan_env env = { WS_CACHE_AUTO, 0, 1 << 20, "Thu, 01 Jan 2026 00:00:00 GMT",
-                               &boundary,     1, 60,      0, NULL, NULL };
+    struct ws_plan_env env = { WS_CACHE_AUTO, 0,   1 << 20, "Thu, 01 Jan 2026 00:00:00 GMT",
+                               &boundary,     1,   60,      0,
+                               NULL,          NULL };
     struct ws_resource res = { .status = 200,
                                .size = 1000,
                                .mtime_sec = 1700000000,

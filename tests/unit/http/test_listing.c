@@ -169,7 +169,9 @@ static void test_listing_page(void **state)
 /* "../" for every directory but the root; "." and ".." entries never listed. */
 static void test_listing_parent(void **state)
 {
-    struct ws_listing_entry e[] = { { "..", 1, 0, 0, 0, 0 }, { ".", 1, 0, 0, 0, 0 }, { "f", 0, 1, 0, 0, 0 } };
+    struct ws_listing_entry e[] = { { "..", 1, 0, 0, 0, 0 },
+                                    { ".", 1, 0, 0, 0, 0 },
+                                    { "f", 0, 1, 0, 0, 0 } };
     char *root = page_of("/", e, ARRAY_LEN(e));
     char *sub = page_of("/a/", e, ARRAY_LEN(e));
     char *empty = page_of("/a/", NULL, 0);

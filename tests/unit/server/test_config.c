@@ -558,12 +558,12 @@ static void test_listen_and_port(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_number_options),
-        cmocka_unit_test(test_string_options), cmocka_unit_test(test_revalidate),
-        cmocka_unit_test(test_errors),         cmocka_unit_test(test_results),
-        cmocka_unit_test(test_tls_options),    cmocka_unit_test(test_repeated_parsing),
-        cmocka_unit_test(test_error_buffer),
-        cmocka_unit_test(test_listen_parse),   cmocka_unit_test(test_listen_and_port),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_number_options),
+        cmocka_unit_test(test_string_options),  cmocka_unit_test(test_revalidate),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_results),
+        cmocka_unit_test(test_tls_options),     cmocka_unit_test(test_repeated_parsing),
+        cmocka_unit_test(test_error_buffer),    cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test(test_listen_and_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

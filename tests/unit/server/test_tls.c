@@ -422,7 +422,8 @@ static void test_versions(void **state)
     assert_int_equal(st.handshakes, 1);
     assert_int_equal(st.failed, 1);
     assert_non_null(strstr(ws_tls_describe(t13), "TLS 1.3,"));
-    assert_non_null(strstr(ws_tls_describe(t12), "TLS 1.2-1.3, ALPN h2,http/1.1, 2 certificates (default a.test)"));
+    assert_non_null(strstr(ws_tls_describe(t12),
+                           "TLS 1.2-1.3, ALPN h2,http/1.1, 2 certificates (default a.test)"));
     assert_non_null(strstr(ws_tls_describe(t12), "kTLS"));
     SSL_CTX_free(any);
     SSL_CTX_free(tls12);
