@@ -85,6 +85,22 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
 }
 
 /*
+ * Appends the byte sequence at s (n bytes left, s[0] >= 0x80): a well-formed
+ * UTF-8 sequence as it is, anything else as U+FFFD. Returns the bytes used.
+ */
+static size_t put_utf8(struct page *pg, const char *s, size_t n)
+{
+    size_t len = utf8_sequence((const unsigned char *)s, n);
+
+    if (len == 0) {
+        put_str(pg, "\xef\xbf\xbd");
+        return 1;
+    }
+    put_mem(pg, s, len);
+    return len;
+}
+
+/*
  * Appends s[0..n) as HTML text or attribute content. The page says UTF-8, so
  * a byte that is not part of well-formed UTF-8 (a name in Latin-1, say) is
  * shown as U+FFFD, as is a control character; the href keeps the real bytes.
@@ -94,13 +110,7 @@ static void put_html(struct page *pg, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
-            if (len == 0) {
-                put_str(pg, "\xef\xbf\xbd");
-            } else {
-                put_mem(pg, s + i, len);
-                i += len - 1;
-            }
+            i += put_utf8(pg, s + i, n - i) - 1;
             continue;
         }
         switch (c) {
@@ -266,13 +276,7 @@ static void put_json(struct page *pg, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
-            if (len == 0) {
-                put_str(pg, "\xef\xbf\xbd");
-            } else {
-                put_mem(pg, s + i, len);
-                i += len - 1;
-            }
+            i += put_utf8(pg, s + i, n - i) - 1;
         } else if (c == '"' || c == '\\') {
             char esc[2] = { '\\', (char)c };
             put_mem(pg, esc, 2);

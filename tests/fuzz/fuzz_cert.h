@@ -9,7 +9,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include "server/tls.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 /* A self-signed P-256 certificate for "fuzz.test", written as PEM to dir. */
 static inline int make_pair(const char *dir, char *cert_path, char *key_path, size_t size)
@@ -48,6 +52,31 @@ static inline int make_pair(const char *dir, char *cert_path, char *key_path, si
     X509_free(x);
     EVP_PKEY_free(key);
     return ok ? 0 : -1;
+}
+
+/*
+ * A server-side TLS set (ALPN h2 and http/1.1) over a throw-away pair made in
+ * a temporary directory (removed again); aborts, naming who, if it cannot.
+ */
+static inline struct ws_tls *fuzz_tls_server(const char *who)
+{
+    char dir[] = "/tmp/ws-fuzz-tls-XXXXXX", cert[64], key[64], err[256];
+    struct ws_tls_pair pair;
+    struct ws_tls_config cfg = { &pair, 1, 12, 1 };
+    struct ws_tls *t;
+
+    if (mkdtemp(dir) == NULL || make_pair(dir, cert, key, sizeof(cert)) < 0)
+        abort();
+    pair = (struct ws_tls_pair){ cert, key };
+    t = ws_tls_new(&cfg, err, sizeof(err));
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+    if (t == NULL) {
+        fprintf(stderr, "%s: %s\n", who, err);
+        abort();
+    }
+    return t;
 }
 
 #endif

@@ -184,24 +184,12 @@ static int make_tree(void)
 
 static void init(void)
 {
-    char dir[] = "/tmp/ws-fuzz-h2-tls-XXXXXX", cert[64], key[64], err[256], pages[128];
-    struct ws_tls_pair pair;
-    struct ws_tls_config cfg = { &pair, 1, 12, 1 };
+    char pages[128];
     static const enum ws_log_format formats[3] = { WS_LOG_COMBINED, WS_LOG_TIMING, WS_LOG_JSON };
 
     signal(SIGPIPE, SIG_IGN);
     verbose = getenv("FUZZ_H2_TRACE") != NULL;
-    if (mkdtemp(dir) == NULL || make_pair(dir, cert, key, sizeof(cert)) < 0)
-        abort();
-    pair = (struct ws_tls_pair){ cert, key };
-    tls = ws_tls_new(&cfg, err, sizeof(err));
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
-    if (tls == NULL) {
-        fprintf(stderr, "fuzz_h2: %s\n", err);
-        abort();
-    }
+    tls = fuzz_tls_server("fuzz_h2");
     client_ctx = SSL_CTX_new(TLS_client_method());
     FUZZ_CHECK(client_ctx != NULL);
     SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);

@@ -34,21 +34,7 @@ static SSL_CTX *client_ctx;
 
 static void init(void)
 {
-    char dir[] = "/tmp/ws-fuzz-tls-XXXXXX", cert[64], key[64], err[256];
-    struct ws_tls_pair pair;
-    struct ws_tls_config cfg = { &pair, 1, 12, 1 };
-
-    if (mkdtemp(dir) == NULL || make_pair(dir, cert, key, sizeof(cert)) < 0)
-        abort();
-    pair = (struct ws_tls_pair){ cert, key };
-    tls = ws_tls_new(&cfg, err, sizeof(err));
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
-    if (tls == NULL) {
-        fprintf(stderr, "fuzz_tls: %s\n", err);
-        abort();
-    }
+    tls = fuzz_tls_server("fuzz_tls");
     client_ctx = SSL_CTX_new(TLS_client_method());
     if (client_ctx == NULL)
         abort();
