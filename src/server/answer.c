@@ -15,6 +15,7 @@
 
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,15 +36,19 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
  * gets the file itself), nor a file under WS_COMPRESS_MIN_FILE or over
  * WS_COMPRESS_MAX_FILE bytes. The result, from the worker's compression cache
  * (keyed by the file's identity, so never stale), replaces the body: its
- * memory, or for a large one a descriptor of its own.
+ * memory, or for a large one a descriptor of its own. A file too large to
+ * compress in one go sets *later to the job that will compress it, unless
+ * `done` is that job, finished (compress.h).
  */
 static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                                const struct ws_request *req, struct ws_static_result *sr,
-                                struct ws_resource *res)
+                                const struct ws_request *req, struct ws_compress_job *done,
+                                struct ws_static_result *sr, struct ws_resource *res,
+                                struct ws_compress_job **later)
 {
     static const unsigned made_here = (1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD);
     enum ws_encoding enc;
     struct ws_compressed z;
+    int rc;
 
     if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
@@ -53,9 +58,10 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     enc = ws_negotiate_encoding(req, made_here);
     if (enc == WS_ENC_IDENTITY)
         return;
-    if (ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
-                        &sr->st, sr->mem, sr->fd, &z) < 0)
-        return; /* the file as it is */
+    rc = ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
+                         &sr->st, sr->mem, sr->fd, done, &z, later);
+    if (rc != 0)
+        return; /* the file as it is, or (1) once the job is done */
     if (sr->fd >= 0)
         close(sr->fd);
     sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
@@ -72,8 +78,9 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
  * cut from the file itself, so requests that may get one skip the cache.
  */
 static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                    const struct ws_request *req, int synced, struct ws_static_result *sr,
-                    struct ws_resource *res)
+                    const struct ws_request *req, int synced, struct ws_compress_job *done,
+                    struct ws_static_result *sr, struct ws_resource *res,
+                    struct ws_compress_job **later)
 {
     struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
 
@@ -94,7 +101,7 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         .mem = sr->listing,
         .mem_len = sr->listing_len,
     };
-    compress_on_the_fly(env, wb, req, sr, res);
+    compress_on_the_fly(env, wb, req, done, sr, res, later);
 }
 
 /*
@@ -116,6 +123,12 @@ static int authorize(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     if (ws_auth_parse_basic(req, cred, &user, &pass) != 1)
         return 401;
     ok = ws_auth_verify(env->auth, wb->auth, user, pass);
+    if (ok) {
+        /* For the access log's user field (%u), as Apache and nginx log $remote_user. */
+        size_t n = user.len < sizeof(wb->auth_user) ? user.len : sizeof(wb->auth_user);
+        memcpy(wb->auth_user, user.ptr, n);
+        wb->auth_user_len = (uint16_t)n;
+    }
     explicit_bzero(cred, sizeof(cred));
     return ok ? 0 : 401;
 }
@@ -164,6 +177,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
+    struct ws_compress_job *done = a->job, *later = NULL;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
         env->max_body,      wb->date,
@@ -173,18 +187,27 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     };
 
     ws_answer_refresh_date(wb);
+    wb->auth_user_len = 0;
     if (req != NULL && status == 0) {
         status = ws_plan_route(req, &penv);
         if (status == 0 && env->auth != NULL && wb->auth != NULL)
             status = authorize(env, wb, req);
         if (status == 0)
-            resolve(env, wb, req, synced, &sr, &res);
+            resolve(env, wb, req, synced, done, &sr, &res, &later);
         else if (status == WS_PLAN_METRICS)
             status = metrics(env, req, peer, &sr, &res);
     }
+    if (later != NULL) {
+        /* No plan yet: the caller runs the job, then asks again. */
+        if (sr.fd >= 0)
+            close(sr.fd);
+        free(sr.listing);
+        *a = (struct ws_answer){ -1, NULL, NULL, later };
+        return;
+    }
     ws_plan_make(p, req, status, &res, &penv, last);
 
-    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing };
+    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing, NULL };
     if (p->operator_page && env->error_pages_fd >= 0) {
         struct stat st;
         int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);

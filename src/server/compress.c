@@ -7,11 +7,18 @@
  * its budget, a clock hand frees other slots' results until it fits. A
  * result is a malloc'd block, or (above mem_max) a sealed memfd of which each
  * response gets a descriptor of its own.
+ *
+ * A job compresses a large file with the streaming interfaces of zlib and
+ * zstd, WS_COMPRESS_STEP bytes of input per step, into a memfd it seals at
+ * the end, after checking that the file's identity did not change while it
+ * ran. The store is a small table scanned under its mutex (it holds few,
+ * large results: a lookup is rare next to the work it saves).
  */
 #include "server/compress.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,8 +37,45 @@ struct entry {
     struct stat st; /* the identity the result was made from */
 };
 
+#define STORE_SLOTS 64
+
+struct stored {
+    int fd; /* a sealed memfd, or -1: the slot is empty */
+    size_t len;
+    enum ws_encoding enc;
+    int level;
+    struct stat st;
+    uint64_t used; /* the store's clock when last found or put */
+};
+
+struct ws_compress_store {
+    pthread_mutex_t lock;
+    size_t budget, used;
+    uint64_t clock;
+    atomic_uint jobs; /* running */
+    struct stored slots[STORE_SLOTS];
+};
+
+struct ws_compress_job {
+    struct ws_compress_store *store;
+    enum ws_encoding enc;
+    int level;
+    struct stat st; /* the identity of the file when the job began */
+    int in_fd;      /* the file: a descriptor of the job's own */
+    int out_fd;     /* the result being written: a memfd */
+    int64_t in_off; /* input compressed so far */
+    size_t out_len;
+    int state; /* 0 running, 1 done, -1 failed */
+    z_stream zs;
+    ZSTD_CCtx *zc;
+    char *in, *out; /* WS_COMPRESS_STEP and JOB_OUT bytes */
+};
+
+#define JOB_OUT (64 * 1024)
+
 struct ws_compress_cache {
-    unsigned slots; /* a power of two */
+    struct ws_compress_store *store; /* shared, or NULL */
+    unsigned slots;                  /* a power of two */
     size_t budget;
     size_t mem_max;             /* results up to this size stay in memory, larger go to a memfd */
     size_t used;                /* bytes of results held in slots */
@@ -41,7 +85,8 @@ struct ws_compress_cache {
     struct entry entries[];
 };
 
-struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max)
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max,
+                                                struct ws_compress_store *store)
 {
     struct ws_compress_cache *cc;
     unsigned n = 1;
@@ -51,6 +96,7 @@ struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, s
     cc = calloc(1, sizeof(*cc) + n * sizeof(cc->entries[0]));
     if (cc == NULL)
         return NULL;
+    cc->store = store;
     cc->slots = n;
     cc->budget = budget;
     cc->mem_max = mem_max;
@@ -153,7 +199,7 @@ char *ws_compress(enum ws_encoding enc, int level, const char *in, size_t in_len
 {
     char *out = NULL, *shrunk;
 
-    if (in_len > WS_COMPRESS_MAX_FILE)
+    if (in_len > WS_COMPRESS_ONE_GO)
         return NULL;
     if (enc == WS_ENC_GZIP)
         out = deflate_gzip(level, in, in_len, out_len);
@@ -243,8 +289,277 @@ void ws_compress_cache_counts(struct ws_compress_cache *cc, uint64_t *hits, uint
     *misses = atomic_load_explicit(&cc->misses, memory_order_relaxed);
 }
 
+/* --- the store of jobs' results ---------------------------------------------- */
+
+struct ws_compress_store *ws_compress_store_new(size_t budget)
+{
+    struct ws_compress_store *st = calloc(1, sizeof(*st));
+
+    if (st == NULL)
+        return NULL;
+    if (pthread_mutex_init(&st->lock, NULL) != 0) {
+        free(st);
+        errno = ENOMEM;
+        return NULL;
+    }
+    st->budget = budget;
+    for (unsigned i = 0; i < STORE_SLOTS; i++)
+        st->slots[i].fd = -1;
+    return st;
+}
+
+void ws_compress_store_free(struct ws_compress_store *st)
+{
+    if (st == NULL)
+        return;
+    for (unsigned i = 0; i < STORE_SLOTS; i++)
+        if (st->slots[i].fd >= 0)
+            close(st->slots[i].fd);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+/* A descriptor of the stored result for this file, coding and level, or -1. */
+static int store_find(struct ws_compress_store *st, enum ws_encoding enc, int level,
+                      const struct stat *id, size_t *len)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&st->lock);
+    for (unsigned i = 0; i < STORE_SLOTS; i++) {
+        struct stored *e = &st->slots[i];
+        if (e->fd >= 0 && e->enc == enc && e->level == level && same_identity(&e->st, id)) {
+            fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+            *len = e->len;
+            e->used = ++st->clock;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return fd;
+}
+
+/* Keeps a descriptor of a job's result, evicting the least recently used until it fits. */
+static void store_put(struct ws_compress_store *st, const struct ws_compress_job *job)
+{
+    struct stored *e;
+    int fd;
+
+    if (job->out_len > st->budget)
+        return;
+    fd = fcntl(job->out_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        struct stored *oldest = NULL;
+        e = NULL;
+        for (unsigned i = 0; i < STORE_SLOTS; i++) {
+            struct stored *x = &st->slots[i];
+            if (x->fd < 0)
+                e = x;
+            else if (oldest == NULL || x->used < oldest->used)
+                oldest = x;
+        }
+        if (e != NULL && st->used + job->out_len <= st->budget)
+            break;
+        /* Full, or over the budget: there is an oldest, since out_len <= budget. */
+        close(oldest->fd);
+        st->used -= oldest->len;
+        oldest->fd = -1;
+    }
+    *e = (struct stored){ fd, job->out_len, job->enc, job->level, job->st, ++st->clock };
+    st->used += job->out_len;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* --- jobs -------------------------------------------------------------------- */
+
+void ws_compress_job_free(struct ws_compress_job *job)
+{
+    if (job == NULL)
+        return;
+    if (job->enc == WS_ENC_GZIP)
+        deflateEnd(&job->zs);
+    ZSTD_freeCCtx(job->zc);
+    if (job->in_fd >= 0)
+        close(job->in_fd);
+    if (job->out_fd >= 0)
+        close(job->out_fd);
+    free(job->in);
+    free(job->out);
+    atomic_fetch_sub_explicit(&job->store->jobs, 1, memory_order_relaxed);
+    free(job);
+}
+
+/* A job for the file fd (whose identity is *id), or NULL: WS_COMPRESS_JOBS run, or no memory. */
+static struct ws_compress_job *job_new(struct ws_compress_store *st, enum ws_encoding enc,
+                                       int level, const struct stat *id, int fd)
+{
+    struct ws_compress_job *job;
+
+    if (atomic_fetch_add_explicit(&st->jobs, 1, memory_order_relaxed) >= WS_COMPRESS_JOBS) {
+        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
+        return NULL;
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
+        return NULL;
+    }
+    *job = (struct ws_compress_job){ .store = st, .enc = enc, .level = level, .st = *id };
+    job->in_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    job->out_fd = memfd_create("ws-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    job->in = malloc(WS_COMPRESS_STEP);
+    job->out = malloc(JOB_OUT);
+    if (enc == WS_ENC_GZIP) {
+        if (deflateInit2(&job->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            job->enc = WS_ENC_IDENTITY; /* nothing for deflateEnd to free */
+    } else {
+        job->zc = ZSTD_createCCtx();
+        if (job->zc != NULL &&
+            ZSTD_isError(ZSTD_CCtx_setParameter(job->zc, ZSTD_c_compressionLevel, level)))
+            job->enc = WS_ENC_IDENTITY;
+        /* The size is known: the frame says it, and zstd sizes its window to fit. */
+        if (job->zc != NULL)
+            (void)ZSTD_CCtx_setPledgedSrcSize(job->zc, (unsigned long long)id->st_size);
+    }
+    if (job->in_fd < 0 || job->out_fd < 0 || job->in == NULL || job->out == NULL ||
+        job->enc != enc || (enc == WS_ENC_ZSTD && job->zc == NULL)) {
+        ws_compress_job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* Writes the job's out buffer (n bytes) to its memfd. */
+static int job_write(struct ws_compress_job *job, size_t n)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = write(job->out_fd, job->out + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    job->out_len += n;
+    return 0;
+}
+
+/* Codes in[0, n) (the last piece when last), writing every output byte. */
+static int job_code(struct ws_compress_job *job, size_t n, int last)
+{
+    if (job->enc == WS_ENC_GZIP) {
+        int rc;
+        job->zs.next_in = (Bytef *)job->in;
+        job->zs.avail_in = (uInt)n;
+        do {
+            job->zs.next_out = (Bytef *)job->out;
+            job->zs.avail_out = JOB_OUT;
+            rc = deflate(&job->zs, last ? Z_FINISH : Z_NO_FLUSH);
+            if (rc == Z_STREAM_ERROR || job_write(job, JOB_OUT - job->zs.avail_out) < 0)
+                return -1;
+        } while (job->zs.avail_out == 0 || (last && rc != Z_STREAM_END));
+        return 0;
+    } else {
+        ZSTD_inBuffer in = { job->in, n, 0 };
+        size_t left;
+        do {
+            ZSTD_outBuffer out = { job->out, JOB_OUT, 0 };
+            left = ZSTD_compressStream2(job->zc, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(left) || job_write(job, out.pos) < 0)
+                return -1;
+        } while (last ? left != 0 : in.pos < in.size);
+        return 0;
+    }
+}
+
+/* The job's end: the file must still be the one it began with; then the result is sealed. */
+static int job_finish(struct ws_compress_job *job)
+{
+    struct stat now;
+
+    if (fstat(job->in_fd, &now) < 0 || !same_identity(&now, &job->st))
+        return -1;
+    if (fcntl(job->out_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+        0)
+        return -1;
+    close(job->in_fd);
+    job->in_fd = -1;
+    return 1;
+}
+
+int ws_compress_job_step(struct ws_compress_job *job)
+{
+    int64_t size = job->st.st_size, want;
+    size_t got = 0;
+    int last;
+
+    if (job->state != 0)
+        return job->state;
+    want = size - job->in_off < WS_COMPRESS_STEP ? size - job->in_off : WS_COMPRESS_STEP;
+    while (got < (size_t)want) {
+        ssize_t n = pread(job->in_fd, job->in + got, (size_t)want - got, job->in_off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            job->state = -1; /* shrank under the job */
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    job->in_off += want;
+    last = job->in_off == size;
+    if (job_code(job, got, last) < 0)
+        job->state = -1;
+    else if (last)
+        job->state = job_finish(job);
+    return job->state;
+}
+
+/* --- the cache ------------------------------------------------------------- */
+
+/*
+ * A file too large to compress in one go: the stored result, or a finished
+ * job's (kept in the store), or a new job.
+ */
+static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, int fd, struct ws_compress_job *done,
+                     struct ws_compressed *out, struct ws_compress_job **job)
+{
+    size_t len = 0;
+
+    if (cc->store == NULL || fd < 0 || st->st_size > WS_COMPRESS_MAX_FILE)
+        return -1;
+    out->fd = store_find(cc->store, enc, level, st, &len);
+    if (out->fd >= 0) {
+        out->hit = 1;
+        out->len = len;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return 0;
+    }
+    if (done != NULL) {
+        /* Its result, if the file is still the one it compressed. */
+        if (done->state != 1 || done->enc != enc || done->level != level ||
+            !same_identity(&done->st, st))
+            return -1;
+        store_put(cc->store, done);
+        out->fd = done->out_fd;
+        out->len = done->out_len;
+        done->out_fd = -1;
+        return 0;
+    }
+    atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
+    *job = job_new(cc->store, enc, level, st, fd);
+    return *job != NULL ? 1 : -1;
+}
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
-                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out)
+                    const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
+                    struct ws_compressed *out, struct ws_compress_job **job)
 {
     struct entry *e = &cc->entries[slot_index(cc, st, enc)];
     char *contents = NULL, *body;
@@ -253,14 +568,17 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
 
     free(cc->oversized);
     cc->oversized = NULL;
-    out->hit = 0;
+    *out = (struct ws_compressed){ .fd = -1 };
+    *job = NULL;
+    if (st->st_size > WS_COMPRESS_ONE_GO)
+        return get_large(cc, enc, level, st, fd, done, out, job);
     if (occupied(e) && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
         out->hit = 1;
         atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
         return hand_out(e->body, e->fd, e->len, out);
     }
     atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
-    if (st->st_size < 0 || size > WS_COMPRESS_MAX_FILE)
+    if (st->st_size < 0)
         return -1;
     if (mem == NULL) {
         contents = read_whole(fd, size);

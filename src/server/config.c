@@ -90,7 +90,7 @@ static const char help_text[] =
     "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
     "      --http2=on|off           HTTP/2: h2 by ALPN on the HTTPS port, h2c with prior\n"
     "                               knowledge on the cleartext port (default on)\n"
-    "      --compress=on|off        compress text, JSON, JS, SVG... of 512 B to 8 MiB on\n"
+    "      --compress=on|off        compress text, JSON, JS, SVG... of 512 B to 1 GiB on\n"
     "                               the fly with zstd or gzip, by Accept-Encoding, when\n"
     "                               no precompressed sibling fits (default on)\n"
     "      --compress-level=[gzip=|zstd=]N\n"
