@@ -18,9 +18,13 @@
  * to WS_COMPRESS_MAX_FILE) is compressed by a job (struct ws_compress_job)
  * that the connection owns and steps WS_COMPRESS_STEP bytes of input per
  * turn, yielding the worker between steps, so one request cannot hold a
- * worker for long; its result, a sealed memfd, goes to a store shared by all
- * workers (struct ws_compress_store, behind a mutex) so that it is made once
- * and every worker's requests send it. At most WS_COMPRESS_JOBS jobs run at
+ * worker for long; its result is a sealed memfd.
+ *
+ * Every result also goes to a store shared by all workers (struct
+ * ws_compress_store, behind a mutex): a worker whose own cache misses asks
+ * it before compressing and keeps what it finds, so a file is compressed once
+ * for the whole server while each worker's hits take no lock. Large files'
+ * results live only in the store. At most WS_COMPRESS_JOBS jobs run at
  * once (each holds its coder's state, some hundreds of KiB); past that, the
  * file is sent as it is.
  */
@@ -52,16 +56,18 @@ struct ws_compress_store;
 struct ws_compress_job;
 
 /*
- * The store of jobs' results shared by every worker: sealed memfds, at most
- * `budget` bytes of them (least recently used evicted first). NULL with
- * errno set on failure. ws_compress_store_free frees it (NULL allowed).
+ * The second level shared by every worker's cache: up to `slots` results
+ * (direct-mapped by the file's identity and coding) and `budget` bytes of
+ * them, in memory or sealed memfds as the workers made them; the only home of
+ * jobs' results. NULL with errno set on failure. ws_compress_store_free
+ * frees it (NULL allowed), once no cache or job uses it.
  */
-struct ws_compress_store *ws_compress_store_new(size_t budget);
+struct ws_compress_store *ws_compress_store_new(unsigned slots, size_t budget);
 void ws_compress_store_free(struct ws_compress_store *st);
 
 /*
  * A cache of up to `slots` results holding at most `budget` bytes of them,
- * which finds jobs' results in `store` (shared; may be NULL: then no jobs).
+ * over `store` (shared; may be NULL: then no second level and no jobs).
  * Results of up to mem_max bytes are kept in memory (the framing copies them
  * behind the head); larger ones in a sealed memfd, so that each response
  * sends them from a descriptor of its own (sendfile, or pread over TLS) and

@@ -11,8 +11,14 @@
  * A job compresses a large file with the streaming interfaces of zlib and
  * zstd, WS_COMPRESS_STEP bytes of input per step, into a memfd it seals at
  * the end, after checking that the file's identity did not change while it
- * ran. The store is a small table scanned under its mutex (it holds few,
- * large results: a lookup is rare next to the work it saves).
+ * ran.
+ *
+ * The store is the second level: a direct-mapped table like a worker's cache,
+ * under a mutex, holding every result (small ones in memory, large ones in
+ * memfds) so that a file is compressed once for all the workers. A worker
+ * asks it only when its own cache misses, and keeps a copy (or a descriptor)
+ * of what it finds, so the store's lock is taken about once per result and
+ * worker, not per request.
  */
 #include "server/compress.h"
 
@@ -37,23 +43,30 @@ struct entry {
     struct stat st; /* the identity the result was made from */
 };
 
-#define STORE_SLOTS 64
+/* What same_identity compares, without the rest of a struct stat (the store has many slots). */
+struct identity {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim, ctim;
+};
 
 struct stored {
-    int fd; /* a sealed memfd, or -1: the slot is empty */
+    char *body; /* the result in memory, or NULL */
+    int fd;     /* or in this sealed memfd; -1 when neither: the slot is empty */
+    int level;
     size_t len;
     enum ws_encoding enc;
-    int level;
-    struct stat st;
-    uint64_t used; /* the store's clock when last found or put */
+    struct identity id;
 };
 
 struct ws_compress_store {
     pthread_mutex_t lock;
+    unsigned slots; /* a power of two */
+    unsigned hand;  /* the next slot to evict for room */
     size_t budget, used;
-    uint64_t clock;
     atomic_uint jobs; /* running */
-    struct stored slots[STORE_SLOTS];
+    struct stored entries[];
 };
 
 struct ws_compress_job {
@@ -138,15 +151,20 @@ static int same_identity(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-static unsigned slot_index(const struct ws_compress_cache *cc, const struct stat *st,
-                           enum ws_encoding enc)
+static uint64_t hash_identity(const struct stat *st, enum ws_encoding enc)
 {
     uint64_t h = (uint64_t)st->st_ino * 0x9e3779b97f4a7c15ULL;
 
     h ^= (uint64_t)st->st_dev + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
     h ^= (uint64_t)enc * 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 31;
-    return (unsigned)(h & (cc->slots - 1));
+    return h;
+}
+
+static unsigned slot_index(const struct ws_compress_cache *cc, const struct stat *st,
+                           enum ws_encoding enc)
+{
+    return (unsigned)(hash_identity(st, enc) & (cc->slots - 1));
 }
 
 static char *deflate_gzip(int level, const char *in, size_t in_len, size_t *out_len)
@@ -289,12 +307,16 @@ void ws_compress_cache_counts(struct ws_compress_cache *cc, uint64_t *hits, uint
     *misses = atomic_load_explicit(&cc->misses, memory_order_relaxed);
 }
 
-/* --- the store of jobs' results ---------------------------------------------- */
+/* --- the store: every worker's second level ------------------------------------- */
 
-struct ws_compress_store *ws_compress_store_new(size_t budget)
+struct ws_compress_store *ws_compress_store_new(unsigned slots, size_t budget)
 {
-    struct ws_compress_store *st = calloc(1, sizeof(*st));
+    struct ws_compress_store *st;
+    unsigned n = 1;
 
+    while (n < slots && n < (1u << 20))
+        n <<= 1;
+    st = calloc(1, sizeof(*st) + n * sizeof(st->entries[0]));
     if (st == NULL)
         return NULL;
     if (pthread_mutex_init(&st->lock, NULL) != 0) {
@@ -302,74 +324,109 @@ struct ws_compress_store *ws_compress_store_new(size_t budget)
         errno = ENOMEM;
         return NULL;
     }
+    st->slots = n;
     st->budget = budget;
-    for (unsigned i = 0; i < STORE_SLOTS; i++)
-        st->slots[i].fd = -1;
+    for (unsigned i = 0; i < n; i++)
+        st->entries[i].fd = -1;
     return st;
+}
+
+static void store_clear(struct ws_compress_store *st, struct stored *e)
+{
+    if (e->body != NULL || e->fd >= 0)
+        st->used -= e->len;
+    free(e->body);
+    if (e->fd >= 0)
+        close(e->fd);
+    memset(e, 0, sizeof(*e));
+    e->fd = -1;
 }
 
 void ws_compress_store_free(struct ws_compress_store *st)
 {
     if (st == NULL)
         return;
-    for (unsigned i = 0; i < STORE_SLOTS; i++)
-        if (st->slots[i].fd >= 0)
-            close(st->slots[i].fd);
+    for (unsigned i = 0; i < st->slots; i++)
+        store_clear(st, &st->entries[i]);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
 
-/* A descriptor of the stored result for this file, coding and level, or -1. */
-static int store_find(struct ws_compress_store *st, enum ws_encoding enc, int level,
-                      const struct stat *id, size_t *len)
+static struct identity identity_of(const struct stat *st)
 {
-    int fd = -1;
-
-    pthread_mutex_lock(&st->lock);
-    for (unsigned i = 0; i < STORE_SLOTS; i++) {
-        struct stored *e = &st->slots[i];
-        if (e->fd >= 0 && e->enc == enc && e->level == level && same_identity(&e->st, id)) {
-            fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
-            *len = e->len;
-            e->used = ++st->clock;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&st->lock);
-    return fd;
+    return (struct identity){ st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim };
 }
 
-/* Keeps a descriptor of a job's result, evicting the least recently used until it fits. */
-static void store_put(struct ws_compress_store *st, const struct ws_compress_job *job)
+static int stored_is(const struct stored *e, enum ws_encoding enc, int level, const struct stat *st)
 {
-    struct stored *e;
-    int fd;
+    const struct identity *a = &e->id;
 
-    if (job->out_len > st->budget)
+    return (e->body != NULL || e->fd >= 0) && e->enc == enc && e->level == level &&
+           a->dev == st->st_dev && a->ino == st->st_ino && a->size == st->st_size &&
+           a->mtim.tv_sec == st->st_mtim.tv_sec && a->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+           a->ctim.tv_sec == st->st_ctim.tv_sec && a->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static struct stored *store_slot(struct ws_compress_store *st, enum ws_encoding enc,
+                                 const struct stat *id)
+{
+    return &st->entries[hash_identity(id, enc) & (st->slots - 1)];
+}
+
+/*
+ * The stored result for this file, coding and level, as a copy of its bytes
+ * (*body, malloc'd) or a descriptor of its own (*fd), *len bytes. 0, or -1
+ * when the store has none (or memory or descriptors are short).
+ */
+static int store_find(struct ws_compress_store *st, enum ws_encoding enc, int level,
+                      const struct stat *id, char **body, int *fd, size_t *len)
+{
+    struct stored *e = store_slot(st, enc, id);
+    int rc = -1;
+
+    *body = NULL;
+    *fd = -1;
+    pthread_mutex_lock(&st->lock);
+    if (stored_is(e, enc, level, id)) {
+        *len = e->len;
+        if (e->body != NULL && (*body = malloc(e->len > 0 ? e->len : 1)) != NULL)
+            memcpy(*body, e->body, e->len);
+        else if (e->fd >= 0)
+            *fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+        rc = *body != NULL || *fd >= 0 ? 0 : -1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/*
+ * Keeps a result for the other workers: a copy of body, or a descriptor of
+ * fd, len bytes. It replaces what its slot held; the clock hand frees other
+ * slots until the budget holds it. A result larger than the budget is not kept.
+ */
+static void store_put(struct ws_compress_store *st, enum ws_encoding enc, int level,
+                      const struct stat *id, const char *body, int fd, size_t len)
+{
+    struct stored *e = store_slot(st, enc, id);
+    char *copy = NULL;
+    int copy_fd = -1;
+
+    if (len > st->budget)
         return;
-    fd = fcntl(job->out_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
+    if (body != NULL && (copy = malloc(len > 0 ? len : 1)) != NULL)
+        memcpy(copy, body, len);
+    else if (body == NULL)
+        copy_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy == NULL && copy_fd < 0)
         return;
     pthread_mutex_lock(&st->lock);
-    for (;;) {
-        struct stored *oldest = NULL;
-        e = NULL;
-        for (unsigned i = 0; i < STORE_SLOTS; i++) {
-            struct stored *x = &st->slots[i];
-            if (x->fd < 0)
-                e = x;
-            else if (oldest == NULL || x->used < oldest->used)
-                oldest = x;
-        }
-        if (e != NULL && st->used + job->out_len <= st->budget)
-            break;
-        /* Full, or over the budget: there is an oldest, since out_len <= budget. */
-        close(oldest->fd);
-        st->used -= oldest->len;
-        oldest->fd = -1;
+    store_clear(st, e);
+    for (unsigned tries = 0; st->used + len > st->budget && tries < st->slots; tries++) {
+        store_clear(st, &st->entries[st->hand]);
+        st->hand = (st->hand + 1) & (st->slots - 1);
     }
-    *e = (struct stored){ fd, job->out_len, job->enc, job->level, job->st, ++st->clock };
-    st->used += job->out_len;
+    *e = (struct stored){ copy, copy_fd, level, len, enc, identity_of(id) };
+    st->used += len;
     pthread_mutex_unlock(&st->lock);
 }
 
@@ -531,11 +588,16 @@ static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
                      struct ws_compressed *out, struct ws_compress_job **job)
 {
     size_t len = 0;
+    char *body;
 
     if (cc->store == NULL || fd < 0 || st->st_size > WS_COMPRESS_MAX_FILE)
         return -1;
-    out->fd = store_find(cc->store, enc, level, st, &len);
-    if (out->fd >= 0) {
+    if (store_find(cc->store, enc, level, st, &body, &out->fd, &len) == 0) {
+        if (body != NULL) {
+            /* Cannot be: a job's result is a memfd. */
+            free(body);
+            return -1;
+        }
         out->hit = 1;
         out->len = len;
         atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
@@ -546,7 +608,7 @@ static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
         if (done->state != 1 || done->enc != enc || done->level != level ||
             !same_identity(&done->st, st))
             return -1;
-        store_put(cc->store, done);
+        store_put(cc->store, enc, level, st, NULL, done->out_fd, done->out_len);
         out->fd = done->out_fd;
         out->len = done->out_len;
         done->out_fd = -1;
@@ -557,6 +619,32 @@ static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
     return *job != NULL ? 1 : -1;
 }
 
+/*
+ * Keeps a result (body, or the memfd body_fd, len bytes) in the worker's
+ * slot e and hands it out; one larger than the whole budget only for this
+ * request.
+ */
+static int keep(struct ws_compress_cache *cc, struct entry *e, char *body, int body_fd, size_t len,
+                enum ws_encoding enc, int level, const struct stat *st, struct ws_compressed *out)
+{
+    clear(cc, e);
+    if (len > cc->budget) {
+        /* Not kept: this request's alone. */
+        if (body_fd < 0) {
+            cc->oversized = body;
+            return hand_out(body, -1, len, out);
+        }
+        out->len = len;
+        out->mem = NULL;
+        out->fd = body_fd;
+        return 0;
+    }
+    make_room(cc, len);
+    *e = (struct entry){ body, body_fd, len, enc, level, *st };
+    cc->used += len;
+    return hand_out(body, body_fd, len, out);
+}
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                     const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
                     struct ws_compressed *out, struct ws_compress_job **job)
@@ -564,7 +652,7 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
     struct entry *e = &cc->entries[slot_index(cc, st, enc)];
     char *contents = NULL, *body;
     size_t size = (size_t)st->st_size, len;
-    int body_fd = -1, rc;
+    int body_fd = -1;
 
     free(cc->oversized);
     cc->oversized = NULL;
@@ -576,6 +664,12 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
         out->hit = 1;
         atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
         return hand_out(e->body, e->fd, e->len, out);
+    }
+    if (cc->store != NULL && store_find(cc->store, enc, level, st, &body, &body_fd, &len) == 0) {
+        /* Another worker made it. */
+        out->hit = 1;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return keep(cc, e, body, body_fd, len, enc, level, st, out);
     }
     atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     if (st->st_size < 0)
@@ -597,21 +691,7 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
             body = NULL;
         }
     }
-    clear(cc, e);
-    if (len > cc->budget) {
-        /* Not kept: this request's alone. */
-        if (body_fd < 0) {
-            cc->oversized = body;
-            return hand_out(body, -1, len, out);
-        }
-        out->len = len;
-        out->mem = NULL;
-        out->fd = body_fd;
-        return 0;
-    }
-    make_room(cc, len);
-    *e = (struct entry){ body, body_fd, len, enc, level, *st };
-    cc->used += len;
-    rc = hand_out(body, body_fd, len, out);
-    return rc;
+    if (cc->store != NULL)
+        store_put(cc->store, enc, level, st, body, body_fd, len);
+    return keep(cc, e, body, body_fd, len, enc, level, st, out);
 }

@@ -75,7 +75,9 @@
 /* Compressed files each worker keeps (compress.h): results, and the bytes they may take. */
 #define COMPRESS_CACHE_SLOTS  256
 #define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
-/* Results of files compressed over several turns, shared by the workers (sealed memfds). */
+/* Compressed results shared by the workers: the second level of their caches, and the only
+ * home of large files' results (compress.h). */
+#define COMPRESS_STORE_SLOTS  4096
 #define COMPRESS_STORE_BUDGET ((size_t)64 * 1024 * 1024)
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
@@ -1293,7 +1295,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
-    if (cfg->compress && (s->zstore = ws_compress_store_new(COMPRESS_STORE_BUDGET)) == NULL) {
+    if (cfg->compress &&
+        (s->zstore = ws_compress_store_new(COMPRESS_STORE_SLOTS, COMPRESS_STORE_BUDGET)) == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }

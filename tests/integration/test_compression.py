@@ -347,7 +347,7 @@ class CompressionStepsTest(ServerTestCase):
         return n
 
     def test_second_client_is_not_held(self):
-        self.assertEqual(self.jobs_running(), 0)
+        self.assertEqual(self.jobs_running(), 0, "a compressed result before any request")
         a = connect(self.port, timeout=60)
         a.settimeout(60 * SLOW)
         got = {}
@@ -361,14 +361,17 @@ class CompressionStepsTest(ServerTestCase):
         try:
             a.sendall(raw_request("/slow.txt", headers=[("Accept-Encoding", "gzip")], close=True))
             self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
+            began = time.monotonic()
             b = fetch(self.port, "/small.txt")
             b_done = time.monotonic()
             self.assertEqual(b.body, SMALL)
         finally:
             reader.join(60 * SLOW)
-        self.assertEqual(got.get("byte"), b"H")
+        self.assertEqual(got.get("byte"), b"H", "no response to the large file's request")
         self.assertLess(b_done, got["at"],
-                        "the small file waited for the whole compression of the large one")
+                        "the small file waited for the whole compression of the large one: "
+                        "answered %.3f s after the job began, the large file's first byte "
+                        "%.3f s after" % (b_done - began, got["at"] - began))
         data, end = recv_all(a, 60)
         a.close()
         self.assertEqual(end, "eof")
