@@ -37,8 +37,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Files below this size are not worth compressing (the saving is smaller than a packet). */
+/* Files below this size are not worth compressing (the saving is smaller than a packet):
+ * the default of --compress-min. */
 #define WS_COMPRESS_MIN_FILE 512
+/* The default of --compress-cache: bytes of results in the shared store. */
+#define WS_COMPRESS_CACHE ((uint64_t)64 * 1024 * 1024)
 /* Files up to this size are compressed in one go, within the request's turn (a few ms). */
 #define WS_COMPRESS_ONE_GO (256 * 1024)
 /* Larger ones by a job, this much input per turn. */

@@ -125,6 +125,7 @@ struct ws_conn_env {
     int https_redirect_port;    /* --redirect-https: cleartext requests get 308 to this port */
     int gzip_level;             /* --compress-level (compress.h) */
     int zstd_level;
+    int64_t compress_min;                     /* --compress-min */
     struct ws_auth *auth;                     /* --auth-file's table (server/auth.h), or NULL */
     const struct ws_auth_policy *auth_policy; /* ... its paths and challenge (http/auth.h) */
     /*
@@ -151,7 +152,7 @@ struct ws_worker_buf {
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
     struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
     struct ws_auth_worker *auth;               /* crypt state and recent checks, or NULL */
-    char auth_user[256];   /* the user the last answer authenticated, for the access log */
+    char auth_user[256];    /* the user the last answer authenticated, for the access log */
     uint16_t auth_user_len; /* ... or 0 */
     /* Responses completed, by protocol and status class, and their body bytes: read by the
      * stats report and the metrics (ws_conn_count_response) */

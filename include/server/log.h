@@ -83,7 +83,7 @@ struct ws_access_fields {
  * only when the response ends, into out (size bytes):
  *   combined/timing: client - user [time] "request line" status <bytes> "referer" "agent"
  *                    (user "-" when none was authenticated)
- *   json:            {"time":"...","client":"...",["user":"...",]"request":"...","status":N,"bytes":<bytes>,
+ *   json: {"time":"...","client":"...",["user":"...",]"request":"...","status":N,"bytes":<bytes>,
  *                    "referer":"...","user_agent":"..."
  * Over TLS, timing adds " <version> <cipher>" and json ',"tls_version":"...",
  * "tls_cipher":"..."', and for an HTTP/2 stream " stream=N" and ',"stream":N';

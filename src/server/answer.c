@@ -33,7 +33,7 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
  * Compresses a file of a compressible type on the fly when the request
  * accepts gzip or zstd (by Accept-Encoding's weights; zstd on a tie) and no
  * precompressed sibling was chosen: not for a GET that may get a range (it
- * gets the file itself), nor a file under WS_COMPRESS_MIN_FILE or over
+ * gets the file itself), nor a file under --compress-min or over
  * WS_COMPRESS_MAX_FILE bytes. The result, from the worker's compression cache
  * (keyed by the file's identity, so never stale), replaces the body: its
  * memory, or for a large one a descriptor of its own. A file too large to
@@ -52,7 +52,7 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
 
     if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
-        sr->st.st_size < WS_COMPRESS_MIN_FILE || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
+        sr->st.st_size < env->compress_min || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
         (sr->mem == NULL && sr->fd < 0))
         return;
     enc = ws_negotiate_encoding(req, made_here);

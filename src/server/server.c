@@ -77,8 +77,7 @@
 #define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
 /* Compressed results shared by the workers: the second level of their caches, and the only
  * home of large files' results (compress.h). */
-#define COMPRESS_STORE_SLOTS  4096
-#define COMPRESS_STORE_BUDGET ((size_t)64 * 1024 * 1024)
+#define COMPRESS_STORE_SLOTS 4096
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
 #define MAX_WATCHES 8192
@@ -121,7 +120,7 @@ struct ws_server {
     struct ws_pool *pool;
     struct ws_worker_buf *bufs; /* one per worker */
     struct ws_compress_store
-        *zstore; /* large compressed results, shared; NULL without --compress */
+        *zstore; /* compressed results the workers share; NULL without --compress */
     struct ws_conn_env env;
 
     _Atomic(struct ws_conn *) *conns; /* by descriptor */
@@ -1295,8 +1294,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
-    if (cfg->compress &&
-        (s->zstore = ws_compress_store_new(COMPRESS_STORE_SLOTS, COMPRESS_STORE_BUDGET)) == NULL) {
+    if (cfg->compress && (s->zstore = ws_compress_store_new(COMPRESS_STORE_SLOTS,
+                                                            (size_t)cfg->compress_cache)) == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -1380,6 +1379,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.max_body = cfg->max_body;
     s->env.gzip_level = cfg->gzip_level;
     s->env.zstd_level = cfg->zstd_level;
+    s->env.compress_min = (int64_t)cfg->compress_min;
     if (s->cfg.site.metrics[0] != '\0') {
         s->env.metrics = metrics_snapshot;
         s->env.metrics_ctx = s;

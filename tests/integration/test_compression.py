@@ -380,6 +380,36 @@ class CompressionStepsTest(ServerTestCase):
         self.assertTrue(gunzip(body) == self.data, "the compressed body does not decode to the file")
 
 
+class CompressionMinAndNoCacheTest(ServerTestCase):
+    """--compress-min moves the smallest file compressed; --compress-cache 0 keeps no
+    shared result, so a large file is compressed again for each request, rightly."""
+
+    server_args = ("--compress-min", "2000", "--compress-cache", "0")
+
+    @classmethod
+    def prepare_root(cls, root):
+        write_file(os.path.join(root, "below.txt"), b"b" * 1999)
+        write_file(os.path.join(root, "at.txt"), b"a" * 2000)
+        write_file(os.path.join(root, "big.txt"), BIG)
+
+    def test_minimum(self):
+        r = fetch(self.port, "/below.txt", headers=[("Accept-Encoding", "gzip")])
+        self.assertIsNone(r.header("content-encoding"))
+        self.assertEqual(r.body, b"b" * 1999)
+        r = fetch(self.port, "/at.txt", headers=[("Accept-Encoding", "gzip")])
+        self.assertEqual(r.header("content-encoding"), "gzip")
+        self.assertEqual(gunzip(r.body), b"a" * 2000)
+
+    def test_large_file_without_a_shared_cache(self):
+        bodies = []
+        for _ in range(2):
+            r = fetch(self.port, "/big.txt", headers=[("Accept-Encoding", "zstd")])
+            self.assertEqual(r.header("content-encoding"), "zstd")
+            self.assertTrue(unzstd(r.body) == BIG, "not the file's bytes")
+            bodies.append(r.body)
+        self.assertTrue(bodies[0] == bodies[1], "the same file compressed twice differently")
+
+
 class CompressionOffTest(ServerTestCase):
     server_args = ("--compress", "off")
 
@@ -428,7 +458,10 @@ class CompressionLevelTest(ServerTestCase):
     def test_bad_values_are_refused(self):
         for args in (["--compress", "yes"], ["--compress-level", "0"], ["--compress-level", "10"],
                      ["--compress-level", "gzip=10"], ["--compress-level", "zstd=20"],
-                     ["--compress-level", "br=5"], ["--compress-level", "zstd="]):
+                     ["--compress-level", "br=5"], ["--compress-level", "zstd="],
+                     ["--compress-min", "0"], ["--compress-min", "1k"],
+                     ["--compress-min", str((1 << 30) + 1)], ["--compress-cache", "-1"],
+                     ["--compress-cache", "lots"]):
             with self.subTest(args=args):
                 p = run_webserver(args)
                 self.assertEqual(p.returncode, 2, p.stderr)
