@@ -53,7 +53,8 @@ struct identity {
 
 struct stored {
     char *body; /* the result in memory, or NULL */
-    int fd;     /* or in this sealed memfd; -1 when neither: the slot is empty */
+    int fd1;    /* or in the sealed memfd fd1 - 1; 0 when neither: the slot is empty (so a
+                   slot never used is all zeros, and its page is never touched) */
     int level;
     size_t len;
     enum ws_encoding enc;
@@ -326,20 +327,17 @@ struct ws_compress_store *ws_compress_store_new(unsigned slots, size_t budget)
     }
     st->slots = n;
     st->budget = budget;
-    for (unsigned i = 0; i < n; i++)
-        st->entries[i].fd = -1;
     return st;
 }
 
 static void store_clear(struct ws_compress_store *st, struct stored *e)
 {
-    if (e->body != NULL || e->fd >= 0)
+    if (e->body != NULL || e->fd1 > 0)
         st->used -= e->len;
     free(e->body);
-    if (e->fd >= 0)
-        close(e->fd);
+    if (e->fd1 > 0)
+        close(e->fd1 - 1);
     memset(e, 0, sizeof(*e));
-    e->fd = -1;
 }
 
 void ws_compress_store_free(struct ws_compress_store *st)
@@ -347,7 +345,8 @@ void ws_compress_store_free(struct ws_compress_store *st)
     if (st == NULL)
         return;
     for (unsigned i = 0; i < st->slots; i++)
-        store_clear(st, &st->entries[i]);
+        if (st->entries[i].body != NULL || st->entries[i].fd1 > 0)
+            store_clear(st, &st->entries[i]);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -361,7 +360,7 @@ static int stored_is(const struct stored *e, enum ws_encoding enc, int level, co
 {
     const struct identity *a = &e->id;
 
-    return (e->body != NULL || e->fd >= 0) && e->enc == enc && e->level == level &&
+    return (e->body != NULL || e->fd1 > 0) && e->enc == enc && e->level == level &&
            a->dev == st->st_dev && a->ino == st->st_ino && a->size == st->st_size &&
            a->mtim.tv_sec == st->st_mtim.tv_sec && a->mtim.tv_nsec == st->st_mtim.tv_nsec &&
            a->ctim.tv_sec == st->st_ctim.tv_sec && a->ctim.tv_nsec == st->st_ctim.tv_nsec;
@@ -391,8 +390,8 @@ static int store_find(struct ws_compress_store *st, enum ws_encoding enc, int le
         *len = e->len;
         if (e->body != NULL && (*body = malloc(e->len > 0 ? e->len : 1)) != NULL)
             memcpy(*body, e->body, e->len);
-        else if (e->fd >= 0)
-            *fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+        else if (e->fd1 > 0)
+            *fd = fcntl(e->fd1 - 1, F_DUPFD_CLOEXEC, 0);
         rc = *body != NULL || *fd >= 0 ? 0 : -1;
     }
     pthread_mutex_unlock(&st->lock);
@@ -422,10 +421,12 @@ static void store_put(struct ws_compress_store *st, enum ws_encoding enc, int le
     pthread_mutex_lock(&st->lock);
     store_clear(st, e);
     for (unsigned tries = 0; st->used + len > st->budget && tries < st->slots; tries++) {
-        store_clear(st, &st->entries[st->hand]);
+        struct stored *x = &st->entries[st->hand];
+        if (x->body != NULL || x->fd1 > 0)
+            store_clear(st, x);
         st->hand = (st->hand + 1) & (st->slots - 1);
     }
-    *e = (struct stored){ copy, copy_fd, level, len, enc, identity_of(id) };
+    *e = (struct stored){ copy, copy_fd + 1, level, len, enc, identity_of(id) };
     st->used += len;
     pthread_mutex_unlock(&st->lock);
 }

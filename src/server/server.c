@@ -77,7 +77,7 @@
 #define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
 /* Compressed results shared by the workers: the second level of their caches, and the only
  * home of large files' results (compress.h). */
-#define COMPRESS_STORE_SLOTS 4096
+#define COMPRESS_STORE_SLOTS 16384
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
 #define MAX_WATCHES 8192
