@@ -120,6 +120,15 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
                     struct ws_compressed *out, struct ws_compress_job **job);
 
 /*
+ * The result ws_compress_get would return for the file whose identity is *st
+ * without compressing anything, for a caller that has not opened the file: 0
+ * with *out set (counted as a hit), or -1 when neither this worker's cache nor
+ * the store has it (not counted: the caller goes on to ws_compress_get).
+ */
+int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, struct ws_compressed *out);
+
+/*
  * Compresses the next WS_COMPRESS_STEP bytes of the job's file. Returns 1
  * when the whole file is done, 0 when more remains, -1 on failure (the file
  * changed or shrank under the job, memory is short): the job is then finished

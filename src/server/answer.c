@@ -48,20 +48,26 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     static const unsigned made_here = (1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD);
     enum ws_encoding enc;
     struct ws_compressed z;
-    int rc;
+    int level, rc;
 
     if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
         sr->st.st_size < env->compress_min || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
-        (sr->mem == NULL && sr->fd < 0))
+        (sr->mem == NULL && sr->fd < 0 && !sr->open_later))
         return;
     enc = ws_negotiate_encoding(req, made_here);
     if (enc == WS_ENC_IDENTITY)
         return;
-    rc = ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
-                         &sr->st, sr->mem, sr->fd, done, &z, later);
-    if (rc != 0)
-        return; /* the file as it is, or (1) once the job is done */
+    level = enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level;
+    /* A file the cache knows by its identity is opened only if its result is not found by it. */
+    if (!sr->open_later || ws_compress_find(wb->zcache, enc, level, &sr->st, &z) < 0) {
+        if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0)
+            return; /* changed: resolve() takes the slow path */
+        rc = ws_compress_get(wb->zcache, enc, level, &sr->st, sr->mem, sr->fd, done, &z, later);
+        if (rc != 0)
+            return; /* the file as it is, or (1) once the job is done */
+    }
+    sr->open_later = 0;
     if (sr->fd >= 0)
         close(sr->fd);
     sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
@@ -72,19 +78,9 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
 }
 
-/*
- * Resolves a GET or HEAD against the root into *res (metadata for the plan)
- * and *sr (the open file or cached bytes, and a listing to free). Ranges are
- * cut from the file itself, so requests that may get one skip the cache.
- */
-static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                    const struct ws_request *req, int synced, struct ws_compress_job *done,
-                    struct ws_static_result *sr, struct ws_resource *res,
-                    struct ws_compress_job **later)
+/* What the plan needs to know of what ws_static_open found. */
+static void describe(const struct ws_static_result *sr, struct ws_resource *res)
 {
-    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
-
-    ws_static_open(&env->statics, cache, synced, req, wb->path, sizeof(wb->path), sr);
     *res = (struct ws_resource){
         .status = sr->status,
         .listing = sr->listing != NULL,
@@ -101,7 +97,29 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         .mem = sr->listing,
         .mem_len = sr->listing_len,
     };
+}
+
+/*
+ * Resolves a GET or HEAD against the root into *res (metadata for the plan)
+ * and *sr (the open file or cached bytes, and a listing to free). Ranges are
+ * cut from the file itself, so requests that may get one skip the cache.
+ */
+static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                    const struct ws_request *req, int synced, struct ws_compress_job *done,
+                    struct ws_static_result *sr, struct ws_resource *res,
+                    struct ws_compress_job **later)
+{
+    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
+
+    ws_static_open(&env->statics, cache, synced, req, wb->path, sizeof(wb->path), sr);
+    describe(sr, res);
     compress_on_the_fly(env, wb, req, done, sr, res, later);
+    if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0) {
+        /* Changed since the cache knew it unchanged: the slow path, as on a miss. */
+        ws_static_open(&env->statics, NULL, 0, req, wb->path, sizeof(wb->path), sr);
+        describe(sr, res);
+        compress_on_the_fly(env, wb, req, done, sr, res, later);
+    }
 }
 
 /*

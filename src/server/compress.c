@@ -646,6 +646,37 @@ static int keep(struct ws_compress_cache *cc, struct entry *e, char *body, int b
     return hand_out(body, body_fd, len, out);
 }
 
+int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, struct ws_compressed *out)
+{
+    struct entry *e = &cc->entries[slot_index(cc, st, enc)];
+    char *body;
+    size_t len;
+    int body_fd;
+
+    free(cc->oversized);
+    cc->oversized = NULL;
+    *out = (struct ws_compressed){ .fd = -1 };
+    if (st->st_size <= WS_COMPRESS_ONE_GO && occupied(e) && e->enc == enc && e->level == level &&
+        same_identity(&e->st, st)) {
+        out->hit = 1;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return hand_out(e->body, e->fd, e->len, out);
+    }
+    if (cc->store == NULL || store_find(cc->store, enc, level, st, &body, &body_fd, &len) < 0)
+        return -1;
+    out->hit = 1;
+    atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+    if (st->st_size > WS_COMPRESS_ONE_GO) {
+        /* A large file's result lives in the store alone. */
+        free(body);
+        out->fd = body_fd;
+        out->len = len;
+        return body_fd >= 0 ? 0 : -1;
+    }
+    return keep(cc, e, body, body_fd, len, enc, level, st, out);
+}
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                     const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
                     struct ws_compressed *out, struct ws_compress_job **job)

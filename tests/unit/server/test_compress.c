@@ -376,13 +376,16 @@ static void test_job(void **state)
         check_result(encs[e], &z, text, BIG_LEN);
         ws_compress_job_free(job);
 
+        /* Found by identity alone (the caller has not opened the file). */
+        assert_int_equal(ws_compress_find(b, encs[e], level, &st, &z), 0);
+        check_result(encs[e], &z, text, BIG_LEN);
         /* Another worker finds it in the store. */
         assert_int_equal(ws_compress_get(b, encs[e], level, &st, NULL, fd, NULL, &z, &again), 0);
         assert_null(again);
         assert_int_equal(z.hit, 1);
         check_result(encs[e], &z, text, BIG_LEN);
         ws_compress_cache_counts(b, &hits, &misses);
-        assert_int_equal(hits, e + 1);
+        assert_int_equal(hits, 2 * (e + 1)); /* found, then got */
         /* Another level is another result. */
         assert_int_equal(ws_compress_get(b, encs[e], level + 1, &st, NULL, fd, NULL, &z, &again),
                          1);
@@ -567,6 +570,22 @@ static void test_second_level(void **state)
         char *rb;
 
         assert_int_equal(hit, 0);
+        {
+            /* Found by identity alone, without the file: in b's own cache after this. */
+            struct ws_compress_cache *c = ws_compress_cache_new(16, 1 << 20, mem_maxes[m], store);
+            struct ws_compressed z;
+            struct stat unknown = identity(1, 43, TEXT_LEN, 1, 0);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &unknown, &z), -1);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &st, &z), 0);
+            assert_int_equal(z.hit, 1);
+            assert_int_equal(z.len, len_a);
+            if (z.fd >= 0)
+                close(z.fd);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &st, &z), 0);
+            if (z.fd >= 0)
+                close(z.fd);
+            ws_compress_cache_free(c);
+        }
         rb = get(b, WS_ENC_GZIP, 6, &st, text, -1, &len_b, &hit);
         assert_int_equal(hit, 1); /* from the store: b compressed nothing */
         assert_int_equal(len_a, len_b);
