@@ -333,6 +333,7 @@ class CompressionStepsTest(ServerTestCase):
         # Random hex: compresses about 2:1, slowly (a second or so at gzip level 9).
         cls.data = os.urandom(16 << 20).hex().encode()
         write_file(os.path.join(root, "slow.txt"), cls.data)
+        write_file(os.path.join(root, "slow2.txt"), os.urandom(8 << 20).hex().encode())
         write_file(os.path.join(root, "small.txt"), SMALL)
 
     def jobs_running(self):
@@ -346,8 +347,20 @@ class CompressionStepsTest(ServerTestCase):
                 pass
         return n
 
+    def test_client_gone_during_a_job(self):
+        baseline = self.server.fd_count()
+        a = connect(self.port, timeout=60)
+        a.sendall(raw_request("/slow2.txt", headers=[("Accept-Encoding", "gzip")], close=True))
+        self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
+        a.close()
+        # The job ends with its connection (or finishes first, its result then stored).
+        self.assertTrue(wait_until(lambda: self.server.fd_count() <= baseline + self.jobs_running(),
+                                   30 * SLOW),
+                        "descriptors left behind: %d, were %d" % (self.server.fd_count(), baseline))
+        self.assertLessEqual(self.jobs_running(), 1)
+
     def test_second_client_is_not_held(self):
-        self.assertEqual(self.jobs_running(), 0, "a compressed result before any request")
+        baseline = self.jobs_running()  # a stored result of another test's file, if any
         a = connect(self.port, timeout=60)
         a.settimeout(60 * SLOW)
         got = {}
@@ -360,7 +373,7 @@ class CompressionStepsTest(ServerTestCase):
         reader.start()
         try:
             a.sendall(raw_request("/slow.txt", headers=[("Accept-Encoding", "gzip")], close=True))
-            self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
+            self.assertTrue(wait_until(lambda: self.jobs_running() > baseline, 10), "no job began")
             began = time.monotonic()
             b = fetch(self.port, "/small.txt")
             b_done = time.monotonic()
