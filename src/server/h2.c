@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,146 @@ _Static_assert(WS_H2_OUT >= OUT_HIGH + DATA_MAX + 64, "room for a DATA frame abo
 struct h2_field {
     nghttp2_rcbuf *name, *value;
 };
+
+/*
+ * The worker's allocator for HTTP/2: nghttp2's allocations and our streams.
+ * A request costs about seven allocations (the stream twice, nghttp2's
+ * outbound items and field copy, ...) and, with ten streams a connection in
+ * flight, glibc's per-thread cache overflows into its slow paths. Blocks of
+ * up to POOL_MAX bytes are rounded to a power of two and, when freed, kept on
+ * the freeing thread's list for their size (at most POOL_KEEP each) instead
+ * of going back to malloc. A block is plain malloc'd memory with a header
+ * saying its class, so a block allocated by one worker may be freed by
+ * another (a connection moves between workers), or by a thread that keeps no
+ * lists (the event thread closing a connection: see pool_active). Each
+ * worker's lists are freed when it exits (pool_key's destructor).
+ */
+#define POOL_MIN_SHIFT 6 /* the smallest class: 64 bytes with the header */
+#define POOL_CLASSES   6 /* 64, 128, ... 2048 */
+#define POOL_MAX       (1u << (POOL_MIN_SHIFT + POOL_CLASSES - 1))
+#define POOL_KEEP      64 /* blocks kept per class and thread */
+#define POOL_BIG       0xff
+
+union pool_head {
+    unsigned char cls; /* 0 .. POOL_CLASSES - 1, or POOL_BIG */
+    union pool_head *next;
+    max_align_t align;
+};
+
+struct pool {
+    union pool_head *free[POOL_CLASSES];
+    uint16_t n_free[POOL_CLASSES];
+    uint8_t registered; /* pool_key's value is set, so the lists go at thread exit */
+};
+
+static _Thread_local struct pool pool;
+/* Set while this thread runs a turn of a connection (a worker): its frees may be kept. */
+static _Thread_local uint8_t pool_active;
+static pthread_key_t pool_key;
+
+static void pool_drain(void *arg)
+{
+    struct pool *pl = arg;
+
+    for (unsigned c = 0; c < POOL_CLASSES; c++) {
+        while (pl->free[c] != NULL) {
+            union pool_head *b = pl->free[c];
+            pl->free[c] = b->next;
+            free(b);
+        }
+        pl->n_free[c] = 0;
+    }
+}
+
+static void *pool_malloc(size_t size, void *user)
+{
+    size_t need = size + sizeof(union pool_head);
+    union pool_head *b;
+    unsigned c = 0;
+
+    (void)user;
+    if (need > POOL_MAX) {
+        b = malloc(need);
+        if (b == NULL)
+            return NULL;
+        b->cls = POOL_BIG;
+        return b + 1;
+    }
+    if (need > (1u << POOL_MIN_SHIFT))
+        c = (unsigned)(64 - __builtin_clzll((unsigned long long)need - 1)) - POOL_MIN_SHIFT;
+    b = pool.free[c];
+    if (b != NULL) {
+        pool.free[c] = b->next;
+        pool.n_free[c]--;
+    } else {
+        b = malloc((size_t)1 << (POOL_MIN_SHIFT + c));
+        if (b == NULL)
+            return NULL;
+    }
+    b->cls = (unsigned char)c;
+    return b + 1;
+}
+
+static void pool_free(void *ptr, void *user)
+{
+    union pool_head *b;
+    unsigned c;
+
+    (void)user;
+    if (ptr == NULL)
+        return;
+    b = (union pool_head *)ptr - 1;
+    c = b->cls;
+    if (c == POOL_BIG || !pool_active || pool.n_free[c] >= POOL_KEEP) {
+        free(b);
+        return;
+    }
+    if (!pool.registered) {
+        pool.registered = 1;
+        (void)pthread_setspecific(pool_key, &pool);
+    }
+    b->next = pool.free[c];
+    pool.free[c] = b;
+    pool.n_free[c]++;
+}
+
+static void *pool_calloc(size_t n, size_t size, void *user)
+{
+    void *p;
+
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    p = pool_malloc(n * size, user);
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *pool_realloc(void *ptr, size_t size, void *user)
+{
+    union pool_head *b;
+    size_t have;
+    void *p;
+
+    if (ptr == NULL)
+        return pool_malloc(size, user);
+    b = (union pool_head *)ptr - 1;
+    if (b->cls == POOL_BIG) {
+        b = realloc(b, size + sizeof(*b));
+        return b != NULL ? b + 1 : NULL;
+    }
+    have = ((size_t)1 << (POOL_MIN_SHIFT + b->cls)) - sizeof(*b);
+    if (size <= have)
+        return ptr;
+    p = pool_malloc(size, user);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, ptr, have);
+    pool_free(ptr, user);
+    return p;
+}
+
+static nghttp2_mem pool_mem = { NULL, pool_malloc, pool_free, pool_calloc, pool_realloc };
 
 /* A token bucket in thousandths of a token. */
 struct bucket {
@@ -252,7 +394,7 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     if (s->segs != &s->seg)
         free(s->segs);
     free(s->log_line);
-    free(s);
+    pool_free(s, NULL);
 }
 
 /* ---- the answer ----------------------------------------------------------- */
@@ -530,7 +672,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    s = calloc(1, sizeof(*s));
+    s = pool_calloc(1, sizeof(*s), NULL);
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
@@ -720,6 +862,8 @@ static nghttp2_option *options;
 
 static void make_callbacks(void)
 {
+    if (pthread_key_create(&pool_key, pool_drain) != 0)
+        return;
     if (nghttp2_session_callbacks_new(&callbacks) != 0 || nghttp2_option_new(&options) != 0)
         return;
     h2_set_send_callback(callbacks, send_frames);
@@ -754,7 +898,7 @@ static struct ws_h2 *h2_new(struct ws_conn *c)
         return NULL;
     h->c = c;
     h->pend_fd = -1;
-    if (nghttp2_session_server_new2(&h->session, callbacks, h, options) != 0) {
+    if (nghttp2_session_server_new3(&h->session, callbacks, h, options, &pool_mem) != 0) {
         free(h);
         return NULL;
     }
@@ -940,8 +1084,8 @@ static enum ws_conn_verdict close_conn(struct ws_h2 *h)
     return WS_CONN_CLOSE;
 }
 
-enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
-                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
+static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env,
+                                struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
 {
     struct ws_h2 *h = c->h2;
     unsigned reads = 0;
@@ -1015,4 +1159,15 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
             return close_conn(h);
         return park(h, c->tls != NULL ? c->io_want : EPOLLIN);
     }
+}
+
+enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
+                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
+{
+    enum ws_conn_verdict v;
+
+    pool_active = 1; /* this thread is a worker, in a turn: see struct pool */
+    v = run(c, env, wb, in, in_len, synced);
+    pool_active = 0;
+    return v;
 }
