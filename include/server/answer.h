@@ -22,12 +22,15 @@
  * descriptor (the resource's, or the operator's error page), or, for a
  * cached small file, the worker's cache memory (valid during this turn
  * only). listing is a generated listing (the plan's mem points into it).
- * The caller owns fd and listing.
+ * The caller owns fd and listing. cached: mem is a body of the file cache,
+ * which the caller may keep beyond the turn by holding a reference to it
+ * (ws_file_cache_hold); otherwise (a compressed copy) it must copy it.
  */
 struct ws_answer {
     int fd;
     const char *mem;
     char *listing;
+    int cached;
 };
 
 /*

@@ -127,6 +127,23 @@ int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *
                          struct ws_file_hit *hit);
 
 /*
+ * A body a lookup or fill returned stays valid after the next lookup or fill
+ * (and on any thread) for as long as a reference to it is held: hold takes
+ * one, release drops one (NULL is allowed). Any thread; the count is atomic.
+ */
+void ws_file_cache_hold(const char *body);
+void ws_file_cache_release(const char *body);
+
+/*
+ * What responses say of a body's file, formatted when it was cached from its
+ * identity (ws_file_hit's st, or the st it was filled with): its ETag (as
+ * ws_etag_format writes it, *len bytes, NUL-terminated) and its Last-Modified
+ * (IMF-fixdate). Valid as the body is.
+ */
+const char *ws_file_cache_etag(const char *body, size_t *len);
+const char *ws_file_cache_last_modified(const char *body);
+
+/*
  * Caches the regular file open as fd, which the caller opened beneath
  * origin->root_fd by name (NUL-terminated: the file or sibling that is sent)
  * and described by *st (fstat of fd), replacing what its slot held. With a

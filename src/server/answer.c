@@ -11,6 +11,7 @@
 #include "http/plan.h"
 #include "server/auth.h"
 #include "server/compress.h"
+#include "server/file_cache.h"
 #include "server/static_file.h"
 
 #include <netinet/in.h>
@@ -63,6 +64,7 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     res->size = (int64_t)z.len;
     res->identity_size = sr->st.st_size;
     res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
+    res->etag = res->last_modified = NULL; /* the file's: the plan makes the coding's */
     res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
 }
 
@@ -70,10 +72,12 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
  * Resolves a GET or HEAD against the root into *res (metadata for the plan)
  * and *sr (the open file or cached bytes, and a listing to free). Ranges are
  * cut from the file itself, so requests that may get one skip the cache.
+ * *cached is set to the file cache's body when the file came from there
+ * (sr->mem may then be replaced by a compressed copy).
  */
 static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
                     const struct ws_request *req, int synced, struct ws_static_result *sr,
-                    struct ws_resource *res)
+                    struct ws_resource *res, const char **cached)
 {
     struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
 
@@ -94,6 +98,12 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         .mem = sr->listing,
         .mem_len = sr->listing_len,
     };
+    if (sr->mem != NULL) {
+        /* A body of the file cache, whose validators are formatted already. */
+        *cached = sr->mem;
+        res->etag = ws_file_cache_etag(sr->mem, &res->etag_len);
+        res->last_modified = ws_file_cache_last_modified(sr->mem);
+    }
     compress_on_the_fly(env, wb, req, sr, res);
 }
 
@@ -164,6 +174,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
+    const char *cached = NULL;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
         env->max_body,      wb->date,
@@ -178,13 +189,14 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         if (status == 0 && env->auth != NULL && wb->auth != NULL)
             status = authorize(env, wb, req);
         if (status == 0)
-            resolve(env, wb, req, synced, &sr, &res);
+            resolve(env, wb, req, synced, &sr, &res, &cached);
         else if (status == WS_PLAN_METRICS)
             status = metrics(env, req, peer, &sr, &res);
     }
     ws_plan_make(p, req, status, &res, &penv, last);
 
-    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing };
+    /* Still the cache's body, unless compression replaced it. */
+    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing, sr.mem != NULL && sr.mem == cached };
     if (p->operator_page && env->error_pages_fd >= 0) {
         struct stat st;
         int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);

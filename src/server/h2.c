@@ -11,6 +11,7 @@
 #include "http/head.h"
 #include "http/plan.h"
 #include "server/answer.h"
+#include "server/file_cache.h"
 #include "server/log.h"
 #include "server/tls.h"
 #include "server/transport.h"
@@ -228,9 +229,14 @@ struct h2_stream {
     uint8_t body_refused; /* ... over --max-body: reset once the answer is out */
     uint8_t sent_end;     /* the answer's last frame (END_STREAM) went out */
 
-    /* The response body: segments over mem (owned) and the file fd (owned). */
+    /*
+     * The response body: segments over src and the file fd (owned). src is
+     * mem (owned), or a body of the file cache of which held is a reference.
+     */
     int fd;
+    const char *src;
     char *mem;
+    const char *held;
     struct ws_segment seg;   /* the single segment of an ordinary body */
     struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
     uint16_t n_segs, cur_seg;
@@ -391,6 +397,7 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     if (s->fields != s->few)
         free(s->fields);
     free(s->mem);
+    ws_file_cache_release(s->held);
     if (s->segs != &s->seg)
         free(s->segs);
     free(s->log_line);
@@ -414,6 +421,7 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
                 return -1;
             memcpy(s->mem, p->mem, p->mem_len);
         }
+        s->src = s->mem;
         s->seg = (struct ws_segment){ 0, (uint32_t)p->mem_len, 0, 0 };
         return (int64_t)p->mem_len;
     }
@@ -430,6 +438,7 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
             return -1;
         }
         memcpy(s->mem, p->parts, parts_len);
+        s->src = s->mem;
         for (int i = 0; i < p->n_ranges; i++) {
             int64_t len = p->ranges[i].last - p->ranges[i].first + 1;
             s->segs[i] =
@@ -442,12 +451,20 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
         a->fd = -1;
         return total;
     }
+    if (a->mem != NULL && a->cached) {
+        /* A body of the file cache: a reference keeps it for as long as the stream needs it. */
+        ws_file_cache_hold(a->mem);
+        s->held = s->src = a->mem;
+        s->seg = (struct ws_segment){ (uint32_t)p->offset, (uint32_t)p->length, 0, 0 };
+        return p->length;
+    }
     if (a->mem != NULL) {
-        /* A cached small file: the cache is this worker's, so copy. */
+        /* Compressed on the fly: the worker's compression cache may drop it, so copy. */
         s->mem = malloc((size_t)p->length + 1);
         if (s->mem == NULL)
             return -1;
         memcpy(s->mem, a->mem + p->offset, (size_t)p->length);
+        s->src = s->mem;
         s->seg = (struct ws_segment){ 0, (uint32_t)p->length, 0, 0 };
         return p->length;
     }
@@ -561,7 +578,7 @@ static uint64_t body_piece(struct h2_stream *s, const char **mem, int64_t *off)
     while (s->cur_seg < s->n_segs) {
         const struct ws_segment *seg = &s->segs[s->cur_seg];
         if (s->mem_done < seg->mem_len) {
-            *mem = s->mem + seg->mem_off + s->mem_done;
+            *mem = s->src + seg->mem_off + s->mem_done;
             return seg->mem_len - s->mem_done;
         }
         if (seg->file_len > 0) {
