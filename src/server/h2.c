@@ -452,9 +452,8 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
         return total;
     }
     if (a->mem != NULL && a->cached) {
-        /* A body of the file cache: a reference keeps it for as long as the stream needs it. */
-        ws_file_cache_hold(a->mem);
-        s->held = s->src = a->mem;
+        /* A body of the file cache, which the stream holds (answer). */
+        s->src = a->mem;
         s->seg = (struct ws_segment){ (uint32_t)p->offset, (uint32_t)p->length, 0, 0 };
         return p->length;
     }
@@ -534,11 +533,29 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     status[1] = (char)('0' + p->status / 10 % 10);
     status[2] = (char)('0' + p->status % 10);
     nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
-    /* The names are static; the values live in the worker's plan, so nghttp2 copies them. */
-    for (size_t i = 0; i < n; i++)
-        nv[i + 1] =
-            (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(fields[i].value), fields[i].name_len,
-                          strlen(fields[i].value), NGHTTP2_NV_FLAG_NO_COPY_NAME };
+    if (a.cached) {
+        /* The cached body (and the validators it carries) stays for the stream's life. */
+        ws_file_cache_hold(a.mem);
+        s->held = a.mem;
+    }
+    /*
+     * The names are static or the site's. nghttp2 reads the values when it
+     * sends the HEADERS frame, which may be in a later turn on another
+     * worker, or never once the stream has closed: it copies those in the
+     * worker's buffer (the plan, Date) or here (Content-Length), and keeps
+     * pointers to the rest, which last at least as long as the stream: static
+     * strings, the site's configuration and MIME table, the file cache's body
+     * held above, and the request's fields, which the stream holds.
+     */
+    for (size_t i = 0; i < n; i++) {
+        const char *v = fields[i].value;
+        int lasting = ((uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1)) &&
+                      v != length;
+        nv[i + 1] = (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(v), fields[i].name_len,
+                                  strlen(v),
+                                  NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                                      (lasting ? NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0) };
+    }
 
     s->fd = -1;
     body_len = lay_out_body(s, p, &a);
