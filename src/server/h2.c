@@ -260,9 +260,10 @@ struct ws_h2 {
     uint64_t turn_bytes; /* written in this turn */
 
     struct h2_stream *streams;
-    unsigned n_streams;    /* live */
-    unsigned incomplete;   /* of them, with a header block still arriving */
-    int64_t head_start_ms; /* when the oldest incomplete header block began */
+    struct h2_stream *receiving; /* the stream whose header block came last, or NULL */
+    unsigned n_streams;          /* live */
+    unsigned incomplete;         /* of them, with a header block still arriving */
+    int64_t head_start_ms;       /* when the oldest incomplete header block began */
     uint32_t requests;
 
     /*
@@ -377,6 +378,8 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     h->n_streams--;
+    if (h->receiving == s)
+        h->receiving = NULL;
     if (!s->complete)
         h->incomplete--;
     if (h->pend_stream == s) {
@@ -549,12 +552,12 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
      */
     for (size_t i = 0; i < n; i++) {
         const char *v = fields[i].value;
-        int lasting = ((uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1)) &&
-                      v != length;
-        nv[i + 1] = (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(v), fields[i].name_len,
-                                  strlen(v),
-                                  NGHTTP2_NV_FLAG_NO_COPY_NAME |
-                                      (lasting ? NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0) };
+        int lasting =
+            ((uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1)) && v != length;
+        nv[i + 1] =
+            (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(v), fields[i].name_len, strlen(v),
+                          NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                              (lasting ? NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0) };
     }
 
     s->fd = -1;
@@ -720,6 +723,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (h->streams != NULL)
         h->streams->prev = s;
     h->streams = s;
+    h->receiving = s;
     h->n_streams++;
     if (h->incomplete++ == 0)
         h->head_start_ms = ws_now_ms();
@@ -727,10 +731,21 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
+/*
+ * The stream of a header block being received: most often the one whose block
+ * began last, which saves nghttp2's lookup for every field.
+ */
+static struct h2_stream *receiving(struct ws_h2 *h, nghttp2_session *session, int32_t id)
+{
+    if (h->receiving != NULL && h->receiving->id == id)
+        return h->receiving;
+    return nghttp2_session_get_stream_user_data(session, id);
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghttp2_rcbuf *name,
                      nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
-    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    struct h2_stream *s = receiving(user, session, frame->hd.stream_id);
     struct ws_view n = rcview(name), v = rcview(value);
     nghttp2_rcbuf **pseudo = NULL;
 
@@ -808,7 +823,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
-        s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        s = receiving(h, session, frame->hd.stream_id);
         if (s == NULL || s->complete || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
             break;
         s->complete = 1;
