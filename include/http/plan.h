@@ -62,6 +62,9 @@ struct ws_resource {
     const char *location;         /* with 301: the Location value */
     const char *mem;              /* with a listing or the metrics: its bytes */
     size_t mem_len;
+    const char *etag;          /* with a file: its ETag as ws_etag_format makes it from size and */
+    size_t etag_len;           /* ... mtime, if the runtime has it made already (else NULL); */
+    const char *last_modified; /* ... and Last-Modified. Not with coded_tag. */
 };
 
 /* Fixed for the server's life, but for date and boundary_state (the caller's, per thread). */

@@ -22,7 +22,9 @@
  * descriptor (the resource's, or the operator's error page), or, for a
  * cached small file, the worker's cache memory (valid during this turn
  * only). listing is a generated listing (the plan's mem points into it).
- * The caller owns fd and listing.
+ * The caller owns fd and listing. cached: mem is a body of the file cache,
+ * which the caller may keep beyond the turn by holding a reference to it
+ * (ws_file_cache_hold); otherwise (a compressed copy) it must copy it.
  *
  * job, going in: a finished compression job the caller ran for this very
  * request, or NULL (the caller still owns and frees it). Coming out, when not
@@ -36,6 +38,7 @@ struct ws_answer {
     const char *mem;
     char *listing;
     struct ws_compress_job *job;
+    int cached;
 };
 
 /*

@@ -4,7 +4,9 @@
  * DESIGN
  * Each worker owns one cache and is the only thread that touches it, so the
  * cache has no lock; the watch it consults (watch.h) is shared and locks for
- * itself. An entry holds a copy of a small regular file and the identity of
+ * itself. The one exception is a body's reference count (ws_file_cache_hold):
+ * a body handed out may be held past the turn and released by any thread,
+ * so the count is atomic and the last release frees the body. An entry holds a copy of a small regular file and the identity of
  * the inode it was read from (device, inode, mode, size, mtime, ctime, all to
  * the nanosecond). A copy is returned only while that identity is known to be
  * unchanged, so a file changed on disk is never served stale; a hit saves
@@ -139,6 +141,23 @@ struct ws_file_hit {
 int ws_file_cache_lookup(struct ws_file_cache *fc, const struct ws_file_origin *origin, int synced,
                          const char *name, const struct ws_file_choice *choice,
                          struct ws_file_hit *hit);
+
+/*
+ * A body a lookup or fill returned stays valid after the next lookup or fill
+ * (and on any thread) for as long as a reference to it is held: hold takes
+ * one, release drops one (NULL is allowed). Any thread; the count is atomic.
+ */
+void ws_file_cache_hold(const char *body);
+void ws_file_cache_release(const char *body);
+
+/*
+ * What responses say of a body's file, formatted when it was cached from its
+ * identity (ws_file_hit's st, or the st it was filled with): its ETag (as
+ * ws_etag_format writes it, *len bytes, NUL-terminated) and its Last-Modified
+ * (IMF-fixdate). Valid as the body is.
+ */
+const char *ws_file_cache_etag(const char *body, size_t *len);
+const char *ws_file_cache_last_modified(const char *body);
 
 /*
  * Caches the regular file open as fd, which the caller opened beneath

@@ -7,6 +7,24 @@
 
 #include <string.h>
 
+/*
+ * Whether a path that starts with '/' normalises to itself less its slashes
+ * at the ends: no percent-escape, no NUL, and no segment that is empty or
+ * starts with '.' (so none is "." or ".."), but perhaps the last, empty
+ * one of a trailing slash. Most requests' paths are.
+ */
+static int is_plain(const char *path, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = path[i];
+        if (c == '%' || c == '\0')
+            return 0;
+        if (c == '/' && i + 1 < len && (path[i + 1] == '/' || path[i + 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
 int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, size_t *out_len,
                       int *is_dir)
 {
@@ -16,6 +34,17 @@ int ws_path_normalize(const char *path, size_t len, char *out, size_t out_size, 
         return -400;
     if (out_size < len + 1)
         return -414;
+    if (is_plain(path, len)) {
+        /* Nothing to decode or drop: the path without its leading (and trailing) slash. */
+        n = len - 1;
+        *is_dir = path[len - 1] == '/';
+        if (*is_dir && n > 0)
+            n--;
+        memcpy(out, path + 1, n);
+        out[n] = '\0';
+        *out_len = n;
+        return 0;
+    }
 
     /* Pass 1: percent-decode into out. */
     for (size_t i = 0; i < len; i++) {

@@ -152,17 +152,24 @@ static void plan_file(struct ws_plan *p, const struct ws_request *req,
                       const struct ws_resource *res, const struct ws_plan_env *env)
 {
     int64_t tag_size = res->coded_tag != NULL ? res->identity_size : res->size;
-    struct ws_view tag = { p->etag, ws_etag_format((uint64_t)tag_size, res->mtime_sec,
-                                                   res->mtime_nsec, p->etag) };
+    struct ws_view tag;
     int pre;
 
-    if (res->coded_tag != NULL)
-        tag.len = ws_etag_add_coding(p->etag, tag.len, res->coded_tag);
+    if (res->etag != NULL && res->last_modified != NULL && res->coded_tag == NULL) {
+        /* Made by the runtime when it cached the file (the same functions, the same inputs). */
+        tag = (struct ws_view){ res->etag, res->etag_len };
+        p->head.etag = res->etag;
+        p->head.last_modified = res->last_modified;
+    } else {
+        tag = (struct ws_view){ p->etag, ws_etag_format((uint64_t)tag_size, res->mtime_sec,
+                                                        res->mtime_nsec, p->etag) };
+        if (res->coded_tag != NULL)
+            tag.len = ws_etag_add_coding(p->etag, tag.len, res->coded_tag);
+        ws_httpdate_format((time_t)res->mtime_sec, p->last_modified);
+        p->head.etag = p->etag;
+        p->head.last_modified = p->last_modified;
+    }
     pre = ws_preconditions(req, tag, (time_t)res->mtime_sec);
-
-    ws_httpdate_format((time_t)res->mtime_sec, p->last_modified);
-    p->head.etag = p->etag;
-    p->head.last_modified = p->last_modified;
     p->head.vary_accept_encoding = res->vary;
     p->head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, res->name,
                                              res->name_len, res->content_type, p->cache_control);

@@ -41,6 +41,30 @@ static enum ws_method lookup_method(struct ws_view m)
  * bracketed IP literals; rejects empty hosts (§4.2.1), userinfo and anything
  * that could change meaning when the value is reused in a URL or a log.
  */
+/* The signs a reg-name may hold (RFC 3986 §3.2.2: unreserved, sub-delims, pct-encoded's '%'). */
+static int host_sign(unsigned char c)
+{
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case '%': return 1;
+    default: return 0;
+    }
+}
+
 static int valid_host(struct ws_view h)
 {
     size_t i = 0;
@@ -60,8 +84,7 @@ static int valid_host(struct ws_view h)
         for (; i < h.len && h.ptr[i] != ':'; i++) {
             unsigned char c = (unsigned char)h.ptr[i];
             int ok = (c >= '0' && c <= '9') ||
-                     (ws__ascii_lower(c) >= 'a' && ws__ascii_lower(c) <= 'z') ||
-                     (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL);
+                     (ws__ascii_lower(c) >= 'a' && ws__ascii_lower(c) <= 'z') || host_sign(c);
             if (!ok)
                 return 0;
         }

@@ -11,6 +11,7 @@
 #include "http/plan.h"
 #include "server/auth.h"
 #include "server/compress.h"
+#include "server/file_cache.h"
 #include "server/static_file.h"
 
 #include <netinet/in.h>
@@ -75,11 +76,13 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     res->size = (int64_t)z.len;
     res->identity_size = sr->st.st_size;
     res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
+    res->etag = res->last_modified = NULL; /* the file's: the plan makes the coding's */
     res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
 }
 
-/* What the plan needs to know of what ws_static_open found. */
-static void describe(const struct ws_static_result *sr, struct ws_resource *res)
+/* What the plan needs to know of what ws_static_open found; *cached as in resolve(). */
+static void describe(const struct ws_static_result *sr, struct ws_resource *res,
+                     const char **cached)
 {
     *res = (struct ws_resource){
         .status = sr->status,
@@ -97,27 +100,36 @@ static void describe(const struct ws_static_result *sr, struct ws_resource *res)
         .mem = sr->listing,
         .mem_len = sr->listing_len,
     };
+    if (sr->mem != NULL) {
+        /* A body of the file cache, whose validators are formatted already. */
+        *cached = sr->mem;
+        res->etag = ws_file_cache_etag(sr->mem, &res->etag_len);
+        res->last_modified = ws_file_cache_last_modified(sr->mem);
+    }
 }
 
 /*
  * Resolves a GET or HEAD against the root into *res (metadata for the plan)
  * and *sr (the open file or cached bytes, and a listing to free). Ranges are
  * cut from the file itself, so requests that may get one skip the cache.
+ * *cached is set to the file cache's body when the file came from there
+ * (sr->mem may then be replaced by a compressed copy).
  */
 static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
                     const struct ws_request *req, int synced, struct ws_compress_job *done,
                     struct ws_static_result *sr, struct ws_resource *res,
-                    struct ws_compress_job **later)
+                    struct ws_compress_job **later, const char **cached)
 {
     struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
 
     ws_static_open(&env->statics, cache, synced, req, wb->path, sizeof(wb->path), sr);
-    describe(sr, res);
+    describe(sr, res, cached);
     compress_on_the_fly(env, wb, req, done, sr, res, later);
     if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0) {
         /* Changed since the cache knew it unchanged: the slow path, as on a miss. */
         ws_static_open(&env->statics, NULL, 0, req, wb->path, sizeof(wb->path), sr);
-        describe(sr, res);
+        *cached = NULL;
+        describe(sr, res, cached);
         compress_on_the_fly(env, wb, req, done, sr, res, later);
     }
 }
@@ -196,6 +208,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
     struct ws_compress_job *done = a->job, *later = NULL;
+    const char *cached = NULL;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
         env->max_body,      wb->date,
@@ -211,7 +224,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         if (status == 0 && env->auth != NULL && wb->auth != NULL)
             status = authorize(env, wb, req);
         if (status == 0)
-            resolve(env, wb, req, synced, done, &sr, &res, &later);
+            resolve(env, wb, req, synced, done, &sr, &res, &later, &cached);
         else if (status == WS_PLAN_METRICS)
             status = metrics(env, req, peer, &sr, &res);
     }
@@ -220,12 +233,16 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         if (sr.fd >= 0)
             close(sr.fd);
         free(sr.listing);
-        *a = (struct ws_answer){ -1, NULL, NULL, later };
+        *a = (struct ws_answer){ .fd = -1, .job = later };
         return;
     }
     ws_plan_make(p, req, status, &res, &penv, last);
 
-    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing, NULL };
+    /* Still the cache's body, unless compression replaced it. */
+    *a = (struct ws_answer){ .fd = sr.fd,
+                             .mem = sr.mem,
+                             .listing = sr.listing,
+                             .cached = sr.mem != NULL && sr.mem == cached };
     if (p->operator_page && env->error_pages_fd >= 0) {
         struct stat st;
         int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);

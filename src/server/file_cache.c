@@ -20,19 +20,71 @@
 
 #include "server/watch.h"
 
+#include "http/httpdate.h"
+#include "http/validators.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * A cached copy and what every response of it says about it, formatted once.
+ * The entry holds one reference and each holder (ws_file_cache_hold) one
+ * more; any thread may drop one, and the last frees the block.
+ */
+struct body {
+    atomic_uint refs;
+    uint32_t etag_len;
+    char etag[WS_ETAG_MAX];
+    char last_modified[32];
+    _Alignas(max_align_t) char data[];
+};
+
+/* The block whose data is data (which the cache hands out as const). */
+static struct body *body_of(const char *data)
+{
+    uintptr_t at = (uintptr_t)data - offsetof(struct body, data);
+    return (struct body *)at;
+}
+
+void ws_file_cache_hold(const char *body)
+{
+    atomic_fetch_add_explicit(&body_of(body)->refs, 1, memory_order_relaxed);
+}
+
+void ws_file_cache_release(const char *body)
+{
+    struct body *b;
+
+    if (body == NULL)
+        return;
+    b = body_of(body);
+    /* acq_rel: every holder's reads happen before the free. */
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+const char *ws_file_cache_etag(const char *body, size_t *len)
+{
+    *len = body_of(body)->etag_len;
+    return body_of(body)->etag;
+}
+
+const char *ws_file_cache_last_modified(const char *body)
+{
+    return body_of(body)->last_modified;
+}
+
 struct entry {
     char *name; /* NULL when the slot is empty */
     size_t name_len;
-    char *body;
+    char *body;     /* the data of a struct body */
     struct stat st; /* identity: device, inode, mode, size, mtime, ctime */
     int watched;    /* the file and its directories are under the watch */
     uint64_t epoch; /* the watch's epoch when the identity last matched a stat */
@@ -87,7 +139,7 @@ struct ws_file_cache *ws_file_cache_new(unsigned slots, size_t max_file)
 static void clear(struct entry *e)
 {
     free(e->name);
-    free(e->body);
+    ws_file_cache_release(e->body);
     memset(e, 0, sizeof(*e));
 }
 
@@ -407,7 +459,8 @@ static struct entry *put(struct ws_file_cache *fc, const char *name, size_t len,
 {
     struct entry *e = &fc->entries[slot_index(fc, name, len)];
     size_t size = (size_t)st->st_size;
-    char *body, *copy;
+    struct body *body;
+    char *copy;
     ssize_t n;
 
     if (!S_ISREG(st->st_mode) || st->st_size < 0)
@@ -423,20 +476,24 @@ static struct entry *put(struct ws_file_cache *fc, const char *name, size_t len,
         e->st = *st;
         return e;
     }
-    body = malloc(size > 0 ? size : 1);
+    body = malloc(sizeof(*body) + (size > 0 ? size : 1));
     copy = copy_name(name, len);
     if (body == NULL || copy == NULL)
         goto fail;
     do
-        n = pread(fd, body, size, 0);
+        n = pread(fd, body->data, size, 0);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)size)
         goto fail; /* changed while we read it: do not remember a torn copy */
+    atomic_init(&body->refs, 1);
+    body->etag_len = (uint32_t)ws_etag_format((uint64_t)st->st_size, st->st_mtim.tv_sec,
+                                              st->st_mtim.tv_nsec, body->etag);
+    ws_httpdate_format(st->st_mtim.tv_sec, body->last_modified);
 
     clear(e);
     e->name = copy;
     e->name_len = len;
-    e->body = body;
+    e->body = body->data;
     e->st = *st;
     return e;
 

@@ -12,6 +12,7 @@
 #include "http/plan.h"
 #include "server/answer.h"
 #include "server/compress.h"
+#include "server/file_cache.h"
 #include "server/log.h"
 #include "server/tls.h"
 #include "server/transport.h"
@@ -21,6 +22,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,146 @@ struct h2_field {
     nghttp2_rcbuf *name, *value;
 };
 
+/*
+ * The worker's allocator for HTTP/2: nghttp2's allocations and our streams.
+ * A request costs about seven allocations (the stream twice, nghttp2's
+ * outbound items and field copy, ...) and, with ten streams a connection in
+ * flight, glibc's per-thread cache overflows into its slow paths. Blocks of
+ * up to POOL_MAX bytes are rounded to a power of two and, when freed, kept on
+ * the freeing thread's list for their size (at most POOL_KEEP each) instead
+ * of going back to malloc. A block is plain malloc'd memory with a header
+ * saying its class, so a block allocated by one worker may be freed by
+ * another (a connection moves between workers), or by a thread that keeps no
+ * lists (the event thread closing a connection: see pool_active). Each
+ * worker's lists are freed when it exits (pool_key's destructor).
+ */
+#define POOL_MIN_SHIFT 6 /* the smallest class: 64 bytes with the header */
+#define POOL_CLASSES   6 /* 64, 128, ... 2048 */
+#define POOL_MAX       (1u << (POOL_MIN_SHIFT + POOL_CLASSES - 1))
+#define POOL_KEEP      64 /* blocks kept per class and thread */
+#define POOL_BIG       0xff
+
+union pool_head {
+    unsigned char cls; /* 0 .. POOL_CLASSES - 1, or POOL_BIG */
+    union pool_head *next;
+    max_align_t align;
+};
+
+struct pool {
+    union pool_head *free[POOL_CLASSES];
+    uint16_t n_free[POOL_CLASSES];
+    uint8_t registered; /* pool_key's value is set, so the lists go at thread exit */
+};
+
+static _Thread_local struct pool pool;
+/* Set while this thread runs a turn of a connection (a worker): its frees may be kept. */
+static _Thread_local uint8_t pool_active;
+static pthread_key_t pool_key;
+
+static void pool_drain(void *arg)
+{
+    struct pool *pl = arg;
+
+    for (unsigned c = 0; c < POOL_CLASSES; c++) {
+        while (pl->free[c] != NULL) {
+            union pool_head *b = pl->free[c];
+            pl->free[c] = b->next;
+            free(b);
+        }
+        pl->n_free[c] = 0;
+    }
+}
+
+static void *pool_malloc(size_t size, void *user)
+{
+    size_t need = size + sizeof(union pool_head);
+    union pool_head *b;
+    unsigned c = 0;
+
+    (void)user;
+    if (need > POOL_MAX) {
+        b = malloc(need);
+        if (b == NULL)
+            return NULL;
+        b->cls = POOL_BIG;
+        return b + 1;
+    }
+    if (need > (1u << POOL_MIN_SHIFT))
+        c = (unsigned)(64 - __builtin_clzll((unsigned long long)need - 1)) - POOL_MIN_SHIFT;
+    b = pool.free[c];
+    if (b != NULL) {
+        pool.free[c] = b->next;
+        pool.n_free[c]--;
+    } else {
+        b = malloc((size_t)1 << (POOL_MIN_SHIFT + c));
+        if (b == NULL)
+            return NULL;
+    }
+    b->cls = (unsigned char)c;
+    return b + 1;
+}
+
+static void pool_free(void *ptr, void *user)
+{
+    union pool_head *b;
+    unsigned c;
+
+    (void)user;
+    if (ptr == NULL)
+        return;
+    b = (union pool_head *)ptr - 1;
+    c = b->cls;
+    if (c == POOL_BIG || !pool_active || pool.n_free[c] >= POOL_KEEP) {
+        free(b);
+        return;
+    }
+    if (!pool.registered) {
+        pool.registered = 1;
+        (void)pthread_setspecific(pool_key, &pool);
+    }
+    b->next = pool.free[c];
+    pool.free[c] = b;
+    pool.n_free[c]++;
+}
+
+static void *pool_calloc(size_t n, size_t size, void *user)
+{
+    void *p;
+
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    p = pool_malloc(n * size, user);
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *pool_realloc(void *ptr, size_t size, void *user)
+{
+    union pool_head *b;
+    size_t have;
+    void *p;
+
+    if (ptr == NULL)
+        return pool_malloc(size, user);
+    b = (union pool_head *)ptr - 1;
+    if (b->cls == POOL_BIG) {
+        b = realloc(b, size + sizeof(*b));
+        return b != NULL ? b + 1 : NULL;
+    }
+    have = ((size_t)1 << (POOL_MIN_SHIFT + b->cls)) - sizeof(*b);
+    if (size <= have)
+        return ptr;
+    p = pool_malloc(size, user);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, ptr, have);
+    pool_free(ptr, user);
+    return p;
+}
+
+static nghttp2_mem pool_mem = { NULL, pool_malloc, pool_free, pool_calloc, pool_realloc };
+
 /* A token bucket in thousandths of a token. */
 struct bucket {
     int64_t milli;
@@ -87,9 +230,14 @@ struct h2_stream {
     uint8_t body_refused; /* ... over --max-body: reset once the answer is out */
     uint8_t sent_end;     /* the answer's last frame (END_STREAM) went out */
 
-    /* The response body: segments over mem (owned) and the file fd (owned). */
+    /*
+     * The response body: segments over src and the file fd (owned). src is
+     * mem (owned), or a body of the file cache of which held is a reference.
+     */
     int fd;
+    const char *src;
     char *mem;
+    const char *held;
     struct ws_segment seg;   /* the single segment of an ordinary body */
     struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
     uint16_t n_segs, cur_seg;
@@ -114,10 +262,11 @@ struct ws_h2 {
     uint64_t turn_bytes; /* written in this turn */
 
     struct h2_stream *streams;
-    unsigned n_streams;    /* live */
-    unsigned incomplete;   /* of them, with a header block still arriving */
-    unsigned compressing;  /* of them, waiting for a compression job (compress.h) */
-    int64_t head_start_ms; /* when the oldest incomplete header block began */
+    struct h2_stream *receiving; /* the stream whose header block came last, or NULL */
+    unsigned n_streams;          /* live */
+    unsigned incomplete;         /* of them, with a header block still arriving */
+    unsigned compressing;        /* of them, waiting for a compression job (compress.h) */
+    int64_t head_start_ms;       /* when the oldest incomplete header block began */
     uint32_t requests;
 
     /*
@@ -232,6 +381,8 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     h->n_streams--;
+    if (h->receiving == s)
+        h->receiving = NULL;
     if (!s->complete)
         h->incomplete--;
     if (h->pend_stream == s) {
@@ -256,10 +407,11 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     if (s->fields != s->few)
         free(s->fields);
     free(s->mem);
+    ws_file_cache_release(s->held);
     if (s->segs != &s->seg)
         free(s->segs);
     free(s->log_line);
-    free(s);
+    pool_free(s, NULL);
 }
 
 /* ---- the answer ----------------------------------------------------------- */
@@ -279,6 +431,7 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
                 return -1;
             memcpy(s->mem, p->mem, p->mem_len);
         }
+        s->src = s->mem;
         s->seg = (struct ws_segment){ 0, (uint32_t)p->mem_len, 0, 0 };
         return (int64_t)p->mem_len;
     }
@@ -295,6 +448,7 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
             return -1;
         }
         memcpy(s->mem, p->parts, parts_len);
+        s->src = s->mem;
         for (int i = 0; i < p->n_ranges; i++) {
             int64_t len = p->ranges[i].last - p->ranges[i].first + 1;
             s->segs[i] =
@@ -307,12 +461,19 @@ static int64_t lay_out_body(struct h2_stream *s, const struct ws_plan *p, struct
         a->fd = -1;
         return total;
     }
+    if (a->mem != NULL && a->cached) {
+        /* A body of the file cache, which the stream holds (answer). */
+        s->src = a->mem;
+        s->seg = (struct ws_segment){ (uint32_t)p->offset, (uint32_t)p->length, 0, 0 };
+        return p->length;
+    }
     if (a->mem != NULL) {
-        /* A cached small file: the cache is this worker's, so copy. */
+        /* Compressed on the fly: the worker's compression cache may drop it, so copy. */
         s->mem = malloc((size_t)p->length + 1);
         if (s->mem == NULL)
             return -1;
         memcpy(s->mem, a->mem + p->offset, (size_t)p->length);
+        s->src = s->mem;
         s->seg = (struct ws_segment){ 0, (uint32_t)p->length, 0, 0 };
         return p->length;
     }
@@ -393,11 +554,29 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     status[1] = (char)('0' + p->status / 10 % 10);
     status[2] = (char)('0' + p->status % 10);
     nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
-    /* The names are static; the values live in the worker's plan, so nghttp2 copies them. */
-    for (size_t i = 0; i < n; i++)
+    if (a.cached) {
+        /* The cached body (and the validators it carries) stays for the stream's life. */
+        ws_file_cache_hold(a.mem);
+        s->held = a.mem;
+    }
+    /*
+     * The names are static or the site's. nghttp2 reads the values when it
+     * sends the HEADERS frame, which may be in a later turn on another
+     * worker, or never once the stream has closed: it copies those in the
+     * worker's buffer (the plan, Date) or here (Content-Length), and keeps
+     * pointers to the rest, which last at least as long as the stream: static
+     * strings, the site's configuration and MIME table, the file cache's body
+     * held above, and the request's fields, which the stream holds.
+     */
+    for (size_t i = 0; i < n; i++) {
+        const char *v = fields[i].value;
+        int lasting =
+            ((uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1)) && v != length;
         nv[i + 1] =
-            (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(fields[i].value), fields[i].name_len,
-                          strlen(fields[i].value), NGHTTP2_NV_FLAG_NO_COPY_NAME };
+            (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(v), fields[i].name_len, strlen(v),
+                          NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                              (lasting ? NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0) };
+    }
 
     s->fd = -1;
     body_len = lay_out_body(s, p, &a);
@@ -437,7 +616,7 @@ static uint64_t body_piece(struct h2_stream *s, const char **mem, int64_t *off)
     while (s->cur_seg < s->n_segs) {
         const struct ws_segment *seg = &s->segs[s->cur_seg];
         if (s->mem_done < seg->mem_len) {
-            *mem = s->mem + seg->mem_off + s->mem_done;
+            *mem = s->src + seg->mem_off + s->mem_done;
             return seg->mem_len - s->mem_done;
         }
         if (seg->file_len > 0) {
@@ -548,7 +727,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    s = calloc(1, sizeof(*s));
+    s = pool_calloc(1, sizeof(*s), NULL);
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
@@ -562,6 +741,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (h->streams != NULL)
         h->streams->prev = s;
     h->streams = s;
+    h->receiving = s;
     h->n_streams++;
     if (h->incomplete++ == 0)
         h->head_start_ms = ws_now_ms();
@@ -569,10 +749,21 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
+/*
+ * The stream of a header block being received: most often the one whose block
+ * began last, which saves nghttp2's lookup for every field.
+ */
+static struct h2_stream *receiving(struct ws_h2 *h, nghttp2_session *session, int32_t id)
+{
+    if (h->receiving != NULL && h->receiving->id == id)
+        return h->receiving;
+    return nghttp2_session_get_stream_user_data(session, id);
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, nghttp2_rcbuf *name,
                      nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
-    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    struct h2_stream *s = receiving(user, session, frame->hd.stream_id);
     struct ws_view n = rcview(name), v = rcview(value);
     nghttp2_rcbuf **pseudo = NULL;
 
@@ -650,7 +841,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
-        s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        s = receiving(h, session, frame->hd.stream_id);
         if (s == NULL || s->complete || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
             break;
         s->complete = 1;
@@ -738,6 +929,8 @@ static nghttp2_option *options;
 
 static void make_callbacks(void)
 {
+    if (pthread_key_create(&pool_key, pool_drain) != 0)
+        return;
     if (nghttp2_session_callbacks_new(&callbacks) != 0 || nghttp2_option_new(&options) != 0)
         return;
     h2_set_send_callback(callbacks, send_frames);
@@ -772,7 +965,7 @@ static struct ws_h2 *h2_new(struct ws_conn *c)
         return NULL;
     h->c = c;
     h->pend_fd = -1;
-    if (nghttp2_session_server_new2(&h->session, callbacks, h, options) != 0) {
+    if (nghttp2_session_server_new3(&h->session, callbacks, h, options, &pool_mem) != 0) {
         free(h);
         return NULL;
     }
@@ -975,8 +1168,8 @@ static void step_job(struct ws_h2 *h)
     }
 }
 
-enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
-                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
+static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env,
+                                struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
 {
     struct ws_h2 *h = c->h2;
     unsigned reads = 0;
@@ -1055,4 +1248,15 @@ enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
             return close_conn(h);
         return park(h, c->tls != NULL ? c->io_want : EPOLLIN);
     }
+}
+
+enum ws_conn_verdict ws_h2_run(struct ws_conn *c, const struct ws_conn_env *env,
+                               struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
+{
+    enum ws_conn_verdict v;
+
+    pool_active = 1; /* this thread is a worker, in a turn: see struct pool */
+    v = run(c, env, wb, in, in_len, synced);
+    pool_active = 0;
+    return v;
 }
