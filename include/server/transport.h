@@ -36,6 +36,16 @@ ssize_t ws_transport_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t le
                               size_t scratch_len);
 
 /*
+ * Over TLS, output may be held back after a call returns success: records
+ * batched after a send with more set, or the last batch of a sendfile that
+ * the socket did not take at once (ws_tls_cork). Sends it: 0 when nothing is
+ * left (and always over plain TCP), or -1 with errno (EAGAIN: c->io_want).
+ * The owner calls it when a response is complete, before it waits for input;
+ * a read also sends it first, and asks for EPOLLOUT while any is left.
+ */
+int ws_transport_flush(struct ws_conn *c);
+
+/*
  * Over TLS, runs the handshake on: 1 when it is done (or the connection is
  * plain TCP), 0 when it would block (c->io_want), -1 when it failed (the
  * connection must be closed).
