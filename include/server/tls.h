@@ -125,4 +125,7 @@ int ws_tls_flush(struct ssl_st *ssl);
 /* How many bytes of records the session holds unsent. */
 size_t ws_tls_unsent(struct ssl_st *ssl);
 
+/* Whether it holds them because the socket refused the last send (it waits for EPOLLOUT). */
+int ws_tls_blocked(struct ssl_st *ssl);
+
 #endif

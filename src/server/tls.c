@@ -723,6 +723,7 @@ int ws_tls_reload(struct ws_tls *t, char *err, size_t err_size)
 struct batch {
     int fd;
     int corked;
+    int full; /* the socket refused the last send: pending bytes wait for EPOLLOUT */
     char *buf;
     size_t start, end;
 };
@@ -731,26 +732,29 @@ static BIO_METHOD *batch_method;
 static int batch_type;
 static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 
-/* Sends what the socket takes of the pending bytes; 0 when none is left, else -1 and errno. */
-static int batch_send(struct batch *b, int more)
-{
-    while (b->start < b->end) {
-        ssize_t n = send(b->fd, b->buf + b->start, b->end - b->start,
-                         MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        b->start += (size_t)n;
-    }
-    b->start = b->end = 0;
-    return 0;
-}
-
 /* A socket error that means "later": the BIO asks its caller to retry. */
 static int would_block(int e)
 {
     return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+/* Sends what the socket takes of the pending bytes; 0 when none is left, else -1 and errno. */
+static int batch_send(struct batch *b, int more)
+{
+    while (b->start < b->end) {
+        ssize_t n =
+            send(b->fd, b->buf + b->start, b->end - b->start, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            b->full = would_block(errno);
+            return -1;
+        }
+        b->start += (size_t)n;
+    }
+    b->start = b->end = 0;
+    b->full = 0;
+    return 0;
 }
 
 /*
@@ -802,6 +806,7 @@ static int batch_write(BIO *bio, const char *in, int inl)
         while (n < 0 && errno == EINTR);
         if (n >= 0 && (size_t)n < b->end - b->start) {
             b->start += (size_t)n;
+            b->full = 1;
             BIO_set_retry_write(bio);
             return -1;
         }
@@ -984,6 +989,13 @@ size_t ws_tls_unsent(SSL *ssl)
     struct batch *b = batch_of(ssl);
 
     return b != NULL ? b->end - b->start : 0;
+}
+
+int ws_tls_blocked(SSL *ssl)
+{
+    struct batch *b = batch_of(ssl);
+
+    return b != NULL && b->start != b->end && b->full;
 }
 
 void ws_tls_idle(SSL *ssl)

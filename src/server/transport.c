@@ -113,13 +113,8 @@ static ssize_t tls_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len,
     size_t want = len < scratch_len ? len : scratch_len, taken = 0;
     ssize_t n;
 
-    /*
-     * The batch the last call left corked goes out now; a head alone (less
-     * than a record) waits to go with the first records. When the socket does
-     * not take it, nothing is read for nothing.
-     */
-    if (ws_tls_unsent(c->tls) >= TLS_RECORD && ws_transport_flush(c) < 0 &&
-        (errno != EAGAIN || ws_tls_unsent(c->tls) >= TLS_RECORD))
+    /* Records the socket refused last time go first; while it refuses them, nothing is read. */
+    if (ws_tls_blocked(c->tls) && ws_transport_flush(c) < 0)
         return -1;
     do
         n = pread(fd, scratch, want, *off);
