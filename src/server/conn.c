@@ -295,7 +295,7 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
         c->cur_seg++;
         c->mem_sent = 0;
     }
-    /* TLS may still hold the last records back (ws_transport_flush). */
+    /* Nothing is held back after a last write; this keeps it so whatever the segments were. */
     if (ws_transport_flush(c) < 0)
         return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
     return SEND_DONE;

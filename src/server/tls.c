@@ -738,12 +738,15 @@ static int would_block(int e)
     return e == EAGAIN || e == EWOULDBLOCK;
 }
 
-/* Sends what the socket takes of the pending bytes; 0 when none is left, else -1 and errno. */
-static int batch_send(struct batch *b, int more)
+/*
+ * Sends what the socket takes of the pending bytes: 0 when none is left, else
+ * -1 and errno. A socket that takes only part is full: EAGAIN at once, not a
+ * second send to find that out.
+ */
+static int batch_send(struct batch *b)
 {
     while (b->start < b->end) {
-        ssize_t n =
-            send(b->fd, b->buf + b->start, b->end - b->start, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        ssize_t n = send(b->fd, b->buf + b->start, b->end - b->start, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -751,6 +754,11 @@ static int batch_send(struct batch *b, int more)
             return -1;
         }
         b->start += (size_t)n;
+        if (b->start < b->end) {
+            b->full = 1;
+            errno = EAGAIN;
+            return -1;
+        }
     }
     b->start = b->end = 0;
     b->full = 0;
@@ -774,7 +782,7 @@ static int batch_write(BIO *bio, const char *in, int inl)
     if (inl <= 0)
         return 0;
     if (b->corked && len <= BATCH_CAP) {
-        if (b->end + len > BATCH_CAP && batch_send(b, 0) < 0 && !would_block(errno))
+        if (b->end + len > BATCH_CAP && batch_send(b) < 0 && !would_block(errno))
             return -1;
         if (b->end + len > BATCH_CAP && b->end - b->start + len <= BATCH_CAP) {
             memmove(b->buf, b->buf + b->start, b->end - b->start); /* the socket took most */
@@ -835,7 +843,7 @@ static long batch_ctrl(BIO *bio, int cmd, long num, void *ptr)
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         BIO_clear_retry_flags(bio);
-        if (batch_send(b, 0) == 0)
+        if (batch_send(b) == 0)
             return 1;
         if (would_block(errno))
             BIO_set_retry_write(bio);
@@ -981,7 +989,7 @@ int ws_tls_flush(SSL *ssl)
 
     if (b == NULL || b->start == b->end)
         return 0;
-    return batch_send(b, 0) == 0 ? 0 : -errno;
+    return batch_send(b) == 0 ? 0 : -errno;
 }
 
 size_t ws_tls_unsent(SSL *ssl)

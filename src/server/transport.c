@@ -101,11 +101,13 @@ ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int mo
 /*
  * A file's bytes over TLS without kTLS: one pread of up to scratch_len bytes,
  * then one record per 16 KiB, corked (ws_tls_cork) so that about four records
- * go out in each send. The records of a piece that does not end the
- * requested length stay corked for the next call to fill the batch; the last
- * piece is sent at once. A record that would block takes nothing, and the
- * next call reads the same bytes again (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
- * allows the new buffer, and the piece is at least as long as before).
+ * go out in each send; the batch may fill across calls. The record that ends
+ * the requested length is written uncorked: it goes out with what is still
+ * batched in one writev, and is taken only once all of that is on the socket,
+ * so a call that takes the last byte leaves nothing behind. A record that
+ * would block takes nothing, and the next call reads the same bytes again
+ * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the new buffer, and the piece is
+ * at least as long as before).
  */
 static ssize_t tls_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len, char *scratch,
                             size_t scratch_len)
@@ -121,10 +123,10 @@ static ssize_t tls_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len,
     while (n < 0 && errno == EINTR);
     if (n <= 0)
         return n;
-    ws_tls_cork(c->tls, 1);
     while (taken < (size_t)n) {
         size_t piece = (size_t)n - taken < TLS_RECORD ? (size_t)n - taken : TLS_RECORD;
         int r;
+        ws_tls_cork(c->tls, taken + piece < len);
         errno = 0;
         r = SSL_write(c->tls, scratch + taken, (int)piece);
         if (r <= 0) {
@@ -139,9 +141,6 @@ static ssize_t tls_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len,
     }
     ws_tls_cork(c->tls, 0);
     *off += (int64_t)taken;
-    /* The end of the piece asked for: out now (or at the owner's ws_transport_flush). */
-    if (taken == len && ws_transport_flush(c) < 0 && errno != EAGAIN)
-        return -1;
     return (ssize_t)taken;
 }
 
