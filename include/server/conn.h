@@ -143,7 +143,7 @@ struct ws_worker_buf {
     char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
     char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
     char log[8192];                            /* access log line being built */
-    char tls_buf[16384];                       /* file bytes on their way into a TLS record */
+    char tls_buf[65536];                       /* file bytes on their way into TLS records */
     char h2_out[WS_H2_OUT];                    /* HTTP/2 frames on their way out (h2.c) */
     struct ws_plan plan;                       /* the response being prepared */
     time_t date_second;                        /* second the cached dates are for */

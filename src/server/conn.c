@@ -295,6 +295,9 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
         c->cur_seg++;
         c->mem_sent = 0;
     }
+    /* Nothing is held back after a last write; this keeps it so whatever the segments were. */
+    if (ws_transport_flush(c) < 0)
+        return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
     return SEND_DONE;
 }
 
@@ -340,6 +343,8 @@ static uint64_t bytes_moved(const struct ws_conn *c)
         return c->rate_in;
     if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
         queued = 0;
+    if (c->tls != NULL)
+        queued += (int)ws_tls_unsent(c->tls); /* records batched, not yet sent */
     return c->bytes_sent > (uint64_t)queued ? c->bytes_sent - (uint64_t)queued : 0;
 }
 
