@@ -573,6 +573,10 @@ static void log_stats(struct ws_server *s)
                " h2_connections=%llu h2_streams=%llu h2_resets_sent=%llu h2_calm=%llu",
                (unsigned long long)m.h2_connections, (unsigned long long)m.h2_streams,
                (unsigned long long)m.h2_resets_sent, (unsigned long long)m.h2_calm);
+    /* With more than one event thread: how the parked connections are spread over them. */
+    for (unsigned k = 0; s->n_evs > 1 && k < s->n_loops; k++)
+        append(more, sizeof(more), &used, "%s%u", k == 0 ? " parked_per_event_thread=" : "/",
+               ws__loop_parked(&s->evs[k].loop));
     ws_log_error(s->log,
                  "stats: open=%llu parked=%llu queued=%llu busy_workers=%llu/%llu "
                  "queue_high_water=%llu/%llu refused_503=%llu served=%llu%s",
