@@ -26,7 +26,7 @@ static const char help_text[] =
     "  -t, --threads=N              worker threads (default 8)\n"
     "      --event-threads=N        threads that accept and watch connections, each with\n"
     "                               its own epoll set and SO_REUSEPORT listeners, 1 to 64\n"
-    "                               (default: 1 on up to 7 CPUs, then CPUs/4, at most 16)\n"
+    "                               (default CPUs/4, at least 1 and at most 16)\n"
     "  -r, --root=DIR               document root (default www)\n"
     "  -q, --queue=N                capacity of the connection queue (default 16384)\n"
     "  -b, --bind=ADDR              address to listen on (default: all, IPv4 and IPv6)\n"
