@@ -772,6 +772,30 @@ static void event_loop(struct ev_thread *ev)
     }
 }
 
+/* In a -DWS_RING_LOCKSTAT=ON build: how pushes and pops used the ring's lock, for benchmarks. */
+static void log_ring_lock(struct ws_server *s)
+{
+    struct ws_fdqueue_lockstat ls[2];
+    static const char *const names[2] = { "push", "pop" };
+    char text[512];
+    size_t used = 0;
+
+    if (!ws_fdqueue_lockstat(s->queue, ls))
+        return;
+    text[0] = '\0';
+    for (int k = 0; k < 2; k++) {
+        double ops = ls[k].ops > 0 ? (double)ls[k].ops : 1.0;
+        append(text, sizeof(text), &used,
+               " %s: ops=%llu contended=%.2f%% wait_ns_per_op=%.1f wait_ns_per_contended=%.0f "
+               "hold_ns_per_op=%.1f;",
+               names[k], ls[k].ops, 100.0 * (double)ls[k].contended / ops,
+               (double)ls[k].wait_ns / ops,
+               ls[k].contended > 0 ? (double)ls[k].wait_ns / (double)ls[k].contended : 0.0,
+               (double)ls[k].hold_ns / ops);
+    }
+    ws_log_error(s->log, "ring lock:%s", text);
+}
+
 /* The start routine of event threads 1..: named, SCHED_BATCH, then the loop. */
 static void *event_thread_main(void *arg)
 {
@@ -867,6 +891,7 @@ int ws_server_run(struct ws_server *s)
     ws_fdqueue_close(s->queue); /* workers drain what is queued, then return */
     ws_pool_join(s->pool);
     s->pool = NULL;
+    log_ring_lock(s);
     ws_log_error(s->log, "stopped");
     return 0;
 }
