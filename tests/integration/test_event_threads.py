@@ -15,6 +15,7 @@ import threading
 import time
 import unittest
 
+import test_freshness
 import tlscerts
 from wshelper import (
     SLOW,
@@ -26,6 +27,7 @@ from wshelper import (
     file_digest,
     make_big_file,
     make_root,
+    parse_responses,
     raw_request,
     read_head,
     recv_all,
@@ -300,6 +302,51 @@ class DrainTest(EventThreadsTestCase):
             self.assertEqual(s.recv(1024), b"")
         self.assertEqual(server.stop(), 0)
         self.assertEqual(server.foreign_stderr(), [])
+
+
+class OverloadTest(EventThreadsTestCase):
+    def test_full_ring_answers_503_from_every_thread(self):
+        server = self.start("--threads", "1", "--queue", "1")
+        socks = []
+        # Stopped, so that every connection waits at once when it resumes, in all four
+        # listeners' accept queues.
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            for _ in range(200):
+                s = connect(server.port, timeout=10)
+                s.sendall(raw_request("/HelloWorld.html", close=True))
+                socks.append(s)
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        counts = {200: 0, 503: 0}
+        for i, s in enumerate(socks):
+            data, end = recv_all(s, timeout=10 * SLOW)
+            self.assertEqual(end, "eof", "connection %d" % i)
+            rs, rest = parse_responses(data)
+            self.assertEqual((len(rs), rest), (1, b""), "connection %d: %r" % (i, data[:200]))
+            self.assertIn(rs[0].status, (200, 503), "connection %d" % i)
+            counts[rs[0].status] += 1
+            if rs[0].status == 503:
+                self.assertRegex(rs[0].header("retry-after") or "", r"^\d+$")
+        self.assertGreaterEqual(counts[200], 1, counts)
+        self.assertGreaterEqual(counts[503], 1, counts)
+        self.assertEqual(int(self.stats(server).group("open")), 0)
+        server.stop_checked(self)
+
+
+class FreshnessOverEventThreadsTest(test_freshness.FreshnessTest):
+    """The freshness suite with four event threads: each one syncs the watch (its inotify
+    descriptor is in every epoll set) before it pushes the connections it saw readable, so a
+    change made before a request was sent is never served stale, whichever thread parked
+    the connection. More kept-alive connections than the suite's own 4, so every thread has
+    some."""
+
+    server_args = test_freshness.FreshnessTest.server_args + (
+        "--event-threads", str(EVENT_THREADS))
+
+    def clients(self, n=4 * EVENT_THREADS):
+        return super().clients(n)
 
 
 class UnixSocketTest(EventThreadsTestCase):
