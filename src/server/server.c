@@ -796,15 +796,12 @@ static void log_ring_lock(struct ws_server *s)
     ws_log_error(s->log, "ring lock:%s", text);
 }
 
-/* The start routine of event threads 1..: named, SCHED_BATCH, then the loop. */
+/* The start routine of event threads 1.. (named by ws_server_run): SCHED_BATCH, then the loop. */
 static void *event_thread_main(void *arg)
 {
     struct ev_thread *ev = arg;
     struct sched_param none = { 0 };
-    char name[16];
 
-    snprintf(name, sizeof(name), "ws-event-%u", ev->loop.index);
-    pthread_setname_np(pthread_self(), name);
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
     event_loop(ev);
     return NULL;
@@ -876,6 +873,12 @@ int ws_server_run(struct ws_server *s)
             return -err;
         }
         s->evs[k].started = 1;
+        {
+            /* Named here, so the name is in place before the start-up line says we run. */
+            char name[16];
+            snprintf(name, sizeof(name), "ws-event-%u", k % 100u); /* k < 64 */
+            pthread_setname_np(s->evs[k].thread, name);
+        }
     }
     ws_log_error(s->log, "listening on %s (root %s, %u threads, %u event thread%s, queue %u, %s)",
                  s->listen_text, s->cfg.root, s->cfg.threads, s->n_evs, s->n_evs == 1 ? "" : "s",
