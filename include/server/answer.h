@@ -25,17 +25,26 @@
  * The caller owns fd and listing. cached: mem is a body of the file cache,
  * which the caller may keep beyond the turn by holding a reference to it
  * (ws_file_cache_hold); otherwise (a compressed copy) it must copy it.
+ *
+ * job, going in: a finished compression job the caller ran for this very
+ * request, or NULL (the caller still owns and frees it). Coming out, when not
+ * NULL: no plan was made, because the file must first be compressed over
+ * several turns (compress.h); the caller owns the job, steps it with
+ * ws_compress_job_step, yielding the worker between steps, and asks again
+ * with it when it is done or failed (a failed one gets the file as it is).
  */
 struct ws_answer {
     int fd;
     const char *mem;
     char *listing;
+    struct ws_compress_job *job;
     int cached;
 };
 
 /*
  * Plans the answer to req in wb->plan (req NULL: bytes that could not be
- * parsed, answered with status). secure: the request came over TLS. last:
+ * parsed, answered with status), or asks for a compression job first (a->job
+ * on both ways: see struct ws_answer). secure: the request came over TLS. last:
  * the connection takes no request after this one. synced: the request may
  * trust the watch's epoch (watch.h). peer: the connection's peer address,
  * for who may read the metrics. Refreshes the worker's Date first.

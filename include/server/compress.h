@@ -13,8 +13,20 @@
  * whole budget is not kept. Large results live in sealed memfds (see
  * ws_compress_cache_new), so a response in flight holds a descriptor, not a copy.
  *
- * Compression runs in the calling worker, in one go: the caller bounds the
- * work by compressing only files up to a size limit (WS_COMPRESS_MAX_FILE).
+ * Compression runs in the calling worker. A file up to WS_COMPRESS_ONE_GO
+ * bytes is compressed in one go, within the request's turn. A larger one (up
+ * to WS_COMPRESS_MAX_FILE) is compressed by a job (struct ws_compress_job)
+ * that the connection owns and steps WS_COMPRESS_STEP bytes of input per
+ * turn, yielding the worker between steps, so one request cannot hold a
+ * worker for long; its result is a sealed memfd.
+ *
+ * Every result also goes to a store shared by all workers (struct
+ * ws_compress_store, behind a mutex): a worker whose own cache misses asks
+ * it before compressing and keeps what it finds, so a file is compressed once
+ * for the whole server while each worker's hits take no lock. Large files'
+ * results live only in the store. At most WS_COMPRESS_JOBS jobs run at
+ * once (each holds its coder's state, some hundreds of KiB); past that, the
+ * file is sent as it is.
  */
 #ifndef WS_COMPRESS_H
 #define WS_COMPRESS_H
@@ -25,25 +37,48 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Files below this size are not worth compressing (the saving is smaller than a packet). */
+/* Files below this size are not worth compressing (the saving is smaller than a packet):
+ * the default of --compress-min. */
 #define WS_COMPRESS_MIN_FILE 512
-/* Files above this size are sent as they are: compressing them in one go would hold a worker. */
-#define WS_COMPRESS_MAX_FILE (8 * 1024 * 1024)
+/* The default of --compress-cache: bytes of results in the shared store. */
+#define WS_COMPRESS_CACHE ((uint64_t)64 * 1024 * 1024)
+/* Files up to this size are compressed in one go, within the request's turn (a few ms). */
+#define WS_COMPRESS_ONE_GO (256 * 1024)
+/* Larger ones by a job, this much input per turn. */
+#define WS_COMPRESS_STEP (256 * 1024)
+/* Files above this size are sent as they are. */
+#define WS_COMPRESS_MAX_FILE ((int64_t)1 << 30)
+/* Jobs running at once, in the whole server. */
+#define WS_COMPRESS_JOBS 32
 /* Default levels: fast enough to compress on first request, close to the best ratio. */
 #define WS_COMPRESS_GZIP_LEVEL 6
 #define WS_COMPRESS_ZSTD_LEVEL 3
 
 struct ws_compress_cache;
+struct ws_compress_store;
+struct ws_compress_job;
 
 /*
- * A cache of up to `slots` results holding at most `budget` bytes of them.
+ * The second level shared by every worker's cache: up to `slots` results
+ * (direct-mapped by the file's identity and coding) and `budget` bytes of
+ * them, in memory or sealed memfds as the workers made them; the only home of
+ * jobs' results. NULL with errno set on failure. ws_compress_store_free
+ * frees it (NULL allowed), once no cache or job uses it.
+ */
+struct ws_compress_store *ws_compress_store_new(unsigned slots, size_t budget);
+void ws_compress_store_free(struct ws_compress_store *st);
+
+/*
+ * A cache of up to `slots` results holding at most `budget` bytes of them,
+ * over `store` (shared; may be NULL: then no second level and no jobs).
  * Results of up to mem_max bytes are kept in memory (the framing copies them
  * behind the head); larger ones in a sealed memfd, so that each response
  * sends them from a descriptor of its own (sendfile, or pread over TLS) and
  * holds no copy while its client reads: many slow clients of one large
  * compressed file share one copy. NULL with errno set on failure.
  */
-struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max);
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max,
+                                                struct ws_compress_store *store);
 
 /* Frees the cache and every result in it (closes their memfds). NULL is allowed. */
 void ws_compress_cache_free(struct ws_compress_cache *cc);
@@ -69,11 +104,40 @@ struct ws_compressed {
  * the caller's). Returns 0 with *out set, or -1 when the file cannot be read
  * whole (it changed under us), memory or descriptors are short, or the coding
  * fails: the caller then sends the file as it is. A result larger than the
- * whole budget is made for this request and not kept. Files over
- * WS_COMPRESS_MAX_FILE are refused (-1). The calling worker's own cache only.
+ * whole budget is made for this request and not kept.
+ *
+ * A file over WS_COMPRESS_ONE_GO bytes is looked for in the store; when it
+ * is not there, and `done` is a finished job for this very file, coding and
+ * level, the job's result is taken (kept in the store when it fits) and
+ * returned; otherwise *job is set to a new job for it and 1 returned: the
+ * caller steps the job over its next turns and asks again with it as
+ * `done`. -1 as above when no job can start (WS_COMPRESS_JOBS running, no
+ * store, a file over WS_COMPRESS_MAX_FILE), or `done` is for another
+ * identity (the file changed meanwhile). The calling worker's own cache only.
  */
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
-                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out);
+                    const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
+                    struct ws_compressed *out, struct ws_compress_job **job);
+
+/*
+ * The result ws_compress_get would return for the file whose identity is *st
+ * without compressing anything, for a caller that has not opened the file: 0
+ * with *out set (counted as a hit), or -1 when neither this worker's cache nor
+ * the store has it (not counted: the caller goes on to ws_compress_get).
+ */
+int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, struct ws_compressed *out);
+
+/*
+ * Compresses the next WS_COMPRESS_STEP bytes of the job's file. Returns 1
+ * when the whole file is done, 0 when more remains, -1 on failure (the file
+ * changed or shrank under the job, memory is short): the job is then finished
+ * and failed, and the caller sends the file as it is. Whoever owns the job.
+ */
+int ws_compress_job_step(struct ws_compress_job *job);
+
+/* Frees a job, finished or not (closes its descriptors). NULL is allowed. */
+void ws_compress_job_free(struct ws_compress_job *job);
 
 /*
  * Compresses in[0, in_len) with enc at level into a new buffer (malloc, the

@@ -70,7 +70,9 @@ struct ws_config {
     int compress;          /* --compress: gzip and zstd on the fly (compress.h); default on */
     int gzip_level;        /* --compress-level gzip=N, 1-9 */
     int zstd_level;        /* --compress-level zstd=N, 1-19 */
-    const char *auth_file; /* --auth-file: htpasswd file (server/auth.h), or NULL */
+    uint64_t compress_min; /* --compress-min: smallest file compressed on the fly */
+    uint64_t compress_cache;    /* --compress-cache: bytes of results the workers share */
+    const char *auth_file;      /* --auth-file: htpasswd file (server/auth.h), or NULL */
     struct ws_auth_policy auth; /* --auth-path, --auth-realm; copy with ws_auth_policy_fix */
     struct ws_unix_listen unix_listen[WS_MAX_UNIX_LISTEN]; /* --listen unix:... */
     unsigned n_unix_listen;

@@ -60,11 +60,13 @@ enum ws_conn_phase {
     WS_PHASE_SEND,     /* sending a response */
     WS_PHASE_LINGER,   /* answered and write side shut; draining input before close */
     WS_PHASE_H2,       /* speaking HTTP/2: the session (h2.h) runs the connection */
+    WS_PHASE_COMPRESS, /* compressing a large file for the request in the input (compress.h) */
 };
 
 /* A piece of a response: out[mem_off, +mem_len), then file bytes [file_off, +file_len). */
 struct ws_auth;
 struct ws_auth_worker;
+struct ws_compress_job;
 
 struct ws_segment {
     uint32_t mem_off, mem_len;
@@ -123,6 +125,7 @@ struct ws_conn_env {
     int https_redirect_port;    /* --redirect-https: cleartext requests get 308 to this port */
     int gzip_level;             /* --compress-level (compress.h) */
     int zstd_level;
+    int64_t compress_min;                     /* --compress-min */
     struct ws_auth *auth;                     /* --auth-file's table (server/auth.h), or NULL */
     const struct ws_auth_policy *auth_policy; /* ... its paths and challenge (http/auth.h) */
     /*
@@ -140,7 +143,7 @@ struct ws_worker_buf {
     char out[WS_HEAD_MAX + WS_SMALL_FILE_MAX]; /* response head (+ small body) */
     char path[WS_MAX_REQUEST_LINE + 16];       /* decoded request path */
     char log[8192];                            /* access log line being built */
-    char tls_buf[16384];                       /* file bytes on their way into a TLS record */
+    char tls_buf[65536];                       /* file bytes on their way into TLS records */
     char h2_out[WS_H2_OUT];                    /* HTTP/2 frames on their way out (h2.c) */
     struct ws_plan plan;                       /* the response being prepared */
     time_t date_second;                        /* second the cached dates are for */
@@ -149,6 +152,8 @@ struct ws_worker_buf {
     struct ws_file_cache *cache;               /* this worker's own cache of small files */
     struct ws_compress_cache *zcache;          /* ... and of compressed ones, or NULL */
     struct ws_auth_worker *auth;               /* crypt state and recent checks, or NULL */
+    char auth_user[256];    /* the user the last answer authenticated, for the access log */
+    uint16_t auth_user_len; /* ... or 0 */
     /* Responses completed, by protocol and status class, and their body bytes: read by the
      * stats report and the metrics (ws_conn_count_response) */
     atomic_ullong responses[WS_METRICS_PROTOS][WS_METRICS_CLASSES];
@@ -194,6 +199,7 @@ struct ws_conn {
 
     /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed with the record. */
     struct ws_h2 *h2;
+    struct ws_compress_job *zjob; /* COMPRESS: the job, kept until its request is answered */
 
     /* The state machine: the owner's alone. */
     uint8_t phase;          /* enum ws_conn_phase */

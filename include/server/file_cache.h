@@ -11,7 +11,10 @@
  * read from (device, inode, mode, size, mtime, ctime, all to the nanosecond).
  * A copy is returned only while that identity is known to be unchanged, so a
  * file changed on disk is never served stale; a hit saves openat2, fstat,
- * pread and close.
+ * pread and close. A file too large to copy gets an entry with its identity
+ * alone, kept fresh the same way: a hit then saves the stats of the file and
+ * its siblings, and the caller opens the file and checks that it has that
+ * identity.
  *
  * How "known to be unchanged" is learnt is the cache's own business, in two
  * calls. ws_file_cache_lookup reads the watch's epoch before anything else.
@@ -88,6 +91,12 @@ struct ws_file_sibling {
 };
 
 /*
+ * Whether a and b are the same file unchanged: device, inode, mode, size,
+ * mtime and ctime to the nanosecond. What the cache calls an identity.
+ */
+int ws_file_same_identity(const struct stat *a, const struct stat *b);
+
+/*
  * A sibling is fit to send in place of its file when it is a regular file no
  * older (by mtime, to the nanosecond) than the file. The one rule, for the
  * cache's stats and for the caller's own opens alike.
@@ -108,9 +117,14 @@ struct ws_file_choice {
 
 /* What a lookup found. */
 struct ws_file_hit {
-    const char *body; /* st.st_size bytes, valid until the next lookup or fill on the cache */
-    struct stat st;   /* the identity of what body holds */
-    int sibling;      /* the index in the choice's table of what body is, or -1: the file */
+    /*
+     * st.st_size bytes, valid until the next lookup or fill on the cache; or
+     * NULL for a file too large to keep (max_file): the cache knows only its
+     * identity, and the caller opens it and checks that it still has it.
+     */
+    const char *body;
+    struct stat st; /* the identity of what body holds */
+    int sibling;    /* the index in the choice's table of what body is, or -1: the file */
 };
 
 /*
@@ -153,8 +167,9 @@ const char *ws_file_cache_last_modified(const char *body);
  * watch it then watches name, syncs, and stats name again; the entry is
  * watched only if that stat matches *st. Returns the cached contents (valid as
  * ws_file_hit's body), or NULL if the file is too large, cannot be read
- * whole, or memory is short: the caller then serves from fd. fd stays the
- * caller's. Makes several system calls: for the slow path.
+ * whole, or memory is short: the caller then serves from fd. A file too large
+ * to copy is still remembered by its identity (its lookups then need no stat).
+ * fd stays the caller's. Makes several system calls: for the slow path.
  */
 const char *ws_file_cache_fill(struct ws_file_cache *fc, const struct ws_file_origin *origin,
                                const char *name, int fd, const struct stat *st);

@@ -75,13 +75,15 @@ struct ws_access_fields {
     const char *tls_version;   /* "TLSv1.3", or NULL over cleartext */
     const char *tls_cipher;    /* with tls_version: the cipher suite's name */
     int stream;                /* HTTP/2 stream id, or 0 */
+    struct ws_view user;       /* the user Basic authentication let in; empty when none */
 };
 
 /*
  * Formats the start of an access log line, everything but the numbers known
  * only when the response ends, into out (size bytes):
- *   combined/timing: client - - [time] "request line" status <bytes> "referer" "agent"
- *   json:            {"time":"...","client":"...","request":"...","status":N,"bytes":<bytes>,
+ *   combined/timing: client - user [time] "request line" status <bytes> "referer" "agent"
+ *                    (user "-" when none was authenticated)
+ *   json: {"time":"...","client":"...",["user":"...",]"request":"...","status":N,"bytes":<bytes>,
  *                    "referer":"...","user_agent":"..."
  * Over TLS, timing adds " <version> <cipher>" and json ',"tls_version":"...",
  * "tls_cipher":"..."', and for an HTTP/2 stream " stream=N" and ',"stream":N';

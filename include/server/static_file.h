@@ -45,6 +45,13 @@ struct ws_static_result {
     const char *location; /* with 301: the slashed path, in the caller's buffer */
     char *listing;        /* with 200 and no fd: a listing page, the caller's to free */
     size_t listing_len;
+    /*
+     * With 200: a file too large for the cache to copy, which it knows
+     * unchanged by its identity (st): fd is not open yet, and buf still names
+     * it. The caller opens it with ws_static_open_now if it needs the bytes
+     * (a compressed copy found by the identity does not).
+     */
+    int open_later;
 };
 
 /*
@@ -71,6 +78,14 @@ struct ws_static_result {
 void ws_static_open(const struct ws_static_opts *opts, struct ws_file_cache *cache, int synced,
                     const struct ws_request *req, char *buf, size_t buf_size,
                     struct ws_static_result *out);
+
+/*
+ * Opens the file of a result with open_later set (its name is in out->name):
+ * 0 with out->fd open and open_later clear, or -1 when it is gone or is no
+ * longer the identity out->st says (the caller then resolves the request
+ * again without the cache).
+ */
+int ws_static_open_now(const struct ws_static_opts *opts, struct ws_static_result *out);
 
 /*
  * Opens the custom page for an error status, "<status>.html" beneath dir_fd

@@ -98,9 +98,34 @@ void ws__tls_rotate_ticket_keys(struct ws_tls *t);
 
 /*
  * A connection parks with nothing to send: its record buffers (about 34 KiB)
- * are given back, so an idle connection costs its session alone. OpenSSL
- * allocates them again at the next read or write. NULL is allowed.
+ * and its batch buffer are given back, so an idle connection costs its
+ * session alone. They are allocated again at the next read or write. NULL is
+ * allowed.
  */
 void ws_tls_idle(struct ssl_st *ssl);
+
+/*
+ * Batching writes. Without kTLS a session made by ws_tls_session writes
+ * through a BIO of ours: records are sent as SSL_write makes them, except
+ * while the session is corked, when they are appended to a per-session buffer
+ * of about 64 KiB that goes out in one send when it is full, so a file body
+ * costs one send per four records instead of one per record. Records that
+ * SSL_write has taken but the socket has not are "unsent": they go out before
+ * anything else (an uncorked write first sends them, with its own record, in
+ * one writev, and takes nothing while any remain), and the owner must see
+ * them out with ws_tls_flush before it waits for input. With kTLS these do
+ * nothing (the socket BIO writes every record at once). Called only by the
+ * connection's owner.
+ */
+void ws_tls_cork(struct ssl_st *ssl, int on);
+
+/* Sends the unsent records: 0 when none is left, else -errno (-EAGAIN: the socket is full). */
+int ws_tls_flush(struct ssl_st *ssl);
+
+/* How many bytes of records the session holds unsent. */
+size_t ws_tls_unsent(struct ssl_st *ssl);
+
+/* Whether it holds them because the socket refused the last send (it waits for EPOLLOUT). */
+int ws_tls_blocked(struct ssl_st *ssl);
 
 #endif

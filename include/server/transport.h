@@ -22,18 +22,31 @@ ssize_t ws_transport_recv(struct ws_conn *c, void *buf, size_t len);
 
 /*
  * Writes up to len bytes: how many were taken (> 0), or -1 with errno. more
- * says that more bytes follow at once (plain TCP: MSG_MORE).
+ * says that more bytes follow at once (plain TCP: MSG_MORE; TLS: the record
+ * waits to go out with what follows, see ws_transport_flush).
  */
 ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int more);
 
 /*
  * Writes up to len bytes of file fd from *off, advancing *off: sendfile over
  * plain TCP (or kernel TLS), otherwise a pread into scratch (scratch_len
- * bytes) and a TLS write. Returns the bytes taken (> 0), 0 when the file
- * ended before them, or -1 with errno.
+ * bytes, best 64 KiB) and TLS records sent about four at a time. Returns the
+ * bytes taken (> 0), 0 when the file ended before them, or -1 with errno.
  */
 ssize_t ws_transport_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len, char *scratch,
                               size_t scratch_len);
+
+/*
+ * Over TLS, output may be held back after a call returns success: records
+ * batched (ws_tls_cork) after a send with more set, or after a sendfile that
+ * did not reach the end of its len; more is expected at once. A send without
+ * more, or a sendfile that takes its last byte, returns only once nothing is
+ * held back. This sends what is held: 0 when nothing is left (and always over
+ * plain TCP), or -1 with errno (EAGAIN: c->io_want). The owner calls it when
+ * it stops writing before a call of the second kind (a response ends), and a
+ * read sends it first, asking for EPOLLOUT while any is left.
+ */
+int ws_transport_flush(struct ws_conn *c);
 
 /*
  * Over TLS, runs the handshake on: 1 when it is done (or the connection is

@@ -16,6 +16,7 @@
 
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,30 +34,41 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
  * Compresses a file of a compressible type on the fly when the request
  * accepts gzip or zstd (by Accept-Encoding's weights; zstd on a tie) and no
  * precompressed sibling was chosen: not for a GET that may get a range (it
- * gets the file itself), nor a file under WS_COMPRESS_MIN_FILE or over
+ * gets the file itself), nor a file under --compress-min or over
  * WS_COMPRESS_MAX_FILE bytes. The result, from the worker's compression cache
  * (keyed by the file's identity, so never stale), replaces the body: its
- * memory, or for a large one a descriptor of its own.
+ * memory, or for a large one a descriptor of its own. A file too large to
+ * compress in one go sets *later to the job that will compress it, unless
+ * `done` is that job, finished (compress.h).
  */
 static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                                const struct ws_request *req, struct ws_static_result *sr,
-                                struct ws_resource *res)
+                                const struct ws_request *req, struct ws_compress_job *done,
+                                struct ws_static_result *sr, struct ws_resource *res,
+                                struct ws_compress_job **later)
 {
     static const unsigned made_here = (1u << WS_ENC_GZIP) | (1u << WS_ENC_ZSTD);
     enum ws_encoding enc;
     struct ws_compressed z;
+    int level, rc;
 
     if (wb->zcache == NULL || sr->status != 200 || sr->listing != NULL ||
         sr->content_encoding != NULL || !sr->vary || ws_plan_may_range(req) ||
-        sr->st.st_size < WS_COMPRESS_MIN_FILE || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
-        (sr->mem == NULL && sr->fd < 0))
+        sr->st.st_size < env->compress_min || sr->st.st_size > WS_COMPRESS_MAX_FILE ||
+        (sr->mem == NULL && sr->fd < 0 && !sr->open_later))
         return;
     enc = ws_negotiate_encoding(req, made_here);
     if (enc == WS_ENC_IDENTITY)
         return;
-    if (ws_compress_get(wb->zcache, enc, enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level,
-                        &sr->st, sr->mem, sr->fd, &z) < 0)
-        return; /* the file as it is */
+    level = enc == WS_ENC_GZIP ? env->gzip_level : env->zstd_level;
+    /* A file the cache knows by its identity is opened only if its result is not found by it. */
+    if (!sr->open_later || ws_compress_find(wb->zcache, enc, level, &sr->st, &z) < 0) {
+        if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0)
+            return; /* changed: resolve() takes the slow path */
+        rc = ws_compress_get(wb->zcache, enc, level, &sr->st, sr->mem, sr->fd, done, &z, later);
+        if (rc != 0)
+            return; /* the file as it is, or (1) once the job is done */
+    }
+    sr->open_later = 0;
     if (sr->fd >= 0)
         close(sr->fd);
     sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
@@ -68,20 +80,10 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
 }
 
-/*
- * Resolves a GET or HEAD against the root into *res (metadata for the plan)
- * and *sr (the open file or cached bytes, and a listing to free). Ranges are
- * cut from the file itself, so requests that may get one skip the cache.
- * *cached is set to the file cache's body when the file came from there
- * (sr->mem may then be replaced by a compressed copy).
- */
-static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
-                    const struct ws_request *req, int synced, struct ws_static_result *sr,
-                    struct ws_resource *res, const char **cached)
+/* What the plan needs to know of what ws_static_open found; *cached as in resolve(). */
+static void describe(const struct ws_static_result *sr, struct ws_resource *res,
+                     const char **cached)
 {
-    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
-
-    ws_static_open(&env->statics, cache, synced, req, wb->path, sizeof(wb->path), sr);
     *res = (struct ws_resource){
         .status = sr->status,
         .listing = sr->listing != NULL,
@@ -104,7 +106,32 @@ static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         res->etag = ws_file_cache_etag(sr->mem, &res->etag_len);
         res->last_modified = ws_file_cache_last_modified(sr->mem);
     }
-    compress_on_the_fly(env, wb, req, sr, res);
+}
+
+/*
+ * Resolves a GET or HEAD against the root into *res (metadata for the plan)
+ * and *sr (the open file or cached bytes, and a listing to free). Ranges are
+ * cut from the file itself, so requests that may get one skip the cache.
+ * *cached is set to the file cache's body when the file came from there
+ * (sr->mem may then be replaced by a compressed copy).
+ */
+static void resolve(const struct ws_conn_env *env, struct ws_worker_buf *wb,
+                    const struct ws_request *req, int synced, struct ws_compress_job *done,
+                    struct ws_static_result *sr, struct ws_resource *res,
+                    struct ws_compress_job **later, const char **cached)
+{
+    struct ws_file_cache *cache = ws_plan_may_range(req) ? NULL : wb->cache;
+
+    ws_static_open(&env->statics, cache, synced, req, wb->path, sizeof(wb->path), sr);
+    describe(sr, res, cached);
+    compress_on_the_fly(env, wb, req, done, sr, res, later);
+    if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0) {
+        /* Changed since the cache knew it unchanged: the slow path, as on a miss. */
+        ws_static_open(&env->statics, NULL, 0, req, wb->path, sizeof(wb->path), sr);
+        *cached = NULL;
+        describe(sr, res, cached);
+        compress_on_the_fly(env, wb, req, done, sr, res, later);
+    }
 }
 
 /*
@@ -126,6 +153,12 @@ static int authorize(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     if (ws_auth_parse_basic(req, cred, &user, &pass) != 1)
         return 401;
     ok = ws_auth_verify(env->auth, wb->auth, user, pass);
+    if (ok) {
+        /* For the access log's user field (%u), as Apache and nginx log $remote_user. */
+        size_t n = user.len < sizeof(wb->auth_user) ? user.len : sizeof(wb->auth_user);
+        memcpy(wb->auth_user, user.ptr, n);
+        wb->auth_user_len = (uint16_t)n;
+    }
     explicit_bzero(cred, sizeof(cred));
     return ok ? 0 : 401;
 }
@@ -174,6 +207,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_plan *p = &wb->plan;
     struct ws_static_result sr = { .fd = -1 };
     struct ws_resource res = { 0 };
+    struct ws_compress_job *done = a->job, *later = NULL;
     const char *cached = NULL;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
@@ -184,19 +218,31 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     };
 
     ws_answer_refresh_date(wb);
+    wb->auth_user_len = 0;
     if (req != NULL && status == 0) {
         status = ws_plan_route(req, &penv);
         if (status == 0 && env->auth != NULL && wb->auth != NULL)
             status = authorize(env, wb, req);
         if (status == 0)
-            resolve(env, wb, req, synced, &sr, &res, &cached);
+            resolve(env, wb, req, synced, done, &sr, &res, &later, &cached);
         else if (status == WS_PLAN_METRICS)
             status = metrics(env, req, peer, &sr, &res);
+    }
+    if (later != NULL) {
+        /* No plan yet: the caller runs the job, then asks again. */
+        if (sr.fd >= 0)
+            close(sr.fd);
+        free(sr.listing);
+        *a = (struct ws_answer){ .fd = -1, .job = later };
+        return;
     }
     ws_plan_make(p, req, status, &res, &penv, last);
 
     /* Still the cache's body, unless compression replaced it. */
-    *a = (struct ws_answer){ sr.fd, sr.mem, sr.listing, sr.mem != NULL && sr.mem == cached };
+    *a = (struct ws_answer){ .fd = sr.fd,
+                             .mem = sr.mem,
+                             .listing = sr.listing,
+                             .cached = sr.mem != NULL && sr.mem == cached };
     if (p->operator_page && env->error_pages_fd >= 0) {
         struct stat st;
         int fd = ws_static_error_page(env->error_pages_fd, p->status, &st);

@@ -7,11 +7,24 @@
  * its budget, a clock hand frees other slots' results until it fits. A
  * result is a malloc'd block, or (above mem_max) a sealed memfd of which each
  * response gets a descriptor of its own.
+ *
+ * A job compresses a large file with the streaming interfaces of zlib and
+ * zstd, WS_COMPRESS_STEP bytes of input per step, into a memfd it seals at
+ * the end, after checking that the file's identity did not change while it
+ * ran.
+ *
+ * The store is the second level: a direct-mapped table like a worker's cache,
+ * under a mutex, holding every result (small ones in memory, large ones in
+ * memfds) so that a file is compressed once for all the workers. A worker
+ * asks it only when its own cache misses, and keeps a copy (or a descriptor)
+ * of what it finds, so the store's lock is taken about once per result and
+ * worker, not per request.
  */
 #include "server/compress.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,8 +43,53 @@ struct entry {
     struct stat st; /* the identity the result was made from */
 };
 
-struct ws_compress_cache {
+/* What same_identity compares, without the rest of a struct stat (the store has many slots). */
+struct identity {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim, ctim;
+};
+
+struct stored {
+    char *body; /* the result in memory, or NULL */
+    int fd1;    /* or in the sealed memfd fd1 - 1; 0 when neither: the slot is empty (so a
+                   slot never used is all zeros, and its page is never touched) */
+    int level;
+    size_t len;
+    enum ws_encoding enc;
+    struct identity id;
+};
+
+struct ws_compress_store {
+    pthread_mutex_t lock;
     unsigned slots; /* a power of two */
+    unsigned hand;  /* the next slot to evict for room */
+    size_t budget, used;
+    atomic_uint jobs; /* running */
+    struct stored entries[];
+};
+
+struct ws_compress_job {
+    struct ws_compress_store *store;
+    enum ws_encoding enc;
+    int level;
+    struct stat st; /* the identity of the file when the job began */
+    int in_fd;      /* the file: a descriptor of the job's own */
+    int out_fd;     /* the result being written: a memfd */
+    int64_t in_off; /* input compressed so far */
+    size_t out_len;
+    int state; /* 0 running, 1 done, -1 failed */
+    z_stream zs;
+    ZSTD_CCtx *zc;
+    char *in, *out; /* WS_COMPRESS_STEP and JOB_OUT bytes */
+};
+
+#define JOB_OUT (64 * 1024)
+
+struct ws_compress_cache {
+    struct ws_compress_store *store; /* shared, or NULL */
+    unsigned slots;                  /* a power of two */
     size_t budget;
     size_t mem_max;             /* results up to this size stay in memory, larger go to a memfd */
     size_t used;                /* bytes of results held in slots */
@@ -41,7 +99,8 @@ struct ws_compress_cache {
     struct entry entries[];
 };
 
-struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max)
+struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, size_t mem_max,
+                                                struct ws_compress_store *store)
 {
     struct ws_compress_cache *cc;
     unsigned n = 1;
@@ -51,6 +110,7 @@ struct ws_compress_cache *ws_compress_cache_new(unsigned slots, size_t budget, s
     cc = calloc(1, sizeof(*cc) + n * sizeof(cc->entries[0]));
     if (cc == NULL)
         return NULL;
+    cc->store = store;
     cc->slots = n;
     cc->budget = budget;
     cc->mem_max = mem_max;
@@ -92,15 +152,20 @@ static int same_identity(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-static unsigned slot_index(const struct ws_compress_cache *cc, const struct stat *st,
-                           enum ws_encoding enc)
+static uint64_t hash_identity(const struct stat *st, enum ws_encoding enc)
 {
     uint64_t h = (uint64_t)st->st_ino * 0x9e3779b97f4a7c15ULL;
 
     h ^= (uint64_t)st->st_dev + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
     h ^= (uint64_t)enc * 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 31;
-    return (unsigned)(h & (cc->slots - 1));
+    return h;
+}
+
+static unsigned slot_index(const struct ws_compress_cache *cc, const struct stat *st,
+                           enum ws_encoding enc)
+{
+    return (unsigned)(hash_identity(st, enc) & (cc->slots - 1));
 }
 
 static char *deflate_gzip(int level, const char *in, size_t in_len, size_t *out_len)
@@ -153,7 +218,7 @@ char *ws_compress(enum ws_encoding enc, int level, const char *in, size_t in_len
 {
     char *out = NULL, *shrunk;
 
-    if (in_len > WS_COMPRESS_MAX_FILE)
+    if (in_len > WS_COMPRESS_ONE_GO)
         return NULL;
     if (enc == WS_ENC_GZIP)
         out = deflate_gzip(level, in, in_len, out_len);
@@ -243,24 +308,403 @@ void ws_compress_cache_counts(struct ws_compress_cache *cc, uint64_t *hits, uint
     *misses = atomic_load_explicit(&cc->misses, memory_order_relaxed);
 }
 
+/* --- the store: every worker's second level ------------------------------------- */
+
+struct ws_compress_store *ws_compress_store_new(unsigned slots, size_t budget)
+{
+    struct ws_compress_store *st;
+    unsigned n = 1;
+
+    while (n < slots && n < (1u << 20))
+        n <<= 1;
+    st = calloc(1, sizeof(*st) + n * sizeof(st->entries[0]));
+    if (st == NULL)
+        return NULL;
+    if (pthread_mutex_init(&st->lock, NULL) != 0) {
+        free(st);
+        errno = ENOMEM;
+        return NULL;
+    }
+    st->slots = n;
+    st->budget = budget;
+    return st;
+}
+
+static void store_clear(struct ws_compress_store *st, struct stored *e)
+{
+    if (e->body != NULL || e->fd1 > 0)
+        st->used -= e->len;
+    free(e->body);
+    if (e->fd1 > 0)
+        close(e->fd1 - 1);
+    memset(e, 0, sizeof(*e));
+}
+
+void ws_compress_store_free(struct ws_compress_store *st)
+{
+    if (st == NULL)
+        return;
+    for (unsigned i = 0; i < st->slots; i++)
+        if (st->entries[i].body != NULL || st->entries[i].fd1 > 0)
+            store_clear(st, &st->entries[i]);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static struct identity identity_of(const struct stat *st)
+{
+    return (struct identity){ st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim };
+}
+
+static int stored_is(const struct stored *e, enum ws_encoding enc, int level, const struct stat *st)
+{
+    const struct identity *a = &e->id;
+
+    return (e->body != NULL || e->fd1 > 0) && e->enc == enc && e->level == level &&
+           a->dev == st->st_dev && a->ino == st->st_ino && a->size == st->st_size &&
+           a->mtim.tv_sec == st->st_mtim.tv_sec && a->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+           a->ctim.tv_sec == st->st_ctim.tv_sec && a->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static struct stored *store_slot(struct ws_compress_store *st, enum ws_encoding enc,
+                                 const struct stat *id)
+{
+    return &st->entries[hash_identity(id, enc) & (st->slots - 1)];
+}
+
+/*
+ * The stored result for this file, coding and level, as a copy of its bytes
+ * (*body, malloc'd) or a descriptor of its own (*fd), *len bytes. 0, or -1
+ * when the store has none (or memory or descriptors are short).
+ */
+static int store_find(struct ws_compress_store *st, enum ws_encoding enc, int level,
+                      const struct stat *id, char **body, int *fd, size_t *len)
+{
+    struct stored *e = store_slot(st, enc, id);
+    int rc = -1;
+
+    *body = NULL;
+    *fd = -1;
+    pthread_mutex_lock(&st->lock);
+    if (stored_is(e, enc, level, id)) {
+        *len = e->len;
+        if (e->body != NULL && (*body = malloc(e->len > 0 ? e->len : 1)) != NULL)
+            memcpy(*body, e->body, e->len);
+        else if (e->fd1 > 0)
+            *fd = fcntl(e->fd1 - 1, F_DUPFD_CLOEXEC, 0);
+        rc = *body != NULL || *fd >= 0 ? 0 : -1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/*
+ * Keeps a result for the other workers: a copy of body, or a descriptor of
+ * fd, len bytes. It replaces what its slot held; the clock hand frees other
+ * slots until the budget holds it. A result larger than the budget is not kept.
+ */
+static void store_put(struct ws_compress_store *st, enum ws_encoding enc, int level,
+                      const struct stat *id, const char *body, int fd, size_t len)
+{
+    struct stored *e = store_slot(st, enc, id);
+    char *copy = NULL;
+    int copy_fd = -1;
+
+    if (len > st->budget)
+        return;
+    if (body != NULL && (copy = malloc(len > 0 ? len : 1)) != NULL)
+        memcpy(copy, body, len);
+    else if (body == NULL)
+        copy_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy == NULL && copy_fd < 0)
+        return;
+    pthread_mutex_lock(&st->lock);
+    store_clear(st, e);
+    for (unsigned tries = 0; st->used + len > st->budget && tries < st->slots; tries++) {
+        struct stored *x = &st->entries[st->hand];
+        if (x->body != NULL || x->fd1 > 0)
+            store_clear(st, x);
+        st->hand = (st->hand + 1) & (st->slots - 1);
+    }
+    *e = (struct stored){ copy, copy_fd + 1, level, len, enc, identity_of(id) };
+    st->used += len;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* --- jobs -------------------------------------------------------------------- */
+
+void ws_compress_job_free(struct ws_compress_job *job)
+{
+    if (job == NULL)
+        return;
+    if (job->enc == WS_ENC_GZIP)
+        deflateEnd(&job->zs);
+    ZSTD_freeCCtx(job->zc);
+    if (job->in_fd >= 0)
+        close(job->in_fd);
+    if (job->out_fd >= 0)
+        close(job->out_fd);
+    free(job->in);
+    free(job->out);
+    atomic_fetch_sub_explicit(&job->store->jobs, 1, memory_order_relaxed);
+    free(job);
+}
+
+/* A job for the file fd (whose identity is *id), or NULL: WS_COMPRESS_JOBS run, or no memory. */
+static struct ws_compress_job *job_new(struct ws_compress_store *st, enum ws_encoding enc,
+                                       int level, const struct stat *id, int fd)
+{
+    struct ws_compress_job *job;
+
+    if (atomic_fetch_add_explicit(&st->jobs, 1, memory_order_relaxed) >= WS_COMPRESS_JOBS) {
+        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
+        return NULL;
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
+        return NULL;
+    }
+    *job = (struct ws_compress_job){ .store = st, .enc = enc, .level = level, .st = *id };
+    job->in_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    job->out_fd = memfd_create("ws-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    job->in = malloc(WS_COMPRESS_STEP);
+    job->out = malloc(JOB_OUT);
+    if (enc == WS_ENC_GZIP) {
+        if (deflateInit2(&job->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            job->enc = WS_ENC_IDENTITY; /* nothing for deflateEnd to free */
+    } else {
+        job->zc = ZSTD_createCCtx();
+        if (job->zc != NULL &&
+            ZSTD_isError(ZSTD_CCtx_setParameter(job->zc, ZSTD_c_compressionLevel, level)))
+            job->enc = WS_ENC_IDENTITY;
+        /* The size is known: the frame says it, and zstd sizes its window to fit. */
+        if (job->zc != NULL)
+            (void)ZSTD_CCtx_setPledgedSrcSize(job->zc, (unsigned long long)id->st_size);
+    }
+    if (job->in_fd < 0 || job->out_fd < 0 || job->in == NULL || job->out == NULL ||
+        job->enc != enc || (enc == WS_ENC_ZSTD && job->zc == NULL)) {
+        ws_compress_job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* Writes the job's out buffer (n bytes) to its memfd. */
+static int job_write(struct ws_compress_job *job, size_t n)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = write(job->out_fd, job->out + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    job->out_len += n;
+    return 0;
+}
+
+/* Codes in[0, n) (the last piece when last), writing every output byte. */
+static int job_code(struct ws_compress_job *job, size_t n, int last)
+{
+    if (job->enc == WS_ENC_GZIP) {
+        int rc;
+        job->zs.next_in = (Bytef *)job->in;
+        job->zs.avail_in = (uInt)n;
+        do {
+            job->zs.next_out = (Bytef *)job->out;
+            job->zs.avail_out = JOB_OUT;
+            rc = deflate(&job->zs, last ? Z_FINISH : Z_NO_FLUSH);
+            if (rc == Z_STREAM_ERROR || job_write(job, JOB_OUT - job->zs.avail_out) < 0)
+                return -1;
+        } while (job->zs.avail_out == 0 || (last && rc != Z_STREAM_END));
+        return 0;
+    } else {
+        ZSTD_inBuffer in = { job->in, n, 0 };
+        size_t left;
+        do {
+            ZSTD_outBuffer out = { job->out, JOB_OUT, 0 };
+            left = ZSTD_compressStream2(job->zc, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(left) || job_write(job, out.pos) < 0)
+                return -1;
+        } while (last ? left != 0 : in.pos < in.size);
+        return 0;
+    }
+}
+
+/* The job's end: the file must still be the one it began with; then the result is sealed. */
+static int job_finish(struct ws_compress_job *job)
+{
+    struct stat now;
+
+    if (fstat(job->in_fd, &now) < 0 || !same_identity(&now, &job->st))
+        return -1;
+    if (fcntl(job->out_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+        0)
+        return -1;
+    close(job->in_fd);
+    job->in_fd = -1;
+    return 1;
+}
+
+int ws_compress_job_step(struct ws_compress_job *job)
+{
+    int64_t size = job->st.st_size, want;
+    size_t got = 0;
+    int last;
+
+    if (job->state != 0)
+        return job->state;
+    want = size - job->in_off < WS_COMPRESS_STEP ? size - job->in_off : WS_COMPRESS_STEP;
+    while (got < (size_t)want) {
+        ssize_t n = pread(job->in_fd, job->in + got, (size_t)want - got, job->in_off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            job->state = -1; /* shrank under the job */
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    job->in_off += want;
+    last = job->in_off == size;
+    if (job_code(job, got, last) < 0)
+        job->state = -1;
+    else if (last)
+        job->state = job_finish(job);
+    return job->state;
+}
+
+/* --- the cache ------------------------------------------------------------- */
+
+/*
+ * A file too large to compress in one go: the stored result, or a finished
+ * job's (kept in the store), or a new job.
+ */
+static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, int fd, struct ws_compress_job *done,
+                     struct ws_compressed *out, struct ws_compress_job **job)
+{
+    size_t len = 0;
+    char *body;
+
+    if (cc->store == NULL || fd < 0 || st->st_size > WS_COMPRESS_MAX_FILE)
+        return -1;
+    if (store_find(cc->store, enc, level, st, &body, &out->fd, &len) == 0) {
+        if (body != NULL) {
+            /* Cannot be: a job's result is a memfd. */
+            free(body);
+            return -1;
+        }
+        out->hit = 1;
+        out->len = len;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return 0;
+    }
+    if (done != NULL) {
+        /* Its result, if the file is still the one it compressed. */
+        if (done->state != 1 || done->enc != enc || done->level != level ||
+            !same_identity(&done->st, st))
+            return -1;
+        store_put(cc->store, enc, level, st, NULL, done->out_fd, done->out_len);
+        out->fd = done->out_fd;
+        out->len = done->out_len;
+        done->out_fd = -1;
+        return 0;
+    }
+    atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
+    *job = job_new(cc->store, enc, level, st, fd);
+    return *job != NULL ? 1 : -1;
+}
+
+/*
+ * Keeps a result (body, or the memfd body_fd, len bytes) in the worker's
+ * slot e and hands it out; one larger than the whole budget only for this
+ * request.
+ */
+static int keep(struct ws_compress_cache *cc, struct entry *e, char *body, int body_fd, size_t len,
+                enum ws_encoding enc, int level, const struct stat *st, struct ws_compressed *out)
+{
+    clear(cc, e);
+    if (len > cc->budget) {
+        /* Not kept: this request's alone. */
+        if (body_fd < 0) {
+            cc->oversized = body;
+            return hand_out(body, -1, len, out);
+        }
+        out->len = len;
+        out->mem = NULL;
+        out->fd = body_fd;
+        return 0;
+    }
+    make_room(cc, len);
+    *e = (struct entry){ body, body_fd, len, enc, level, *st };
+    cc->used += len;
+    return hand_out(body, body_fd, len, out);
+}
+
+int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
+                     const struct stat *st, struct ws_compressed *out)
+{
+    struct entry *e = &cc->entries[slot_index(cc, st, enc)];
+    char *body;
+    size_t len;
+    int body_fd;
+
+    free(cc->oversized);
+    cc->oversized = NULL;
+    *out = (struct ws_compressed){ .fd = -1 };
+    if (st->st_size <= WS_COMPRESS_ONE_GO && occupied(e) && e->enc == enc && e->level == level &&
+        same_identity(&e->st, st)) {
+        out->hit = 1;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return hand_out(e->body, e->fd, e->len, out);
+    }
+    if (cc->store == NULL || store_find(cc->store, enc, level, st, &body, &body_fd, &len) < 0)
+        return -1;
+    out->hit = 1;
+    atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+    if (st->st_size > WS_COMPRESS_ONE_GO) {
+        /* A large file's result lives in the store alone. */
+        free(body);
+        out->fd = body_fd;
+        out->len = len;
+        return body_fd >= 0 ? 0 : -1;
+    }
+    return keep(cc, e, body, body_fd, len, enc, level, st, out);
+}
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
-                    const struct stat *st, const char *mem, int fd, struct ws_compressed *out)
+                    const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
+                    struct ws_compressed *out, struct ws_compress_job **job)
 {
     struct entry *e = &cc->entries[slot_index(cc, st, enc)];
     char *contents = NULL, *body;
     size_t size = (size_t)st->st_size, len;
-    int body_fd = -1, rc;
+    int body_fd = -1;
 
     free(cc->oversized);
     cc->oversized = NULL;
-    out->hit = 0;
+    *out = (struct ws_compressed){ .fd = -1 };
+    *job = NULL;
+    if (st->st_size > WS_COMPRESS_ONE_GO)
+        return get_large(cc, enc, level, st, fd, done, out, job);
     if (occupied(e) && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
         out->hit = 1;
         atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
         return hand_out(e->body, e->fd, e->len, out);
     }
+    if (cc->store != NULL && store_find(cc->store, enc, level, st, &body, &body_fd, &len) == 0) {
+        /* Another worker made it. */
+        out->hit = 1;
+        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
+        return keep(cc, e, body, body_fd, len, enc, level, st, out);
+    }
     atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
-    if (st->st_size < 0 || size > WS_COMPRESS_MAX_FILE)
+    if (st->st_size < 0)
         return -1;
     if (mem == NULL) {
         contents = read_whole(fd, size);
@@ -279,21 +723,7 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
             body = NULL;
         }
     }
-    clear(cc, e);
-    if (len > cc->budget) {
-        /* Not kept: this request's alone. */
-        if (body_fd < 0) {
-            cc->oversized = body;
-            return hand_out(body, -1, len, out);
-        }
-        out->len = len;
-        out->mem = NULL;
-        out->fd = body_fd;
-        return 0;
-    }
-    make_room(cc, len);
-    *e = (struct entry){ body, body_fd, len, enc, level, *st };
-    cc->used += len;
-    rc = hand_out(body, body_fd, len, out);
-    return rc;
+    if (cc->store != NULL)
+        store_put(cc->store, enc, level, st, body, body_fd, len);
+    return keep(cc, e, body, body_fd, len, enc, level, st, out);
 }

@@ -90,12 +90,15 @@ static const char help_text[] =
     "      --tls-min=1.2|1.3        oldest TLS version accepted (default 1.2)\n"
     "      --http2=on|off           HTTP/2: h2 by ALPN on the HTTPS port, h2c with prior\n"
     "                               knowledge on the cleartext port (default on)\n"
-    "      --compress=on|off        compress text, JSON, JS, SVG... of 512 B to 8 MiB on\n"
+    "      --compress=on|off        compress text, JSON, JS, SVG... of 512 B to 1 GiB on\n"
     "                               the fly with zstd or gzip, by Accept-Encoding, when\n"
     "                               no precompressed sibling fits (default on)\n"
     "      --compress-level=[gzip=|zstd=]N\n"
     "                               level of on-the-fly compression: gzip 1-9 (default 6),\n"
     "                               zstd 1-19 (default 3); N alone (1-9) sets both\n"
+    "      --compress-min=BYTES     smallest file compressed on the fly (default 512)\n"
+    "      --compress-cache=BYTES   compressed results the workers share (default 67108864;\n"
+    "                               0: each is made for its request alone)\n"
     "      --auth-file=FILE         ask for Basic authentication (401) with the users of\n"
     "                               this htpasswd file (bcrypt, SHA-crypt or yescrypt\n"
     "                               hashes; mode 600 or 640); SIGHUP reads it again\n"
@@ -143,6 +146,8 @@ void ws_config_defaults(struct ws_config *cfg)
     cfg->compress = 1;
     cfg->gzip_level = WS_COMPRESS_GZIP_LEVEL;
     cfg->zstd_level = WS_COMPRESS_ZSTD_LEVEL;
+    cfg->compress_min = WS_COMPRESS_MIN_FILE;
+    cfg->compress_cache = WS_COMPRESS_CACHE;
 }
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
@@ -211,6 +216,8 @@ enum {
     OPT_METRICS_ALLOW,
     OPT_COMPRESS,
     OPT_COMPRESS_LEVEL,
+    OPT_COMPRESS_MIN,
+    OPT_COMPRESS_CACHE,
     OPT_AUTH_FILE,
     OPT_AUTH_PATH,
     OPT_AUTH_REALM,
@@ -259,6 +266,8 @@ static const struct option long_opts[] = {
     { "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
     { "compress", required_argument, NULL, OPT_COMPRESS },
     { "compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL },
+    { "compress-min", required_argument, NULL, OPT_COMPRESS_MIN },
+    { "compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE },
     { "auth-file", required_argument, NULL, OPT_AUTH_FILE },
     { "auth-path", required_argument, NULL, OPT_AUTH_PATH },
     { "auth-realm", required_argument, NULL, OPT_AUTH_REALM },
@@ -563,7 +572,7 @@ static int set_metrics_option(struct ws_config *cfg, int c, const char *arg, cha
     return rc;
 }
 
-/* --compress and --compress-level: 1 when c is neither. */
+/* --compress, --compress-level, --compress-min and --compress-cache: 1 when c is none. */
 static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
 {
     uint64_t v;
@@ -592,6 +601,8 @@ static int set_compress_option(struct ws_config *cfg, int c, const char *arg)
             cfg->gzip_level = cfg->zstd_level = (int)v;
         }
         return 0;
+    case OPT_COMPRESS_MIN: return ws_parse_uint(arg, 1, WS_COMPRESS_MAX_FILE, &cfg->compress_min);
+    case OPT_COMPRESS_CACHE: return ws_parse_uint(arg, 0, (uint64_t)1 << 40, &cfg->compress_cache);
     default: return 1;
     }
 }

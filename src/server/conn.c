@@ -23,6 +23,7 @@
 #include "http/httpdate.h"
 #include "http/plan.h"
 #include "server/answer.h"
+#include "server/compress.h"
 #include "server/h2.h"
 #include "server/log.h"
 #include "server/static_file.h"
@@ -130,6 +131,7 @@ void ws_conn_free(struct ws_conn *c)
         return;
     drop_response(c);
     free(c->saved);
+    ws_compress_job_free(c->zjob);
     ws_h2_free(c->h2);
     if (c->tls != NULL) {
         ws_transport_close_notify(c);
@@ -222,6 +224,7 @@ uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *e
     f.client = client;
     f.status = status;
     f.stream = stream;
+    f.user = (struct ws_view){ wb->auth_user, wb->auth_user_len };
     if (c->tls != NULL) {
         f.tls_version = SSL_get_version(c->tls);
         f.tls_cipher = SSL_get_cipher_name(c->tls);
@@ -292,6 +295,9 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
         c->cur_seg++;
         c->mem_sent = 0;
     }
+    /* Nothing is held back after a last write; this keeps it so whatever the segments were. */
+    if (ws_transport_flush(c) < 0)
+        return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
     return SEND_DONE;
 }
 
@@ -337,6 +343,8 @@ static uint64_t bytes_moved(const struct ws_conn *c)
         return c->rate_in;
     if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
         queued = 0;
+    if (c->tls != NULL)
+        queued += (int)ws_tls_unsent(c->tls); /* records batched, not yet sent */
     return c->bytes_sent > (uint64_t)queued ? c->bytes_sent - (uint64_t)queued : 0;
 }
 
@@ -405,6 +413,10 @@ static int64_t fixed_deadline(const struct ws_conn *c, const struct ws_conn_env 
     case WS_PHASE_SEND:
         *reason = WS_CLOSE_SEND_STALL;
         *slow = WS_CLOSE_SLOW_READER;
+        return now + env->send_timeout_ms;
+    case WS_PHASE_COMPRESS:
+        /* Parked only to yield, writable: back at once unless the ring is stuck. */
+        *reason = WS_CLOSE_SEND_STALL;
         return now + env->send_timeout_ms;
     case WS_PHASE_LINGER: break;
     case WS_PHASE_H2: break; /* h2.c sets its own deadlines */
@@ -489,7 +501,8 @@ static int64_t deadline_passed(struct ws_conn *c, const struct ws_conn_env *env,
 
 int ws_conn_in_flight(const struct ws_conn *c)
 {
-    return c->phase == WS_PHASE_SEND || (c->phase == WS_PHASE_H2 && ws_h2_busy(c->h2));
+    return c->phase == WS_PHASE_SEND || c->phase == WS_PHASE_COMPRESS ||
+           (c->phase == WS_PHASE_H2 && ws_h2_busy(c->h2));
 }
 
 int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
@@ -663,10 +676,13 @@ static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const 
  * Answers a request (or bytes that could not be parsed: req NULL, status
  * given): plans the response, lays it out for sending, and moves to the send
  * phase, or to the body phase to drop first whatever of a request body has
- * already come (body_phase).
+ * already come (body_phase). Returns 0, or 1 when the answer needs a large
+ * file compressed first: the request is then not answered, and the caller
+ * leaves it in the input and enters the COMPRESS phase, which answers it
+ * again once the job is done.
  */
-static void respond(struct turn *t, const struct ws_request *req, int status,
-                    struct ws_view request_line)
+static int respond(struct turn *t, const struct ws_request *req, int status,
+                   struct ws_view request_line)
 {
     struct ws_conn *c = t->c;
     const struct ws_conn_env *env = t->env;
@@ -679,7 +695,15 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     c->requests++;
     last = atomic_load_explicit(env->draining, memory_order_relaxed) ||
            (env->max_requests > 0 && c->requests >= env->max_requests);
+    src.job = c->zjob;
     ws_answer(env, wb, req, status, c->tls != NULL, last, t->synced, &c->peer.sa, &src);
+    ws_compress_job_free(c->zjob); /* the request it was for is answered now, or has a new one */
+    c->zjob = src.job;
+    if (c->zjob != NULL) {
+        c->requests--;
+        enter_phase(c, WS_PHASE_COMPRESS);
+        return 1;
+    }
     t->synced = 0;
     c->status = p->status;
     c->close_after = (uint8_t)p->close;
@@ -695,6 +719,7 @@ static void respond(struct turn *t, const struct ws_request *req, int status,
     /* A body the client is not waiting to be asked for: drop what has come first. */
     c->answered = c->body_left == 0 || p->send_continue || c->n_segs == 0;
     enter_phase(c, c->answered ? WS_PHASE_SEND : WS_PHASE_BODY);
+    return 0;
 }
 
 /* --- the phases ------------------------------------------------------------ */
@@ -861,8 +886,8 @@ static enum step head_phase(struct turn *t)
         int rc = ws_http_parse_request(in->buf + in->start, in->len - in->start, in->parsed_len,
                                        &t->env->limits, &req);
         if (rc > 0) {
-            consume(in, (size_t)rc);
-            respond(t, &req, 0, req.request_line);
+            if (respond(t, &req, 0, req.request_line) == 0)
+                consume(in, (size_t)rc);
             return STEP_NEXT;
         }
         if (rc < 0) {
@@ -1006,6 +1031,19 @@ static enum step send_phase(struct turn *t)
     return response_done(t);
 }
 
+/*
+ * COMPRESS: a step of the job that compresses the file the request in the
+ * input asks for; then the worker yields (writable at once, so back soon),
+ * or, the job done, the request is answered again (head_phase) with it.
+ */
+static enum step compress_phase(struct turn *t)
+{
+    if (ws_compress_job_step(t->c->zjob) == 0)
+        return STEP_WAIT_OUT;
+    enter_phase(t->c, WS_PHASE_HEAD);
+    return STEP_NEXT;
+}
+
 /* LINGER: read and drop input until EOF or the deadline. */
 static enum step linger_phase(struct turn *t)
 {
@@ -1057,6 +1095,7 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
         case WS_PHASE_SEND: step = send_phase(&t); break;
         case WS_PHASE_LINGER: step = linger_phase(&t); break;
         case WS_PHASE_H2: step = h2_phase(&t); break;
+        case WS_PHASE_COMPRESS: step = compress_phase(&t); break;
         }
         switch (step) {
         case STEP_NEXT: continue;

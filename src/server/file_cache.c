@@ -208,7 +208,7 @@ static struct record *record_for(struct ws_file_cache *fc, const char *name, siz
     return holds(r->name, r->name_len, name, len) ? r : NULL;
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
+int ws_file_same_identity(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_mode == b->st_mode &&
            a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
@@ -218,10 +218,11 @@ static int same_file(const struct stat *a, const struct stat *b)
 
 static int same_found(const struct found *a, const struct found *b, unsigned count)
 {
-    if (a->present != b->present || a->avail != b->avail || !same_file(&a->file, &b->file))
+    if (a->present != b->present || a->avail != b->avail ||
+        !ws_file_same_identity(&a->file, &b->file))
         return 0;
     for (unsigned i = 0; i < count; i++)
-        if ((a->present & (1u << i)) && !same_file(&a->sib[i], &b->sib[i]))
+        if ((a->present & (1u << i)) && !ws_file_same_identity(&a->sib[i], &b->sib[i]))
             return 0;
     return 1;
 }
@@ -408,7 +409,7 @@ static int checked_hit(struct ws_file_cache *fc, const struct ws_file_origin *or
     e = entry_for(fc, key, key_len);
     if (e == NULL)
         return 0;
-    if (!same_file(&e->st, k < 0 ? &f.file : &f.sib[k])) {
+    if (!ws_file_same_identity(&e->st, k < 0 ? &f.file : &f.sib[k])) {
         clear(e);
         return 0;
     }
@@ -462,8 +463,19 @@ static struct entry *put(struct ws_file_cache *fc, const char *name, size_t len,
     char *copy;
     ssize_t n;
 
-    if (!S_ISREG(st->st_mode) || st->st_size < 0 || size > fc->max_file)
+    if (!S_ISREG(st->st_mode) || st->st_size < 0)
         return NULL;
+    if (size > fc->max_file) {
+        /* Too large to copy: the entry knows the identity alone, which saves a hit its stats. */
+        copy = copy_name(name, len);
+        if (copy == NULL)
+            return NULL;
+        clear(e);
+        e->name = copy;
+        e->name_len = len;
+        e->st = *st;
+        return e;
+    }
     body = malloc(sizeof(*body) + (size > 0 ? size : 1));
     copy = copy_name(name, len);
     if (body == NULL || copy == NULL)
@@ -509,7 +521,7 @@ const char *ws_file_cache_fill(struct ws_file_cache *fc, const struct ws_file_or
      * which is a version that existed.
      */
     epoch = ws_watch_sync(origin->watch);
-    if (fstatat(origin->root_fd, name, &now, 0) == 0 && same_file(&e->st, &now)) {
+    if (fstatat(origin->root_fd, name, &now, 0) == 0 && ws_file_same_identity(&e->st, &now)) {
         e->watched = 1;
         e->epoch = epoch;
     }

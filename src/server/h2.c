@@ -11,6 +11,7 @@
 #include "http/head.h"
 #include "http/plan.h"
 #include "server/answer.h"
+#include "server/compress.h"
 #include "server/file_cache.h"
 #include "server/log.h"
 #include "server/tls.h"
@@ -242,7 +243,8 @@ struct h2_stream {
     uint16_t n_segs, cur_seg;
     uint32_t mem_done; /* bytes of the current segment's memory part framed */
     uint64_t body_sent;
-    int status; /* of the answer */
+    int status;                   /* of the answer */
+    struct ws_compress_job *zjob; /* the job its answer waits for (compress.h), or NULL */
 
     /* The access log line, without the numbers known at the end. */
     char *log_line;
@@ -263,6 +265,7 @@ struct ws_h2 {
     struct h2_stream *receiving; /* the stream whose header block came last, or NULL */
     unsigned n_streams;          /* live */
     unsigned incomplete;         /* of them, with a header block still arriving */
+    unsigned compressing;        /* of them, waiting for a compression job (compress.h) */
     int64_t head_start_ms;       /* when the oldest incomplete header block began */
     uint32_t requests;
 
@@ -390,6 +393,10 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
     }
     if (s->fd >= 0)
         close(s->fd);
+    if (s->zjob != NULL) {
+        ws_compress_job_free(s->zjob);
+        h->compressing--;
+    }
     nghttp2_rcbuf_decref(s->method);
     nghttp2_rcbuf_decref(s->authority);
     nghttp2_rcbuf_decref(s->path);
@@ -516,8 +523,6 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
 
     if (h->calm || h->goaway_now)
         return;
-    h->requests++;
-    count(env, WS_H2_STREAMS);
     if (!s->too_big) {
         for (unsigned i = 0; i < s->n_fields; i++)
             req.headers[i] =
@@ -528,8 +533,21 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
         st = rc < 0 ? -rc : 0;
     }
     /* Begun and ended in reads that came after the event thread synced the watch (watch.h). */
+    a.job = s->zjob;
     ws_answer(env, wb, st == 0 ? &req : NULL, st, h->c->tls != NULL, 0, s->synced && h->synced,
               &h->c->peer.sa, &a);
+    if (s->zjob != NULL) {
+        ws_compress_job_free(s->zjob); /* done: the answer has its result, or the file */
+        h->compressing--;
+    }
+    s->zjob = a.job;
+    if (s->zjob != NULL) {
+        /* The file must be compressed first: ws_h2_run steps the job, then answers again. */
+        h->compressing++;
+        return;
+    }
+    h->requests++;
+    count(env, WS_H2_STREAMS);
 
     n = ws_head_fields(&p->head, fields, length);
     status[0] = (char)('0' + p->status / 100 % 10);
@@ -1077,6 +1095,8 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
     enum ws_close_reason reason;
     int sending = 0;
 
+    if (events == EPOLLIN && h->compressing > 0)
+        events = EPOLLOUT; /* a job to step: writable at once, so back soon */
     for (struct h2_stream *s = h->streams; s != NULL && !sending; s = s->next)
         sending = s->answered && body_left(s) > 0;
     if (events == EPOLLOUT || sending) {
@@ -1133,12 +1153,28 @@ static enum ws_conn_verdict close_conn(struct ws_h2 *h)
     return WS_CONN_CLOSE;
 }
 
+/*
+ * A step of the first stream's compression job, one a turn (so a turn holds
+ * the worker for one step at most); the job done, the stream is answered.
+ */
+static void step_job(struct ws_h2 *h)
+{
+    for (struct h2_stream *s = h->streams; s != NULL; s = s->next) {
+        if (s->zjob != NULL) {
+            if (ws_compress_job_step(s->zjob) != 0)
+                answer(h, s);
+            return;
+        }
+    }
+}
+
 static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env,
                                 struct ws_worker_buf *wb, const char *in, size_t in_len, int synced)
 {
     struct ws_h2 *h = c->h2;
     unsigned reads = 0;
     int drained = 0; /* the socket was read until a read came back short */
+    int stepped = 0; /* a compression job was stepped in this turn */
 
     if (h == NULL) {
         h = c->h2 = h2_new(c);
@@ -1172,6 +1208,10 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
             nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
                                   nghttp2_session_get_last_proc_stream_id(h->session),
                                   NGHTTP2_NO_ERROR, NULL, 0);
+        }
+        if (h->compressing > 0 && !stepped) {
+            stepped = 1;
+            step_job(h);
         }
         rc = flush(h);
 

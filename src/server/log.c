@@ -235,6 +235,10 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
         append_str(out, size, &w, iso);
         append_str(out, size, &w, "\",\"client\":\"");
         append_escaped(out, size, &w, client, 1);
+        if (f->user.len > 0) {
+            append_str(out, size, &w, "\",\"user\":\"");
+            append_escaped(out, size, &w, f->user, 1);
+        }
         append_str(out, size, &w, "\",\"request\":\"");
         append_escaped(out, size, &w, f->request_line, 1);
         append_str(out, size, &w, "\",\"status\":");
@@ -261,7 +265,9 @@ size_t ws_log_format_start(enum ws_log_format format, char *out, size_t size,
     } else {
         ws_logdate_format(f->when, date);
         append_str(out, size, &w, f->client);
-        append_str(out, size, &w, " - - ");
+        append_str(out, size, &w, " - ");
+        append_escaped(out, size, &w, f->user, 0); /* "-" when empty */
+        append_str(out, size, &w, " ");
         append_str(out, size, &w, date);
         append_str(out, size, &w, " \"");
         append_escaped(out, size, &w, f->request_line, 0);
@@ -294,8 +300,12 @@ size_t ws_log_format_combined(char *out, size_t size, const char *client, time_t
                               struct ws_view request_line, int status, struct ws_view referer,
                               struct ws_view user_agent, size_t *split)
 {
-    struct ws_access_fields f = { client,     when, request_line, status, referer,
-                                  user_agent, NULL, NULL,         0 };
+    struct ws_access_fields f = { .client = client,
+                                  .when = when,
+                                  .request_line = request_line,
+                                  .status = status,
+                                  .referer = referer,
+                                  .user_agent = user_agent };
     return ws_log_format_start(WS_LOG_COMBINED, out, size, &f, split);
 }
 

@@ -75,6 +75,9 @@
 /* Compressed files each worker keeps (compress.h): results, and the bytes they may take. */
 #define COMPRESS_CACHE_SLOTS  256
 #define COMPRESS_CACHE_BUDGET (4u * 1024 * 1024)
+/* Compressed results shared by the workers: the second level of their caches, and the only
+ * home of large files' results (compress.h). */
+#define COMPRESS_STORE_SLOTS 16384
 /* inotify watches the server may place (files and directories); past them, cached files are
  * stat-checked. */
 #define MAX_WATCHES 8192
@@ -116,6 +119,8 @@ struct ws_server {
     struct ws_fdqueue *queue;
     struct ws_pool *pool;
     struct ws_worker_buf *bufs; /* one per worker */
+    struct ws_compress_store
+        *zstore; /* compressed results the workers share; NULL without --compress */
     struct ws_conn_env env;
 
     _Atomic(struct ws_conn *) *conns; /* by descriptor */
@@ -1289,11 +1294,16 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
+    if (cfg->compress && (s->zstore = ws_compress_store_new(COMPRESS_STORE_SLOTS,
+                                                            (size_t)cfg->compress_cache)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
     for (unsigned i = 0; i < cfg->threads; i++) {
         s->bufs[i].cache = ws_file_cache_new(FILE_CACHE_SLOTS, WS_SMALL_FILE_MAX);
         if (cfg->compress)
             s->bufs[i].zcache = ws_compress_cache_new(COMPRESS_CACHE_SLOTS, COMPRESS_CACHE_BUDGET,
-                                                      WS_SMALL_FILE_MAX);
+                                                      WS_SMALL_FILE_MAX, s->zstore);
         if (s->auth != NULL)
             s->bufs[i].auth = ws_auth_worker_new();
         if (s->bufs[i].cache == NULL || (cfg->compress && s->bufs[i].zcache == NULL) ||
@@ -1369,6 +1379,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->env.max_body = cfg->max_body;
     s->env.gzip_level = cfg->gzip_level;
     s->env.zstd_level = cfg->zstd_level;
+    s->env.compress_min = (int64_t)cfg->compress_min;
     if (s->cfg.site.metrics[0] != '\0') {
         s->env.metrics = metrics_snapshot;
         s->env.metrics_ctx = s;
@@ -1420,6 +1431,7 @@ void ws_server_destroy(struct ws_server *s)
         ws_auth_worker_free(s->bufs[i].auth);
     }
     free(s->bufs);
+    ws_compress_store_free(s->zstore);
     free(s->heap);
     free(s->conns);
     pthread_mutex_destroy(&s->park_lock);

@@ -276,6 +276,44 @@ static int append_index(char *buf, size_t *len, size_t buf_size)
     return 1;
 }
 
+/* Opens name beneath the root if it still has the identity *id. The descriptor, or -1. */
+static int open_known(const struct ws_static_opts *o, const char *name, const struct stat *id)
+{
+    int fd = ws_open_beneath(o->root_fd, name, open_flags);
+    struct stat st;
+
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !ws_file_same_identity(&st, id))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/*
+ * A hit on a sibling too large to keep (hit->body NULL): opens it, if it
+ * still has the identity the cache knew. The descriptor, or -1. buf names
+ * the file again on return.
+ */
+static int open_sibling_hit(const struct ws_static_opts *o, char *buf, size_t name_len,
+                            size_t buf_size, const struct ws_file_hit *hit)
+{
+    int fd = with_suffix(buf, name_len, buf_size, (unsigned)hit->sibling) > 0
+                 ? open_known(o, buf, &hit->st)
+                 : -1;
+
+    buf[name_len] = '\0';
+    return fd;
+}
+
+int ws_static_open_now(const struct ws_static_opts *o, struct ws_static_result *out)
+{
+    out->fd = open_known(o, out->name, &out->st);
+    if (out->fd < 0)
+        return -1;
+    out->open_later = 0;
+    return 0;
+}
+
 /*
  * The fast path: the file named by buf[0..rel_len) (the directory form's
  * index.html), or the sibling the request's Accept-Encoding chooses, is in
@@ -303,12 +341,16 @@ static int try_cache(const struct ws_static_opts *o, struct ws_file_cache *cache
     type = ws_mime_lookup(o->mime, buf, name_len);
     vary = ws_mime_compressible(type);
     if (!ws_file_cache_lookup(cache, &origin, synced, buf,
-                              vary && wants_coding(req) ? &choice : NULL, &hit)) {
+                              vary && wants_coding(req) ? &choice : NULL, &hit) ||
+        (hit.body == NULL && hit.sibling >= 0 &&
+         (out->fd = open_sibling_hit(o, buf, name_len, buf_size, &hit)) < 0)) {
         buf[rel_len] = '\0';
+        out->fd = -1;
         return 0;
     }
     out->status = 200;
     out->mem = hit.body;
+    out->open_later = hit.body == NULL && hit.sibling < 0; /* the file itself, opened on demand */
     out->st = hit.st;
     out->content_type = type;
     out->content_encoding = hit.sibling >= 0 ? codings[hit.sibling].coding : NULL;

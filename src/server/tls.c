@@ -40,6 +40,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -412,6 +414,13 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
      * record) and are given back when it parks idle (ws_tls_idle).
      */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /*
+     * One read takes what the socket holds, up to a full record and more,
+     * instead of a record's 5-byte header and then its body: one recv per
+     * request instead of two. Bytes read ahead are not seen by epoll, so the
+     * connection asks SSL_has_pending before it parks.
+     */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* Resumption is by ticket only (TLS 1.2 and 1.3): no server-side cache to lock or fill. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(ctx, TICKET_ROTATE_SECS);
@@ -696,6 +705,215 @@ int ws_tls_reload(struct ws_tls *t, char *err, size_t err_size)
     return 0;
 }
 
+/* ---- the batching write BIO ---- */
+
+/*
+ * Room for four full records (16 KiB of plaintext each, plus at most 256
+ * bytes of header, padding and tag in any version) and a response head: a
+ * corked batch goes out in sends of about 64 KiB.
+ */
+#define BATCH_CAP (4 * (16384 + 256) + 1024)
+
+/*
+ * The per-session state of the write BIO. Pending ciphertext is
+ * buf[start..end): records that SSL_write has returned success for and that
+ * the socket has not taken yet. buf is allocated at the first corked record
+ * and freed by ws_tls_idle once it is empty.
+ */
+struct batch {
+    int fd;
+    int corked;
+    int full; /* the socket refused the last send: pending bytes wait for EPOLLOUT */
+    char *buf;
+    size_t start, end;
+};
+
+static BIO_METHOD *batch_method;
+static int batch_type;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+/* A socket error that means "later": the BIO asks its caller to retry. */
+static int would_block(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+/*
+ * Sends what the socket takes of the pending bytes: 0 when none is left, else
+ * -1 and errno. A socket that takes only part is full: EAGAIN at once, not a
+ * second send to find that out.
+ */
+static int batch_send(struct batch *b)
+{
+    while (b->start < b->end) {
+        ssize_t n = send(b->fd, b->buf + b->start, b->end - b->start, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            b->full = would_block(errno);
+            return -1;
+        }
+        b->start += (size_t)n;
+        if (b->start < b->end) {
+            b->full = 1;
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+    b->start = b->end = 0;
+    b->full = 0;
+    return 0;
+}
+
+/*
+ * Corked: appends the record, sending the pending bytes first when it would
+ * not fit. Not corked: sends the pending bytes and then the record with one
+ * writev, without copying the record; what the socket does not take of the
+ * record stays with OpenSSL, which offers it again (a partial write), and
+ * nothing is taken while pending bytes remain.
+ */
+static int batch_write(BIO *bio, const char *in, int inl)
+{
+    struct batch *b = BIO_get_data(bio);
+    size_t len = (size_t)inl;
+    ssize_t n;
+
+    BIO_clear_retry_flags(bio);
+    if (inl <= 0)
+        return 0;
+    if (b->corked && len <= BATCH_CAP) {
+        if (b->end + len > BATCH_CAP && batch_send(b) < 0 && !would_block(errno))
+            return -1;
+        if (b->end + len > BATCH_CAP && b->end - b->start + len <= BATCH_CAP) {
+            memmove(b->buf, b->buf + b->start, b->end - b->start); /* the socket took most */
+            b->end -= b->start;
+            b->start = 0;
+        }
+        if (b->end + len > BATCH_CAP) {
+            BIO_set_retry_write(bio);
+            return -1;
+        }
+        if (b->buf == NULL && (b->buf = malloc(BATCH_CAP)) == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(b->buf + b->end, in, len);
+        b->end += len;
+        return inl;
+    }
+    if (b->start == b->end) {
+        do
+            n = send(b->fd, in, len, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+    } else {
+        struct iovec iov[2] = { { b->buf + b->start, b->end - b->start },
+                                { (void *)(uintptr_t)in, len } };
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+        do
+            n = sendmsg(b->fd, &msg, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0 && (size_t)n < b->end - b->start) {
+            b->start += (size_t)n;
+            b->full = 1;
+            BIO_set_retry_write(bio);
+            return -1;
+        }
+        if (n >= 0) {
+            n -= (ssize_t)(b->end - b->start);
+            b->start = b->end = 0;
+            if (n == 0) {
+                BIO_set_retry_write(bio);
+                return -1;
+            }
+        }
+    }
+    if (n >= 0)
+        return (int)n;
+    if (would_block(errno))
+        BIO_set_retry_write(bio);
+    return -1;
+}
+
+static long batch_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    struct batch *b = BIO_get_data(bio);
+
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        BIO_clear_retry_flags(bio);
+        if (batch_send(b) == 0)
+            return 1;
+        if (would_block(errno))
+            BIO_set_retry_write(bio);
+        return -1;
+    case BIO_CTRL_WPENDING: return (long)(b->end - b->start);
+    case BIO_CTRL_PENDING: return 0;
+    case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(bio);
+    case BIO_CTRL_SET_CLOSE: BIO_set_shutdown(bio, (int)num); return 1;
+    default: return 0;
+    }
+}
+
+static int batch_destroy(BIO *bio)
+{
+    struct batch *b = BIO_get_data(bio);
+
+    if (b != NULL) {
+        free(b->buf);
+        free(b);
+    }
+    BIO_set_data(bio, NULL);
+    return 1;
+}
+
+static void batch_method_init(void)
+{
+    int type = BIO_get_new_index();
+    BIO_METHOD *m = type < 0 ? NULL : BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "ws batch");
+
+    if (m != NULL &&
+        (BIO_meth_set_write(m, batch_write) != 1 || BIO_meth_set_ctrl(m, batch_ctrl) != 1 ||
+         BIO_meth_set_destroy(m, batch_destroy) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    batch_type = type | BIO_TYPE_SOURCE_SINK;
+    batch_method = m;
+}
+
+/* The session's batching BIO state, or NULL when its writes go straight to a socket BIO (kTLS). */
+static struct batch *batch_of(SSL *ssl)
+{
+    BIO *w = SSL_get_wbio(ssl);
+
+    return w != NULL && batch_method != NULL && BIO_method_type(w) == batch_type ? BIO_get_data(w)
+                                                                                 : NULL;
+}
+
+/* A BIO that writes into fd through the batching layer, or NULL. */
+static BIO *batch_new(int fd)
+{
+    struct batch *b;
+    BIO *bio;
+
+    pthread_once(&batch_once, batch_method_init);
+    if (batch_method == NULL || (b = calloc(1, sizeof(*b))) == NULL)
+        return NULL;
+    bio = BIO_new(batch_method);
+    if (bio == NULL) {
+        free(b);
+        return NULL;
+    }
+    b->fd = fd;
+    BIO_set_data(bio, b);
+    BIO_set_init(bio, 1);
+    return bio;
+}
+
+/* ---- sessions ---- */
+
 SSL *ws_tls_session(struct ws_tls *t, int fd)
 {
     SSL_CTX *ctx;
@@ -709,9 +927,21 @@ SSL *ws_tls_session(struct ws_tls *t, int fd)
     SSL_CTX_free(ctx); /* the session holds its own reference */
     if (ssl == NULL)
         goto fail;
-    if (SSL_set_fd(ssl, fd) != 1) {
-        SSL_free(ssl);
-        goto fail;
+    if (t->ktls) {
+        /* kTLS is switched on in OpenSSL's own socket BIO, so it must be the write BIO. */
+        if (SSL_set_fd(ssl, fd) != 1) {
+            SSL_free(ssl);
+            goto fail;
+        }
+    } else {
+        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = batch_new(fd);
+        if (rbio == NULL || wbio == NULL) {
+            BIO_free(rbio);
+            BIO_free(wbio);
+            SSL_free(ssl);
+            goto fail;
+        }
+        SSL_set_bio(ssl, rbio, wbio); /* the session owns both from now on */
     }
     SSL_set_accept_state(ssl);
     return ssl;
@@ -745,8 +975,48 @@ const char *ws_tls_describe(struct ws_tls *t)
     return t->description;
 }
 
+void ws_tls_cork(SSL *ssl, int on)
+{
+    struct batch *b = batch_of(ssl);
+
+    if (b != NULL)
+        b->corked = on;
+}
+
+int ws_tls_flush(SSL *ssl)
+{
+    struct batch *b = batch_of(ssl);
+
+    if (b == NULL || b->start == b->end)
+        return 0;
+    return batch_send(b) == 0 ? 0 : -errno;
+}
+
+size_t ws_tls_unsent(SSL *ssl)
+{
+    struct batch *b = batch_of(ssl);
+
+    return b != NULL ? b->end - b->start : 0;
+}
+
+int ws_tls_blocked(SSL *ssl)
+{
+    struct batch *b = batch_of(ssl);
+
+    return b != NULL && b->start != b->end && b->full;
+}
+
 void ws_tls_idle(SSL *ssl)
 {
-    if (ssl != NULL)
-        (void)SSL_free_buffers(ssl); /* refused (0) while a buffer holds data: kept then */
+    struct batch *b;
+
+    if (ssl == NULL)
+        return;
+    (void)SSL_free_buffers(ssl); /* refused (0) while a buffer holds data: kept then */
+    b = batch_of(ssl);
+    if (b != NULL && b->start == b->end) {
+        free(b->buf);
+        b->buf = NULL;
+        b->start = b->end = 0;
+    }
 }

@@ -5,6 +5,7 @@
 #include "server/transport.h"
 
 #include "server/conn.h"
+#include "server/tls.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -13,6 +14,9 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* The most plaintext a TLS record carries. */
+#define TLS_RECORD 16384
 
 /*
  * Turns the result of an SSL call that returned n <= 0 into -1 with errno, and
@@ -53,9 +57,17 @@ ssize_t ws_transport_recv(struct ws_conn *c, void *buf, size_t len)
 
     if (c->tls != NULL) {
         int r;
+        if (ws_transport_flush(c) < 0 && errno != EAGAIN)
+            return -1;
         errno = 0;
         r = SSL_read(c->tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-        return r > 0 ? r : tls_failed(c, r, 1);
+        if (r > 0)
+            return r;
+        n = tls_failed(c, r, 1);
+        /* Records still unsent must go out before the peer can answer them. */
+        if (n < 0 && errno == EAGAIN && ws_tls_unsent(c->tls) > 0)
+            c->io_want = EPOLLOUT;
+        return n;
     }
     do
         n = recv(c->fd, buf, len, 0);
@@ -71,8 +83,11 @@ ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int mo
 
     if (c->tls != NULL) {
         int r;
+        /* What follows at once joins this record in one send (ws_tls_cork). */
+        ws_tls_cork(c->tls, more);
         errno = 0;
         r = SSL_write(c->tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        ws_tls_cork(c->tls, 0);
         return r > 0 ? r : tls_failed(c, r, 0);
     }
     do
@@ -81,6 +96,52 @@ ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int mo
     if (n < 0 && errno == EAGAIN)
         c->io_want = EPOLLOUT;
     return n;
+}
+
+/*
+ * A file's bytes over TLS without kTLS: one pread of up to scratch_len bytes,
+ * then one record per 16 KiB, corked (ws_tls_cork) so that about four records
+ * go out in each send; the batch may fill across calls. The record that ends
+ * the requested length is written uncorked: it goes out with what is still
+ * batched in one writev, and is taken only once all of that is on the socket,
+ * so a call that takes the last byte leaves nothing behind. A record that
+ * would block takes nothing, and the next call reads the same bytes again
+ * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the new buffer, and the piece is
+ * at least as long as before).
+ */
+static ssize_t tls_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len, char *scratch,
+                            size_t scratch_len)
+{
+    size_t want = len < scratch_len ? len : scratch_len, taken = 0;
+    ssize_t n;
+
+    /* Records the socket refused last time go first; while it refuses them, nothing is read. */
+    if (ws_tls_blocked(c->tls) && ws_transport_flush(c) < 0)
+        return -1;
+    do
+        n = pread(fd, scratch, want, *off);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n;
+    while (taken < (size_t)n) {
+        size_t piece = (size_t)n - taken < TLS_RECORD ? (size_t)n - taken : TLS_RECORD;
+        int r;
+        ws_tls_cork(c->tls, taken + piece < len);
+        errno = 0;
+        r = SSL_write(c->tls, scratch + taken, (int)piece);
+        if (r <= 0) {
+            ws_tls_cork(c->tls, 0);
+            if (taken > 0) {
+                ERR_clear_error();
+                break; /* what it took so far counts; the rest is offered again */
+            }
+            return tls_failed(c, r, 0);
+        }
+        taken += (size_t)r;
+    }
+    ws_tls_cork(c->tls, 0);
+    *off += (int64_t)taken;
+    return (ssize_t)taken;
 }
 
 ssize_t ws_transport_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t len, char *scratch,
@@ -96,30 +157,33 @@ ssize_t ws_transport_sendfile(struct ws_conn *c, int fd, int64_t *off, size_t le
             *off += n;
         return n > 0 ? n : tls_failed(c, (int)n, 0);
     }
-    if (c->tls != NULL) {
-        /*
-         * A write that would block takes nothing, and the next turn reads the
-         * same bytes again (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the new
-         * buffer); a partial write (SSL_MODE_ENABLE_PARTIAL_WRITE) advances by
-         * what it took.
-         */
-        size_t want = len < scratch_len ? len : scratch_len;
-        do
-            n = pread(fd, scratch, want, *off);
-        while (n < 0 && errno == EINTR);
-        if (n <= 0)
-            return n;
-        n = ws_transport_send(c, scratch, (size_t)n, 0);
-        if (n > 0)
-            *off += n;
-        return n;
-    }
+    if (c->tls != NULL)
+        return tls_sendfile(c, fd, off, len, scratch, scratch_len);
     do
         n = sendfile(c->fd, fd, off, len);
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN)
         c->io_want = EPOLLOUT;
     return n;
+}
+
+int ws_transport_flush(struct ws_conn *c)
+{
+    int r;
+
+    if (c->tls == NULL)
+        return 0;
+    r = ws_tls_flush(c->tls);
+    if (r == 0)
+        return 0;
+    errno = -r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        errno = EAGAIN;
+        c->io_want = EPOLLOUT;
+    } else {
+        c->tls_failed = 1; /* the stream is cut: no close_notify */
+    }
+    return -1;
 }
 
 int ws_transport_handshake(struct ws_conn *c)

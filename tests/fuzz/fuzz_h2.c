@@ -233,7 +233,7 @@ static void init(void)
     FUZZ_CHECK(wb != NULL);
     cache = ws_file_cache_new(128, WS_SMALL_FILE_MAX);
     FUZZ_CHECK(cache != NULL);
-    wb->zcache = ws_compress_cache_new(16, 1 << 20, WS_SMALL_FILE_MAX);
+    wb->zcache = ws_compress_cache_new(16, 1 << 20, WS_SMALL_FILE_MAX, NULL);
     FUZZ_CHECK(wb->zcache != NULL);
     env.gzip_level = WS_COMPRESS_GZIP_LEVEL;
     env.zstd_level = WS_COMPRESS_ZSTD_LEVEL;

@@ -16,6 +16,7 @@ Every request goes through fetch, so the suite runs over HTTP/1.1, HTTPS, h2c an
 """
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -208,6 +209,47 @@ class ReloadTest(AuthCase):
         self.assertTrue(any("line 1" in l and "plain-text" in l for l in self.server.stderr_lines))
         self.assertEqual(fetch(self.port, "/public.txt", headers=[basic("dave", "new one")]).status, 200)
         self.assertEqual(fetch(self.port, "/public.txt", headers=[basic("eve", "plaintext")]).status, 401)
+
+
+class LogTest(AuthCase):
+    """The access log names the user that authenticated (the Combined Log Format's
+    third field, JSON's "user"), and nobody for a wrong password or a public path."""
+
+    access_log = "-"
+    auth_args = ("--auth-path", "/private/")
+
+    def lines_for(self, marker, count):
+        self.assertTrue(wait_until(lambda: sum(marker in l for l in self.server.stdout_lines) >= count,
+                                   5), self.server.stdout_lines)
+        return [l for l in self.server.stdout_lines if marker in l]
+
+    def test_user_in_the_access_log(self):
+        ok = fetch(self.port, "/private/secret.txt?ok", headers=[basic("alice", "wonder land")])
+        self.assertEqual(ok.status, 200)
+        bad = fetch(self.port, "/private/secret.txt?bad", headers=[basic("alice", "wrong")])
+        self.assertEqual(bad.status, 401)
+        public = fetch(self.port, "/public.txt?pub", headers=[basic("alice", "wonder land")])
+        self.assertEqual(public.status, 200)
+        [line] = self.lines_for("secret.txt?ok", 1)
+        self.assertRegex(line, r"^\S+ - alice \[")
+        [line] = self.lines_for("secret.txt?bad", 1)
+        self.assertRegex(line, r"^\S+ - - \[")
+        [line] = self.lines_for("public.txt?pub", 1)
+        self.assertRegex(line, r"^\S+ - - \[")
+
+
+class JsonLogTest(LogTest):
+    auth_args = ("--auth-path", "/private/", "--log-format", "json")
+
+    def test_user_in_the_access_log(self):
+        ok = fetch(self.port, "/private/secret.txt?ok", headers=[basic("bob", users()[0]["bob"])])
+        self.assertEqual(ok.status, 200)
+        bad = fetch(self.port, "/private/secret.txt?bad", headers=[basic("bob", "wrong")])
+        self.assertEqual(bad.status, 401)
+        [line] = self.lines_for("secret.txt?ok", 1)
+        self.assertEqual(json.loads(line)["user"], "bob")
+        [line] = self.lines_for("secret.txt?bad", 1)
+        self.assertNotIn("user", json.loads(line))
 
 
 class StartTest(unittest.TestCase):

@@ -175,6 +175,42 @@ class BrowserTest(unittest.TestCase):
             foreign = [l for l in server.stderr().splitlines() if l and not l.startswith("webserver: ")]
             self.assertEqual(foreign, [], "the server wrote to stderr")
 
+    def test_chromium_renders_a_compressed_page_and_an_spa_route(self):
+        # The demo page is compressed on the fly for Chromium (its Accept-Encoding
+        # takes gzip and zstd; no sibling exists): the access log's body bytes are
+        # fewer than the file's, and the DOM Chromium built from them is the page.
+        # With --fallback, a route of a single-page application (no extension)
+        # gets index.html with 200, and Chromium renders it too.
+        self.assertTrue(wshelper.WEBSERVER, "WEBSERVER is not set (run this through ctest)")
+        script = load_script()
+        page = next(p for p in script.PAGES if p["name"] == "index")
+        size = os.path.getsize(os.path.join(wshelper.SOURCE_DIR, "www", "index.html"))
+        with tempfile.TemporaryDirectory(prefix="ws-browser-gz-") as tmp:
+            server = script.Server(wshelper.WEBSERVER, tmp, extra_args=["--fallback", "index.html"])
+            try:
+                offset = len(server.access_log())
+                try:
+                    script.check_page(page, server, tmp, tmp)
+                except script.CheckFailed as e:
+                    self.fail(str(e))
+                [doc] = [r for r in script.chromium_requests(server, offset) if r["path"] == "/"]
+                self.assertEqual(doc["status"], 200)
+                self.assertLess(doc["bytes"], size * 0.6, "index.html was not compressed: %r" % doc)
+
+                route = "/app/settings/profile"
+                offset = len(server.access_log())
+                dom = script.run_chromium(["--dump-dom"], server.url(route), tmp)
+                for pattern in page["dom"]:
+                    self.assertRegex(dom, pattern)
+                self.assertTrue(wshelper.wait_until(
+                    lambda: (route, 200) in script.requests_since(server, offset), 5),
+                    script.requests_since(server, offset))
+            finally:
+                rc = server.stop()
+            self.assertEqual(rc, 0, "the server exited %d:\n%s" % (rc, server.stderr()))
+            foreign = [l for l in server.stderr().splitlines() if l and not l.startswith("webserver: ")]
+            self.assertEqual(foreign, [], "the server wrote to stderr")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

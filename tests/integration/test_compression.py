@@ -12,14 +12,22 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
+import time
 import unittest
 import zlib
 
 from wshelper import (
+    SLOW,
     ServerTestCase,
+    connect,
     fetch,
+    h1_only,
+    raw_request,
+    recv_all,
     run_webserver,
     set_mtime_ns,
+    wait_until,
     write_file,
 )
 
@@ -47,6 +55,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 # Compresses to well over 16 KiB: such results are sent from a descriptor (a sealed memfd).
 LARGE = b"".join(b"%08x %s\n" % (i, hashlib.sha256(b"%d" % i).hexdigest().encode()) for i in range(20000))
 SMALL = b"s" * 511
+BIG = b"".join(b"%07d 0123456789abcdef\n" % i for i in range(400000))  # 9.6 MB
+HUGE_LEN = (1 << 30) + 1
 EDGE = b"e" * 512
 
 
@@ -95,8 +105,13 @@ class CompressionTest(ServerTestCase):
         # A stale sibling: never sent; the file is compressed on the fly instead.
         put("stale.txt", STALE, T)
         put("stale.txt.gz", gzip.compress(b"old content\n", mtime=0), T - SECOND)
-        # Over the size limit for compressing in one go (8 MiB).
-        put("big.txt", b"0123456789abcdef" * (512 * 1024) + b"!")
+        # Over the size limit for compressing in one go: a job, over several turns.
+        put("big.txt", BIG)
+        # Over the largest file compressed at all (1 GiB): sparse, so it costs no disk.
+        path = os.path.join(root, "huge.txt")
+        with open(path, "wb") as f:
+            f.truncate(HUGE_LEN)
+        set_mtime_ns(path, T)
         put("changing.txt", b"version one\n" * 100)
         put("large.txt", LARGE)
 
@@ -180,11 +195,23 @@ class CompressionTest(ServerTestCase):
         self.assert_identity(self.get("/small.txt", "gzip, zstd"), SMALL)
         self.assert_compressed(self.get("/edge.txt", "gzip"), "gzip", EDGE)
 
+    def test_large_file_is_compressed_over_several_turns(self):
+        for ae in ("gzip", "zstd"):
+            with self.subTest(accept_encoding=ae):
+                first = self.get("/big.txt", ae)
+                self.assert_compressed(first, ae, BIG)
+                again = self.get("/big.txt", ae)  # from the shared store now
+                self.assertTrue(again.body == first.body, "another result the second time")
+                self.assertEqual(again.header("etag"), first.header("etag"))
+                h = self.get("/big.txt", ae, method="HEAD")
+                self.assertEqual(h.header("content-length"), first.header("content-length"))
+                self.assertEqual(h.header("content-encoding"), ae)
+
     def test_over_the_size_limit_is_sent_as_it_is(self):
-        r = self.get("/big.txt", "gzip, zstd")
+        r = self.get("/huge.txt", "gzip, zstd", method="HEAD")
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("content-encoding"))
-        self.assertEqual(len(r.body), 8 * 1024 * 1024 + 1)
+        self.assertEqual(r.header("content-length"), str(HUGE_LEN))
 
     def test_large_result(self):
         for ae in ("gzip", "zstd"):
@@ -294,6 +321,108 @@ class CompressionTest(ServerTestCase):
             previous = data
 
 
+@h1_only("watches one connection's first byte against another's whole response")
+class CompressionStepsTest(ServerTestCase):
+    """A large file is compressed a step per turn, so with a single worker a second
+    client is answered while the first one's file is still being compressed."""
+
+    server_args = ("--threads", "1", "--compress-level", "gzip=9")
+
+    @classmethod
+    def prepare_root(cls, root):
+        # Random hex: compresses about 2:1, slowly (a second or so at gzip level 9).
+        cls.data = os.urandom(16 << 20).hex().encode()
+        write_file(os.path.join(root, "slow.txt"), cls.data)
+        write_file(os.path.join(root, "slow2.txt"), os.urandom(8 << 20).hex().encode())
+        write_file(os.path.join(root, "small.txt"), SMALL)
+
+    def jobs_running(self):
+        """memfds of jobs under way (or of stored results) in the server."""
+        fds = "/proc/%d/fd" % self.server.pid
+        n = 0
+        for fd in os.listdir(fds):
+            try:
+                n += os.readlink(os.path.join(fds, fd)).startswith("/memfd:ws-compressed")
+            except OSError:
+                pass
+        return n
+
+    def test_client_gone_during_a_job(self):
+        baseline = self.server.fd_count()
+        a = connect(self.port, timeout=60)
+        a.sendall(raw_request("/slow2.txt", headers=[("Accept-Encoding", "gzip")], close=True))
+        self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
+        a.close()
+        # The job ends with its connection (or finishes first, its result then stored).
+        self.assertTrue(wait_until(lambda: self.server.fd_count() <= baseline + self.jobs_running(),
+                                   30 * SLOW),
+                        "descriptors left behind: %d, were %d" % (self.server.fd_count(), baseline))
+        self.assertLessEqual(self.jobs_running(), 1)
+
+    def test_second_client_is_not_held(self):
+        baseline = self.jobs_running()  # a stored result of another test's file, if any
+        a = connect(self.port, timeout=60)
+        a.settimeout(60 * SLOW)
+        got = {}
+
+        def read_first_byte():
+            got["byte"] = a.recv(1)
+            got["at"] = time.monotonic()
+
+        reader = threading.Thread(target=read_first_byte)
+        reader.start()
+        try:
+            a.sendall(raw_request("/slow.txt", headers=[("Accept-Encoding", "gzip")], close=True))
+            self.assertTrue(wait_until(lambda: self.jobs_running() > baseline, 10), "no job began")
+            began = time.monotonic()
+            b = fetch(self.port, "/small.txt")
+            b_done = time.monotonic()
+            self.assertEqual(b.body, SMALL)
+        finally:
+            reader.join(60 * SLOW)
+        self.assertEqual(got.get("byte"), b"H", "no response to the large file's request")
+        self.assertLess(b_done, got["at"],
+                        "the small file waited for the whole compression of the large one: "
+                        "answered %.3f s after the job began, the large file's first byte "
+                        "%.3f s after" % (b_done - began, got["at"] - began))
+        data, end = recv_all(a, 60)
+        a.close()
+        self.assertEqual(end, "eof")
+        head, body = (b"H" + data).split(b"\r\n\r\n", 1)
+        self.assertIn(b"content-encoding: gzip", head.lower())
+        self.assertTrue(gunzip(body) == self.data, "the compressed body does not decode to the file")
+
+
+class CompressionMinAndNoCacheTest(ServerTestCase):
+    """--compress-min moves the smallest file compressed; --compress-cache 0 keeps no
+    shared result, so a large file is compressed again for each request, rightly."""
+
+    server_args = ("--compress-min", "2000", "--compress-cache", "0")
+
+    @classmethod
+    def prepare_root(cls, root):
+        write_file(os.path.join(root, "below.txt"), b"b" * 1999)
+        write_file(os.path.join(root, "at.txt"), b"a" * 2000)
+        write_file(os.path.join(root, "big.txt"), BIG)
+
+    def test_minimum(self):
+        r = fetch(self.port, "/below.txt", headers=[("Accept-Encoding", "gzip")])
+        self.assertIsNone(r.header("content-encoding"))
+        self.assertEqual(r.body, b"b" * 1999)
+        r = fetch(self.port, "/at.txt", headers=[("Accept-Encoding", "gzip")])
+        self.assertEqual(r.header("content-encoding"), "gzip")
+        self.assertEqual(gunzip(r.body), b"a" * 2000)
+
+    def test_large_file_without_a_shared_cache(self):
+        bodies = []
+        for _ in range(2):
+            r = fetch(self.port, "/big.txt", headers=[("Accept-Encoding", "zstd")])
+            self.assertEqual(r.header("content-encoding"), "zstd")
+            self.assertTrue(unzstd(r.body) == BIG, "not the file's bytes")
+            bodies.append(r.body)
+        self.assertTrue(bodies[0] == bodies[1], "the same file compressed twice differently")
+
+
 class CompressionOffTest(ServerTestCase):
     server_args = ("--compress", "off")
 
@@ -342,7 +471,10 @@ class CompressionLevelTest(ServerTestCase):
     def test_bad_values_are_refused(self):
         for args in (["--compress", "yes"], ["--compress-level", "0"], ["--compress-level", "10"],
                      ["--compress-level", "gzip=10"], ["--compress-level", "zstd=20"],
-                     ["--compress-level", "br=5"], ["--compress-level", "zstd="]):
+                     ["--compress-level", "br=5"], ["--compress-level", "zstd="],
+                     ["--compress-min", "0"], ["--compress-min", "1k"],
+                     ["--compress-min", str((1 << 30) + 1)], ["--compress-cache", "-1"],
+                     ["--compress-cache", "lots"]):
             with self.subTest(args=args):
                 p = run_webserver(args)
                 self.assertEqual(p.returncode, 2, p.stderr)

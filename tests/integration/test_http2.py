@@ -787,6 +787,70 @@ class TimeoutTest(H2TestCase):
         self.assertEqual(server.proc.wait(timeout=20 * SLOW), 0)
 
 
+class CompressionJobTest(H2TestCase):
+    """A large file compressed over several turns (a job kept on the stream): a client
+    that resets the stream, or closes the connection, while the job runs leaves no
+    descriptor or job behind, and the connection's other streams are answered
+    meanwhile."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Hex text: about a second of gzip, far more than the test's exchanges take.
+        write_file(os.path.join(cls.root, "large.txt"), os.urandom(12 << 20).hex().encode())
+
+    def request(self, sid, path, tls, coding=None):
+        fields = [(":method", "GET"), (":scheme", "https" if tls else "http"),
+                  (":authority", "localhost"), (":path", path)]
+        if coding:
+            fields.append(("accept-encoding", coding))
+        return frame(HEADERS, END_STREAM | END_HEADERS, sid, literal_block(fields))
+
+    def read_until_end_of(self, sock, sid):
+        """Frames until stream sid ends; fails on GOAWAY or a reset of sid."""
+        buf = b""
+        deadline = time.monotonic() + 20 * SLOW
+        while time.monotonic() < deadline:
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                length = int.from_bytes(buf[:3], "big")
+                ftype, flags, fsid = buf[3], buf[4], struct.unpack(">I", buf[5:9])[0] & MAX_WINDOW
+                buf = buf[9 + length:]
+                self.assertNotEqual(ftype, GOAWAY, "the server sent GOAWAY")
+                if fsid == sid and ftype == RST_STREAM:
+                    self.fail("stream %d was reset" % sid)
+                if fsid == sid and ftype in (HEADERS, DATA) and flags & END_STREAM:
+                    return
+            data = sock.recv(65536)
+            self.assertTrue(data, "the server closed the connection")
+            buf += data
+        self.fail("stream %d did not end" % sid)
+
+    def test_reset_and_close_during_a_job(self):
+        server = self.start()
+        for name, port, tls in self.transports(server):
+            with self.subTest(transport=name):
+                baseline = server.fd_count()
+                sock = open_socket(port, tls)
+                sock.sendall(PREFACE + frame(SETTINGS, 0, 0) +
+                             self.request(1, "/large.txt", tls, "gzip") +
+                             frame(RST_STREAM, 0, 1, struct.pack(">I", 8)) +  # CANCEL
+                             self.request(3, "/index.html", tls))
+                self.read_until_end_of(sock, 3)
+                # A job that starts and whose connection then goes away.
+                sock.sendall(self.request(5, "/large.txt", tls, "zstd"))
+                time.sleep(0.1)
+                sock.close()
+                self.assertTrue(wait_until(lambda: server.fd_count() <= baseline, 10 * SLOW),
+                                "descriptors left behind: %d, were %d"
+                                % (server.fd_count(), baseline))
+                # And the file is still served, compressed, to the next client.
+                r = h2_fetch(port, "/large.txt", "GET", [("Host", "localhost"),
+                                                         ("Accept-Encoding", "gzip")],
+                             60, tls=tls)
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.header("content-encoding"), "gzip")
+
+
 class StatsTest(H2TestCase):
     def test_stats_line_counts_h2(self):
         server = self.start()

@@ -540,6 +540,68 @@ class ShutdownTest(TLSCase):
         self.assertEqual(server.foreign_stderr(), [])
 
 
+class BodyTest(TLSCase):
+    """File bodies go out in batches of records (ws_tls_cork): every byte, in order."""
+
+    def write_file(self, name, size):
+        data = random.Random(size).randbytes(size)
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(data)
+        return data
+
+    def test_large_files_pipelined_arrive_intact_and_in_order(self):
+        big = self.write_file("big.bin", 5 * 1024 * 1024 + 12345)
+        odd = self.write_file("odd.bin", 3 * 16384 + 7)  # a last batch of a few records and a tail
+        server = self.start()
+        with tls_connect(server.port, self.ctx, timeout=30) as s:
+            # Four responses asked for at once: each must be complete before the next begins.
+            s.sendall(raw_request("/big.bin") + raw_request("/odd.bin") +
+                      raw_request("/HelloWorld.html") + raw_request("/big.bin", close=True))
+            reader = Reader(s)
+            for want in (big, odd, HELLO, big):
+                r = reader.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(len(r.body), len(want))
+                self.assertTrue(r.body == want, "a body arrived changed")
+        server.stop_checked(self)
+
+    def test_ranges_of_a_large_file(self):
+        big = self.write_file("big.bin", 3 * 1024 * 1024)
+        server = self.start()
+        with tls_connect(server.port, self.ctx, timeout=30) as s:
+            s.sendall(raw_request("/big.bin", headers=[("Range", "bytes=100-200099,2000000-")]))
+            r = Reader(s).read_response()
+        self.assertEqual(r.status, 206)
+        # Two parts, each a file piece between memory pieces (part headers, the last delimiter).
+        self.assertIn(big[100:200100], r.body)
+        self.assertIn(big[2000000:], r.body)
+        self.assertTrue(r.body.rstrip().endswith(b"--"))
+        server.stop_checked(self)
+
+    def test_slow_reader_gets_every_byte(self):
+        """A reader slower than the disk fills the socket (larger than the send buffer
+        the kernel grows to, 4 MiB): a batch the socket takes only part of waits
+        with the connection, and the rest goes out first when it is writable."""
+        big = self.write_file("big.bin", 8 * 1024 * 1024 + 999)
+        server = self.start()
+        raw = plain_connect(server.port, timeout=30)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        with self.ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(raw_request("/big.bin") + raw_request("/HelloWorld.html", close=True))
+            got = bytearray()
+            while True:
+                data = s.recv(16384)
+                if not data:
+                    break
+                got += data
+                time.sleep(0.001)
+            head, _, rest = bytes(got).partition(b"\r\n\r\n")
+            self.assertIn(b" 200 ", head.split(b"\r\n")[0])
+            self.assertTrue(rest[:len(big)] == big, "the body arrived changed or short")
+            self.assertIn(HELLO, rest[len(big):])
+        server.stop_checked(self)
+
+
 class ReuseportTest(TLSCase):
     def count_lines(self, path):
         try:

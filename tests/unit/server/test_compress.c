@@ -75,10 +75,12 @@ static char *get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                  const struct stat *st, const char *mem, int fd, size_t *len, int *hit)
 {
     struct ws_compressed z;
+    struct ws_compress_job *job;
     char *copy;
 
-    if (ws_compress_get(cc, enc, level, st, mem, fd, &z) < 0)
+    if (ws_compress_get(cc, enc, level, st, mem, fd, NULL, &z, &job) < 0)
         return NULL;
+    assert_null(job);
     copy = malloc(z.len + 1);
     assert_non_null(copy);
     if (z.mem != NULL) {
@@ -134,7 +136,7 @@ static void test_round_trip(void **state)
 /* The cache: a hit only for the same identity, coding and level; in memory or in a memfd. */
 static void check_keyed_by_identity(size_t mem_max)
 {
-    struct ws_compress_cache *cc = ws_compress_cache_new(16, 1 << 20, mem_max);
+    struct ws_compress_cache *cc = ws_compress_cache_new(16, 1 << 20, mem_max, NULL);
     char *a = make_text(TEXT_LEN, 1), *b = make_text(TEXT_LEN, 2);
     char *back = malloc(TEXT_LEN), *r;
     struct stat st = identity(1, 100, TEXT_LEN, 1000, 5);
@@ -197,8 +199,9 @@ static void test_from_descriptor(void **state)
     char path[] = "/tmp/ws-test-compress-XXXXXX";
     int fd = mkstemp(path);
     char *text = make_text(TEXT_LEN, 5), *back = malloc(TEXT_LEN), *r;
-    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 1 << 20);
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 1 << 20, NULL);
     struct ws_compressed z;
+    struct ws_compress_job *job;
     struct stat st;
     size_t len = 0;
     int hit = 0;
@@ -217,10 +220,10 @@ static void test_from_descriptor(void **state)
     /* Truncated under us: the identity claims more than there is. */
     st.st_ino++;
     assert_int_equal(ftruncate(fd, TEXT_LEN / 2), 0);
-    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
-    /* Over the size limit: refused. */
-    st.st_size = WS_COMPRESS_MAX_FILE + 1;
-    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, &z), -1);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    /* Too large to compress in one go, and no store for jobs: refused. */
+    st.st_size = WS_COMPRESS_ONE_GO + 1;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
     close(fd);
     ws_compress_cache_free(cc);
     free(text);
@@ -238,7 +241,7 @@ static void check_budget(size_t mem_max)
     int hit = 0, hits = 0;
 
     free(ws_compress(WS_ENC_ZSTD, 3, text, TEXT_LEN, &one));
-    cc = ws_compress_cache_new(64, 3 * one, mem_max);
+    cc = ws_compress_cache_new(64, 3 * one, mem_max, NULL);
     assert_non_null(cc);
     for (ino_t ino = 1; ino <= 20; ino++) {
         st = identity(1, ino, TEXT_LEN, 1, 0);
@@ -255,7 +258,7 @@ static void check_budget(size_t mem_max)
     ws_compress_cache_free(cc);
 
     /* A result larger than the budget is returned, and made again next time. */
-    cc = ws_compress_cache_new(4, one / 2, mem_max);
+    cc = ws_compress_cache_new(4, one / 2, mem_max, NULL);
     st = identity(1, 1, TEXT_LEN, 1, 0);
     r = get(cc, WS_ENC_ZSTD, 3, &st, text, -1, &len, &hit);
     assert_non_null(r);
@@ -279,14 +282,15 @@ static void test_budget(void **state)
 /* Every descriptor the cache hands out reads the same sealed bytes, at any offset. */
 static void test_memfd_shared(void **state)
 {
-    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0);
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, NULL);
     char *text = make_text(TEXT_LEN, 4), buf[64];
     struct stat st = identity(1, 7, TEXT_LEN, 1, 0);
     struct ws_compressed z1, z2;
+    struct ws_compress_job *job;
     (void)state;
 
-    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z1), 0);
-    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, &z2), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, NULL, &z1, &job), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, text, -1, NULL, &z2, &job), 0);
     assert_int_equal(z2.hit, 1);
     assert_true(z1.fd >= 0 && z2.fd >= 0 && z1.fd != z2.fd);
     assert_null(z1.mem);
@@ -300,12 +304,323 @@ static void test_memfd_shared(void **state)
     free(text);
 }
 
+/* --- jobs: files too large to compress in one go ------------------------------ */
+
+#define BIG_LEN (3 * WS_COMPRESS_STEP + 1000) /* four steps */
+
+/* A temporary file holding text (len bytes), unlinked; its identity in *st. */
+static int temp_file(const char *text, size_t len, struct stat *st)
+{
+    char path[] = "/tmp/ws-test-compress-XXXXXX";
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    assert_int_equal(fstat(fd, st), 0);
+    return fd;
+}
+
+/* A result's bytes, from its descriptor (closed), decoded and compared with text. */
+static void check_result(enum ws_encoding enc, struct ws_compressed *z, const char *text,
+                         size_t len)
+{
+    char *coded = malloc(z->len), *back = malloc(len + 1);
+    assert_non_null(coded);
+    assert_non_null(back);
+    assert_null(z->mem);
+    assert_true(z->fd >= 0);
+    assert_int_equal(pread(z->fd, coded, z->len, 0), (ssize_t)z->len);
+    assert_int_equal(pwrite(z->fd, "x", 1, 0), -1); /* sealed */
+    assert_int_equal(decode(enc, coded, z->len, back, len + 1), len);
+    assert_memory_equal(back, text, len);
+    close(z->fd);
+    free(coded);
+    free(back);
+}
+
+/*
+ * A large file gets a job, which takes one step per WS_COMPRESS_STEP bytes;
+ * its result is then returned, kept in the store, and found there by another
+ * worker's cache.
+ */
+static void test_job(void **state)
+{
+    static const enum ws_encoding encs[] = { WS_ENC_GZIP, WS_ENC_ZSTD };
+    char *text = make_text(BIG_LEN, 3);
+    struct stat st;
+    int fd = temp_file(text, BIG_LEN, &st);
+    struct ws_compress_store *store = ws_compress_store_new(64, 64 << 20);
+    struct ws_compress_cache *a = ws_compress_cache_new(4, 1 << 20, 0, store);
+    struct ws_compress_cache *b = ws_compress_cache_new(4, 1 << 20, 0, store);
+    (void)state;
+
+    for (unsigned e = 0; e < 2; e++) {
+        struct ws_compressed z;
+        struct ws_compress_job *job = NULL, *again;
+        int level = encs[e] == WS_ENC_GZIP ? 6 : 3, steps = 0, rc;
+        uint64_t hits, misses;
+
+        assert_int_equal(ws_compress_get(a, encs[e], level, &st, NULL, fd, NULL, &z, &job), 1);
+        assert_non_null(job);
+        while ((rc = ws_compress_job_step(job)) == 0)
+            assert_true(++steps < 100);
+        assert_int_equal(rc, 1);
+        assert_int_equal(steps, 3);                     /* and the fourth finished it */
+        assert_int_equal(ws_compress_job_step(job), 1); /* done stays done */
+
+        assert_int_equal(ws_compress_get(a, encs[e], level, &st, NULL, fd, job, &z, &again), 0);
+        assert_null(again);
+        assert_int_equal(z.hit, 0);
+        assert_true(z.len < BIG_LEN / 4);
+        check_result(encs[e], &z, text, BIG_LEN);
+        ws_compress_job_free(job);
+
+        /* Found by identity alone (the caller has not opened the file). */
+        assert_int_equal(ws_compress_find(b, encs[e], level, &st, &z), 0);
+        check_result(encs[e], &z, text, BIG_LEN);
+        /* Another worker finds it in the store. */
+        assert_int_equal(ws_compress_get(b, encs[e], level, &st, NULL, fd, NULL, &z, &again), 0);
+        assert_null(again);
+        assert_int_equal(z.hit, 1);
+        check_result(encs[e], &z, text, BIG_LEN);
+        ws_compress_cache_counts(b, &hits, &misses);
+        assert_int_equal(hits, 2 * (e + 1)); /* found, then got */
+        /* Another level is another result. */
+        assert_int_equal(ws_compress_get(b, encs[e], level + 1, &st, NULL, fd, NULL, &z, &again),
+                         1);
+        ws_compress_job_free(again);
+    }
+    close(fd);
+    ws_compress_cache_free(a);
+    ws_compress_cache_free(b);
+    ws_compress_store_free(store);
+    free(text);
+}
+
+/* A file changed while its job ran: the job fails, or its result is refused for the new file. */
+static void test_job_file_changed(void **state)
+{
+    char *text = make_text(BIG_LEN, 4);
+    struct stat st, now;
+    int fd = temp_file(text, BIG_LEN, &st);
+    struct ws_compress_store *store = ws_compress_store_new(64, 64 << 20);
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+    struct ws_compressed z;
+    struct ws_compress_job *job, *again;
+    struct timespec times[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+    int rc;
+    (void)state;
+
+    /* Written in place mid-way: the identity it began with is gone at the end. */
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, NULL, fd, NULL, &z, &job), 1);
+    assert_int_equal(ws_compress_job_step(job), 0);
+    assert_int_equal(pwrite(fd, "CHANGED", 7, 0), 7);
+    assert_int_equal(futimens(fd, times), 0);
+    while ((rc = ws_compress_job_step(job)) == 0)
+        ;
+    assert_int_equal(rc, -1);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, NULL, fd, job, &z, &again), -1);
+    ws_compress_job_free(job);
+
+    /* Truncated mid-way: a step reads short. */
+    assert_int_equal(fstat(fd, &now), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &now, NULL, fd, NULL, &z, &job), 1);
+    assert_int_equal(ws_compress_job_step(job), 0);
+    assert_int_equal(ftruncate(fd, WS_COMPRESS_STEP + 10), 0);
+    assert_int_equal(ws_compress_job_step(job), -1);
+    assert_int_equal(ws_compress_job_step(job), -1);
+    ws_compress_job_free(job);
+
+    /* A finished job for an older identity is not used for the file as it is now. */
+    assert_int_equal(ftruncate(fd, BIG_LEN), 0);
+    assert_int_equal(pwrite(fd, text, BIG_LEN, 0), BIG_LEN);
+    assert_int_equal(fstat(fd, &now), 0);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &now, NULL, fd, NULL, &z, &job), 1);
+    while (ws_compress_job_step(job) == 0)
+        ;
+    now.st_mtim.tv_nsec ^= 1;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &now, NULL, fd, job, &z, &again), -1);
+    ws_compress_job_free(job);
+
+    close(fd);
+    ws_compress_cache_free(cc);
+    ws_compress_store_free(store);
+    free(text);
+}
+
+/* At most WS_COMPRESS_JOBS run at once; a result over the store's budget is not kept. */
+static void test_job_limits(void **state)
+{
+    char *text = make_text(BIG_LEN, 5);
+    struct stat st;
+    int fd = temp_file(text, BIG_LEN, &st);
+    struct ws_compress_store *store = ws_compress_store_new(64, 10); /* smaller than any result */
+    struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+    struct ws_compress_job *jobs[WS_COMPRESS_JOBS], *job;
+    struct ws_compressed z;
+    (void)state;
+
+    for (unsigned i = 0; i < WS_COMPRESS_JOBS; i++) {
+        assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &jobs[i]), 1);
+        assert_non_null(jobs[i]);
+    }
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    assert_null(job);
+    for (unsigned i = 1; i < WS_COMPRESS_JOBS; i++)
+        ws_compress_job_free(jobs[i]);
+
+    /* jobs[0] done: its result is this request's, but not kept. */
+    while (ws_compress_job_step(jobs[0]) == 0)
+        ;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, jobs[0], &z, &job), 0);
+    check_result(WS_ENC_ZSTD, &z, text, BIG_LEN);
+    ws_compress_job_free(jobs[0]);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), 1);
+    ws_compress_job_free(job);
+
+    /* Over the largest file compressed at all: sent as it is. */
+    st.st_size = WS_COMPRESS_MAX_FILE + 1;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    close(fd);
+    ws_compress_cache_free(cc);
+    ws_compress_store_free(store);
+    free(text);
+}
+
+/* The store keeps results within its budget, the newest always. */
+static void test_store_evicts(void **state)
+{
+    char *text = make_text(BIG_LEN, 6);
+    struct stat st[3];
+    int fds[3], found = 0;
+    struct ws_compress_store *store;
+    struct ws_compress_cache *cc;
+    struct ws_compressed z;
+    struct ws_compress_job *job, *again;
+    size_t one;
+    (void)state;
+
+    for (int i = 0; i < 3; i++)
+        fds[i] = temp_file(text, BIG_LEN, &st[i]);
+    /* Learn the size of one result, then make the store hold two. */
+    store = ws_compress_store_new(64, 64 << 20);
+    cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st[0], NULL, fds[0], NULL, &z, &job), 1);
+    while (ws_compress_job_step(job) == 0)
+        ;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st[0], NULL, fds[0], job, &z, &again), 0);
+    one = z.len;
+    close(z.fd);
+    ws_compress_job_free(job);
+    ws_compress_cache_free(cc);
+    ws_compress_store_free(store);
+
+    store = ws_compress_store_new(64, 2 * one + one / 2);
+    cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st[i], NULL, fds[i], NULL, &z, &job),
+                         1);
+        while (ws_compress_job_step(job) == 0)
+            ;
+        assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st[i], NULL, fds[i], job, &z, &again),
+                         0);
+        close(z.fd);
+        ws_compress_job_free(job);
+    }
+    /* The newest is there; of the other two, at most one (two fit, not three). */
+    for (int i = 0; i < 3; i++) {
+        int rc = ws_compress_get(cc, WS_ENC_ZSTD, 3, &st[i], NULL, fds[i], NULL, &z, &job);
+        if (rc == 0) {
+            found++;
+            close(z.fd);
+        } else {
+            assert_int_equal(rc, 1);
+            assert_true(i < 2);
+            ws_compress_job_free(job);
+        }
+    }
+    assert_true(found >= 1 && found <= 2);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    ws_compress_cache_free(cc);
+    ws_compress_store_free(store);
+    free(text);
+}
+
+/*
+ * Small results are shared too: a worker whose own cache misses finds what
+ * another worker made, and keeps it (its later hits take no lock).
+ */
+static void test_second_level(void **state)
+{
+    static const size_t mem_maxes[] = { 1 << 20, 0 }; /* results in memory, then in memfds */
+    char *text = make_text(TEXT_LEN, 8);
+    (void)state;
+
+    for (unsigned m = 0; m < 2; m++) {
+        struct ws_compress_store *store = ws_compress_store_new(64, 1 << 20);
+        struct ws_compress_cache *a = ws_compress_cache_new(16, 1 << 20, mem_maxes[m], store);
+        struct ws_compress_cache *b = ws_compress_cache_new(16, 1 << 20, mem_maxes[m], store);
+        struct stat st = identity(1, 42, TEXT_LEN, 1, 0), other = st;
+        uint64_t hits, misses;
+        size_t len_a, len_b;
+        int hit;
+        char *ra = get(a, WS_ENC_GZIP, 6, &st, text, -1, &len_a, &hit);
+        char *rb;
+
+        assert_int_equal(hit, 0);
+        {
+            /* Found by identity alone, without the file: in b's own cache after this. */
+            struct ws_compress_cache *c = ws_compress_cache_new(16, 1 << 20, mem_maxes[m], store);
+            struct ws_compressed z;
+            struct stat unknown = identity(1, 43, TEXT_LEN, 1, 0);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &unknown, &z), -1);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &st, &z), 0);
+            assert_int_equal(z.hit, 1);
+            assert_int_equal(z.len, len_a);
+            if (z.fd >= 0)
+                close(z.fd);
+            assert_int_equal(ws_compress_find(c, WS_ENC_GZIP, 6, &st, &z), 0);
+            if (z.fd >= 0)
+                close(z.fd);
+            ws_compress_cache_free(c);
+        }
+        rb = get(b, WS_ENC_GZIP, 6, &st, text, -1, &len_b, &hit);
+        assert_int_equal(hit, 1); /* from the store: b compressed nothing */
+        assert_int_equal(len_a, len_b);
+        assert_memory_equal(ra, rb, len_a);
+        free(rb);
+        rb = get(b, WS_ENC_GZIP, 6, &st, text, -1, &len_b, &hit);
+        assert_int_equal(hit, 1);
+        free(rb);
+        ws_compress_cache_counts(b, &hits, &misses);
+        assert_int_equal(hits, 2);
+        assert_int_equal(misses, 0);
+        /* Not for another identity, coding or level. */
+        other.st_mtim.tv_nsec = 1;
+        free(get(b, WS_ENC_GZIP, 6, &other, text, -1, &len_b, &hit));
+        assert_int_equal(hit, 0);
+        free(get(b, WS_ENC_GZIP, 5, &st, text, -1, &len_b, &hit));
+        assert_int_equal(hit, 0);
+        free(get(b, WS_ENC_ZSTD, 6, &st, text, -1, &len_b, &hit));
+        assert_int_equal(hit, 0);
+        free(ra);
+        ws_compress_cache_free(a);
+        ws_compress_cache_free(b);
+        ws_compress_store_free(store);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_cache_keyed_by_identity),
-        cmocka_unit_test(test_from_descriptor), cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_memfd_shared),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_cache_keyed_by_identity),
+        cmocka_unit_test(test_from_descriptor),  cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memfd_shared),     cmocka_unit_test(test_job),
+        cmocka_unit_test(test_job_file_changed), cmocka_unit_test(test_job_limits),
+        cmocka_unit_test(test_store_evicts),     cmocka_unit_test(test_second_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

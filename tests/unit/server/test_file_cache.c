@@ -364,6 +364,46 @@ static void test_unwatchable_record_is_stat_checked(void **state)
     assert_int_equal(c.avail, 1u << GZ);
 }
 
+/*
+ * A file larger than the cache copies is remembered by its identity alone:
+ * the fill returns no body, and lookups hit with none (and no stat while the
+ * watch vouches for it), until the file changes.
+ */
+static void test_large_file_is_known_by_identity(void **state)
+{
+    struct tree *t = *state;
+    char big[6000];
+    struct ws_file_hit hit;
+    struct stat st;
+    struct chooser c = { .prefer = GZ };
+    struct ws_file_choice choice = choice_for(&c);
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    put_file(t, "big.txt", big);
+    assert_int_equal(fstatat(t->root_fd, "big.txt", &st, 0), 0);
+    assert_null(fill(t, &t->origin, "big.txt"));
+
+    assert_int_equal(ws_file_cache_lookup(t->fc, &t->origin, 0, "big.txt", NULL, &hit), 1);
+    assert_null(hit.body);
+    assert_int_equal(hit.sibling, -1);
+    assert_true(ws_file_same_identity(&hit.st, &st));
+    /* With a choice: no sibling is there, so the file itself, known without a stat. */
+    assert_int_equal(ws_file_cache_lookup(t->fc, &t->origin, 0, "big.txt", &choice, &hit), 1);
+    assert_int_equal(ws_file_cache_lookup(t->fc, &t->origin, 1, "big.txt", &choice, &hit), 1);
+    assert_null(hit.body);
+    assert_int_equal(hit.sibling, -1);
+
+    /* Changed, and no sync since: the epoch still vouches (no stat is made)... */
+    replace_file(t, "big.txt", "now small\n");
+    assert_int_equal(ws_file_cache_lookup(t->fc, &t->origin, 1, "big.txt", NULL, &hit), 1);
+    /* ...and the caller's open finds another identity (static_file.c's open_hit). */
+    assert_int_equal(fstatat(t->root_fd, "big.txt", &st, 0), 0);
+    assert_false(ws_file_same_identity(&hit.st, &st));
+    /* The request's own sync sees the change. */
+    assert_int_equal(ws_file_cache_lookup(t->fc, &t->origin, 0, "big.txt", NULL, &hit), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coded_lookup_is_fresh_without_a_stat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sibling_appearing_is_seen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwatchable_record_is_stat_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_file_is_known_by_identity, setup, teardown),
     };
     start_watchdog(60);
     return cmocka_run_group_tests(tests, NULL, NULL);
