@@ -16,9 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WS_MAX_TLS_PAIRS   8   /* --tls-cert/--tls-key pairs */
-#define WS_MAX_UNIX_LISTEN 4   /* --listen unix:PATH options */
-#define WS_UNIX_PATH_MAX   108 /* sizeof(sun_path), the terminating NUL included */
+#define WS_MAX_TLS_PAIRS     8   /* --tls-cert/--tls-key pairs */
+#define WS_MAX_UNIX_LISTEN   4   /* --listen unix:PATH options */
+#define WS_UNIX_PATH_MAX     108 /* sizeof(sun_path), the terminating NUL included */
+#define WS_MAX_EVENT_THREADS 64  /* --event-threads */
 
 /* A --listen unix:PATH[:MODE]: a Unix stream socket to create and listen on. */
 struct ws_unix_listen {
@@ -32,6 +33,7 @@ struct ws_unix_listen {
 struct ws_config {
     int port;                /* 0..65535; 0 lets the kernel choose; -1: no cleartext TCP listener */
     unsigned threads;        /* worker threads, 1..1024 */
+    unsigned event_threads;  /* 1..WS_MAX_EVENT_THREADS; 0: chosen from the CPUs at start */
     unsigned queue_capacity; /* ring buffer slots, 1..1048576 */
     const char *root;        /* document root, as given */
     const char *bind;        /* address to listen on; NULL means every interface */

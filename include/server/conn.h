@@ -173,6 +173,11 @@ struct ws_conn {
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } peer;
+    /*
+     * The event thread's parking set (loop.h) that accepted the connection: a
+     * worker always parks it back there, so that one thread alone watches it.
+     */
+    struct ws_loop *loop;
 
     /*
      * The parking hand-over (server.c): written by the worker that parks the

@@ -92,4 +92,19 @@ void ws_fdqueue_close(struct ws_fdqueue *q);
 /* A consistent snapshot of the queue's counters. */
 void ws_fdqueue_stats(struct ws_fdqueue *q, struct ws_fdqueue_stats *out);
 
+/* The ring lock's use by pushes and by pops (measurement builds only, WS_RING_LOCKSTAT). */
+enum { WS_RING_PUSH = 0, WS_RING_POP = 1 };
+struct ws_fdqueue_lockstat {
+    unsigned long long ops;       /* lock acquisitions */
+    unsigned long long contended; /* ... that found it taken */
+    unsigned long long wait_ns;   /* time spent waiting for it when taken */
+    unsigned long long hold_ns;   /* time held (condition waits excluded) */
+};
+
+/*
+ * Copies the counters of pushes (out[WS_RING_PUSH]) and pops (out[WS_RING_POP])
+ * and returns 1 in a build with -DWS_RING_LOCKSTAT=ON; returns 0 otherwise.
+ */
+int ws_fdqueue_lockstat(struct ws_fdqueue *q, struct ws_fdqueue_lockstat out[2]);
+
 #endif

@@ -2,9 +2,11 @@
  * server/server.h - the server: listening sockets, the event thread, the ring, the workers.
  *
  * DESIGN
- * The thread that calls ws_server_run becomes the event thread. It owns the
- * listening sockets, one epoll set, a signalfd and an eventfd, and the deadline
- * heap of parked connections. It accepts connections and pushes their
+ * The thread that calls ws_server_run becomes event thread 0; with
+ * cfg->event_threads > 1 it starts the others (server.c's DESIGN says how they
+ * share the work). An event thread owns its listening sockets and its parking
+ * set (loop.h: one epoll set, an eventfd, the deadline heap of parked
+ * connections); thread 0 also reads the signalfd. It accepts connections and pushes their
  * descriptors into the ring (struct ws_fdqueue); the workers (struct ws_pool)
  * pop them and run each connection (ws_conn_run) until it would block, then
  * park it: put it in the deadline heap and re-arm it one-shot in the epoll set.

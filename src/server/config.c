@@ -24,6 +24,9 @@ static const char help_text[] =
     "  -p, --port=PORT|off          TCP port to listen on (default 6789; 0 picks a free one;\n"
     "                               off for none)\n"
     "  -t, --threads=N              worker threads (default 8)\n"
+    "      --event-threads=N        threads that accept and watch connections, each with\n"
+    "                               its own epoll set and SO_REUSEPORT listeners, 1 to 64\n"
+    "                               (default CPUs/4, at least 1 and at most 16)\n"
     "  -r, --root=DIR               document root (default www)\n"
     "  -q, --queue=N                capacity of the connection queue (default 16384)\n"
     "  -b, --bind=ADDR              address to listen on (default: all, IPv4 and IPv6)\n"
@@ -222,11 +225,13 @@ enum {
     OPT_AUTH_PATH,
     OPT_AUTH_REALM,
     OPT_LISTEN,
+    OPT_EVENT_THREADS,
 };
 
 static const struct option long_opts[] = {
     { "port", required_argument, NULL, 'p' },
     { "threads", required_argument, NULL, 't' },
+    { "event-threads", required_argument, NULL, OPT_EVENT_THREADS },
     { "root", required_argument, NULL, 'r' },
     { "queue", required_argument, NULL, 'q' },
     { "bind", required_argument, NULL, 'b' },
@@ -808,6 +813,16 @@ enum ws_config_result ws_config_parse(struct ws_config *cfg, int argc, char **ar
             if (add_unix_listen(cfg, optarg, err, err_size) < 0)
                 return WS_CONFIG_ERROR;
             break;
+        case OPT_EVENT_THREADS: {
+            uint64_t v;
+            if (ws_parse_uint(optarg, 1, WS_MAX_EVENT_THREADS, &v) < 0) {
+                set_error(err, err_size, "invalid value '%s' for --event-threads: give 1 to %d",
+                          printable(optarg, name, sizeof(name)), WS_MAX_EVENT_THREADS);
+                return WS_CONFIG_ERROR;
+            }
+            cfg->event_threads = (unsigned)v;
+            break;
+        }
         case 'h': return WS_CONFIG_HELP;
         case 'V': return WS_CONFIG_VERSION;
         case ':':

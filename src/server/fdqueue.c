@@ -8,6 +8,50 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+
+/*
+ * WS_RING_LOCKSTAT (cmake -DWS_RING_LOCKSTAT=ON, for measurements only; off by
+ * default, when these macros are the plain lock calls): every push and pop
+ * first tries the lock, counts a failure as contended and times the wait for
+ * it, and times how long it holds the lock (a condition wait is not counted as
+ * holding). Counters are updated under the lock; ws_fdqueue_lockstat reads them.
+ */
+#ifdef WS_RING_LOCKSTAT
+static int64_t lockstat_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+#define RING_LOCK(q, kind)                                                                         \
+    do {                                                                                           \
+        int64_t t0_ = lockstat_ns();                                                               \
+        int busy_ = pthread_mutex_trylock(&(q)->lock) != 0;                                        \
+        if (busy_)                                                                                 \
+            ws_mutex_lock(&(q)->lock);                                                             \
+        (q)->held_since = lockstat_ns();                                                           \
+        (q)->ls[kind].ops++;                                                                       \
+        (q)->ls[kind].contended += (unsigned long long)busy_;                                      \
+        if (busy_)                                                                                 \
+            (q)->ls[kind].wait_ns += (unsigned long long)((q)->held_since - t0_);                  \
+    } while (0)
+#define RING_UNLOCK(q, kind)                                                                       \
+    do {                                                                                           \
+        (q)->ls[kind].hold_ns += (unsigned long long)(lockstat_ns() - (q)->held_since);            \
+        ws_mutex_unlock(&(q)->lock);                                                               \
+    } while (0)
+#define RING_WAIT(q, kind, cond)                                                                   \
+    do {                                                                                           \
+        (q)->ls[kind].hold_ns += (unsigned long long)(lockstat_ns() - (q)->held_since);            \
+        ws_cond_wait((cond), &(q)->lock);                                                          \
+        (q)->held_since = lockstat_ns();                                                           \
+    } while (0)
+#else
+#define RING_LOCK(q, kind)       ws_mutex_lock(&(q)->lock)
+#define RING_UNLOCK(q, kind)     ws_mutex_unlock(&(q)->lock)
+#define RING_WAIT(q, kind, cond) ws_cond_wait((cond), &(q)->lock)
+#endif
 
 struct ws_fdqueue {
     pthread_mutex_t lock;
@@ -24,6 +68,10 @@ struct ws_fdqueue {
     unsigned long long pops;  /* descriptors popped so far */
     unsigned waiting_pushers;
     int closed;
+#ifdef WS_RING_LOCKSTAT
+    int64_t held_since;
+    struct ws_fdqueue_lockstat ls[2]; /* WS_RING_PUSH, WS_RING_POP */
+#endif
     int slots[]; /* capacity entries */
 };
 
@@ -152,12 +200,12 @@ int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
 {
     unsigned done = 0;
 
-    ws_mutex_lock(&q->lock);
+    RING_LOCK(q, WS_RING_PUSH);
     while (done < n) {
         while (!q->closed && q->length == q->capacity) {
             wake_all_poppers_locked(q);
             q->waiting_pushers++;
-            ws_cond_wait(&q->not_full, &q->lock);
+            RING_WAIT(q, WS_RING_PUSH, &q->not_full);
             q->waiting_pushers--;
         }
         if (q->closed)
@@ -165,7 +213,7 @@ int ws_fdqueue_push_many(struct ws_fdqueue *q, const int *fds, unsigned n)
         while (done < n && q->length < q->capacity)
             append_locked(q, fds[done++]);
     }
-    ws_mutex_unlock(&q->lock);
+    RING_UNLOCK(q, WS_RING_PUSH);
     return (int)done;
 }
 
@@ -173,10 +221,10 @@ unsigned ws_fdqueue_try_push_many(struct ws_fdqueue *q, const int *fds, unsigned
 {
     unsigned done = 0;
 
-    ws_mutex_lock(&q->lock);
+    RING_LOCK(q, WS_RING_PUSH);
     while (!q->closed && done < n && q->length < q->capacity)
         append_locked(q, fds[done++]);
-    ws_mutex_unlock(&q->lock);
+    RING_UNLOCK(q, WS_RING_PUSH);
     return done;
 }
 
@@ -184,14 +232,14 @@ int ws_fdqueue_try_push(struct ws_fdqueue *q, int fd)
 {
     int rc = 0;
 
-    ws_mutex_lock(&q->lock);
+    RING_LOCK(q, WS_RING_PUSH);
     if (q->closed)
         rc = -EPIPE;
     else if (q->length == q->capacity)
         rc = -EAGAIN;
     else
         append_locked(q, fd);
-    ws_mutex_unlock(&q->lock);
+    RING_UNLOCK(q, WS_RING_PUSH);
     return rc;
 }
 
@@ -211,12 +259,12 @@ int ws_fdqueue_try_pop(struct ws_fdqueue *q, int *fd)
 {
     int rc = 0;
 
-    ws_mutex_lock(&q->lock);
+    RING_LOCK(q, WS_RING_POP);
     if (q->length > 0)
         *fd = take_locked(q);
     else
         rc = q->closed ? -EPIPE : -EAGAIN;
-    ws_mutex_unlock(&q->lock);
+    RING_UNLOCK(q, WS_RING_POP);
     return rc;
 }
 
@@ -224,10 +272,10 @@ int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
 {
     int rc = 0;
 
-    ws_mutex_lock(&q->lock);
+    RING_LOCK(q, WS_RING_POP);
     while (!q->closed && q->length == 0) {
         q->waiting_poppers++;
-        ws_cond_wait(&q->not_empty, &q->lock);
+        RING_WAIT(q, WS_RING_POP, &q->not_empty);
         q->waiting_poppers--;
         if (q->wakes_pending > 0)
             q->wakes_pending--; /* (a spurious wake-up may take another's: harmless) */
@@ -237,7 +285,7 @@ int ws_fdqueue_pop(struct ws_fdqueue *q, int *fd)
     } else {
         *fd = take_locked(q);
     }
-    ws_mutex_unlock(&q->lock);
+    RING_UNLOCK(q, WS_RING_POP);
     return rc;
 }
 
@@ -259,4 +307,19 @@ void ws_fdqueue_stats(struct ws_fdqueue *q, struct ws_fdqueue_stats *out)
     out->high_water = q->high_water;
     out->waiting = q->waiting_poppers - q->wakes_pending;
     ws_mutex_unlock(&q->lock);
+}
+
+int ws_fdqueue_lockstat(struct ws_fdqueue *q, struct ws_fdqueue_lockstat out[2])
+{
+#ifdef WS_RING_LOCKSTAT
+    ws_mutex_lock(&q->lock);
+    out[WS_RING_PUSH] = q->ls[WS_RING_PUSH];
+    out[WS_RING_POP] = q->ls[WS_RING_POP];
+    ws_mutex_unlock(&q->lock);
+    return 1;
+#else
+    (void)q;
+    (void)out;
+    return 0;
+#endif
 }

@@ -2,26 +2,42 @@
  * server/server.c - the event thread, parking, deadlines and shutdown; see server.h.
  *
  * DESIGN
- * Threads: one event thread (the caller of ws_server_run) and cfg->threads
- * workers. Connection records are found from their descriptor through
- * s->conns, an array indexed by descriptor with atomic slots: the event thread
- * fills a slot when it accepts, the closing owner clears it before close(2).
+ * Threads: --event-threads event threads and cfg->threads workers. Event
+ * thread 0 is the caller of ws_server_run; the others (ws-event-N) are
+ * started by it. Each event thread owns one parking set (struct ws_loop:
+ * epoll set, eventfd, park lock, deadline heap; loop.h) and its own
+ * listeners: thread 0 the sockets create_listeners opened (the --listen Unix
+ * sockets and socket-activated ones only ever there), every other thread an
+ * SO_REUSEPORT twin of each TCP listener, so the kernel spreads new
+ * connections over them. All push into the one ring. A connection stays with
+ * the loop that accepted it (conn->loop): workers park it back there.
+ * Connection records are found from their descriptor through s->conns, an
+ * array indexed by descriptor with atomic slots: the event thread fills a slot
+ * when it accepts, the closing owner clears it before close(2).
  *
  * Ownership hand-overs and what orders them:
  *   event thread -> ring -> worker   the ring's mutex (push, pop);
- *   worker -> parked                 the park lock, held across epoll_ctl;
+ *   worker -> parked                 the loop's park lock, held across epoll_ctl;
  *   parked -> event thread           the park lock, taken before the event
  *                                    thread touches a connection it was told
  *                                    is ready or whose deadline passed.
  * EPOLLONESHOT guarantees a parked connection produces one event and then
  * none until it is parked again, so no connection is ever pushed twice.
  *
+ * Thread 0 alone reads the signalfd, writes the close-reason lines and decides
+ * when the server stops: on SIGTERM it sets `draining` and wakes the other
+ * loops, each of which then closes its own listeners and idle connections
+ * (begin_drain); when the last connection is gone or the grace has passed it
+ * sets `stopping`, wakes them, and joins them before it stops parking in
+ * every loop and closes the ring.
+ *
  * The file cache's watch (watch.h) is synced after each epoll_wait that
  * reports readable connections and before they are pushed, so their workers
  * may trust its epoch for the request that was waiting (conn->synced). Its
- * inotify descriptor is in the epoll set: when that epoll_wait did not report
- * it (and did not fill its batch), nothing was queued, and the sync only
- * takes the watch's lock (ws_watch_sync_if) instead of reading.
+ * inotify descriptor is in every loop's epoll set (level-triggered): when that
+ * epoll_wait did not report it (and did not fill its batch), nothing was
+ * queued, and the sync only takes the watch's lock (ws_watch_sync_if) instead
+ * of reading. A change wakes every loop; one of them drains the descriptor.
  */
 #include "server/server.h"
 
@@ -32,6 +48,7 @@
 #include "server/file_cache.h"
 #include "server/h2.h"
 #include "server/log.h"
+#include "server/loop.h"
 #include "http/mime.h"
 #include "server/pool.h"
 #include "http/head.h"
@@ -46,6 +63,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,7 +72,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <pwd.h>
@@ -64,8 +81,12 @@
 #include <unistd.h>
 
 #define MAX_LISTENERS 8
-#define EVENT_BATCH   256
-#define ACCEPT_BATCH  64
+/* --event-threads by default: one per this many CPUs (see default_event_threads)... */
+#define CPUS_PER_EVENT_THREAD 4
+/* ... and at most this many. */
+#define DEFAULT_EVENT_THREADS_MAX 16
+#define EVENT_BATCH               256
+#define ACCEPT_BATCH              64
 /* How long accepting pauses when the process or system is out of descriptors. */
 #define ACCEPT_BACKOFF_MS 100
 /* How long queued descriptors may wait without any being popped before another worker is woken. */
@@ -88,6 +109,25 @@
 /* A reason for closing connections early is logged at most once in this long. */
 #define CLOSE_LOG_INTERVAL_MS 60000
 
+/* One event thread: its parking set and its listeners. */
+struct ev_thread {
+    struct ws_loop loop; /* first: conn->loop leads back here */
+    struct ws_server *s;
+    pthread_t thread; /* threads 1.. only */
+    int started;
+    int listeners[MAX_LISTENERS];
+    uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
+    unsigned n_listeners;
+
+    /* This event thread's alone. */
+    int64_t accept_paused_until; /* 0 when accepting */
+    int64_t last_emfile_log;
+    int64_t last_kick_ms; /* stall watchdog, see kick_due */
+    unsigned long long pops_at_kick;
+    unsigned queued_at_kick;
+    int drained; /* begin_drain has run here */
+};
+
 struct ws_server {
     struct ws_config cfg;
     struct ws_log *log;
@@ -96,9 +136,9 @@ struct ws_server {
     struct ws_mime_map *mime;
     struct ws_auth *auth;   /* --auth-file's table, or NULL */
     struct ws_watch *watch; /* or NULL: cached files are stat-checked on every use */
-    int listeners[MAX_LISTENERS];
-    uint8_t listener_tls[MAX_LISTENERS]; /* listeners[i] speaks TLS */
-    unsigned n_listeners;
+    struct ev_thread *evs;  /* the event threads; evs[0] runs on ws_server_run's caller */
+    unsigned n_evs;
+    unsigned n_loops; /* evs[0 .. n_loops) have their loop set up */
     char
         listen_text[512]; /* "[::]:6789 https:[::]:6790 unix:/run/ws.sock", for the start-up line */
     /* The --listen socket files this process bound: removed at exit if still theirs. */
@@ -108,13 +148,12 @@ struct ws_server {
         ino_t ino;
     } unix_files[WS_MAX_UNIX_LISTEN];
     unsigned n_unix_files;
+    int activated;      /* the listeners came from systemd (adopt_activated) */
     int port;           /* of the first cleartext listener */
     int tls_port;       /* of the first TLS listener */
     struct ws_tls *tls; /* with --tls-cert, else NULL */
 
-    int epoll_fd;
-    int signal_fd;
-    int wake_fd; /* eventfd: a worker closed the last connection while draining */
+    int signal_fd; /* in evs[0]'s epoll set */
 
     struct ws_fdqueue *queue;
     struct ws_pool *pool;
@@ -127,22 +166,11 @@ struct ws_server {
     unsigned max_fds;
     atomic_int live; /* connections open */
     atomic_int draining;
+    atomic_int stopping; /* set by event thread 0: the other event threads return */
 
-    /* Guarded by park_lock. */
-    pthread_mutex_t park_lock;
-    struct ws_conn **heap; /* min-heap of parked connections by deadline_ms */
-    unsigned heap_len;
-    int stopped;     /* no more parking: workers close instead */
-    int64_t wake_at; /* the event thread's epoll_wait returns by then at the latest */
-
-    /* Event thread only. */
-    int64_t accept_paused_until; /* 0 when accepting */
-    int64_t last_emfile_log;
+    /* Event thread 0 only. */
     int64_t drain_deadline;
     int signals_seen;
-    int64_t last_kick_ms; /* stall watchdog, see kick_due */
-    unsigned long long pops_at_kick;
-    unsigned queued_at_kick;
     unsigned long closes_logged[WS_CLOSE_REASONS]; /* closes[r] when r was last logged */
     int64_t close_log_at[WS_CLOSE_REASONS];        /* ... and when */
 
@@ -152,129 +180,49 @@ struct ws_server {
     atomic_ulong h2_counts[WS_H2_COUNTS];  /* HTTP/2 counters (h2.h) */
 };
 
-/* --- the deadline heap (park lock held) ------------------------------------ */
-
-static void heap_set(struct ws_server *s, unsigned i, struct ws_conn *c)
-{
-    s->heap[i] = c;
-    c->heap_index = i;
-}
-
-static void heap_sift_up(struct ws_server *s, unsigned i)
-{
-    struct ws_conn *c = s->heap[i];
-    while (i > 0) {
-        unsigned parent = (i - 1) / 2;
-        if (s->heap[parent]->deadline_ms <= c->deadline_ms)
-            break;
-        heap_set(s, i, s->heap[parent]);
-        i = parent;
-    }
-    heap_set(s, i, c);
-}
-
-static void heap_sift_down(struct ws_server *s, unsigned i)
-{
-    struct ws_conn *c = s->heap[i];
-    for (;;) {
-        unsigned child = 2 * i + 1;
-        if (child >= s->heap_len)
-            break;
-        if (child + 1 < s->heap_len &&
-            s->heap[child + 1]->deadline_ms < s->heap[child]->deadline_ms)
-            child++;
-        if (c->deadline_ms <= s->heap[child]->deadline_ms)
-            break;
-        heap_set(s, i, s->heap[child]);
-        i = child;
-    }
-    heap_set(s, i, c);
-}
-
-static void heap_insert(struct ws_server *s, struct ws_conn *c)
-{
-    heap_set(s, s->heap_len++, c);
-    heap_sift_up(s, c->heap_index);
-}
-
-static void heap_remove(struct ws_server *s, struct ws_conn *c)
-{
-    unsigned i = c->heap_index;
-    struct ws_conn *last;
-
-    if (i == UINT32_MAX)
-        return;
-    c->heap_index = UINT32_MAX;
-    last = s->heap[--s->heap_len];
-    if (last == c)
-        return;
-    heap_set(s, i, last);
-    heap_sift_up(s, i);
-    heap_sift_down(s, last->heap_index);
-}
-
 /* --- connection lifetime --------------------------------------------------- */
-
-/* Makes the event thread's epoll_wait return. Any thread. */
-static void wake_event_thread(struct ws_server *s)
-{
-    uint64_t one = 1;
-    if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        ws_log_error(s->log, "eventfd write: %s", strerror(errno));
-}
 
 /* Closes and frees a connection its caller owns. Any thread. */
 static void release_conn(struct ws_server *s, struct ws_conn *c)
 {
     atomic_store_explicit(&s->conns[c->fd], NULL, memory_order_relaxed);
     ws_conn_free(c);
-    /* While draining, the event thread waits for the last connection to go. */
+    /* While draining, event thread 0 waits for the last connection to go. */
     if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining))
-        wake_event_thread(s);
+        ws__loop_wake(&s->evs[0].loop);
 }
 
-/* Parks a connection the calling worker owns; ownership passes to the event thread. */
+/*
+ * ws__loop_park's hook, under the park lock. Once draining, only responses in
+ * flight may wait; a connection that would wait for a request (new, idle, or
+ * half-sent) or is lingering goes now, as begin_drain closed those that were
+ * parked when the drain began.
+ */
+static int refuse_park(void *ctx, struct ws_conn *c)
+{
+    struct ws_server *s = ctx;
+
+    if (!atomic_load_explicit(&s->draining, memory_order_relaxed))
+        return 0;
+    if (!ws_conn_in_flight(c))
+        return 1;
+    if (c->phase == WS_PHASE_H2 && !ws_h2_told_to_go(c->h2))
+        c->park_events = EPOLLOUT; /* the drain began during its turn: back for the GOAWAY */
+    return 0;
+}
+
+/* Parks a connection the calling worker owns; ownership passes to its event thread. */
 static void park_conn(struct ws_server *s, struct ws_conn *c)
 {
-    struct epoll_event ev = { .events = c->park_events | EPOLLONESHOT, .data.fd = c->fd };
-    int rc, wake;
+    int rc = ws__loop_park(c->loop, c, refuse_park, s);
 
-    ws_mutex_lock(&s->park_lock);
-    /*
-     * Once draining, only responses in flight may wait; a connection that would
-     * wait for a request (new, idle, or half-sent) or is lingering goes now, as
-     * begin_drain closed those that were parked when the drain began.
-     */
-    if (s->stopped ||
-        (atomic_load_explicit(&s->draining, memory_order_relaxed) && !ws_conn_in_flight(c))) {
-        ws_mutex_unlock(&s->park_lock);
+    if (rc == -ESHUTDOWN) {
         ws_h2_goaway_now(c); /* an idle HTTP/2 connection is told why it closes */
         release_conn(s, c);
-        return;
-    }
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed) && c->phase == WS_PHASE_H2 &&
-        !ws_h2_told_to_go(c->h2)) {
-        /* The drain began during its turn, after it looked: back for the GOAWAY at once. */
-        c->park_events = EPOLLOUT;
-        ev.events = EPOLLOUT | EPOLLONESHOT;
-    }
-    heap_insert(s, c);
-    rc = epoll_ctl(s->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
-    if (rc < 0) {
-        heap_remove(s, c);
-        ws_mutex_unlock(&s->park_lock);
-        ws_log_error(s->log, "epoll_ctl: %s", strerror(errno));
+    } else if (rc < 0) {
+        ws_log_error(s->log, "epoll_ctl: %s", strerror(-rc));
         release_conn(s, c);
-        return;
     }
-    c->registered = 1;
-    /* A deadline earlier than the event thread's next wake-up: wake it now. */
-    wake = c->deadline_ms < s->wake_at;
-    if (wake)
-        s->wake_at = c->deadline_ms;
-    ws_mutex_unlock(&s->park_lock);
-    if (wake)
-        wake_event_thread(s);
 }
 
 /* The worker side: run a connection popped from the ring. */
@@ -325,29 +273,30 @@ static void refuse_busy(int fd)
     close(fd);
 }
 
-static void pause_accepting(struct ws_server *s, int64_t now, int err)
+static void pause_accepting(struct ev_thread *ev, int64_t now, int err)
 {
-    for (unsigned i = 0; i < s->n_listeners; i++)
-        epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listeners[i], NULL);
-    s->accept_paused_until = now + ACCEPT_BACKOFF_MS;
-    if (now - s->last_emfile_log >= 1000) {
-        ws_log_error(s->log, "accept: %s; pausing new connections for %d ms", strerror(err),
+    for (unsigned i = 0; i < ev->n_listeners; i++)
+        epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_DEL, ev->listeners[i], NULL);
+    ev->accept_paused_until = now + ACCEPT_BACKOFF_MS;
+    if (now - ev->last_emfile_log >= 1000) {
+        ws_log_error(ev->s->log, "accept: %s; pausing new connections for %d ms", strerror(err),
                      ACCEPT_BACKOFF_MS);
-        s->last_emfile_log = now;
+        ev->last_emfile_log = now;
     }
 }
 
-static void resume_accepting(struct ws_server *s)
+static void resume_accepting(struct ev_thread *ev)
 {
-    for (unsigned i = 0; i < s->n_listeners; i++) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->listeners[i] };
-        epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev);
+    for (unsigned i = 0; i < ev->n_listeners; i++) {
+        struct epoll_event e = { .events = EPOLLIN, .data.fd = ev->listeners[i] };
+        epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, ev->listeners[i], &e);
     }
-    s->accept_paused_until = 0;
+    ev->accept_paused_until = 0;
 }
 
-static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
+static void accept_batch(struct ev_thread *ev, int lfd, int tls, int64_t now)
 {
+    struct ws_server *s = ev->s;
     int fds[ACCEPT_BATCH];
     unsigned n = 0, pushed;
     int64_t now_us = ws_now_us();
@@ -362,7 +311,7 @@ static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(s, now, errno);
+                pause_accepting(ev, now, errno);
             else if (errno != EAGAIN && errno != EWOULDBLOCK)
                 ws_log_error(s->log, "accept: %s", strerror(errno));
             break;
@@ -380,6 +329,7 @@ static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
             close(fd);
             continue;
         }
+        c->loop = &ev->loop;
         atomic_store_explicit(&s->conns[fd], c, memory_order_relaxed);
         atomic_fetch_add(&s->live, 1);
         c->queued_us = now_us;
@@ -404,18 +354,16 @@ static void accept_batch(struct ws_server *s, int lfd, int tls, int64_t now)
 }
 
 /* Hands parked connections that epoll reported ready to the workers. */
-static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned n, int64_t now,
+static void dispatch_ready(struct ev_thread *ev, struct ws_conn **ready, unsigned n, int64_t now,
                            int watch_pending)
 {
+    struct ws_server *s = ev->s;
     int fds[EVENT_BATCH];
     unsigned n_fds = 0, pushed;
     int64_t now_us = ws_now_us();
     int synced = 0;
 
-    ws_mutex_lock(&s->park_lock);
-    for (unsigned i = 0; i < n; i++)
-        heap_remove(s, ready[i]);
-    ws_mutex_unlock(&s->park_lock);
+    ws__loop_take(&ev->loop, ready, n);
 
     for (unsigned i = 0; i < n; i++) {
         if (ready[i]->deadline_ms <= now && ws_conn_deadline_passed(ready[i], &s->env, now) == 0) {
@@ -444,78 +392,60 @@ static void dispatch_ready(struct ws_server *s, struct ws_conn **ready, unsigned
 }
 
 /* Closes parked connections whose deadline has passed. Returns ms to the next one. */
-static int expire_deadlines(struct ws_server *s, int64_t now)
+static int expire_deadlines(struct ev_thread *ev, int64_t now)
 {
+    struct ws_server *s = ev->s;
     struct ws_conn *expired[EVENT_BATCH];
-    unsigned n = 0;
-    int wait_ms = 1000;
-
-    ws_mutex_lock(&s->park_lock);
-    while (s->heap_len > 0 && n < EVENT_BATCH && s->heap[0]->deadline_ms <= now) {
-        expired[n] = s->heap[0];
-        heap_remove(s, expired[n]);
-        n++;
-    }
-    if (s->heap_len > 0) {
-        int64_t d = s->heap[0]->deadline_ms - now;
-        wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
-    }
-    if (n == EVENT_BATCH)
-        wait_ms = 0;
-    s->wake_at = now + wait_ms;
-    ws_mutex_unlock(&s->park_lock);
+    int wait_ms;
+    unsigned n = ws__loop_expire(&ev->loop, now, expired, EVENT_BATCH, &wait_ms);
 
     for (unsigned i = 0; i < n; i++) {
         int64_t next = ws_conn_deadline_passed(expired[i], &s->env, now);
+        int64_t wake_at;
         if (next == 0) {
             release_conn(s, expired[i]);
             continue;
         }
         /* A --min-rate window passed and the client kept up: parked on (conn.h). */
-        ws_mutex_lock(&s->park_lock);
-        heap_insert(s, expired[i]);
-        if (next < s->wake_at) {
-            s->wake_at = next;
-            wait_ms = (int)(next - now);
-        }
-        ws_mutex_unlock(&s->park_lock);
+        wake_at = ws__loop_repark(&ev->loop, expired[i]);
+        if (wake_at - now < wait_ms)
+            wait_ms = wake_at - now < 0 ? 0 : (int)(wake_at - now);
     }
     return wait_ms;
 }
 
-/* Shutdown, step 1: stop accepting and close what is idle. */
-static void begin_drain(struct ws_server *s, int64_t now)
+/* begin_drain's choice, under the park lock: what is not in flight goes now. */
+static int pick_idle(void *ctx, struct ws_conn *c)
 {
-    struct ws_conn **idle;
-    unsigned n = 0;
+    struct ev_thread *ev = ctx;
 
-    atomic_store(&s->draining, 1);
-    s->drain_deadline = now + s->cfg.shutdown_grace_ms;
-    for (unsigned i = 0; i < s->n_listeners; i++)
-        close(s->listeners[i]); /* also leaves the epoll set */
-    s->n_listeners = 0;
-    s->accept_paused_until = 0;
+    if (!ws_conn_in_flight(c))
+        return 1;
+    if (c->phase == WS_PHASE_H2 && c->park_events == EPOLLIN) {
+        /* HTTP/2 streams waiting for input (a window): wake them now, so that
+         * a worker sends the GOAWAY (it is writable at once). */
+        struct epoll_event e = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = c->fd };
+        c->park_events = EPOLLOUT;
+        (void)epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_MOD, c->fd, &e);
+    }
+    return 0;
+}
+
+/* Shutdown, step 1, in each event thread: stop accepting and close what is idle. */
+static void begin_drain(struct ev_thread *ev)
+{
+    struct ws_server *s = ev->s;
+    struct ws_conn **idle;
+    unsigned n;
+
+    ev->drained = 1;
+    for (unsigned i = 0; i < ev->n_listeners; i++)
+        close(ev->listeners[i]); /* also leaves the epoll set */
+    ev->n_listeners = 0;
+    ev->accept_paused_until = 0;
 
     /* Idle keep-alive connections, half-received requests and bodies go now. */
-    ws_mutex_lock(&s->park_lock);
-    idle = malloc((s->heap_len + 1) * sizeof(*idle));
-    for (unsigned i = 0; idle != NULL && i < s->heap_len;) {
-        struct ws_conn *c = s->heap[i];
-        if (!ws_conn_in_flight(c)) {
-            heap_remove(s, c);
-            idle[n++] = c;
-            continue;
-        }
-        if (c->phase == WS_PHASE_H2 && c->park_events == EPOLLIN) {
-            /* HTTP/2 streams waiting for input (a window): wake them now, so that
-             * a worker sends the GOAWAY (it is writable at once). */
-            struct epoll_event ev = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = c->fd };
-            c->park_events = EPOLLOUT;
-            (void)epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-        }
-        i++;
-    }
-    ws_mutex_unlock(&s->park_lock);
+    idle = ws__loop_take_if(&ev->loop, pick_idle, ev, 0, &n);
     for (unsigned i = 0; i < n; i++) {
         ws_h2_goaway_now(idle[i]); /* an idle HTTP/2 connection is told why it closes */
         release_conn(s, idle[i]);
@@ -523,34 +453,31 @@ static void begin_drain(struct ws_server *s, int64_t now)
     free(idle);
 }
 
-/* Shutdown, last step: nothing may park any more; close everything parked. */
+/* Shutdown, last step, once every event thread has returned: nothing may park any more in any
+ * loop; close everything parked. */
 static void stop_parking(struct ws_server *s)
 {
-    ws_mutex_lock(&s->park_lock);
-    s->stopped = 1;
-    while (s->heap_len > 0) {
-        struct ws_conn *c = s->heap[0];
-        heap_remove(s, c);
-        ws_mutex_unlock(&s->park_lock);
-        release_conn(s, c);
-        ws_mutex_lock(&s->park_lock);
+    for (unsigned k = 0; k < s->n_loops; k++) {
+        unsigned n;
+        struct ws_conn **parked = ws__loop_take_if(&s->evs[k].loop, NULL, NULL, 1, &n);
+        for (unsigned i = 0; i < n; i++)
+            release_conn(s, parked[i]);
+        free(parked);
     }
-    ws_mutex_unlock(&s->park_lock);
 }
 
 /*
  * A snapshot of every counter, for the SIGUSR1 line and the --metrics page
- * alike. Any thread: takes the park lock and the ring's mutex, one after the
- * other, and reads everything else by atomic loads.
+ * alike. Any thread: takes each loop's park lock and the ring's mutex, one
+ * after the other, and reads everything else by atomic loads.
  */
 static void collect_stats(struct ws_server *s, struct ws_metrics *m)
 {
     struct ws_fdqueue_stats q;
 
     memset(m, 0, sizeof(*m));
-    ws_mutex_lock(&s->park_lock);
-    m->parked = s->heap_len;
-    ws_mutex_unlock(&s->park_lock);
+    for (unsigned k = 0; k < s->n_loops; k++)
+        m->parked += ws__loop_parked(&s->evs[k].loop);
     ws_fdqueue_stats(s->queue, &q);
     m->open = (uint64_t)atomic_load(&s->live);
     m->queued = q.length;
@@ -646,6 +573,10 @@ static void log_stats(struct ws_server *s)
                " h2_connections=%llu h2_streams=%llu h2_resets_sent=%llu h2_calm=%llu",
                (unsigned long long)m.h2_connections, (unsigned long long)m.h2_streams,
                (unsigned long long)m.h2_resets_sent, (unsigned long long)m.h2_calm);
+    /* With more than one event thread: how the parked connections are spread over them. */
+    for (unsigned k = 0; s->n_evs > 1 && k < s->n_loops; k++)
+        append(more, sizeof(more), &used, "%s%u", k == 0 ? " parked_per_event_thread=" : "/",
+               ws__loop_parked(&s->evs[k].loop));
     ws_log_error(s->log,
                  "stats: open=%llu parked=%llu queued=%llu busy_workers=%llu/%llu "
                  "queue_high_water=%llu/%llu refused_503=%llu served=%llu%s",
@@ -718,7 +649,11 @@ static void handle_signals(struct ws_server *s, int64_t now)
                 ws_log_error(s->log, "%s received; finishing responses in flight (up to %u ms)",
                              si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
                              s->cfg.shutdown_grace_ms);
-                begin_drain(s, now);
+                s->drain_deadline = now + s->cfg.shutdown_grace_ms;
+                atomic_store(&s->draining, 1);
+                for (unsigned k = 1; k < s->n_evs; k++)
+                    ws__loop_wake(&s->evs[k].loop); /* each closes its own listeners and idle */
+                begin_drain(&s->evs[0]);
             } else {
                 s->drain_deadline = now; /* asked twice: stop now */
             }
@@ -745,30 +680,34 @@ static void handle_signals(struct ws_server *s, int64_t now)
  * (a worker stuck on a slow disk), wake another worker. Returns whether
  * descriptors are queued, so the caller keeps looking while they are.
  */
-static int kick_due(struct ws_server *s, int64_t now)
+static int kick_due(struct ev_thread *ev, int64_t now)
 {
-    if (now - s->last_kick_ms < STALL_CHECK_MS)
-        return s->queued_at_kick > 0;
-    s->last_kick_ms = now;
-    s->queued_at_kick = ws_fdqueue_kick(s->queue, &s->pops_at_kick);
-    return s->queued_at_kick > 0;
+    if (now - ev->last_kick_ms < STALL_CHECK_MS)
+        return ev->queued_at_kick > 0;
+    ev->last_kick_ms = now;
+    ev->queued_at_kick = ws_fdqueue_kick(ev->s->queue, &ev->pops_at_kick);
+    return ev->queued_at_kick > 0;
 }
 
-static void event_loop(struct ws_server *s)
+/*
+ * One event thread's loop: accept, push what is ready, judge deadlines. Event
+ * thread 0 also reads the signals, logs the close reasons and decides when to
+ * stop; the others return once it has set `stopping`.
+ */
+static void event_loop(struct ev_thread *ev)
 {
+    struct ws_server *s = ev->s;
     struct epoll_event events[EVENT_BATCH];
     struct ws_conn *ready[EVENT_BATCH];
+    int main_loop = ev->loop.index == 0;
     int wait_ms = 1000;
 
-    ws_mutex_lock(&s->park_lock);
-    s->wake_at = ws_now_ms() + wait_ms;
-    ws_mutex_unlock(&s->park_lock);
-
+    ws__loop_set_wake_at(&ev->loop, ws_now_ms() + wait_ms);
     for (;;) {
         int64_t now;
         unsigned n_ready = 0;
         int signalled = 0, watch_ready = 0;
-        int n = epoll_wait(s->epoll_fd, events, EVENT_BATCH, wait_ms);
+        int n = epoll_wait(ev->loop.epoll_fd, events, EVENT_BATCH, wait_ms);
 
         if (n < 0 && errno != EINTR) {
             ws_log_error(s->log, "epoll_wait: %s", strerror(errno));
@@ -779,20 +718,19 @@ static void event_loop(struct ws_server *s)
             int fd = events[i].data.fd;
             int is_listener = 0, tls = 0;
 
-            for (unsigned k = 0; k < s->n_listeners; k++)
-                if (fd == s->listeners[k]) {
+            for (unsigned k = 0; k < ev->n_listeners; k++)
+                if (fd == ev->listeners[k]) {
                     is_listener = 1;
-                    tls = s->listener_tls[k];
+                    tls = ev->listener_tls[k];
                 }
             if (is_listener) {
-                accept_batch(s, fd, tls, now);
-            } else if (fd == s->signal_fd) {
+                accept_batch(ev, fd, tls, now);
+            } else if (main_loop && fd == s->signal_fd) {
                 signalled = 1;
             } else if (s->watch != NULL && fd == ws_watch_fd(s->watch)) {
                 watch_ready = 1;
-            } else if (fd == s->wake_fd) {
-                uint64_t count;
-                (void)!read(s->wake_fd, &count, sizeof(count));
+            } else if (fd == ev->loop.wake_fd) {
+                ws__loop_clear_wake(&ev->loop);
             } else {
                 struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
                 if (c != NULL)
@@ -802,25 +740,30 @@ static void event_loop(struct ws_server *s)
         /* epoll_wait reported every ready descriptor unless the batch was full, so an
          * unreported inotify descriptor held nothing: the sync need not read it. */
         if (n_ready > 0)
-            dispatch_ready(s, ready, n_ready, now, watch_ready || n == EVENT_BATCH);
+            dispatch_ready(ev, ready, n_ready, now, watch_ready || n == EVENT_BATCH);
         else if (watch_ready)
             ws_watch_sync(s->watch); /* level-triggered: drain it, or it is reported again */
         /* After dispatching: a drain closes parked connections, and ready[] must
          * not hold one it closed. */
         if (signalled)
             handle_signals(s, now);
+        if (!ev->drained && atomic_load(&s->draining))
+            begin_drain(ev); /* event thread 0 told us (handle_signals) */
+        if (!main_loop && atomic_load(&s->stopping))
+            break;
 
-        wait_ms = expire_deadlines(s, now);
-        log_closes(s, now);
-        if (kick_due(s, now) && wait_ms > STALL_CHECK_MS)
+        wait_ms = expire_deadlines(ev, now);
+        if (main_loop)
+            log_closes(s, now);
+        if (kick_due(ev, now) && wait_ms > STALL_CHECK_MS)
             wait_ms = STALL_CHECK_MS;
-        if (s->accept_paused_until != 0) {
-            if (now >= s->accept_paused_until)
-                resume_accepting(s);
-            else if (s->accept_paused_until - now < wait_ms)
-                wait_ms = (int)(s->accept_paused_until - now);
+        if (ev->accept_paused_until != 0) {
+            if (now >= ev->accept_paused_until)
+                resume_accepting(ev);
+            else if (ev->accept_paused_until - now < wait_ms)
+                wait_ms = (int)(ev->accept_paused_until - now);
         }
-        if (atomic_load(&s->draining)) {
+        if (main_loop && atomic_load(&s->draining)) {
             if (atomic_load(&s->live) == 0 || now >= s->drain_deadline)
                 break;
             if (s->drain_deadline - now < wait_ms)
@@ -829,28 +772,85 @@ static void event_loop(struct ws_server *s)
     }
 }
 
+/* In a -DWS_RING_LOCKSTAT=ON build: how pushes and pops used the ring's lock, for benchmarks. */
+static void log_ring_lock(struct ws_server *s)
+{
+    struct ws_fdqueue_lockstat ls[2];
+    static const char *const names[2] = { "push", "pop" };
+    char text[512];
+    size_t used = 0;
+
+    if (!ws_fdqueue_lockstat(s->queue, ls))
+        return;
+    text[0] = '\0';
+    for (int k = 0; k < 2; k++) {
+        double ops = ls[k].ops > 0 ? (double)ls[k].ops : 1.0;
+        append(text, sizeof(text), &used,
+               " %s: ops=%llu contended=%.2f%% wait_ns_per_op=%.1f wait_ns_per_contended=%.0f "
+               "hold_ns_per_op=%.1f;",
+               names[k], ls[k].ops, 100.0 * (double)ls[k].contended / ops,
+               (double)ls[k].wait_ns / ops,
+               ls[k].contended > 0 ? (double)ls[k].wait_ns / (double)ls[k].contended : 0.0,
+               (double)ls[k].hold_ns / ops);
+    }
+    ws_log_error(s->log, "ring lock:%s", text);
+}
+
+/* The start routine of event threads 1.. (named by ws_server_run): SCHED_BATCH, then the loop. */
+static void *event_thread_main(void *arg)
+{
+    struct ev_thread *ev = arg;
+    struct sched_param none = { 0 };
+
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+    event_loop(ev);
+    return NULL;
+}
+
+/* Puts an event thread's listeners, the watch and (thread 0) the signalfd in its epoll set. */
+static int register_fds(struct ws_server *s, struct ev_thread *ev)
+{
+    struct epoll_event e = { .events = EPOLLIN };
+
+    for (unsigned i = 0; i < ev->n_listeners; i++) {
+        e.data.fd = ev->listeners[i];
+        if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, ev->listeners[i], &e) < 0)
+            return -errno;
+    }
+    if (ev->loop.index == 0) {
+        e.data.fd = s->signal_fd;
+        if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &e) < 0)
+            return -errno;
+    }
+    if (s->watch != NULL) {
+        e.data.fd = ws_watch_fd(s->watch);
+        if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, e.data.fd, &e) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+/* Sets `stopping`, wakes event threads 1.. and joins them. Event thread 0. */
+static void stop_event_threads(struct ws_server *s)
+{
+    atomic_store(&s->stopping, 1);
+    for (unsigned k = 1; k < s->n_evs; k++)
+        if (s->evs[k].started)
+            ws__loop_wake(&s->evs[k].loop);
+    for (unsigned k = 1; k < s->n_evs; k++)
+        if (s->evs[k].started) {
+            pthread_join(s->evs[k].thread, NULL);
+            s->evs[k].started = 0;
+        }
+}
+
 int ws_server_run(struct ws_server *s)
 {
-    struct epoll_event ev = { .events = EPOLLIN };
     int err;
 
-    for (unsigned i = 0; i < s->n_listeners; i++) {
-        ev.data.fd = s->listeners[i];
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listeners[i], &ev) < 0)
-            return -errno;
-    }
-    ev.data.fd = s->signal_fd;
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &ev) < 0)
-        return -errno;
-    if (s->watch != NULL) {
-        ev.data.fd = ws_watch_fd(s->watch);
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
-            return -errno;
-    }
-    ev.data.fd = s->wake_fd;
-    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
-        return -errno;
-
+    for (unsigned k = 0; k < s->n_evs; k++)
+        if ((err = register_fds(s, &s->evs[k])) < 0)
+            return err;
     {
         struct sched_param none = { 0 };
         pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
@@ -861,18 +861,40 @@ int ws_server_run(struct ws_server *s)
         ws_log_error(s->log, "cannot start worker threads: %s", strerror(err));
         return -err;
     }
-    ws_log_error(s->log, "listening on %s (root %s, %u threads, queue %u, %s)", s->listen_text,
-                 s->cfg.root, s->cfg.threads, s->cfg.queue_capacity,
+    for (unsigned k = 1; k < s->n_evs; k++) {
+        err = pthread_create(&s->evs[k].thread, NULL, event_thread_main, &s->evs[k]);
+        if (err != 0) {
+            ws_log_error(s->log, "cannot start event threads: %s", strerror(err));
+            stop_event_threads(s);
+            stop_parking(s);
+            ws_fdqueue_close(s->queue);
+            ws_pool_join(s->pool);
+            s->pool = NULL;
+            return -err;
+        }
+        s->evs[k].started = 1;
+        {
+            /* Named here, so the name is in place before the start-up line says we run. */
+            char name[16];
+            snprintf(name, sizeof(name), "ws-event-%u", k % 100u); /* k < 64 */
+            pthread_setname_np(s->evs[k].thread, name);
+        }
+    }
+    ws_log_error(s->log, "listening on %s (root %s, %u threads, %u event thread%s, queue %u, %s)",
+                 s->listen_text, s->cfg.root, s->cfg.threads, s->n_evs, s->n_evs == 1 ? "" : "s",
+                 s->cfg.queue_capacity,
                  ws_open_beneath_mode(s->root_fd) == 1 ? "openat2" : "checked open");
     if (s->tls != NULL)
         ws_log_error(s->log, "%s", ws_tls_describe(s->tls));
 
-    event_loop(s);
+    event_loop(&s->evs[0]);
 
+    stop_event_threads(s);
     stop_parking(s);
     ws_fdqueue_close(s->queue); /* workers drain what is queued, then return */
     ws_pool_join(s->pool);
     s->pool = NULL;
+    log_ring_lock(s);
     ws_log_error(s->log, "stopped");
     return 0;
 }
@@ -949,8 +971,8 @@ static void record_listener(struct ws_server *s, int fd, const struct sockaddr_s
         *port = bound->ss_family == AF_INET6
                     ? ntohs(((const struct sockaddr_in6 *)bound)->sin6_port)
                     : ntohs(((const struct sockaddr_in *)bound)->sin_port);
-    s->listener_tls[s->n_listeners] = (uint8_t)tls;
-    s->listeners[s->n_listeners++] = fd;
+    s->evs[0].listener_tls[s->evs[0].n_listeners] = (uint8_t)tls;
+    s->evs[0].listeners[s->evs[0].n_listeners++] = fd;
     if (s->listen_text[0] != '\0')
         strncat(s->listen_text, " ", sizeof(s->listen_text) - strlen(s->listen_text) - 1);
     if (tls)
@@ -973,9 +995,11 @@ static int add_listener(struct ws_server *s, struct sockaddr *sa, socklen_t len,
     else if (port != 0)
         ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
     format_addr(sa, text, sizeof(text));
-    if (s->n_listeners == MAX_LISTENERS)
+    if (s->evs[0].n_listeners == MAX_LISTENERS)
         return 0;
-    fd = open_listener(sa, len, v6only, s->cfg.reuseport, (int)s->cfg.defer_accept_secs);
+    /* More than one event thread: each gets an SO_REUSEPORT twin (add_twin_listeners). */
+    fd = open_listener(sa, len, v6only, s->cfg.reuseport || s->n_evs > 1,
+                       (int)s->cfg.defer_accept_secs);
     if (fd < 0) {
         snprintf(err, err_size, "cannot listen on %s: %s", text, strerror(-fd));
         return fd;
@@ -1004,7 +1028,7 @@ static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_
                  fd);
         return -EINVAL;
     }
-    if (s->n_listeners == MAX_LISTENERS)
+    if (s->evs[0].n_listeners == MAX_LISTENERS)
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -1158,7 +1182,7 @@ static int add_unix_listener(struct ws_server *s, const struct ws_unix_listen *u
     struct stat st;
     int fd, e;
 
-    if (s->n_listeners == MAX_LISTENERS) {
+    if (s->evs[0].n_listeners == MAX_LISTENERS) {
         snprintf(err, err_size, "cannot listen on unix:%s: more than %d listeners", u->path,
                  MAX_LISTENERS);
         return -EMFILE;
@@ -1215,6 +1239,7 @@ static int create_listeners(struct ws_server *s, const struct passwd *owner, cha
 {
     int rc = adopt_activated(s, err, err_size);
 
+    s->activated = rc > 0;
     if (rc != 0)
         return rc < 0 ? rc : 0;
     for (unsigned i = 0; rc == 0 && i < s->cfg.n_unix_listen; i++)
@@ -1227,11 +1252,63 @@ static int create_listeners(struct ws_server *s, const struct passwd *owner, cha
         s->tls_port = s->cfg.tls_port;
         rc = listen_on(s, s->cfg.tls_port, 1, err, err_size);
     }
-    if (rc == 0 && s->n_listeners == 0) {
+    if (rc == 0 && s->evs[0].n_listeners == 0) {
         snprintf(err, err_size, "nothing to listen on: --port off, and no --listen");
         rc = -EINVAL;
     }
     return rc;
+}
+
+/*
+ * Gives event thread ev (1..) a twin of each TCP listener of event thread 0: a
+ * socket bound to the same address and port with SO_REUSEPORT, so the kernel
+ * spreads new connections over the threads by their addresses' hash. Unix
+ * sockets cannot be twinned this way and stay with thread 0 alone. Returns 0 or
+ * -errno with err set.
+ */
+static int add_twin_listeners(struct ws_server *s, struct ev_thread *ev, char *err, size_t err_size)
+{
+    struct ev_thread *first = &s->evs[0];
+
+    for (unsigned i = 0; i < first->n_listeners; i++) {
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound), opt_len;
+        int v6only = 0, fd;
+        char text[80];
+
+        if (getsockname(first->listeners[i], (struct sockaddr *)&bound, &len) < 0 ||
+            (bound.ss_family != AF_INET && bound.ss_family != AF_INET6))
+            continue;
+        opt_len = sizeof(v6only);
+        if (bound.ss_family == AF_INET6)
+            getsockopt(first->listeners[i], IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &opt_len);
+        fd =
+            open_listener((struct sockaddr *)&bound, len, v6only, 1, (int)s->cfg.defer_accept_secs);
+        if (fd < 0) {
+            format_addr((struct sockaddr *)&bound, text, sizeof(text));
+            snprintf(err, err_size, "cannot listen on %s for event thread %u: %s", text,
+                     ev->loop.index, strerror(-fd));
+            return fd;
+        }
+        ev->listener_tls[ev->n_listeners] = first->listener_tls[i];
+        ev->listeners[ev->n_listeners++] = fd;
+    }
+    return 0;
+}
+
+/*
+ * --event-threads when not given: one per CPUS_PER_EVENT_THREAD CPUs the
+ * process may run on (so 1 up to 7 CPUs), at most DEFAULT_EVENT_THREADS_MAX
+ * (docs/design.md, "Event threads", says why).
+ */
+static unsigned default_event_threads(void)
+{
+    cpu_set_t cpus;
+    unsigned n = 1;
+
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        n = (unsigned)CPU_COUNT(&cpus) / CPUS_PER_EVENT_THREAD;
+    return n < 1 ? 1 : n > DEFAULT_EVENT_THREADS_MAX ? DEFAULT_EVENT_THREADS_MAX : n;
 }
 
 /* Raises the descriptor limit to its hard maximum; returns the limit in force. */
@@ -1275,12 +1352,18 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     s->mime = res->mime;
     s->auth = res->auth;
     ws_auth_policy_fix(&s->cfg.auth, &cfg->auth);
-    s->epoll_fd = s->signal_fd = s->wake_fd = -1;
-    pthread_mutex_init(&s->park_lock, NULL);
+    s->signal_fd = -1;
+    s->n_evs = cfg->event_threads > 0 ? cfg->event_threads : default_event_threads();
+    s->evs = calloc(s->n_evs, sizeof(*s->evs));
+    if (s->evs == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    for (unsigned k = 0; k < s->n_evs; k++)
+        s->evs[k].s = s;
 
     s->max_fds = raise_fd_limit();
     s->conns = calloc(s->max_fds, sizeof(*s->conns));
-    s->heap = calloc(s->max_fds, sizeof(*s->heap));
     s->bufs = calloc(cfg->threads, sizeof(*s->bufs));
     s->queue = ws_fdqueue_create(cfg->queue_capacity);
     if (s->queue != NULL) {
@@ -1290,7 +1373,7 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
         if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
             ws_fdqueue_set_max_awake(s->queue, (unsigned)CPU_COUNT(&cpus));
     }
-    if (s->conns == NULL || s->heap == NULL || s->bufs == NULL || s->queue == NULL) {
+    if (s->conns == NULL || s->bufs == NULL || s->queue == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -1314,10 +1397,8 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     }
 
     ws_server_signal_set(&mask);
-    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->epoll_fd < 0 || s->signal_fd < 0 || s->wake_fd < 0) {
+    if (s->signal_fd < 0) {
         snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
         goto fail;
     }
@@ -1330,6 +1411,26 @@ struct ws_server *ws_server_create(const struct ws_config *cfg,
     }
     if (create_listeners(s, res->socket_owner, err, err_size) < 0)
         goto fail;
+    if (s->activated && s->n_evs > 1) {
+        /* Sockets passed by systemd cannot be twinned: one event thread serves them. */
+        if (cfg->event_threads > 1)
+            ws_log_error(log,
+                         "socket activation: --event-threads %u ignored, one event thread "
+                         "serves the sockets systemd passed",
+                         cfg->event_threads);
+        s->n_evs = 1;
+    }
+    for (unsigned k = 1; k < s->n_evs; k++)
+        if (add_twin_listeners(s, &s->evs[k], err, err_size) < 0)
+            goto fail;
+    for (; s->n_loops < s->n_evs; s->n_loops++) {
+        int rc = ws__loop_init(&s->evs[s->n_loops].loop, s->n_loops, s->max_fds);
+        if (rc < 0) {
+            s->n_loops++; /* destroyed with the others */
+            snprintf(err, err_size, "cannot set up the event loop: %s", strerror(-rc));
+            goto fail;
+        }
+    }
 
     s->env.statics.root_fd = s->root_fd;
     s->env.statics.dotfiles = cfg->dotfiles;
@@ -1406,15 +1507,15 @@ void ws_server_destroy(struct ws_server *s)
         if (c != NULL)
             ws_conn_free(c);
     }
-    for (unsigned i = 0; i < s->n_listeners; i++)
-        close(s->listeners[i]);
+    for (unsigned k = 0; s->evs != NULL && k < s->n_evs; k++)
+        for (unsigned i = 0; i < s->evs[k].n_listeners; i++)
+            close(s->evs[k].listeners[i]);
     remove_unix_files(s);
-    if (s->epoll_fd >= 0)
-        close(s->epoll_fd);
+    for (unsigned k = 0; k < s->n_loops; k++)
+        ws__loop_destroy(&s->evs[k].loop);
+    free(s->evs);
     if (s->signal_fd >= 0)
         close(s->signal_fd);
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
     if (s->root_fd >= 0)
         close(s->root_fd);
     if (s->error_pages_fd >= 0)
@@ -1432,9 +1533,7 @@ void ws_server_destroy(struct ws_server *s)
     }
     free(s->bufs);
     ws_compress_store_free(s->zstore);
-    free(s->heap);
     free(s->conns);
-    pthread_mutex_destroy(&s->park_lock);
     free(s);
 }
 

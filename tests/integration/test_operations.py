@@ -44,7 +44,8 @@ STATS = re.compile(
     r"closed_slow_reader=(?P<closed_slow_reader>\d+)"
     r"(?: tls_handshakes=\d+ tls_resumed=\d+ tls_failed=\d+)?"
     r" h2_connections=(?P<h2_connections>\d+) h2_streams=(?P<h2_streams>\d+) "
-    r"h2_resets_sent=(?P<h2_resets_sent>\d+) h2_calm=(?P<h2_calm>\d+)$")
+    r"h2_resets_sent=(?P<h2_resets_sent>\d+) h2_calm=(?P<h2_calm>\d+)"
+    r"(?: parked_per_event_thread=\d+(?:/\d+)+)?$")
 
 JSON_KEYS = {"time", "client", "request", "status", "bytes", "referer", "user_agent", "wait_us",
              "serve_us"}

@@ -34,6 +34,7 @@ static enum ws_config_result parse(char *const *args, struct ws_config *cfg, cha
 enum field {
     F_PORT,
     F_THREADS,
+    F_EVENT_THREADS,
     F_QUEUE,
     F_HEADER_TIMEOUT,
     F_KEEPALIVE_TIMEOUT,
@@ -51,6 +52,7 @@ static unsigned long long number_field(const struct ws_config *cfg, enum field f
     switch (f) {
     case F_PORT: return (unsigned long long)cfg->port;
     case F_THREADS: return cfg->threads;
+    case F_EVENT_THREADS: return cfg->event_threads;
     case F_QUEUE: return cfg->queue_capacity;
     case F_HEADER_TIMEOUT: return cfg->header_timeout_ms;
     case F_KEEPALIVE_TIMEOUT: return cfg->keepalive_timeout_ms;
@@ -83,6 +85,7 @@ static void test_defaults(void **state)
     ws_config_defaults(&d);
     assert_int_equal(d.port, 6789);
     assert_int_equal(d.threads, 8);
+    assert_int_equal(d.event_threads, 0); /* chosen from the CPUs by the server */
     assert_int_equal(d.queue_capacity, 16384);
     assert_string_equal(d.root, "www");
     assert_null(d.bind);
@@ -124,6 +127,9 @@ static const struct number_case number_cases[] = {
     { "the last value wins",            { "-p", "1", "--port", "2" },          F_PORT, 2 },
     { "--threads VALUE",                { "--threads", "4" },                  F_THREADS, 4 },
     { "--threads=1",                    { "--threads=1" },                     F_THREADS, 1 },
+    { "--event-threads VALUE",          { "--event-threads", "4" },            F_EVENT_THREADS, 4 },
+    { "--event-threads=64, the most",   { "--event-threads=64" },              F_EVENT_THREADS, 64 },
+    { "--event-threads=1",              { "--event-threads=1" },               F_EVENT_THREADS, 1 },
     { "-t 1024",                        { "-t", "1024" },                      F_THREADS, 1024 },
     { "--queue VALUE",                  { "--queue", "16" },                   F_QUEUE, 16 },
     { "-q 1",                           { "-q", "1" },                         F_QUEUE, 1 },
@@ -221,6 +227,10 @@ static const struct error_case error_cases[] = {
     { "0 threads",                       { "-t", "0" },                          "'0'", "--threads" },
     { "1025 threads",                    { "--threads=1025" },                   "'1025'", "--threads" },
     { "threads 2^32 + 1 (no wrap)",      { "-t", "4294967297" },                 "'4294967297'", "--threads" },
+    { "0 event threads",                 { "--event-threads", "0" },             "'0'", "--event-threads: give 1 to 64" },
+    { "65 event threads",                { "--event-threads=65" },               "'65'", "--event-threads: give 1 to 64" },
+    { "event threads 2^32 + 1",          { "--event-threads", "4294967297" },    "'4294967297'", "--event-threads" },
+    { "event threads empty",             { "--event-threads=" },                 "''", "--event-threads" },
     { "queue 0",                         { "-q", "0" },                          "'0'", "--queue" },
     { "queue 2^20 + 1",                  { "--queue", "1048577" },               "'1048577'", "--queue" },
     { "header-timeout 0",                { "--header-timeout", "0" },            "'0'", "--header-timeout" },
