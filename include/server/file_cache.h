@@ -6,14 +6,15 @@
  * cache has no lock; the watch it consults (watch.h) is shared and locks for
  * itself. The one exception is a body's reference count (ws_file_cache_hold):
  * a body handed out may be held past the turn and released by any thread,
- * so the count is atomic and the last release frees the body. An entry holds a copy of a small regular file and the identity of
- * the inode it was read from (device, inode, mode, size, mtime, ctime, all to
- * the nanosecond). A copy is returned only while that identity is known to be
- * unchanged, so a file changed on disk is never served stale; a hit saves
- * openat2, fstat, pread and close. A file too large to copy gets an entry
- * with its identity alone, kept fresh the same way: a hit then saves the
- * stats of the file and its siblings, and the caller opens the file and
- * checks that it has that identity.
+ * so the count is atomic and the last release frees the body. An entry
+ * holds a copy of a small regular file and the identity of the inode it was
+ * read from (device, inode, mode, size, mtime, ctime, all to the nanosecond).
+ * A copy is returned only while that identity is known to be unchanged, so a
+ * file changed on disk is never served stale; a hit saves openat2, fstat,
+ * pread and close. A file too large to copy gets an entry with its identity
+ * alone, kept fresh the same way: a hit then saves the stats of the file and
+ * its siblings, and the caller opens the file and checks that it has that
+ * identity.
  *
  * How "known to be unchanged" is learnt is the cache's own business, in two
  * calls. ws_file_cache_lookup reads the watch's epoch before anything else.

@@ -1055,7 +1055,14 @@ static int flush(struct ws_h2 *h)
     struct ws_conn *c = h->c;
 
     while (h->sent < h->len) {
-        ssize_t n = ws_transport_send(c, h->out + h->sent, h->len - h->sent, h->pend_left > 0);
+        /*
+         * Over TLS a send takes one record (16 KiB at most): while more of the
+         * buffer follows, the records are batched (transport.h), and the last
+         * send, without more, sends them with its own in one go.
+         */
+        uint32_t left = h->len - h->sent;
+        int more = h->pend_left > 0 || (c->tls != NULL && left > 16384);
+        ssize_t n = ws_transport_send(c, h->out + h->sent, left, more);
         if (n < 0)
             return errno == EAGAIN ? 1 : -1;
         h->sent += (uint32_t)n;
