@@ -581,29 +581,15 @@ int ws_compress_job_step(struct ws_compress_job *job)
 /* --- the cache ------------------------------------------------------------- */
 
 /*
- * A file too large to compress in one go: the stored result, or a finished
- * job's (kept in the store), or a new job.
+ * A file too large to compress in one go, whose result the store does not
+ * have: a finished job's result (kept in the store), or a new job.
  */
 static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                      const struct stat *st, int fd, struct ws_compress_job *done,
                      struct ws_compressed *out, struct ws_compress_job **job)
 {
-    size_t len = 0;
-    char *body;
-
     if (cc->store == NULL || fd < 0 || st->st_size > WS_COMPRESS_MAX_FILE)
         return -1;
-    if (store_find(cc->store, enc, level, st, &body, &out->fd, &len) == 0) {
-        if (body != NULL) {
-            /* Cannot be: a job's result is a memfd. */
-            free(body);
-            return -1;
-        }
-        out->hit = 1;
-        out->len = len;
-        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
-        return 0;
-    }
     if (done != NULL) {
         /* Its result, if the file is still the one it compressed. */
         if (done->state != 1 || done->enc != enc || done->level != level ||
@@ -686,23 +672,11 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
     size_t size = (size_t)st->st_size, len;
     int body_fd = -1;
 
-    free(cc->oversized);
-    cc->oversized = NULL;
-    *out = (struct ws_compressed){ .fd = -1 };
     *job = NULL;
+    if (ws_compress_find(cc, enc, level, st, out) == 0)
+        return 0;
     if (st->st_size > WS_COMPRESS_ONE_GO)
         return get_large(cc, enc, level, st, fd, done, out, job);
-    if (occupied(e) && e->enc == enc && e->level == level && same_identity(&e->st, st)) {
-        out->hit = 1;
-        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
-        return hand_out(e->body, e->fd, e->len, out);
-    }
-    if (cc->store != NULL && store_find(cc->store, enc, level, st, &body, &body_fd, &len) == 0) {
-        /* Another worker made it. */
-        out->hit = 1;
-        atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
-        return keep(cc, e, body, body_fd, len, enc, level, st, out);
-    }
     atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     if (st->st_size < 0)
         return -1;

@@ -32,6 +32,7 @@ from wshelper import (
     read_head,
     recv_all,
     stream_body,
+    port_refused,
     wait_until,
 )
 
@@ -73,16 +74,6 @@ class EventThreadsTestCase(unittest.TestCase):
 
         self.assertTrue(wait_until(seen, 5 * SLOW), server.stderr_lines[before:])
         return found[0]
-
-    @staticmethod
-    def refused(port):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except ConnectionRefusedError:
-            return True
-        except OSError:
-            return False
-        return False
 
 
 class StartTest(EventThreadsTestCase):
@@ -238,7 +229,7 @@ class DrainTest(EventThreadsTestCase):
         start = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         # Every event thread closed its listener: no connection gets through any of them.
-        self.assertTrue(wait_until(lambda: all(self.refused(server.port) for _ in range(40)),
+        self.assertTrue(wait_until(lambda: all(port_refused(server.port) for _ in range(40)),
                                    2.0 * SLOW), "a listener still accepts after SIGTERM")
         # Idle connections, in whichever thread they were parked, are closed at once.
         for s in idle:

@@ -29,6 +29,7 @@ from wshelper import (
     read_head,
     recv_all,
     stream_body,
+    port_refused,
     wait_until,
 )
 
@@ -165,7 +166,7 @@ class SignalTest(ProcessTestCase):
         start = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         # New connections are refused once the listener is closed.
-        self.assertTrue(wait_until(lambda: self._refused(server.port), 1.0),
+        self.assertTrue(wait_until(lambda: port_refused(server.port), 1.0),
                         "still accepting connections after SIGTERM")
         # Responses in flight are finished: the active readers get every byte.
         for n, digest, _, end in self.finish_downloads(active):
@@ -211,16 +212,6 @@ class SignalTest(ProcessTestCase):
         server.stop_checked(self)
         self.assertEqual(rc, 0)
         self.assertLess(elapsed, 1.0 * SLOW, "shutdown waited for the grace period with nothing in flight")
-
-    @staticmethod
-    def _refused(port):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except ConnectionRefusedError:
-            return True
-        except OSError:
-            return False
-        return False
 
     def test_second_sigterm_cuts_grace_short(self):
         server = self.start(("--shutdown-grace", "30", "--threads", "2"), huge=True)

@@ -517,6 +517,18 @@ def make_root():
 # --- more helpers for raw-socket tests ---------------------------------------------
 
 
+def port_refused(port):
+    """Whether a connection to 127.0.0.1:port is refused now (nothing listens); any
+    other failure, or a connection, is not a refusal."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def wait_until(predicate, timeout, interval=0.02):
     """Polls predicate until it is true or timeout (seconds, scaled by SLOW) passes."""
     deadline = time.monotonic() + timeout * SLOW
