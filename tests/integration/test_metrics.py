@@ -16,7 +16,8 @@ import subprocess
 import time
 import unittest
 
-from wshelper import H2, SLOW, TLS, ServerTestCase, fetch, run_webserver, wait_until, write_file
+from wshelper import (H2, SLOW, TLS, ServerTestCase, assert_refused_at_start, fetch, run_webserver,
+                      wait_until, write_file)
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -354,12 +355,7 @@ class TrustedProxyTest(ServerTestCase):
 
 class BadFlagsTest(unittest.TestCase):
     def refused(self, args, words):
-        r = run_webserver(["--root", "/tmp", "--port", "0"] + args)
-        self.assertEqual(r.returncode, 2, (args, r.stderr))
-        err = r.stderr.decode("utf-8", "replace")
-        self.assertEqual(len(err.strip().splitlines()), 1, err)
-        for w in words:
-            self.assertIn(w, err)
+        assert_refused_at_start(self, args, words)
 
     def test_bad_values_refused_at_start(self):
         cases = [

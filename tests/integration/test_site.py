@@ -14,7 +14,8 @@ import os
 import unittest
 from urllib.parse import urljoin
 
-from wshelper import H2, ServerTestCase, fetch, run_webserver, set_mtime_ns, write_file
+from wshelper import (H2, ServerTestCase, assert_refused_at_start, fetch, run_webserver,
+                      set_mtime_ns, write_file)
 
 MTIME = 1614834367  # 2021-03-04 05:06:07 UTC
 
@@ -135,13 +136,7 @@ class FieldsTest(ServerTestCase):
 
 class BadFlagsTest(unittest.TestCase):
     def refused(self, args, words):
-        r = run_webserver(["--root", "/tmp", "--port", "0"] + args)
-        self.assertEqual(r.returncode, 2, (args, r.stderr))
-        err = r.stderr.decode("utf-8", "replace")
-        self.assertEqual(len(err.strip().splitlines()), 1, err)
-        for w in words:
-            self.assertIn(w, err)
-        self.assertNotIn("\r", err)
+        assert_refused_at_start(self, args, words)
 
     def test_bad_values_refused_at_start(self):
         cases = [

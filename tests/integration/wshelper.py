@@ -844,6 +844,18 @@ def run_webserver(args, timeout=10.0):
                           timeout=timeout * SLOW)
 
 
+def assert_refused_at_start(testcase, args, words):
+    """The server, started with args, exits 2 with one line on stderr that holds every
+    one of words (and no carriage return a flag's value could have smuggled in)."""
+    r = run_webserver(["--root", "/tmp", "--port", "0"] + list(args))
+    testcase.assertEqual(r.returncode, 2, (args, r.stderr))
+    err = r.stderr.decode("utf-8", "replace")
+    testcase.assertEqual(len(err.strip().splitlines()), 1, err)
+    for w in words:
+        testcase.assertIn(w, err)
+    testcase.assertNotIn("\r", err)
+
+
 # --- HTTP/2 (WS_H2=1, and the tests of HTTP/2 itself) --------------------------------
 
 
