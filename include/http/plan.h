@@ -88,6 +88,9 @@ enum ws_body_kind {
     WS_BODY_MEM,  /* mem, mem_len: a listing (the resource's) or a built-in page (page) */
 };
 
+/* ws_plan.linger: linger only if input is waiting when the response is out. */
+#define WS_LINGER_IF_INPUT 2
+
 struct ws_plan {
     int status;
     struct ws_head head; /* every field to send; head.content_length: the body's length, or -1 */
@@ -110,7 +113,8 @@ struct ws_plan {
 
     /* The connection. */
     int close;         /* do not read another request on this connection after this one */
-    int linger;        /* ... and close it lingering: unread input may follow */
+    int linger;        /* ... and close it lingering: unread input may follow;
+                        * WS_LINGER_IF_INPUT: only if input waits at the close */
     int64_t discard;   /* request body to read and drop: bytes, -1 chunked, 0 none */
     int send_continue; /* send "100 Continue" before reading the body (RFC 9110 §10.1.1) */
 

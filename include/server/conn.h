@@ -281,8 +281,8 @@ int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env
 
 /*
  * Whether a parked connection has work in flight that a graceful shutdown
- * lets finish (a response being sent, HTTP/2 streams open); the others close
- * at once when it begins.
+ * lets finish (a response being sent, HTTP/2 streams open, a lingering close,
+ * which its fixed deadline bounds); the others close at once when it begins.
  */
 int ws_conn_in_flight(const struct ws_conn *c);
 

@@ -295,6 +295,12 @@ static void plan_connection(struct ws_plan *p, const struct ws_request *req,
             p->linger |= p->close; /* what is not dropped before the close may still come */
         }
     }
+    /* The server ends a connection the client meant to keep (a shutdown,
+     * --max-requests, a status that ends it): the client's next request may
+     * be on its way, and a close with input unread is a reset that can
+     * destroy this response's end. */
+    if (req != NULL && req->keep_alive && p->close && !p->linger)
+        p->linger = WS_LINGER_IF_INPUT;
     p->head.connection = p->close ? 1 : (req != NULL && req->version == 10) ? 2 : 0;
 }
 

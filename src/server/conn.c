@@ -501,8 +501,10 @@ static int64_t deadline_passed(struct ws_conn *c, const struct ws_conn_env *env,
 
 int ws_conn_in_flight(const struct ws_conn *c)
 {
+    /* A lingering close is a response's last step: cut short, the reset it
+     * becomes can destroy the response's end before the client reads it. */
     return c->phase == WS_PHASE_SEND || c->phase == WS_PHASE_COMPRESS ||
-           (c->phase == WS_PHASE_H2 && ws_h2_busy(c->h2));
+           c->phase == WS_PHASE_LINGER || (c->phase == WS_PHASE_H2 && ws_h2_busy(c->h2));
 }
 
 int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now)
@@ -751,6 +753,17 @@ static enum step read_step(struct turn *t, enum ws_close_reason slow)
     return wait_for_io(t->c);
 }
 
+/*
+ * Whether input waits unread in the socket: a close now would reset the
+ * connection, and the reset can destroy response bytes not yet delivered.
+ */
+static int input_waiting(const struct ws_conn *c)
+{
+    int n = 0;
+
+    return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Enters the lingering close: shut our side, then read and drop input until EOF. */
 static void begin_linger(struct turn *t)
 {
@@ -898,8 +911,15 @@ static enum step head_phase(struct turn *t)
         in->parsed_len = in->len - in->start;
     }
     if (in->len == in->start && c->requests > 0 &&
-        atomic_load_explicit(t->env->draining, memory_order_relaxed))
-        return STEP_CLOSE; /* shutting down: no new requests */
+        atomic_load_explicit(t->env->draining, memory_order_relaxed)) {
+        /* Shutting down: no new requests. A close with a request unread would
+         * be a reset that can destroy the end of the response before: then the
+         * close lingers (RFC 9112 §9.6). */
+        if (!input_waiting(c))
+            return STEP_CLOSE;
+        begin_linger(t);
+        return STEP_NEXT;
+    }
     pending = in->len - in->start;
     if (pending == 0) {
         /* The first byte of a request may come now: its head's deadlines count from it
@@ -989,7 +1009,8 @@ static enum step response_done(struct turn *t)
     log_response(c, t->env, t->wb);
     drop_response(c);
     if (c->close_after) {
-        if (!c->linger && in->len == in->start)
+        if (in->len == in->start &&
+            (!c->linger || (c->linger == WS_LINGER_IF_INPUT && !input_waiting(c))))
             return STEP_CLOSE;
         begin_linger(t);
         return STEP_NEXT;
@@ -1003,9 +1024,11 @@ static enum step response_done(struct turn *t)
          */
         set_nodelay(c);
     }
-    if (in->len == in->start && c->phase == WS_PHASE_HEAD && !tls_input_pending(c))
+    if (in->len == in->start && c->phase == WS_PHASE_HEAD && !tls_input_pending(c) &&
+        !atomic_load_explicit(t->env->draining, memory_order_relaxed))
         /* Nothing buffered: the next request has not arrived, so do not
-         * spend a read finding that out; epoll reports it when it does. */
+         * spend a read finding that out; epoll reports it when it does.
+         * (Shutting down, head_phase closes, lingering if input waits.) */
         return STEP_WAIT_IN;
     if (++t->responses >= TURN_MAX_RESPONSES)
         return STEP_WAIT_OUT; /* yield the worker; writable at once, so back soon */

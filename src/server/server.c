@@ -194,9 +194,9 @@ static void release_conn(struct ws_server *s, struct ws_conn *c)
 
 /*
  * ws__loop_park's hook, under the park lock. Once draining, only responses in
- * flight may wait; a connection that would wait for a request (new, idle, or
- * half-sent) or is lingering goes now, as begin_drain closed those that were
- * parked when the drain began.
+ * flight (and lingering closes) may wait; a connection that would wait for a
+ * request (new, idle, or half-sent) goes now, as begin_drain closed those that
+ * were parked when the drain began.
  */
 static int refuse_park(void *ctx, struct ws_conn *c)
 {

@@ -4,6 +4,7 @@ Every exchange here is on raw sockets, so that what the server sends (and when i
 closes) is observed byte for byte.
 """
 
+import hashlib
 import socket
 import ssl
 import time
@@ -16,7 +17,9 @@ from wshelper import (
     connect,
     parse_responses,
     raw_request,
+    read_head,
     recv_all,
+    stream_body,
 )
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -244,6 +247,27 @@ class MaxRequestsTest(ServerTestCase):
                 else:
                     self.assertEqual(r.header("connection"), "close", "third response")
             self.assertTrue(reader.at_eof(), "not closed after --max-requests responses")
+
+    def test_request_sent_during_the_last_response_does_not_cut_it(self):
+        # The client, not knowing that the third response is the last, sends a fourth
+        # request while the third (4 MiB) is still arriving. The server closes after
+        # the third, lingering (RFC 9112 §9.6): a close with the fourth request unread
+        # would be a reset that destroys the end of the third response.
+        with connect(self.port, timeout=10, rcvbuf=4096) as s:
+            reader = Reader(s)
+            for _ in range(2):
+                s.sendall(raw_request("/HelloWorld.html"))
+                self.assertEqual(reader.read_response().status, 200)
+            s.sendall(raw_request("/big.bin"))
+            head, rest = read_head(s)
+            self.assertEqual((head.status, head.header("connection")), (200, "close"))
+            time.sleep(0.2)
+            s.sendall(raw_request("/HelloWorld.html"))
+            big = self.file_bytes("big.bin")
+            n, digest = stream_body(s, rest, len(big))
+            self.assertEqual((n, digest), (len(big), hashlib.sha256(big).hexdigest()),
+                             "the last response was cut short")
+            self.assertEqual(recv_all(s), (b"", "eof"))
 
     def test_pipelined_fourth_request_is_not_answered(self):
         with connect(self.port) as s:

@@ -213,6 +213,32 @@ class SignalTest(ProcessTestCase):
         self.assertEqual(rc, 0)
         self.assertLess(elapsed, 1.0 * SLOW, "shutdown waited for the grace period with nothing in flight")
 
+    def test_next_request_after_sigterm_does_not_cut_the_response(self):
+        # A kept-alive download is in flight at SIGTERM, and the client sends its
+        # next request before reading the rest. The download must arrive whole and
+        # the next request go unanswered: the close lingers (RFC 9112 §9.6), where a
+        # close with that request unread is a reset that destroys the download's end.
+        server = self.start(("--shutdown-grace", "20", "--min-rate", "0"), huge=True)
+        huge_digest = file_digest(os.path.join(server.root, "huge.bin"))
+        s = self.stalled_download(server)
+        head, rest = read_head(s)
+        self.assertEqual(head.status, 200)
+        self.assertIsNone(head.header("connection"))
+        time.sleep(0.2)
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        s.sendall(raw_request("/HelloWorld.html"))
+        self.assertEqual(stream_body(s, rest, HUGE_SIZE), (HUGE_SIZE, huge_digest),
+                         "download cut short")
+        data, end = recv_all(s)
+        self.assertEqual((data, end), (b"", "eof"), "the next request was answered, or reset")
+        try:
+            rc = server.proc.wait(timeout=5 * SLOW)
+        except subprocess.TimeoutExpired:
+            self.fail("server still running after its last connection closed")
+        server.stop_checked(self)
+        self.assertEqual(rc, 0)
+
     def test_second_sigterm_cuts_grace_short(self):
         server = self.start(("--shutdown-grace", "30", "--threads", "2"), huge=True)
         for _ in range(3):

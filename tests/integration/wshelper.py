@@ -540,12 +540,21 @@ def wait_until(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
-def connect(port, timeout=5.0, tls=None):
+def connect(port, timeout=5.0, tls=None, rcvbuf=None):
     """A connection to 127.0.0.1:port (timeout scaled by SLOW); tls=None follows the
-    harness's switch, and the TLS handshake is done before it returns. Under WS_H2
-    it raises H1OnlyError (the caller would speak HTTP/1.1 on it)."""
+    harness's switch, and the TLS handshake is done before it returns. rcvbuf: a
+    receive buffer of that size, set before the connect (a slow reader's). Under
+    WS_H2 it raises H1OnlyError (the caller would speak HTTP/1.1 on it)."""
     _h1_guard("connect()")
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    s = socket.socket()
+    try:
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout * SLOW)
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        raise
     return tls_wrap(s) if (TLS if tls is None else tls) else s
 
 

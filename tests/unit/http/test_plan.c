@@ -1011,14 +1011,23 @@ static void test_conn_http10_keep_alive(void **state)
     assert_int_equal(p->head.connection, 2);
 }
 
-/* The connection's last request closes it whatever the request asks. */
+/* The connection's last request closes it whatever the request asks; the
+ * client meant to keep it, so its next request may be on the way: the close
+ * lingers if input waits. One that asked for the close gets no linger. */
 static void test_conn_last_request(void **state)
 {
     const struct ws_plan *p = answer_last(*state, GET(""), 1);
 
     assert_int_equal(p->status, 200);
     assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, WS_LINGER_IF_INPUT);
     assert_int_equal(p->head.connection, 1);
+    p = answer_last(*state, GET("Connection: close\r\n"), 1);
+    assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, 0);
+    p = answer_last(*state, GET10(""), 1);
+    assert_int_equal(p->close, 1);
+    assert_int_equal(p->linger, 0);
 }
 
 /* Bytes that did not parse: the page, close, lingering. */
