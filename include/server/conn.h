@@ -137,6 +137,46 @@ struct ws_conn_env {
     void *metrics_ctx;
 };
 
+/*
+ * A response on its way out, and the request body being dropped around it:
+ * what a connection needs only between a request and the end of its answer.
+ * During a turn it is the worker's (ws_worker_buf.resp); a turn that parks
+ * with a response or a body still in flight moves it into a record of its
+ * own (malloc, `owned`), freed once they are done. An idle connection holds
+ * none (ws_conn.r is NULL), so it costs under 200 bytes of memory.
+ */
+struct ws_response {
+    /*
+     * The response being sent: a list of segments, each some bytes of the
+     * response buffer followed by a range of the file. An ordinary response is
+     * one segment (head, maybe a small body; then the file); a multipart range
+     * response has one per range. The buffer is the worker's out buffer during
+     * the turn that built it, and `out` (owned) once it must outlive a turn.
+     */
+    char *out;
+    uint32_t out_len;  /* bytes in the response buffer */
+    uint32_t head_len; /* the first head_len of them are the response head */
+    uint32_t mem_sent; /* bytes of the current segment's memory part already sent */
+    uint16_t n_segs, cur_seg;
+    struct ws_segment seg;   /* the single segment of an ordinary response */
+    struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
+    int file_fd;
+    uint64_t bytes_sent; /* head and body bytes written, for the access log */
+    int status;
+
+    /* Access log line of the response being sent, kept only while parked. */
+    char *log_line;
+    uint32_t log_len, log_split;
+    int64_t wait_us;        /* ring wait of the turn in which the current response began */
+    int64_t serve_start_us; /* when the current response began, if timing is logged */
+
+    /* Request body being dropped: what came with the head, then the rest after the answer. */
+    int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
+    uint64_t body_seen;
+    struct ws_chunked chunked;
+    uint8_t owned; /* the connection's own (malloc), not the worker's */
+};
+
 /* Per-worker scratch memory, reused for every connection that worker runs. */
 struct ws_worker_buf {
     char in[WS_MAX_HEAD];                      /* request bytes */
@@ -159,6 +199,7 @@ struct ws_worker_buf {
     atomic_ullong responses[WS_METRICS_PROTOS][WS_METRICS_CLASSES];
     atomic_ullong body_bytes[WS_METRICS_PROTOS];
     struct ws_log_buffer log_buffer; /* finished access log lines not yet written */
+    struct ws_response resp;         /* the response of the connection in its turn */
 };
 
 /*
@@ -228,34 +269,8 @@ struct ws_conn {
     char *saved;
     uint32_t saved_len;
 
-    /*
-     * The response being sent: a list of segments, each some bytes of the
-     * response buffer followed by a range of the file. An ordinary response is
-     * one segment (head, maybe a small body; then the file); a multipart range
-     * response has one per range. The buffer is the worker's out buffer during
-     * the turn that built it, and `out` (owned) once it must outlive a turn.
-     */
-    char *out;
-    uint32_t out_len;  /* bytes in the response buffer */
-    uint32_t head_len; /* the first head_len of them are the response head */
-    uint32_t mem_sent; /* bytes of the current segment's memory part already sent */
-    uint16_t n_segs, cur_seg;
-    struct ws_segment seg;   /* the single segment of an ordinary response */
-    struct ws_segment *segs; /* &seg, or a malloc'd array for multipart */
-    int file_fd;
-    uint64_t bytes_sent; /* head and body bytes written, for the access log */
-    int status;
-
-    /* Access log line of the response being sent, kept only while parked. */
-    char *log_line;
-    uint32_t log_len, log_split;
-    int64_t wait_us;        /* ring wait of the turn in which the current response began */
-    int64_t serve_start_us; /* when the current response began, if timing is logged */
-
-    /* Request body being dropped: what came with the head, then the rest after the answer. */
-    int64_t body_left; /* bytes left with Content-Length; -1 while chunked */
-    uint64_t body_seen;
-    struct ws_chunked chunked;
+    /* The response in flight (struct ws_response), or NULL while none is. */
+    struct ws_response *r;
 };
 
 /* A new record for an accepted socket, or NULL (errno ENOMEM). */

@@ -94,8 +94,6 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->file_fd = -1;
-    c->segs = &c->seg;
     c->heap_index = UINT32_MAX;
     c->phase_start_ms = c->rate_start_ms = now_ms;
     if (peer != NULL && peer->sa_family == AF_INET6)
@@ -109,27 +107,73 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
 
 static void drop_response(struct ws_conn *c)
 {
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_fd = -1;
-    free(c->out);
-    c->out = NULL;
-    c->out_len = c->head_len = c->mem_sent = 0;
-    if (c->segs != &c->seg)
-        free(c->segs);
-    c->segs = &c->seg;
-    c->n_segs = c->cur_seg = 0;
-    c->bytes_sent = 0;
-    free(c->log_line);
-    c->log_line = NULL;
-    c->log_len = 0;
+    if (c->r->file_fd >= 0)
+        close(c->r->file_fd);
+    c->r->file_fd = -1;
+    free(c->r->out);
+    c->r->out = NULL;
+    c->r->out_len = c->r->head_len = c->r->mem_sent = 0;
+    if (c->r->segs != &c->r->seg)
+        free(c->r->segs);
+    c->r->segs = &c->r->seg;
+    c->r->n_segs = c->r->cur_seg = 0;
+    c->r->bytes_sent = 0;
+    free(c->r->log_line);
+    c->r->log_line = NULL;
+    c->r->log_len = 0;
+}
+
+/* The worker's response record, empty, for a turn of a connection that has none. */
+static struct ws_response *fresh_response(struct ws_worker_buf *wb)
+{
+    struct ws_response *r = &wb->resp;
+
+    memset(r, 0, sizeof(*r));
+    r->file_fd = -1;
+    r->segs = &r->seg;
+    return r;
+}
+
+/*
+ * The turn ends parked: a response or a body still in flight moves into a
+ * record of the connection's own (the worker's is for its next connection);
+ * with neither, the connection keeps nothing. Returns -1 when the memory for
+ * it cannot be had.
+ */
+static int keep_response(struct ws_conn *c)
+{
+    struct ws_response *r = c->r, *own;
+
+    if (r->n_segs == 0 && r->body_left == 0 && r->file_fd < 0 && r->out == NULL &&
+        r->log_line == NULL && r->log_len == 0 && r->segs == &r->seg) {
+        if (r->owned)
+            free(r);
+        c->r = NULL;
+        return 0;
+    }
+    if (r->owned)
+        return 0;
+    own = malloc(sizeof(*own));
+    if (own == NULL)
+        return -1;
+    *own = *r;
+    own->owned = 1;
+    if (r->segs == &r->seg)
+        own->segs = &own->seg;
+    c->r = own;
+    return 0;
 }
 
 void ws_conn_free(struct ws_conn *c)
 {
     if (c == NULL)
         return;
-    drop_response(c);
+    if (c->r != NULL) {
+        drop_response(c);
+        if (c->r->owned)
+            free(c->r);
+        c->r = NULL;
+    }
     free(c->saved);
     ws_compress_job_free(c->zjob);
     ws_h2_free(c->h2);
@@ -188,18 +232,18 @@ void ws_conn_count_response(struct ws_worker_buf *wb, enum ws_metrics_proto prot
 /* Writes the access log line of the response that just ended, if any, and counts it. */
 static void log_response(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb)
 {
-    uint64_t body = c->bytes_sent > c->head_len ? c->bytes_sent - c->head_len : 0;
+    uint64_t body = c->r->bytes_sent > c->r->head_len ? c->r->bytes_sent - c->r->head_len : 0;
 
-    ws_conn_count_response(wb, WS_METRICS_HTTP1, c->status, body);
-    if (c->log_len > 0) {
-        const char *line = c->log_line != NULL ? c->log_line : wb->log;
-        int64_t serve_us = c->serve_start_us ? ws_now_us() - c->serve_start_us : 0;
-        ws_log_access(env->log, &wb->log_buffer, line, c->log_len, c->log_split, body, c->wait_us,
-                      serve_us);
+    ws_conn_count_response(wb, WS_METRICS_HTTP1, c->r->status, body);
+    if (c->r->log_len > 0) {
+        const char *line = c->r->log_line != NULL ? c->r->log_line : wb->log;
+        int64_t serve_us = c->r->serve_start_us ? ws_now_us() - c->r->serve_start_us : 0;
+        ws_log_access(env->log, &wb->log_buffer, line, c->r->log_len, c->r->log_split, body,
+                      c->r->wait_us, serve_us);
     }
-    free(c->log_line);
-    c->log_line = NULL;
-    c->log_len = 0;
+    free(c->r->log_line);
+    c->r->log_line = NULL;
+    c->r->log_len = 0;
 }
 
 uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *env,
@@ -238,11 +282,12 @@ uint32_t ws_conn_format_log(const struct ws_conn *c, const struct ws_conn_env *e
 static void start_log(struct ws_conn *c, const struct ws_conn_env *env, struct ws_worker_buf *wb,
                       struct ws_view request_line, const struct ws_request *req)
 {
-    c->serve_start_us = 0;
-    c->log_len = ws_conn_format_log(c, env, wb, request_line, req, c->status, 0, &c->log_split);
-    if (c->log_len > 0 && ws_log_format(env->log) != WS_LOG_COMBINED) {
-        c->serve_start_us = ws_now_us();
-        c->wait_us = c->turn_wait_us;
+    c->r->serve_start_us = 0;
+    c->r->log_len =
+        ws_conn_format_log(c, env, wb, request_line, req, c->r->status, 0, &c->r->log_split);
+    if (c->r->log_len > 0 && ws_log_format(env->log) != WS_LOG_COMBINED) {
+        c->r->serve_start_us = ws_now_us();
+        c->r->wait_us = c->turn_wait_us;
     }
 }
 
@@ -261,28 +306,29 @@ enum send_result { SEND_DONE, SEND_BLOCKED, SEND_YIELD, SEND_FAILED };
 /* Sends what is left of the response, segment by segment. */
 static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *wb)
 {
-    const char *mem = c->out != NULL ? c->out : wb->out;
+    const char *mem = c->r->out != NULL ? c->r->out : wb->out;
     int64_t file_sent = 0;
 
-    while (c->cur_seg < c->n_segs) {
-        struct ws_segment *seg = &c->segs[c->cur_seg];
-        int last = c->cur_seg + 1 == c->n_segs;
+    while (c->r->cur_seg < c->r->n_segs) {
+        struct ws_segment *seg = &c->r->segs[c->r->cur_seg];
+        int last = c->r->cur_seg + 1 == c->r->n_segs;
 
-        while (c->mem_sent < seg->mem_len) {
+        while (c->r->mem_sent < seg->mem_len) {
             /* "More" lets the kernel put the head and the file's first bytes in one packet. */
-            ssize_t n = ws_transport_send(c, mem + seg->mem_off + c->mem_sent,
-                                          seg->mem_len - c->mem_sent, seg->file_len > 0 || !last);
+            ssize_t n =
+                ws_transport_send(c, mem + seg->mem_off + c->r->mem_sent,
+                                  seg->mem_len - c->r->mem_sent, seg->file_len > 0 || !last);
             if (n < 0)
                 return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
-            c->mem_sent += (uint32_t)n;
-            c->bytes_sent += (uint64_t)n;
+            c->r->mem_sent += (uint32_t)n;
+            c->r->bytes_sent += (uint64_t)n;
         }
         while (seg->file_len > 0) {
             size_t chunk = seg->file_len > (1 << 20) ? (size_t)1 << 20 : (size_t)seg->file_len;
             ssize_t n;
             if (file_sent >= TURN_MAX_FILE_BYTES)
                 return SEND_YIELD;
-            n = ws_transport_sendfile(c, c->file_fd, &seg->file_off, chunk, wb->tls_buf,
+            n = ws_transport_sendfile(c, c->r->file_fd, &seg->file_off, chunk, wb->tls_buf,
                                       sizeof(wb->tls_buf));
             if (n < 0)
                 return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
@@ -290,10 +336,10 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
                 return SEND_FAILED; /* the file shrank: the promised length cannot be met */
             seg->file_len -= n;
             file_sent += n;
-            c->bytes_sent += (uint64_t)n;
+            c->r->bytes_sent += (uint64_t)n;
         }
-        c->cur_seg++;
-        c->mem_sent = 0;
+        c->r->cur_seg++;
+        c->r->mem_sent = 0;
     }
     /* Nothing is held back after a last write; this keeps it so whatever the segments were. */
     if (ws_transport_flush(c) < 0)
@@ -339,13 +385,13 @@ static uint64_t bytes_moved(const struct ws_conn *c)
 {
     int queued = 0;
 
-    if (c->phase != WS_PHASE_SEND)
+    if (c->phase != WS_PHASE_SEND || c->r == NULL)
         return c->rate_in;
     if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
         queued = 0;
     if (c->tls != NULL)
         queued += (int)ws_tls_unsent(c->tls); /* records batched, not yet sent */
-    return c->bytes_sent > (uint64_t)queued ? c->bytes_sent - (uint64_t)queued : 0;
+    return c->r->bytes_sent > (uint64_t)queued ? c->r->bytes_sent - (uint64_t)queued : 0;
 }
 
 /* Judges the current window if it is old enough. Returns -1 when it failed. */
@@ -535,19 +581,21 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
         memcpy(c->saved, t->in.buf + t->in.start, pending);
         c->saved_len = (uint32_t)pending;
     }
-    if (c->out == NULL && c->out_len > 0 && c->cur_seg < c->n_segs) {
+    if (c->r->out == NULL && c->r->out_len > 0 && c->r->cur_seg < c->r->n_segs) {
         /* The whole buffer, so segment offsets keep their meaning. */
-        c->out = malloc(c->out_len);
-        if (c->out == NULL)
+        c->r->out = malloc(c->r->out_len);
+        if (c->r->out == NULL)
             return WS_CONN_CLOSE;
-        memcpy(c->out, wb->out, c->out_len);
+        memcpy(c->r->out, wb->out, c->r->out_len);
     }
-    if (c->log_line == NULL && c->log_len > 0) {
-        c->log_line = malloc(c->log_len);
-        if (c->log_line == NULL)
+    if (c->r->log_line == NULL && c->r->log_len > 0) {
+        c->r->log_line = malloc(c->r->log_len);
+        if (c->r->log_line == NULL)
             return WS_CONN_CLOSE;
-        memcpy(c->log_line, wb->log, c->log_len);
+        memcpy(c->r->log_line, wb->log, c->r->log_len);
     }
+    if (keep_response(c) < 0)
+        return WS_CONN_CLOSE;
     if (events == EPOLLIN)
         ws_tls_idle(c->tls);
     c->park_events = events;
@@ -560,7 +608,7 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
 static int lay_out_multipart(struct ws_conn *c, struct ws_worker_buf *wb, const struct ws_plan *p,
                              int fd)
 {
-    uint32_t head_len = c->head_len, parts_len = p->end_off + p->end_len;
+    uint32_t head_len = c->r->head_len, parts_len = p->end_off + p->end_len;
     struct ws_segment *segs;
 
     if (fd < 0 || head_len + parts_len > sizeof(wb->out))
@@ -576,10 +624,10 @@ static int lay_out_multipart(struct ws_conn *c, struct ws_worker_buf *wb, const 
     segs[0].mem_off = 0;
     segs[0].mem_len += head_len;
     segs[p->n_ranges] = (struct ws_segment){ head_len + p->end_off, p->end_len, 0, 0 };
-    c->segs = segs;
-    c->n_segs = (uint16_t)(p->n_ranges + 1);
-    c->out_len = head_len + parts_len;
-    c->file_fd = fd;
+    c->r->segs = segs;
+    c->r->n_segs = (uint16_t)(p->n_ranges + 1);
+    c->r->out_len = head_len + parts_len;
+    c->r->file_fd = fd;
     return 0;
 }
 
@@ -588,18 +636,18 @@ static int lay_out_mem(struct ws_conn *c, struct ws_worker_buf *wb, const char *
 {
     char *heap;
 
-    if (c->head_len + len <= sizeof(wb->out)) {
-        memcpy(wb->out + c->head_len, mem, len);
-        c->out_len += (uint32_t)len;
+    if (c->r->head_len + len <= sizeof(wb->out)) {
+        memcpy(wb->out + c->r->head_len, mem, len);
+        c->r->out_len += (uint32_t)len;
         return 0;
     }
-    heap = malloc(c->head_len + len); /* a large listing */
+    heap = malloc(c->r->head_len + len); /* a large listing */
     if (heap == NULL)
         return -1;
-    memcpy(heap, wb->out, c->head_len);
-    memcpy(heap + c->head_len, mem, len);
-    c->out = heap;
-    c->out_len += (uint32_t)len;
+    memcpy(heap, wb->out, c->r->head_len);
+    memcpy(heap + c->r->head_len, mem, len);
+    c->r->out = heap;
+    c->r->out_len += (uint32_t)len;
     return 0;
 }
 
@@ -626,20 +674,21 @@ static int lay_out_body(struct ws_conn *c, struct ws_worker_buf *wb, const struc
     } else if (src->mem != NULL) {
         rc = lay_out_mem(c, wb, src->mem + p->offset, (size_t)p->length);
     } else if (p->length <= WS_SMALL_FILE_MAX) {
-        ssize_t n = fd >= 0 ? pread(fd, wb->out + c->head_len, (size_t)p->length, p->offset) : -1;
+        ssize_t n =
+            fd >= 0 ? pread(fd, wb->out + c->r->head_len, (size_t)p->length, p->offset) : -1;
         if (n < (ssize_t)p->length)
             rc = -1; /* truncated under us: the length cannot be met */
-        c->out_len += n > 0 ? (uint32_t)n : 0;
+        c->r->out_len += n > 0 ? (uint32_t)n : 0;
     } else {
-        c->seg.file_off = p->offset;
-        c->seg.file_len = p->length;
-        c->file_fd = fd;
+        c->r->seg.file_off = p->offset;
+        c->r->seg.file_len = p->length;
+        c->r->file_fd = fd;
         fd = -1;
     }
     if (fd >= 0)
         close(fd);
-    if (c->n_segs == 1)
-        c->seg.mem_len = c->out_len;
+    if (c->r->n_segs == 1)
+        c->r->seg.mem_len = c->r->out_len;
     return rc;
 }
 
@@ -655,21 +704,21 @@ static void lay_out_response(struct ws_conn *c, struct ws_worker_buf *wb, const 
     size_t pre = p->send_continue ? sizeof(continue_line) - 1 : 0;
     size_t head_len = ws_head_format(&p->head, wb->out + pre, WS_HEAD_MAX - pre);
 
-    c->segs = &c->seg;
-    c->seg = (struct ws_segment){ 0, 0, 0, 0 };
-    c->n_segs = 1;
+    c->r->segs = &c->r->seg;
+    c->r->seg = (struct ws_segment){ 0, 0, 0, 0 };
+    c->r->n_segs = 1;
     if (head_len == 0) {
         /* Cannot happen with the plan's limits; if it does, answer nothing and close. */
         if (src->fd >= 0)
             close(src->fd);
         src->fd = -1;
-        c->n_segs = 0;
+        c->r->n_segs = 0;
         c->close_after = 1;
         c->linger = 0;
         return;
     }
     memcpy(wb->out, continue_line, pre);
-    c->head_len = c->out_len = (uint32_t)(pre + head_len);
+    c->r->head_len = c->r->out_len = (uint32_t)(pre + head_len);
     if (lay_out_body(c, wb, p, src) < 0)
         c->close_after = 1;
 }
@@ -707,19 +756,19 @@ static int respond(struct turn *t, const struct ws_request *req, int status,
         return 1;
     }
     t->synced = 0;
-    c->status = p->status;
+    c->r->status = p->status;
     c->close_after = (uint8_t)p->close;
     c->linger = (uint8_t)p->linger;
-    c->body_left = p->discard;
-    c->body_seen = 0;
+    c->r->body_left = p->discard;
+    c->r->body_seen = 0;
     if (p->discard != 0)
-        ws_chunked_init(&c->chunked);
+        ws_chunked_init(&c->r->chunked);
     lay_out_response(c, wb, p, &src);
     free(src.listing);
 
     start_log(c, env, wb, request_line, req);
     /* A body the client is not waiting to be asked for: drop what has come first. */
-    c->answered = c->body_left == 0 || p->send_continue || c->n_segs == 0;
+    c->answered = c->r->body_left == 0 || p->send_continue || c->r->n_segs == 0;
     enter_phase(c, c->answered ? WS_PHASE_SEND : WS_PHASE_BODY);
     return 0;
 }
@@ -938,19 +987,20 @@ static int discard_body(struct ws_conn *c, const struct ws_conn_env *env, struct
 {
     size_t avail = in->len - in->start;
 
-    if (c->body_left > 0) {
-        size_t take = (uint64_t)c->body_left < avail ? (size_t)c->body_left : avail;
+    if (c->r->body_left > 0) {
+        size_t take = (uint64_t)c->r->body_left < avail ? (size_t)c->r->body_left : avail;
         consume(in, take);
-        c->body_left -= (int64_t)take;
-        return c->body_left == 0;
+        c->r->body_left -= (int64_t)take;
+        return c->r->body_left == 0;
     } else {
         size_t used = 0;
-        int rc = ws_chunked_decode(&c->chunked, in->buf + in->start, avail, &used, &c->body_seen);
+        int rc =
+            ws_chunked_decode(&c->r->chunked, in->buf + in->start, avail, &used, &c->r->body_seen);
         consume(in, used);
-        if (rc < 0 || c->body_seen > env->max_body)
+        if (rc < 0 || c->r->body_seen > env->max_body)
             return -1;
         if (rc == 1)
-            c->body_left = 0;
+            c->r->body_left = 0;
         return rc;
     }
 }
@@ -970,14 +1020,14 @@ static enum step body_phase(struct turn *t)
     enum step step;
 
     if (rc < 0 && !c->answered) {
-        int status = c->body_seen > t->env->max_body ? 413 : 400;
+        int status = c->r->body_seen > t->env->max_body ? 413 : 400;
         drop_response(c);
         c->requests--;
         respond(t, NULL, status, (struct ws_view){ "-", 1 });
         return STEP_NEXT;
     }
     if (rc < 0) {
-        if (c->body_seen > t->env->max_body)
+        if (c->r->body_seen > t->env->max_body)
             count_close(t->env, WS_CLOSE_BODY_BUDGET);
         begin_linger(t);
         return STEP_NEXT;
@@ -1015,7 +1065,7 @@ static enum step response_done(struct turn *t)
         begin_linger(t);
         return STEP_NEXT;
     }
-    enter_phase(c, c->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_HEAD);
+    enter_phase(c, c->r->body_left != 0 ? WS_PHASE_BODY : WS_PHASE_HEAD);
     if (!c->nodelay) {
         /*
          * Kept alive: from now on a small response may follow one still
@@ -1103,6 +1153,8 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                       .first_start_ms = c->phase_start_ms };
 
     c->synced = 0;
+    if (c->r == NULL)
+        c->r = fresh_response(wb);
     if (c->saved != NULL) {
         memcpy(wb->in, c->saved, c->saved_len);
         t.in.len = c->saved_len;
@@ -1125,7 +1177,7 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
         case STEP_WAIT_IN: return end_turn_parked(&t, EPOLLIN);
         case STEP_WAIT_OUT: return end_turn_parked(&t, EPOLLOUT);
         case STEP_CLOSE: return WS_CONN_CLOSE;
-        case STEP_PARKED: return WS_CONN_PARK;
+        case STEP_PARKED: return keep_response(c) == 0 ? WS_CONN_PARK : WS_CONN_CLOSE;
         }
     }
 }
