@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /*
@@ -282,6 +283,18 @@ struct ws_h2 {
     struct h2_stream *pend_stream;
     int64_t pend_off, pend_left;
 
+    /*
+     * Over TLS, file bytes read ahead: the payloads of the DATA frames that
+     * would follow the last one of ahead_stream in the buffer, read with it by
+     * one preadv into their places (a 9-byte gap before each for its header).
+     * They stand while the next DATA frame is that stream's, at ahead_pos
+     * (== len), of ahead_off, as long as read_body makes it; anything else
+     * written to the buffer first (a flush, another frame) voids them.
+     */
+    struct h2_stream *ahead_stream;
+    uint32_t ahead_pos, ahead_left; /* ahead_left: bytes read ahead, 0: none */
+    int64_t ahead_off;
+
     /* Limits. */
     uint32_t block_frames, block_bytes; /* the header block being received */
     int32_t max_stream_id;              /* the highest a HEADERS frame has named */
@@ -385,6 +398,8 @@ static void free_stream(struct ws_h2 *h, struct h2_stream *s)
         h->receiving = NULL;
     if (!s->complete)
         h->incomplete--;
+    if (h->ahead_stream == s)
+        h->ahead_left = 0;
     if (h->pend_stream == s) {
         /* Its last DATA frame is still on its way: the piece keeps the file. */
         h->pend_stream = NULL;
@@ -681,6 +696,88 @@ static h2_ssize send_frames(nghttp2_session *session, const uint8_t *data, size_
 }
 
 /*
+ * Whether the payload of the DATA frame about to be written at len (length
+ * bytes of s's file at off) was read ahead into its place; voids what was
+ * read ahead if not.
+ */
+static int ahead_take(struct ws_h2 *h, const struct h2_stream *s, int64_t off, size_t length)
+{
+    uint32_t next = h->ahead_left < DATA_MAX ? h->ahead_left : DATA_MAX;
+
+    if (h->ahead_left == 0 || h->ahead_stream != s || h->ahead_pos != h->len ||
+        h->ahead_off != off || length != next) {
+        h->ahead_left = 0;
+        return 0;
+    }
+    h->ahead_left -= next;
+    h->ahead_pos += 9 + next;
+    h->ahead_off += next;
+    return 1;
+}
+
+/* Whether s is the only stream with an answer still to send. */
+static int alone(const struct ws_h2 *h, const struct h2_stream *s)
+{
+    for (const struct h2_stream *t = h->streams; t != NULL; t = t->next)
+        if (t != s && t->answered && !t->sent_end)
+            return 0;
+    return 1;
+}
+
+/*
+ * Reads the payload of the DATA frame about to be written at len (length
+ * bytes of s's file at off, of a piece of piece bytes) behind its header, and
+ * with it, in the same preadv, the payloads of the frames of s that would
+ * follow it in the buffer: full frames (as read_body makes them) while they
+ * would be written below OUT_HIGH, within the piece and the flow-control
+ * windows. So a buffer of frames costs one read, not one a frame (64 reads a
+ * MiB become 16). Only for a stream that answers alone: nghttp2 takes turns
+ * between the streams that have DATA to send, frame by frame, and another
+ * stream's frame would void what was read ahead. 0, or -1 when the file has
+ * shrunk.
+ */
+static int read_ahead(struct ws_h2 *h, struct h2_stream *s, int64_t off, size_t length,
+                      uint64_t piece)
+{
+    struct iovec iov[OUT_HIGH / DATA_MAX + 2];
+    uint32_t pos = h->len + 9 + (uint32_t)length; /* where the next frame's header goes */
+    uint64_t ahead = 0;
+    int n = 1;
+    ssize_t got;
+
+    iov[0] = (struct iovec){ h->out + h->len + 9, length };
+    if (length == DATA_MAX && alone(h, s)) {
+        int32_t sw = nghttp2_session_get_stream_remote_window_size(h->session, s->id);
+        int32_t cw = nghttp2_session_get_remote_window_size(h->session);
+        /* The windows still count this frame: nghttp2 takes it off once it is sent. */
+        int64_t window = (int64_t)(sw < cw ? sw : cw) - (int64_t)length;
+        uint64_t left = piece - length;
+        if (window < 0)
+            window = 0;
+        if (left > (uint64_t)window)
+            left = (uint64_t)window;
+        while (left > 0 && pos < OUT_HIGH && n < (int)(sizeof(iov) / sizeof(iov[0]))) {
+            uint32_t k = left < DATA_MAX ? (uint32_t)left : DATA_MAX;
+            if (OUT_CAP - pos < 9 + k)
+                break;
+            iov[n++] = (struct iovec){ h->out + pos + 9, k };
+            pos += 9 + k;
+            ahead += k;
+            left -= k;
+        }
+    }
+    got = preadv(s->fd, iov, n, off);
+    if (got < (ssize_t)length)
+        return -1;
+    /* Read ahead only when all of it came (a short read: the file shrank, found out later). */
+    h->ahead_left = (uint64_t)got == length + ahead ? (uint32_t)ahead : 0;
+    h->ahead_stream = s;
+    h->ahead_pos = h->len + 9 + (uint32_t)length;
+    h->ahead_off = off + (int64_t)length;
+    return 0;
+}
+
+/*
  * A DATA frame: its header into the buffer, then its payload: memory copied;
  * file bytes read into the buffer over TLS, or left to sendfile in the clear
  * (the session then pauses until they are out).
@@ -692,18 +789,19 @@ static int send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8
     struct h2_stream *s = source->ptr;
     const char *mem = NULL;
     int64_t off = 0;
+    uint64_t piece;
 
     (void)session, (void)frame;
     if (h->pend_left > 0 || h->len >= OUT_HIGH || OUT_CAP - h->len < 9 + length)
         return NGHTTP2_ERR_WOULDBLOCK;
-    if (body_piece(s, &mem, &off) < length)
+    piece = body_piece(s, &mem, &off);
+    if (piece < length)
         return NGHTTP2_ERR_CALLBACK_FAILURE; /* cannot happen: read_body sized the frame */
     memcpy(h->out + h->len, framehd, 9);
     if (mem != NULL) {
         memcpy(h->out + h->len + 9, mem, length);
     } else if (h->c->tls != NULL) {
-        ssize_t n = pread(s->fd, h->out + h->len + 9, length, off);
-        if (n != (ssize_t)length)
+        if (!ahead_take(h, s, off, length) && read_ahead(h, s, off, length, piece) < 0)
             return NGHTTP2_ERR_CALLBACK_FAILURE; /* the file shrank: the length cannot be met */
     } else {
         h->len += 9;
@@ -1069,6 +1167,7 @@ static int flush(struct ws_h2 *h)
         h->turn_bytes += (uint64_t)n;
     }
     h->sent = h->len = 0;
+    h->ahead_left = 0; /* the buffer starts again: what was read ahead is overwritten */
     while (h->pend_left > 0) {
         ssize_t n = ws_transport_sendfile(c, h->pend_fd, &h->pend_off, (size_t)h->pend_left,
                                           h->wb->tls_buf, sizeof(h->wb->tls_buf));
@@ -1194,6 +1293,7 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
     h->turn_bytes = 0;
     h->synced = synced;
     h->out = wb->h2_out;
+    h->ahead_left = 0; /* read into another worker's buffer */
     if (h->saved != NULL) {
         memcpy(h->out, h->saved + h->sent, h->len - h->sent);
         h->len -= h->sent;
