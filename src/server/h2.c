@@ -1612,8 +1612,11 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
             return close_conn(h);
         if (rc > 0)
             return park(h, c->tls != NULL ? c->io_want : EPOLLOUT);
-        if (h->turn_bytes >= TURN_MAX_BYTES)
-            return park(h, EPOLLOUT); /* yield the worker; writable at once, so back soon */
+        if (h->turn_bytes >= TURN_MAX_BYTES && nghttp2_session_want_write(h->session))
+            /* Yield the worker; writable at once, so back soon. Not for the last bytes
+             * of what the session has made (the end of a 1 MiB response): they would
+             * wait for the worker's other connections, and the client with them. */
+            return park(h, EPOLLOUT);
         h->out_full = 0;
         if (nghttp2_session_send(h->session) != 0)
             return close_conn(h);
