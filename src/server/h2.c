@@ -728,6 +728,8 @@ static int ahead_take(struct ws_h2 *h, const struct h2_stream *s, int64_t off, s
 /* Whether s is the only stream with an answer still to send. */
 static int alone(const struct ws_h2 *h, const struct h2_stream *s)
 {
+    if (h->n_streams == 1)
+        return 1;
     for (const struct h2_stream *t = h->streams; t != NULL; t = t->next)
         if (t != s && t->answered && !t->sent_end)
             return 0;
