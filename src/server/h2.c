@@ -1014,8 +1014,8 @@ static int check_field(struct h2_stream *s, struct ws_view n, struct ws_view v, 
             if ((!static_value && !all_of(C_AUTHORITY, v)) || once(s, SEEN_AUTHORITY, v) < 0)
                 return -1;
         } else {
-            return -1; /* :status, :protocol (not allowed: no SETTINGS_ENABLE_CONNECT_PROTOCOL), ...
-                        */
+            /* :status, :protocol (no SETTINGS_ENABLE_CONNECT_PROTOCOL was sent), any other. */
+            return -1;
         }
         return 0;
     }
