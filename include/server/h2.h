@@ -12,8 +12,9 @@
  * written as a HEADERS frame and DATA frames), writes what the session has to
  * send until the socket is full or the session has nothing more, and parks the
  * connection for input, or for output when bytes wait. A turn yields its
- * worker after a budget of bytes written, so one busy multiplexed connection
- * cannot keep a worker from the others.
+ * worker after a budget of bytes written while the session has more to
+ * write, so one busy multiplexed connection cannot keep a worker from the
+ * others.
  *
  * Output goes through one buffer per connection: control frames, frame
  * headers and bodies from memory are copied into it; in the clear, file bytes
