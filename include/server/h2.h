@@ -4,21 +4,25 @@
  *
  * DESIGN
  * nghttp2 does the framing, HPACK, stream states and flow control; this module
- * does the I/O, the limits and the semantics. A connection that speaks HTTP/2
+ * does the I/O, the limits, RFC 9113 §8's request checks (nghttp2's HTTP
+ * messaging is off) and the semantics. A connection that speaks HTTP/2
  * is still owned by one worker at a time and parked like any other: a turn
  * reads what has come and feeds it to the session, answers each request whose
  * header block is complete (the same ws_answer and response plan as HTTP/1.1,
  * written as a HEADERS frame and DATA frames), writes what the session has to
  * send until the socket is full or the session has nothing more, and parks the
  * connection for input, or for output when bytes wait. A turn yields its
- * worker after a budget of bytes written, so one busy multiplexed connection
- * cannot keep a worker from the others.
+ * worker after a budget of bytes written while the session has more to
+ * write, so one busy multiplexed connection cannot keep a worker from the
+ * others.
  *
  * Output goes through one buffer per connection: control frames, frame
  * headers and bodies from memory are copied into it; in the clear, file bytes
  * follow their 9-byte DATA frame header with sendfile (nghttp2's no-copy data
  * mode), so at most one file piece waits behind the buffer; over TLS they are
- * read into the buffer and written with SSL_write.
+ * read into the buffer, several frames' payloads in one preadv when a stream
+ * answers alone, and written with SSL_write in whole records while more
+ * frames follow.
  *
  * Limits against known attacks, on by default: 100 concurrent streams; a
  * request header list over WS_H2_MAX_HEADER_LIST bytes (or more fields than

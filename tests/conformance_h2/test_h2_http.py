@@ -60,6 +60,38 @@ MALFORMED = [
     ("duplicate_method", "§8.3.1", "two :method fields", fields_with(":method", "GET", front=True)),
     ("duplicate_scheme", "§8.3.1", "two :scheme fields", fields_with(":scheme", SCHEME, front=True)),
     ("duplicate_path", "§8.3.1", "two :path fields", fields_with(":path", HELLO_PATH, front=True)),
+    # The same rules at their edges: nghttp2 checked them until the server did (h2.c, check_field).
+    ("field_value_with_del", "§8.2.1", "a field value containing DEL", request_fields(extra=[("x-a", "1\x7f")])),
+    ("field_value_with_ctl", "§8.2.1", "a field value containing a control byte",
+     request_fields(extra=[("x-a", "1\x01")])),
+    ("field_name_with_obs_text", "§8.2.1", "a field name with a byte above 0x7f",
+     request_fields(extra=[("x-\xe9", "1")])),
+    ("pseudo_header_name_colon_only", "§8.3", "a field named \":\"", fields_with(":", "1", front=True)),
+    ("protocol_pseudo_header", "§8.3", "the :protocol field, which SETTINGS_ENABLE_CONNECT_PROTOCOL did not allow",
+     fields_with(":protocol", "websocket", front=True)),
+    ("empty_method", "§8.3.1", "an empty :method", [(":method", ""), (":scheme", SCHEME), (":path", HELLO_PATH),
+                                                     (":authority", "localhost")]),
+    ("method_with_space", "§8.3.1", "a :method that is not a token", request_fields(method="GE T")),
+    ("scheme_not_a_scheme", "§8.3.1", "a :scheme that is not a URI scheme", request_fields(scheme="1http")),
+    ("path_with_space", "§8.3.1", "a :path containing a space", request_fields(path="/a b")),
+    ("path_asterisk_not_options", "§8.3.1", "a :path of \"*\" with GET", request_fields(path="*")),
+    ("empty_authority", "§8.3.1", "an empty :authority", request_fields(authority="")),
+    ("authority_with_space", "§8.3.1", "an :authority containing a space", request_fields(authority="local host")),
+    ("duplicate_authority", "§8.3.1", "two :authority fields", fields_with(":authority", "localhost", front=True)),
+    ("no_authority_no_host", "§8.3.1", "neither :authority nor Host", request_fields(authority=None)),
+    ("duplicate_host", "§8.3.1", "two Host fields", request_fields(extra=[("host", "localhost"), ("host", "localhost")])),
+    ("empty_host", "§8.3.1", "an empty Host", request_fields(authority=None, extra=[("host", "")])),
+    ("host_with_slash", "§8.3.1", "a Host containing a slash", request_fields(authority=None, extra=[("host", "a/b")])),
+    ("connect_with_path", "§8.5", "CONNECT with :scheme and :path", request_fields(method="CONNECT")),
+    ("connect_without_authority", "§8.5", "CONNECT without :authority",
+     [(":method", "CONNECT"), ("host", "localhost:443")]),
+    ("content_length_not_a_number", "§8.1.1", "a content-length that is not a number",
+     request_fields(extra=[("content-length", "1x")])),
+    ("content_length_empty", "§8.1.1", "an empty content-length", request_fields(extra=[("content-length", "")])),
+    ("content_length_twice", "§8.1.1", "two content-length fields",
+     request_fields(extra=[("content-length", "0"), ("content-length", "0")])),
+    ("content_length_list", "§8.1.1", "a content-length of \"0, 0\"",
+     request_fields(extra=[("content-length", "0, 0")])),
 ]
 
 
@@ -128,6 +160,59 @@ class Messages(H2TestCase):
         conn.send(headers_frame(1, request_block(HELLO_PATH, "POST"), end_stream=False), data_frame(1, b"x"),
                   headers_frame(1, block_of([(":method", "GET")])))
         self.assert_stream_error(conn, 1, PROTOCOL_ERROR)
+
+    def test_8_1_pseudo_header_in_trailers_without_data(self):
+        """RFC 9113 §8.1, §8.3: a pseudo-header field in trailers right after the request's HEADERS."""
+        conn = self.connect()
+        conn.send(headers_frame(1, request_block(HELLO_PATH, "POST"), end_stream=False),
+                  headers_frame(1, block_of([(":path", "/")])))
+        self.assert_stream_error(conn, 1, PROTOCOL_ERROR)
+
+    def test_8_2_2_connection_field_in_trailers(self):
+        """RFC 9113 §8.2.2: a connection-specific field in trailers makes the request malformed."""
+        conn = self.connect()
+        conn.send(headers_frame(1, request_block(HELLO_PATH, "POST"), end_stream=False), data_frame(1, b"x"),
+                  headers_frame(1, block_of([("connection", "close")])))
+        self.assert_stream_error(conn, 1, PROTOCOL_ERROR)
+
+    def test_8_2_1_bad_field_name_in_trailers(self):
+        """RFC 9113 §8.2.1: an uppercase field name in trailers makes the request malformed."""
+        conn = self.connect()
+        conn.send(headers_frame(1, request_block(HELLO_PATH, "POST"), end_stream=False), data_frame(1, b"x"),
+                  headers_frame(1, block_of([("X-Trailer", "1")])))
+        self.assert_stream_error(conn, 1, PROTOCOL_ERROR)
+
+    def test_8_1_trailers_accepted(self):
+        """RFC 9113 §8.1: a body and trailers with END_STREAM, within content-length: the request is served."""
+        conn = self.connect()
+        conn.send(headers_frame(1, request_block(HELLO_PATH, "POST", extra=[("content-length", "3")]),
+                                end_stream=False), data_frame(1, b"abc"),
+                  headers_frame(1, block_of([("x-trailer", "1")])))
+        s = self.assert_answered(conn, 1)
+        self.assertIsNone(s.reset, conn.summary())
+
+    def test_8_1_1_content_length_matches_data(self):
+        """RFC 9113 §8.1.1: content-length 8 with DATA of 3 and 5 octets is a valid request, answered."""
+        conn = self.connect()
+        self.post(conn, 8, [b"abc", b"defgh"])
+        s = self.assert_answered(conn, 1)
+        self.assertIsNone(s.reset, conn.summary())
+
+    def test_8_1_1_content_length_with_head_end_stream_zero(self):
+        """RFC 9113 §8.1.1: content-length 0 and END_STREAM on HEADERS is valid."""
+        conn = self.connect()
+        self.post(conn, 0, [], end_in_headers=True)
+        self.assert_answered(conn, 1)
+
+    def test_8_2_1_obs_text_value_accepted(self):
+        """RFC 9113 §8.2.1: a field value with bytes above 0x7f (obs-text) is not malformed."""
+        conn = self.connect()
+        self.assert_ok(conn, conn.request(HELLO_PATH, extra=[("x-a", "caf\xe9 au lait")]))
+
+    def test_8_2_2_te_trailers_any_case_accepted(self):
+        """RFC 9113 §8.2.2: TE's "trailers" is compared without regard to case."""
+        conn = self.connect()
+        self.assert_ok(conn, conn.request(HELLO_PATH, extra=[("te", "Trailers")]))
 
     def test_8_2_2_te_trailers_accepted(self):
         """RFC 9113 §8.2.2: TE: trailers is the one TE value allowed; the request is served."""

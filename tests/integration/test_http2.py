@@ -695,6 +695,91 @@ class FairnessTest(H2TestCase):
         self.tiny_window(1, "/HelloWorld.html", 0.004)
 
 
+# --- a file's DATA frames over TLS, read ahead --------------------------------------------
+
+# Every 16 bytes say their own offset, so a payload from the wrong place shows where it came from.
+STAMPED = b"".join(b"%015d\n" % off for off in range(0, 3 * MIB + 5000, 16))
+
+
+class ReadAheadTest(H2TestCase):
+    """Over TLS the payloads of a file's DATA frames are read ahead, several frames in
+    one read, into their places in the output buffer (h2.c, read_ahead). What was read
+    ahead stands only while the next DATA frame is the same stream's, at the same place,
+    offset and length; each case here makes it go stale another way (windows that cut
+    frames short, other streams' frames in between, a full socket, a range ending inside
+    a frame), and a body must still come out byte for byte."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        write_file(os.path.join(cls.root, "stamped.bin"), STAMPED)
+
+    def check_body(self, got, want, what):
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            self.fail("%s: %d bytes, want %d; first difference at %d: %r" % (
+                what, len(got), len(want), at, got[at - at % 16:at - at % 16 + 32]))
+
+    def test_windows_that_cut_frames_short(self):
+        server = self.start()
+        codes = h2lib().settings.SettingCodes
+        with H2Client(server.https_port, tls=True, auto_window=False, timeout=60,
+                      settings={codes.INITIAL_WINDOW_SIZE: 40000}) as c:
+            sid = c.send_request("/stamped.bin")
+            stream = c.streams[sid]
+            grants = (30001, 70000, 16384, 5, 100000, 49153)
+            i = 0
+            while not stream.done:
+                granted = stream.received
+                c.wait(lambda: stream.done or stream.received > granted, 20, "more DATA")
+                if not stream.done:
+                    # The connection's window starts at 65535: keep it ahead of the stream's.
+                    c.grant(sid, stream.received - granted + grants[i % len(grants)])
+                    i += 1
+            self.check_body(c.response(sid).body, STAMPED, "stamped.bin")
+
+    def test_other_streams_between_frames(self):
+        server = self.start()
+        with H2Client(server.https_port, tls=True, timeout=60) as c:
+            big = c.send_request("/stamped.bin")
+            small = []
+            while not c.streams[big].done:
+                c.pump(0.01)
+                if len(small) < 40:
+                    small.append((c.send_request("/HelloWorld.html"), "HelloWorld.html"))
+                    if len(small) % 8 == 0:
+                        small.append((c.send_request("/mib.bin"), "mib.bin"))
+            self.check_body(c.response(big).body, STAMPED, "stamped.bin")
+            for sid, name in small:
+                self.check_body(c.response(sid).body, self.file(name), name)
+
+    def test_slow_reader(self):
+        # A socket that fills up: turns end with frames half-written, and the next
+        # turn may run on another worker, with another output buffer.
+        server = self.start("--threads", "4", "--min-rate", "0")
+        with H2Client(server.https_port, tls=True, timeout=60, connection_window=16 * MIB,
+                      settings={h2lib().settings.SettingCodes.INITIAL_WINDOW_SIZE: 8 * MIB}) as c:
+            sids = [c.send_request("/stamped.bin")]
+            for _ in range(5):
+                time.sleep(0.2)  # not read: the server finds the socket full
+                c.pump(0.01)
+            for sid in sids:
+                self.check_body(c.response(sid).body, STAMPED, "stamped.bin, stream %d" % sid)
+
+    def test_ranges_that_end_inside_a_frame(self):
+        server = self.start()
+        ranges = ((0, 40000), (100000, 180000), (200001, 200001 + 3 * 16384))
+        spec = "bytes=" + ",".join("%d-%d" % r for r in ranges)
+        with H2Client(server.https_port, tls=True, timeout=60) as c:
+            r = c.request("/stamped.bin", headers=[("range", spec)])
+            self.assertEqual(r.status, 206)
+            for first, last in ranges:
+                self.assertIn(STAMPED[first:last + 1], r.body, "range %d-%d" % (first, last))
+            r = c.request("/stamped.bin", headers=[("range", "bytes=16380-%d" % (16380 + 5 * 16384 + 6))])
+            self.assertEqual(r.status, 206)
+            self.check_body(r.body, STAMPED[16380:16380 + 5 * 16384 + 7], "one range")
+
+
 # --- timeouts and shutdown ---------------------------------------------------------------
 
 
