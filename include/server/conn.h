@@ -286,11 +286,12 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
 /*
  * Called by the owner (the event thread) when a parked connection's deadline
  * has passed at monotonic ms `now`. When that deadline was only the end of a
- * --min-rate window and the client kept up, returns the new deadline (> now,
- * also stored in deadline_ms): the connection stays parked. Otherwise counts
- * the close by its reason in env->closes, gives a connection that has
- * received part of a request head a best-effort 408 (never blocks), and
- * returns 0: the caller closes it.
+ * --min-rate window and the client kept up, or only the end of TLS's keep
+ * period (ws_tls_park: the buffers are given back now), returns the new
+ * deadline (> now, also stored in deadline_ms): the connection stays parked.
+ * Otherwise counts the close by its reason in env->closes, gives a connection
+ * that has received part of a request head a best-effort 408 (never blocks),
+ * and returns 0: the caller closes it.
  */
 int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now);
 

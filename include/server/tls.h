@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ws_tls_pair {
     const char *cert_file; /* PEM: the certificate, then its chain */
@@ -97,12 +98,43 @@ const char *ws_tls_describe(struct ws_tls *t);
 void ws__tls_rotate_ticket_keys(struct ws_tls *t);
 
 /*
- * A connection parks with nothing to send: its record buffers (about 34 KiB)
- * and its batch buffer are given back, so an idle connection costs its
- * session alone. They are allocated again at the next read or write. NULL is
- * allowed.
+ * The record buffers of a session parked for input (about 34 KiB) are kept
+ * this long, then given back: a keep-alive client's next request usually
+ * comes sooner, and would otherwise allocate them again. Longer than the
+ * event thread's longest sleep (1 s), so a deadline this far off never wakes
+ * it early.
+ */
+#define WS_TLS_KEEP_MS 2000
+
+/*
+ * At most this many sessions of one struct ws_tls keep them (about 9 MiB in
+ * all); the others give them back as they park.
+ */
+#define WS_TLS_KEEP_MAX 256
+
+/*
+ * The connection's owner parks it waiting for input, until deadline_ms, at
+ * now_ms. The batch buffer (ws_tls_cork) is given back now if it is empty;
+ * OpenSSL's record buffers are kept until now_ms + WS_TLS_KEEP_MS, unless the
+ * deadline comes first, WS_TLS_KEEP_MAX sessions keep theirs already or the
+ * session writes through kTLS: then they are given back now. Returns the
+ * deadline to park with: the earlier of deadline_ms and the end of the keep
+ * period, when the owner (the event thread, conn.c's deadline check) calls
+ * ws_tls_idle and parks the connection on until deadline_ms. NULL (plain
+ * TCP): returns deadline_ms.
+ */
+int64_t ws_tls_park(struct ssl_st *ssl, int64_t now_ms, int64_t deadline_ms);
+
+/*
+ * Gives back the record buffers (unless they hold bytes) and the batch buffer
+ * (unless it holds unsent records), so an idle connection costs its session
+ * alone; they are allocated again at the next read or write. Ends the keep
+ * period of ws_tls_park. Called by the owner; NULL is allowed.
  */
 void ws_tls_idle(struct ssl_st *ssl);
+
+/* How many sessions of t keep their buffers after ws_tls_park now (tests). */
+unsigned ws__tls_kept(struct ws_tls *t);
 
 /*
  * Batching writes. Without kTLS a session made by ws_tls_session writes

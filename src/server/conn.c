@@ -472,26 +472,32 @@ static int64_t fixed_deadline(const struct ws_conn *c, const struct ws_conn_env 
 }
 
 /*
- * Sets the record's deadline for parking now: the phase's fixed deadline, or
- * the end of the current --min-rate window when that comes first (it is then
- * judged, and may be extended: ws_conn_deadline_passed).
+ * The deadline a parked connection waits under, with its reason: the fixed
+ * deadline, or the end of the current --min-rate window when that comes first
+ * (it is then judged, and may be extended: ws_conn_deadline_passed).
  */
+static void own_deadline(struct ws_conn *c, const struct ws_conn_env *env)
+{
+    int64_t window_end = c->rate_start_ms + env->rate_window_ms;
+
+    c->deadline_ms = c->fixed_deadline_ms;
+    c->close_reason = c->fixed_reason;
+    if (c->slow_reason != WS_CLOSE_NONE && env->min_rate > 0 && window_end < c->fixed_deadline_ms) {
+        c->deadline_ms = window_end;
+        c->close_reason = c->slow_reason;
+    }
+}
+
+/* Sets the record's deadline for parking now (own_deadline, from the phase's fixed deadline). */
 static void set_deadline(struct ws_conn *c, const struct ws_conn_env *env, size_t pending,
                          int64_t now)
 {
     enum ws_close_reason reason, slow;
-    int64_t fixed = fixed_deadline(c, env, pending, now, &reason, &slow);
-    int64_t window_end = c->rate_start_ms + env->rate_window_ms;
 
-    c->fixed_deadline_ms = fixed;
+    c->fixed_deadline_ms = fixed_deadline(c, env, pending, now, &reason, &slow);
     c->fixed_reason = (uint8_t)reason;
     c->slow_reason = (uint8_t)slow;
-    c->deadline_ms = fixed;
-    c->close_reason = (uint8_t)reason;
-    if (slow != WS_CLOSE_NONE && env->min_rate > 0 && window_end < fixed) {
-        c->deadline_ms = window_end;
-        c->close_reason = (uint8_t)slow;
-    }
+    own_deadline(c, env);
 }
 
 /* Counts a close by its reason. */
@@ -523,22 +529,26 @@ static void give_up(struct ws_conn *c, const struct ws_conn_env *env, enum ws_cl
 
 /*
  * A parked deadline has passed, with pending bytes of a request head
- * unconsumed: extends it (returns the new one) when only a --min-rate window
- * ended and the client kept up, else gives up and returns 0.
+ * unconsumed: extends it (returns the new one) when it was only the end of
+ * TLS's keep period or of a --min-rate window the client kept up with, else
+ * gives up and returns 0.
  */
 static int64_t deadline_passed(struct ws_conn *c, const struct ws_conn_env *env, int64_t now,
                                size_t pending)
 {
+    int64_t parked_until = c->deadline_ms;
+
+    own_deadline(c, env);
+    if (parked_until < c->deadline_ms) {
+        /* ws_tls_park's keep period ended first: give the buffers back, and wait on. */
+        ws_tls_idle(c->tls);
+        if (now < c->deadline_ms)
+            return c->deadline_ms;
+    }
     if (now < c->fixed_deadline_ms && c->slow_reason != WS_CLOSE_NONE &&
         rate_judge(c, env, now) == 0) {
         /* Only a --min-rate window ended, and the client kept up: wait on. */
-        int64_t window_end = c->rate_start_ms + env->rate_window_ms;
-        c->deadline_ms = c->fixed_deadline_ms;
-        c->close_reason = c->fixed_reason;
-        if (window_end < c->fixed_deadline_ms) {
-            c->deadline_ms = window_end;
-            c->close_reason = c->slow_reason;
-        }
+        own_deadline(c, env);
         return c->deadline_ms;
     }
     give_up(c, env, (enum ws_close_reason)c->close_reason, pending);
@@ -597,7 +607,7 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     if (keep_response(c) < 0)
         return WS_CONN_CLOSE;
     if (events == EPOLLIN)
-        ws_tls_idle(c->tls);
+        c->deadline_ms = ws_tls_park(c->tls, now, c->deadline_ms);
     c->park_events = events;
     return WS_CONN_PARK;
 }

@@ -1529,7 +1529,7 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
     c->slow_reason = WS_CLOSE_NONE;
     c->park_events = events;
     if (events == EPOLLIN)
-        ws_tls_idle(c->tls);
+        c->deadline_ms = ws_tls_park(c->tls, now, deadline);
     h->env = NULL;
     h->wb = NULL;
     return WS_CONN_PARK;

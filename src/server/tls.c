@@ -24,7 +24,9 @@
  * Who calls what: main builds the struct with ws_tls_new before dropping
  * privileges and frees it after every worker is joined; the SIGHUP handling
  * calls ws_tls_reload; workers call ws_tls_session and ws_tls_count_handshake
- * and drive the sessions; SIGUSR1 calls ws_tls_stats.
+ * and drive the sessions; SIGUSR1 calls ws_tls_stats. A session's own state
+ * (its batch, below) is touched only by its connection's owner; what sessions
+ * share is atomic (the statistics, the count of sessions keeping buffers).
  */
 #include "server/tls.h"
 
@@ -104,6 +106,7 @@ struct ws_tls {
     struct ws_tls_pair *pairs; /* copies of the configured pairs, with their own strings */
     struct ticket_ring tickets;
     atomic_ulong handshakes, resumed, failed;
+    atomic_uint kept; /* sessions keeping their record buffers (ws_tls_park) */
     char description[256];
 };
 
@@ -411,7 +414,7 @@ static int configure_context(struct ws_tls *t, SSL_CTX *ctx)
      * The connection writes what the socket takes and retries with a refilled
      * buffer. The record buffers stay while a connection works (not
      * SSL_MODE_RELEASE_BUFFERS, which frees and allocates them around every
-     * record) and are given back when it parks idle (ws_tls_idle).
+     * record), and for a while when it parks for input (ws_tls_park).
      */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /*
@@ -718,12 +721,15 @@ int ws_tls_reload(struct ws_tls *t, char *err, size_t err_size)
  * The per-session state of the write BIO. Pending ciphertext is
  * buf[start..end): records that SSL_write has returned success for and that
  * the socket has not taken yet. buf is allocated at the first corked record
- * and freed by ws_tls_idle once it is empty.
+ * and freed by ws_tls_park or ws_tls_idle once it is empty. kept: the session
+ * counts in t->kept (ws_tls_park) until ws_tls_idle or its end.
  */
 struct batch {
     int fd;
     int corked;
     int full; /* the socket refused the last send: pending bytes wait for EPOLLOUT */
+    int kept;
+    struct ws_tls *t;
     char *buf;
     size_t start, end;
 };
@@ -834,21 +840,25 @@ static int batch_write(BIO *bio, const char *in, int inl)
     return -1;
 }
 
+/*
+ * OpenSSL asks about nine questions per record written, mostly whether the
+ * BIO does kTLS: the state is fetched only for the two that need it.
+ */
 static long batch_ctrl(BIO *bio, int cmd, long num, void *ptr)
 {
-    struct batch *b = BIO_get_data(bio);
-
-    (void)num;
     (void)ptr;
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         BIO_clear_retry_flags(bio);
-        if (batch_send(b) == 0)
+        if (batch_send(BIO_get_data(bio)) == 0)
             return 1;
         if (would_block(errno))
             BIO_set_retry_write(bio);
         return -1;
-    case BIO_CTRL_WPENDING: return (long)(b->end - b->start);
+    case BIO_CTRL_WPENDING: {
+        const struct batch *b = BIO_get_data(bio);
+        return (long)(b->end - b->start);
+    }
     case BIO_CTRL_PENDING: return 0;
     case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(bio);
     case BIO_CTRL_SET_CLOSE: BIO_set_shutdown(bio, (int)num); return 1;
@@ -861,6 +871,8 @@ static int batch_destroy(BIO *bio)
     struct batch *b = BIO_get_data(bio);
 
     if (b != NULL) {
+        if (b->kept)
+            atomic_fetch_sub_explicit(&b->t->kept, 1, memory_order_relaxed);
         free(b->buf);
         free(b);
     }
@@ -892,8 +904,8 @@ static struct batch *batch_of(SSL *ssl)
                                                                                  : NULL;
 }
 
-/* A BIO that writes into fd through the batching layer, or NULL. */
-static BIO *batch_new(int fd)
+/* A BIO that writes into fd through the batching layer, for a session of t, or NULL. */
+static BIO *batch_new(struct ws_tls *t, int fd)
 {
     struct batch *b;
     BIO *bio;
@@ -907,6 +919,7 @@ static BIO *batch_new(int fd)
         return NULL;
     }
     b->fd = fd;
+    b->t = t;
     BIO_set_data(bio, b);
     BIO_set_init(bio, 1);
     return bio;
@@ -934,7 +947,7 @@ SSL *ws_tls_session(struct ws_tls *t, int fd)
             goto fail;
         }
     } else {
-        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = batch_new(fd);
+        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = batch_new(t, fd);
         if (rbio == NULL || wbio == NULL) {
             BIO_free(rbio);
             BIO_free(wbio);
@@ -1006,6 +1019,40 @@ int ws_tls_blocked(SSL *ssl)
     return b != NULL && b->start != b->end && b->full;
 }
 
+/* Frees the batch buffer while it holds no unsent records. */
+static void batch_release(struct batch *b)
+{
+    if (b->start == b->end) {
+        free(b->buf);
+        b->buf = NULL;
+        b->start = b->end = 0;
+    }
+}
+
+int64_t ws_tls_park(SSL *ssl, int64_t now_ms, int64_t deadline_ms)
+{
+    int64_t keep_until = now_ms + WS_TLS_KEEP_MS;
+    struct batch *b;
+
+    if (ssl == NULL)
+        return deadline_ms;
+    b = batch_of(ssl);
+    if (b == NULL || deadline_ms <= keep_until) {
+        ws_tls_idle(ssl);
+        return deadline_ms;
+    }
+    batch_release(b);
+    if (!b->kept) {
+        if (atomic_fetch_add_explicit(&b->t->kept, 1, memory_order_relaxed) >= WS_TLS_KEEP_MAX) {
+            atomic_fetch_sub_explicit(&b->t->kept, 1, memory_order_relaxed);
+            ws_tls_idle(ssl);
+            return deadline_ms;
+        }
+        b->kept = 1;
+    }
+    return keep_until;
+}
+
 void ws_tls_idle(SSL *ssl)
 {
     struct batch *b;
@@ -1014,9 +1061,16 @@ void ws_tls_idle(SSL *ssl)
         return;
     (void)SSL_free_buffers(ssl); /* refused (0) while a buffer holds data: kept then */
     b = batch_of(ssl);
-    if (b != NULL && b->start == b->end) {
-        free(b->buf);
-        b->buf = NULL;
-        b->start = b->end = 0;
+    if (b == NULL)
+        return;
+    batch_release(b);
+    if (b->kept) {
+        b->kept = 0;
+        atomic_fetch_sub_explicit(&b->t->kept, 1, memory_order_relaxed);
     }
+}
+
+unsigned ws__tls_kept(struct ws_tls *t)
+{
+    return atomic_load_explicit(&t->kept, memory_order_relaxed);
 }

@@ -83,11 +83,14 @@ ssize_t ws_transport_send(struct ws_conn *c, const void *buf, size_t len, int mo
 
     if (c->tls != NULL) {
         int r;
-        /* What follows at once joins this record in one send (ws_tls_cork). */
-        ws_tls_cork(c->tls, more);
+        /* What follows at once joins this record in one send (ws_tls_cork); a
+         * session is never left corked between calls, so only more needs it. */
+        if (more)
+            ws_tls_cork(c->tls, 1);
         errno = 0;
         r = SSL_write(c->tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-        ws_tls_cork(c->tls, 0);
+        if (more)
+            ws_tls_cork(c->tls, 0);
         return r > 0 ? r : tls_failed(c, r, 0);
     }
     do

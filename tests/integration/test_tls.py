@@ -26,6 +26,7 @@ from wshelper import (
     CURL,
     SLOW,
     WEBSERVER,
+    H2Client,
     Reader,
     Server,
     curl_command,
@@ -538,6 +539,26 @@ class ShutdownTest(TLSCase):
             self.assertEqual(data, b"")
         self.assertEqual(server.stop(), 0)
         self.assertEqual(server.foreign_stderr(), [])
+
+
+class KeepPeriodTest(TLSCase):
+    """A connection parked for input keeps its TLS record buffers for 2 s
+    (WS_TLS_KEEP_MS in tls.h); then the event thread gives them back and parks it
+    on until its keep-alive timeout."""
+
+    def test_idle_past_the_keep_period_then_served_http11_and_h2(self):
+        server = self.start(("--keepalive-timeout", "20"))
+        with tls_connect(server.port, self.ctx, timeout=10) as s, \
+                H2Client(server.port, tls=True, timeout=10) as h2:
+            self.assertEqual(https_get(s).status, 200)
+            self.assertEqual(h2.request("/HelloWorld.html").status, 200)
+            time.sleep(3)  # past the keep period: the buffers are given back meanwhile
+            r = https_get(s)
+            self.assertEqual((r.status, r.body), (200, HELLO))
+            r = h2.request("/HelloWorld.html")
+            self.assertEqual((r.status, r.body), (200, HELLO))
+        self.assertEqual(stats(server).get("closed_idle"), 0)
+        server.stop_checked(self)
 
 
 class BodyTest(TLSCase):

@@ -13,9 +13,14 @@
  * trusts the test CA, both driven in turn by this thread for a bounded number
  * of rounds. The driver counts the server's handshakes with
  * ws_tls_count_handshake as the connection code does.
+ *
+ * main hands OpenSSL allocation functions that count what it holds (before
+ * its first allocation), so the buffer tests can see record buffers come and
+ * go.
  */
 #include "test_util.h"
 
+#include "server/conn.h"
 #include "server/tls.h"
 
 #include <openssl/err.h>
@@ -24,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 enum { SERIAL_A = 1001, SERIAL_B = 1002, SERIAL_A2 = 1003, SERIAL_ARSA = 1004 };
@@ -90,6 +96,67 @@ static int make_certificates(void **state)
 static int remove_certificates(void **state)
 {
     return shell("rm -rf '%s'", dir) == 0 ? 0 : -1;
+}
+
+/* ---- OpenSSL's memory, counted ---- */
+
+/* What OpenSSL holds now, and how many blocks of a record buffer's size it has asked for. */
+static size_t openssl_bytes;
+static unsigned long openssl_big_allocs;
+
+/* Longer than anything but a record buffer (16 KiB of plaintext and the record's overhead). */
+#define BIG_ALLOC 16384
+
+union block {
+    size_t size;
+    max_align_t align;
+};
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+    union block *b = malloc(sizeof(*b) + n);
+
+    (void)file;
+    (void)line;
+    if (b == NULL)
+        return NULL;
+    b->size = n;
+    openssl_bytes += n;
+    openssl_big_allocs += n >= BIG_ALLOC;
+    return b + 1;
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+    union block *b = p != NULL ? (union block *)p - 1 : NULL;
+
+    (void)file;
+    (void)line;
+    if (b == NULL)
+        return;
+    openssl_bytes -= b->size;
+    free(b);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+    union block *b;
+    size_t old;
+
+    if (p == NULL)
+        return count_malloc(n, file, line);
+    if (n == 0) {
+        count_free(p, file, line);
+        return NULL;
+    }
+    old = ((union block *)p - 1)->size;
+    b = realloc((union block *)p - 1, sizeof(*b) + n);
+    if (b == NULL)
+        return NULL;
+    b->size = n;
+    openssl_bytes = openssl_bytes - old + n;
+    openssl_big_allocs += n >= BIG_ALLOC && old < BIG_ALLOC;
+    return b + 1;
 }
 
 /* ---- the server under test ---- */
@@ -653,6 +720,146 @@ static void test_load_errors(void **state)
     assert_null(ws_tls_new(&cfg, err, sizeof(err)));
 }
 
+/* ---- record buffers: kept while a connection is busy, given back once idle ---- */
+
+/* A request from the client, read by the server, and a response read by the client. */
+static void exchange(struct conn *c)
+{
+    static const char request[] = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+    static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char buf[256];
+
+    assert_int_equal(SSL_write(c->client, request, LIT_LEN(request)), LIT_LEN(request));
+    assert_int_equal(SSL_read(c->server, buf, sizeof(buf)), LIT_LEN(request));
+    assert_int_equal(SSL_write(c->server, response, LIT_LEN(response)), LIT_LEN(response));
+    assert_int_equal(SSL_read(c->client, buf, sizeof(buf)), LIT_LEN(response));
+}
+
+/* A server session after a handshake and a first request: both record buffers allocated. */
+static void busy_conn(struct conn *c, struct ws_tls *t, SSL_CTX *ctx)
+{
+    conn_open(c, t);
+    conn_client(c, ctx, "a.test", NULL, NULL, 0);
+    assert_true(conn_handshake(c, t));
+    exchange(c);
+}
+
+/*
+ * Parked for input, a session keeps its record buffers for WS_TLS_KEEP_MS (the
+ * next request allocates none) and gives them back at ws_tls_idle; a deadline
+ * sooner than that gives them back at once.
+ */
+static void test_parked_session_keeps_buffers_for_a_while(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    struct conn c;
+    unsigned long allocs;
+    size_t busy;
+
+    busy_conn(&c, t, ctx);
+    busy = openssl_bytes;
+    assert_int_equal(ws_tls_park(c.server, 1000, 1000 + 15000), 1000 + WS_TLS_KEEP_MS);
+    assert_int_equal(ws__tls_kept(t), 1);
+    assert_true(openssl_bytes == busy);
+    allocs = openssl_big_allocs;
+    exchange(&c);
+    assert_int_equal(openssl_big_allocs, allocs); /* the next request: no new buffer */
+
+    /* Parked again (still counted once), then the keep period ends. */
+    assert_int_equal(ws_tls_park(c.server, 2000, 2000 + 15000), 2000 + WS_TLS_KEEP_MS);
+    assert_int_equal(ws__tls_kept(t), 1);
+    busy = openssl_bytes;
+    ws_tls_idle(c.server);
+    assert_int_equal(ws__tls_kept(t), 0);
+    assert_true(openssl_bytes + 2 * BIG_ALLOC <= busy); /* read and write buffers */
+
+    /* A deadline within the keep period: given back at once, the deadline unchanged. */
+    exchange(&c);
+    busy = openssl_bytes;
+    assert_int_equal(ws_tls_park(c.server, 3000, 3000 + WS_TLS_KEEP_MS), 3000 + WS_TLS_KEEP_MS);
+    assert_int_equal(ws__tls_kept(t), 0);
+    assert_true(openssl_bytes + 2 * BIG_ALLOC <= busy);
+    assert_int_equal(ws_tls_park(NULL, 3000, 5000), 5000); /* plain TCP */
+
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* At most WS_TLS_KEEP_MAX sessions keep buffers; the next ones give them back as they park. */
+static void test_kept_sessions_are_bounded(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL *s[WS_TLS_KEEP_MAX + 1];
+    int fd[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fd), 0);
+    for (unsigned i = 0; i < ARRAY_LEN(s); i++) {
+        s[i] = ws_tls_session(t, fd[0]);
+        assert_non_null(s[i]);
+    }
+    for (unsigned i = 0; i < WS_TLS_KEEP_MAX; i++)
+        assert_int_equal(ws_tls_park(s[i], 0, 15000), WS_TLS_KEEP_MS);
+    assert_int_equal(ws__tls_kept(t), WS_TLS_KEEP_MAX);
+    assert_int_equal(ws_tls_park(s[WS_TLS_KEEP_MAX], 0, 15000), 15000); /* full: given back */
+    assert_int_equal(ws__tls_kept(t), WS_TLS_KEEP_MAX);
+    ws_tls_idle(s[0]);
+    assert_int_equal(ws_tls_park(s[WS_TLS_KEEP_MAX], 0, 15000), WS_TLS_KEEP_MS);
+    assert_int_equal(ws__tls_kept(t), WS_TLS_KEEP_MAX);
+    for (unsigned i = 0; i < ARRAY_LEN(s); i++)
+        SSL_free(s[i]); /* a session that ends stops counting */
+    assert_int_equal(ws__tls_kept(t), 0);
+    close(fd[0]);
+    close(fd[1]);
+    ws_tls_free(t);
+}
+
+/*
+ * The connection's side (conn.c): a keep-alive connection parked with the
+ * deadline ws_tls_park gave it is not closed when that deadline passes: its
+ * buffers are given back and it parks on until its own deadline, when it is.
+ */
+static void test_deadline_check_gives_buffers_back(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    struct ws_conn_env env = { .keepalive_timeout_ms = 15000,
+                               .rate_window_ms = 5000,
+                               .min_rate = 240 };
+    struct ws_conn *wc;
+    struct conn c;
+    size_t busy;
+
+    busy_conn(&c, t, ctx);
+    wc = ws_conn_new(c.fd[0], NULL, 1000);
+    assert_non_null(wc);
+    wc->tls = c.server;
+    wc->phase = WS_PHASE_HEAD;
+    wc->requests = 1;
+    wc->park_events = EPOLLIN;
+    /* What end_turn_parked does for an idle keep-alive connection. */
+    wc->fixed_deadline_ms = wc->deadline_ms = 1000 + env.keepalive_timeout_ms;
+    wc->fixed_reason = wc->close_reason = WS_CLOSE_IDLE;
+    wc->slow_reason = WS_CLOSE_NONE;
+    wc->deadline_ms = ws_tls_park(wc->tls, 1000, wc->deadline_ms);
+    assert_int_equal(wc->deadline_ms, 1000 + WS_TLS_KEEP_MS);
+
+    busy = openssl_bytes;
+    assert_int_equal(ws_conn_deadline_passed(wc, &env, 1000 + WS_TLS_KEEP_MS), 16000);
+    assert_int_equal(wc->deadline_ms, 16000);
+    assert_int_equal(ws__tls_kept(t), 0);
+    assert_true(openssl_bytes + 2 * BIG_ALLOC <= busy);
+    assert_int_equal(ws_conn_deadline_passed(wc, &env, 16000), 0); /* now it is idle too long */
+
+    wc->tls = NULL; /* the test's to free, with its socket */
+    wc->fd = -1;
+    ws_conn_free(wc);
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +874,15 @@ int main(void)
         cmocka_unit_test(test_reload_refused),
         cmocka_unit_test(test_reload_new_pair),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_parked_session_keeps_buffers_for_a_while),
+        cmocka_unit_test(test_kept_sessions_are_bounded),
+        cmocka_unit_test(test_deadline_check_gives_buffers_back),
     };
+
+    /* Before OpenSSL's first allocation, or it refuses. */
+    if (CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free) != 1) {
+        fprintf(stderr, "CRYPTO_set_mem_functions refused\n");
+        return 1;
+    }
     return cmocka_run_group_tests(tests, make_certificates, remove_certificates);
 }
