@@ -406,7 +406,8 @@ static int expire_deadlines(struct ev_thread *ev, int64_t now)
             release_conn(s, expired[i]);
             continue;
         }
-        /* A --min-rate window passed and the client kept up: parked on (conn.h). */
+        /* A --min-rate window passed and the client kept up, or a TLS session's 2 s
+         * keep period ended (its buffers are freed now): parked on (conn.h). */
         wake_at = ws__loop_repark(&ev->loop, expired[i]);
         if (wake_at - now < wait_ms)
             wait_ms = wake_at - now < 0 ? 0 : (int)(wake_at - now);
