@@ -190,10 +190,15 @@ struct ws_conn {
      * heap_index is guarded by the park lock itself.
      */
     uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
-    int64_t deadline_ms;  /* monotonic ms after which a parked conn is closed */
-    uint32_t heap_index;  /* slot in the event thread's deadline heap, or UINT32_MAX */
-    uint8_t registered;   /* fd is in its loop's epoll set (edge-triggered, for good) */
-    uint32_t armed;       /* ... for these of EPOLLIN and EPOLLOUT (loop.h's arm) */
+    /*
+     * The ownership word (loop.h): WS_OWN_OWNED, _PARKED or _CLOSED, and the
+     * edges epoll reported while it was not parked. Atomic: see Ownership.
+     */
+    _Atomic uint32_t own;
+    int64_t deadline_ms; /* monotonic ms after which a parked conn is closed */
+    uint32_t heap_index; /* slot in the event thread's deadline heap, or UINT32_MAX */
+    uint8_t registered;  /* fd is in its loop's epoll set (edge-triggered, for good) */
+    uint8_t armed;       /* ... for these of EPOLLIN and EPOLLOUT (loop.c's arm) */
     /*
      * The next park is an edge park: since the turn began, the socket refused
      * what park_events asks for (a read or write that would block, or a short
@@ -201,15 +206,9 @@ struct ws_conn {
      * the kernel is asked to look now (loop.h). Set by ws_conn_run.
      */
     uint8_t park_edge;
-    uint8_t synced; /* pushed for input, after the event thread synced the watch */
-    /*
-     * The ownership word (loop.h): WS_OWN_OWNED, _PARKED or _CLOSED, and the
-     * edges epoll reported while it was not parked. Atomic: see Ownership.
-     */
-    _Atomic uint32_t own;
-    struct ws_conn *grave_next; /* in its loop's graveyard, once closed */
-    int64_t queued_us;          /* when it was last pushed into the ring (ws_now_us) */
-    int64_t turn_wait_us;       /* how long this turn waited in the ring */
+    uint8_t synced;       /* pushed for input, after the event thread synced the watch */
+    int64_t queued_us;    /* when it was last pushed into the ring (ws_now_us) */
+    int64_t turn_wait_us; /* how long this turn waited in the ring */
 
     /*
      * TLS (transport.h), or NULL for plain TCP. The server sets it right after
@@ -220,8 +219,13 @@ struct ws_conn {
     uint8_t tls_checked; /* the first byte was seen to start a TLS record */
     uint32_t io_want;    /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
 
-    /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed with the record. */
-    struct ws_h2 *h2;
+    union {
+        /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed by
+         * ws_conn_close. */
+        struct ws_h2 *h2;
+        /* Once closed (ws_conn_close), the next record in its loop's graveyard (loop.h). */
+        struct ws_conn *grave_next;
+    };
     struct ws_compress_job *zjob; /* COMPRESS: the job, kept until its request is answered */
 
     /* The state machine: the owner's alone. */

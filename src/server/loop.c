@@ -127,6 +127,8 @@ void ws__loop_clear_wake(struct ws_loop *l)
 
 /* --- the ownership word -------------------------------------------------- */
 
+_Static_assert((EPOLLIN | EPOLLOUT) <= UINT8_MAX, "conn->armed holds them in a byte");
+
 /* What a connection's registration always asks for. */
 #define EDGES (EPOLLRDHUP | EPOLLET)
 
@@ -173,7 +175,7 @@ static int arm(struct ws_loop *l, struct ws_conn *c, int level)
     if (epoll_ctl(l->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0)
         return -errno;
     c->registered = 1;
-    c->armed = want;
+    c->armed = (uint8_t)want; /* EPOLLIN and EPOLLOUT are 0x001 and 0x004 */
     return 0;
 }
 
