@@ -223,9 +223,10 @@ struct ws_conn **ws__loop_take_if(struct ws_loop *l, int (*pick)(void *ctx, stru
 void ws__loop_rearm(struct ws_loop *l, struct ws_conn *c);
 
 /*
- * Gives up a closed record the caller owned: a record never registered is
- * freed now; a registered one is marked CLOSED and freed by the loop's thread
- * (ws__loop_reap). Its socket must be closed already. Any thread.
+ * Gives up a record the caller owned and has closed (ws_conn_close: its
+ * socket and all it held are gone; only the bare record is left): a record
+ * never registered is freed now; a registered one is marked CLOSED and freed
+ * by the loop's thread (ws__loop_reap). Any thread.
  */
 void ws__loop_retire(struct ws_loop *l, struct ws_conn *c);
 

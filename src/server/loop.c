@@ -354,7 +354,8 @@ void ws__loop_reap(struct ws_loop *l)
 
     while (c != NULL) {
         struct ws_conn *next = c->grave_next;
-        ws_conn_free(c);
+        /* ws_conn_close freed all it held, and grave_next shares h2's place: the bare record. */
+        free(c);
         c = next;
     }
 }
