@@ -13,9 +13,9 @@
  * Registration. A connection's socket is added to its loop's epoll set once,
  * at its first park, edge-triggered (EPOLLET | EPOLLRDHUP and the directions
  * it has waited for, conn->armed; data.ptr = the record), and stays there
- * until it is closed. An edge park does not call epoll_ctl: each record has
- * an atomic ownership word (conn->own) instead, which says who owns it and
- * which edges arrived while it was not parked:
+ * until it is closed. An edge park (below) does not call epoll_ctl: each
+ * record has an atomic ownership word (conn->own) instead, which says who
+ * owns it and which edges arrived while it was not parked:
  *
  *   WS_OWN_OWNED [| IN | OUT]  a worker, the ring or the event thread owns it;
  *                              IN / OUT: epoll reported that edge since the
@@ -50,8 +50,12 @@
  * park's compare-and-swap fails and sees it, or the park came first and the
  * event thread finds it PARKED and claims it. Any other park is a level park:
  * it does what the one-shot re-arm did, an epoll_ctl (ADD the first time, MOD
- * with the same events after) that makes the kernel look at the socket now
- * and queue an edge if it is ready, done before the word becomes PARKED.
+ * after) for what it waits for alone with EPOLLONESHOT, which makes the kernel
+ * look at the socket now and queue an edge if it is ready, done before the
+ * word becomes PARKED; the one edge it gets is one it waits for, and the
+ * socket stays quiet while a worker runs it. A one-shot arm leaves nothing an
+ * edge park could rely on (conn->armed 0): the next edge park arms again, for
+ * good.
  * Why none is doubled: only a PARKED record is pushed, only by the one event
  * thread that claims it, and it stops being PARKED in the same step; the next
  * push needs the owner to park it again. Why never two owners: OWNED is left

@@ -129,9 +129,6 @@ void ws__loop_clear_wake(struct ws_loop *l)
 
 _Static_assert((EPOLLIN | EPOLLOUT) <= UINT8_MAX, "conn->armed holds them in a byte");
 
-/* What a connection's registration always asks for. */
-#define EDGES (EPOLLRDHUP | EPOLLET)
-
 /* The word's edge bits for what epoll reported: a hang-up or an error wakes either wait. */
 static uint32_t edge_bits(uint32_t events)
 {
@@ -161,21 +158,30 @@ static int claim(struct ws_conn *c)
 
 /*
  * Registers c->fd (the first time) or changes its registration; either makes
- * the kernel look at the socket now and queue an edge if it is ready. A level
- * wait asks for what it waits for alone, as the one-shot re-arm did, so that
- * an idle connection's writable socket does not wake the event thread; an
- * edge wait for something the registration lacks adds it, so that later edge
- * waits for either need no call. Under the park lock.
+ * the kernel look at the socket now and queue an edge if it is ready.
+ *
+ * A level wait is armed as the one-shot re-arm was: for what it waits for
+ * alone, and EPOLLONESHOT, so that the one edge it gets is one it waits for
+ * (the event thread claims it, or the park finds it recorded) and that the
+ * socket, disarmed after it, does not wake the event thread while a worker
+ * runs the connection (HTTP/2 input arriving mid-turn). It leaves nothing an
+ * edge wait could rely on: armed becomes 0.
+ *
+ * An edge wait for something the registration lacks adds it, for good (with
+ * EPOLLRDHUP), so that later edge waits for either need no call.
+ *
+ * Under the park lock.
  */
 static int arm(struct ws_loop *l, struct ws_conn *c, int level)
 {
     uint32_t want = level ? c->park_events : c->armed | c->park_events;
-    struct epoll_event ev = { .events = want | EDGES, .data.ptr = c };
+    struct epoll_event ev = { .events = want | EPOLLET | (level ? EPOLLONESHOT : EPOLLRDHUP),
+                              .data.ptr = c };
 
     if (epoll_ctl(l->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0)
         return -errno;
     c->registered = 1;
-    c->armed = (uint8_t)want; /* EPOLLIN and EPOLLOUT are 0x001 and 0x004 */
+    c->armed = level ? 0 : (uint8_t)want; /* EPOLLIN and EPOLLOUT are 0x001 and 0x004 */
     return 0;
 }
 

@@ -475,7 +475,8 @@ static void test_ownership_word(void **state)
         assert_int_equal(atomic_load(&c->own), WS_OWN_PARKED);
     }
 
-    /* A level park asks for what it waits for alone; the writable socket is reported at once. */
+    /* A level park arms what it waits for alone, one-shot, and leaves nothing for an edge
+     * park to rely on; the writable socket is reported at once, and then no more. */
     {
         unsigned n;
         struct ws_conn **taken = ws__loop_take_if(&l, NULL, NULL, 0, &n);
@@ -485,9 +486,19 @@ static void test_ownership_word(void **state)
         c->park_events = EPOLLOUT;
         c->park_edge = 0;
         assert_int_equal(ws__loop_park(&l, c, NULL, NULL), 0);
-        assert_int_equal(c->armed, EPOLLOUT);
+        assert_int_equal(c->armed, 0);
         assert_int_equal(epoll_wait(l.epoll_fd, &ev, 1, 1000), 1);
         assert_ptr_equal(ev.data.ptr, c);
+        assert_int_equal(ws__loop_event(&l, c, ev.events), 1);
+        ws__loop_take(&l, &c, 1);
+        assert_int_equal(write(sv[1], "x", 1), 1); /* would be an edge, were it armed */
+        assert_int_equal(epoll_wait(l.epoll_fd, &ev, 1, 0), 0);
+        /* The next edge park must arm again, for good. */
+        c->park_events = EPOLLIN;
+        c->park_edge = 1;
+        assert_int_equal(ws__loop_park(&l, c, NULL, NULL), 0);
+        assert_int_equal(c->armed, EPOLLIN);
+        assert_int_equal(epoll_wait(l.epoll_fd, &ev, 1, 1000), 1); /* the byte: reported now */
         assert_int_equal(ws__loop_event(&l, c, ev.events), 1);
         ws__loop_take(&l, &c, 1);
     }
