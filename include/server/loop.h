@@ -24,7 +24,8 @@
  *   WS_OWN_PARKED              parked: in the heap, waiting for park_events;
  *   WS_OWN_CLOSED              closed, waiting in the graveyard to be freed.
  *
- * Transitions (all compare-and-swap on the word):
+ * Transitions (compare-and-swap; a plain atomic store where no other thread
+ * can be changing the word):
  *   OWNED -> OWNED | bits      the event thread, for an edge on a record it
  *                              does not find parked (ws__loop_event, no lock);
  *   OWNED -> PARKED            the owner, under the park lock, with the record
@@ -36,6 +37,9 @@
  *                              taking it out of the heap: for an edge it
  *                              waits for (ws__loop_take), a deadline
  *                              (ws__loop_expire) or a drain (ws__loop_take_if);
+ *   OWNED -> PARKED            the loop's thread, parking on a record whose
+ *                              deadline was only a --min-rate window
+ *                              (ws__loop_repark; no edge handled in between);
  *   OWNED -> CLOSED            the owner, after closing the socket
  *                              (ws__loop_retire).
  * An edge that arrives for a parked record that waits for something else is
