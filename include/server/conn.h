@@ -16,7 +16,11 @@
  * writes the record or touches its descriptors, and only the owner closes them.
  * Handing the descriptor on (parking, pushing, popping) hands ownership over;
  * the hand-overs go through a mutex, which orders the previous owner's writes
- * before the next owner's reads.
+ * before the next owner's reads. The one exception is the ownership word
+ * `own` (loop.h): the event thread sets edge bits in it while another owns the
+ * record, by compare-and-swap, and touches nothing else of it; and a closed
+ * record that was ever registered is freed by its event thread (loop.h's
+ * graveyard), not by the owner that closed it.
  *
  * ws_conn_run is called by the worker that owns the connection. It does not
  * block: it runs the connection until the socket has nothing more to give or
@@ -227,9 +231,22 @@ struct ws_conn {
      * heap_index is guarded by the park lock itself.
      */
     uint32_t park_events; /* EPOLLIN or EPOLLOUT, for the next park */
-    int64_t deadline_ms;  /* monotonic ms after which a parked conn is closed */
-    uint32_t heap_index;  /* slot in the event thread's deadline heap, or UINT32_MAX */
-    uint8_t registered;   /* the event thread has added fd to its epoll set */
+    /*
+     * The ownership word (loop.h): WS_OWN_OWNED, _PARKED or _CLOSED, and the
+     * edges epoll reported while it was not parked. Atomic: see Ownership.
+     */
+    _Atomic uint32_t own;
+    int64_t deadline_ms; /* monotonic ms after which a parked conn is closed */
+    uint32_t heap_index; /* slot in the event thread's deadline heap, or UINT32_MAX */
+    uint8_t registered;  /* fd is in its loop's epoll set (edge-triggered, for good) */
+    uint8_t armed;       /* ... for these of EPOLLIN and EPOLLOUT (loop.c's arm) */
+    /*
+     * The next park is an edge park: since the turn began, the socket refused
+     * what park_events asks for (a read or write that would block, or a short
+     * read in the clear), so an edge comes when it is ready. 0: a level park,
+     * the kernel is asked to look now (loop.h). Set by ws_conn_run.
+     */
+    uint8_t park_edge;
     uint8_t synced;       /* pushed for input, after the event thread synced the watch */
     int64_t queued_us;    /* when it was last pushed into the ring (ws_now_us) */
     int64_t turn_wait_us; /* how long this turn waited in the ring */
@@ -243,8 +260,13 @@ struct ws_conn {
     uint8_t tls_checked; /* the first byte was seen to start a TLS record */
     uint32_t io_want;    /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
 
-    /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed with the record. */
-    struct ws_h2 *h2;
+    union {
+        /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed by
+         * ws_conn_close. */
+        struct ws_h2 *h2;
+        /* Once closed (ws_conn_close), the next record in its loop's graveyard (loop.h). */
+        struct ws_conn *grave_next;
+    };
     struct ws_compress_job *zjob; /* COMPRESS: the job, kept until its request is answered */
 
     /* The state machine: the owner's alone. */
@@ -278,6 +300,13 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
 
 /* Closes the socket and any open file, and frees the record. Owner only. */
 void ws_conn_free(struct ws_conn *c);
+
+/*
+ * Closes the socket and any open file and frees what the record holds, but
+ * not the record itself: ws__loop_retire (loop.h) frees it when no event can
+ * name it any more. Owner only; ws_conn_free may follow.
+ */
+void ws_conn_close(struct ws_conn *c);
 
 /* Runs the connection until it would block; see the DESIGN note above. */
 enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *env,

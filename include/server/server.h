@@ -9,7 +9,8 @@
  * connections); thread 0 also reads the signalfd. It accepts connections and pushes their
  * descriptors into the ring (struct ws_fdqueue); the workers (struct ws_pool)
  * pop them and run each connection (ws_conn_run) until it would block, then
- * park it: put it in the deadline heap and re-arm it one-shot in the epoll set.
+ * park it: put it in the deadline heap and mark it parked in its ownership
+ * word (its socket stays in the epoll set, edge-triggered; loop.h).
  * When epoll reports a parked connection ready, the event thread takes it out
  * of the heap and pushes it into the ring again. Deadlines that pass close the
  * connection on the event thread, but for the end of a --min-rate window that

@@ -26,6 +26,7 @@
 #include "server/compress.h"
 #include "server/h2.h"
 #include "server/log.h"
+#include "server/loop.h"
 #include "server/static_file.h"
 #include "server/tls.h"
 #include "server/transport.h"
@@ -95,6 +96,7 @@ struct ws_conn *ws_conn_new(int fd, const struct sockaddr *peer, int64_t now_ms)
         return NULL;
     c->fd = fd;
     c->heap_index = UINT32_MAX;
+    atomic_init(&c->own, WS_OWN_OWNED); /* by whoever accepted it */
     c->phase_start_ms = c->rate_start_ms = now_ms;
     if (peer != NULL && peer->sa_family == AF_INET6)
         memcpy(&c->peer.in6, peer, sizeof(c->peer.in6));
@@ -164,10 +166,8 @@ static int keep_response(struct ws_conn *c)
     return 0;
 }
 
-void ws_conn_free(struct ws_conn *c)
+void ws_conn_close(struct ws_conn *c)
 {
-    if (c == NULL)
-        return;
     if (c->r != NULL) {
         drop_response(c);
         if (c->r->owned)
@@ -175,14 +175,27 @@ void ws_conn_free(struct ws_conn *c)
         c->r = NULL;
     }
     free(c->saved);
+    c->saved = NULL;
+    c->saved_len = 0;
     ws_compress_job_free(c->zjob);
+    c->zjob = NULL;
     ws_h2_free(c->h2);
+    c->h2 = NULL;
     if (c->tls != NULL) {
         ws_transport_close_notify(c);
         SSL_free(c->tls);
+        c->tls = NULL;
     }
     if (c->fd >= 0)
         close(c->fd);
+    c->fd = -1;
+}
+
+void ws_conn_free(struct ws_conn *c)
+{
+    if (c == NULL)
+        return;
+    ws_conn_close(c);
     free(c);
 }
 
@@ -194,6 +207,9 @@ void ws_conn_free(struct ws_conn *c)
 struct input {
     char *buf;
     size_t start, len, parsed_len;
+    /* The last read found the socket empty (in the clear: it would block, or came back
+     * short): any input after it makes epoll report an edge (conn.h's park_edge). */
+    int drained;
 };
 
 static void consume(struct input *in, size_t n)
@@ -215,6 +231,8 @@ static ssize_t read_more(struct ws_conn *c, struct input *in)
         in->start = 0;
     }
     n = ws_transport_recv(c, in->buf + in->len, WS_MAX_HEAD - in->len);
+    /* TLS reads records, and may read ahead of them: a TLS read says nothing of the socket. */
+    in->drained = c->tls == NULL && (n > 0 ? (size_t)n < WS_MAX_HEAD - in->len : errno == EAGAIN);
     if (n > 0)
         in->len += (size_t)n;
     return n;
@@ -360,6 +378,7 @@ struct turn {
     unsigned discard_reads; /* reads of unwanted input in this turn */
     int synced;             /* the next request may trust the watch's epoch (watch.h) */
     int fresh;              /* the event thread synced the watch before it pushed this turn */
+    int out_blocked;        /* the last send would block, in the clear (conn.h's park_edge) */
     int64_t first_start_ms; /* phase_start_ms at the start of the turn */
 };
 
@@ -609,6 +628,7 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     if (events == EPOLLIN)
         c->deadline_ms = ws_tls_park(c->tls, now, c->deadline_ms);
     c->park_events = events;
+    c->park_edge = (uint8_t)(events == EPOLLIN ? t->in.drained : t->out_blocked);
     return WS_CONN_PARK;
 }
 
@@ -1100,6 +1120,7 @@ static enum step send_phase(struct turn *t)
 {
     enum send_result r = send_response(t->c, t->wb);
 
+    t->out_blocked = r == SEND_BLOCKED && t->c->tls == NULL && t->c->io_want == EPOLLOUT;
     if (r != SEND_DONE && rate_judge(t->c, t->env, ws_now_ms()) < 0) {
         give_up(t->c, t->env, WS_CLOSE_SLOW_READER, 0);
         log_response(t->c, t->env, t->wb);
@@ -1132,6 +1153,8 @@ static enum step linger_phase(struct turn *t)
 {
     for (;;) {
         ssize_t n = recv(t->c->fd, t->wb->in, WS_MAX_HEAD, 0);
+        /* The socket itself, TLS or not: its bytes are dropped unread. */
+        t->in.drained = n > 0 ? n < WS_MAX_HEAD : n < 0 && errno == EAGAIN;
         if (n > 0) {
             if (++t->discard_reads > TURN_MAX_DISCARD_READS)
                 return STEP_WAIT_IN;
@@ -1163,6 +1186,7 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                       .first_start_ms = c->phase_start_ms };
 
     c->synced = 0;
+    c->park_edge = 0; /* HTTP/2 parks (STEP_PARKED) are level parks */
     if (c->r == NULL)
         c->r = fresh_response(wb);
     if (c->saved != NULL) {

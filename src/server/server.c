@@ -11,18 +11,23 @@
  * SO_REUSEPORT twin of each TCP listener, so the kernel spreads new
  * connections over them. All push into the one ring. A connection stays with
  * the loop that accepted it (conn->loop): workers park it back there.
- * Connection records are found from their descriptor through s->conns, an
- * array indexed by descriptor with atomic slots: the event thread fills a slot
- * when it accepts, the closing owner clears it before close(2).
+ * A worker finds the record of a descriptor popped from the ring through
+ * s->conns, an array indexed by descriptor with atomic slots: the event thread
+ * fills a slot when it accepts, the closing owner clears it before close(2).
+ * The epoll sets name records themselves (data.ptr), not descriptors.
  *
  * Ownership hand-overs and what orders them:
  *   event thread -> ring -> worker   the ring's mutex (push, pop);
- *   worker -> parked                 the loop's park lock, held across epoll_ctl;
- *   parked -> event thread           the park lock, taken before the event
- *                                    thread touches a connection it was told
- *                                    is ready or whose deadline passed.
- * EPOLLONESHOT guarantees a parked connection produces one event and then
- * none until it is parked again, so no connection is ever pushed twice.
+ *   worker -> parked                 the connection's ownership word, moved
+ *                                    to PARKED under the loop's park lock;
+ *   parked -> event thread           the word moved back to OWNED under the
+ *                                    park lock, before the event thread
+ *                                    touches a connection it was told is
+ *                                    ready or whose deadline passed.
+ * Sockets stay in their loop's epoll set, edge-triggered, from the first park
+ * to the close; the word (loop.h's DESIGN) makes sure that an edge that comes
+ * while a worker owns the connection is neither lost nor pushes it twice:
+ * the worker's park finds it and the worker goes on (serve_fd).
  *
  * Thread 0 alone reads the signalfd, writes the close-reason lines and decides
  * when the server stops: on SIGTERM it sets `draining` and wakes the other
@@ -182,11 +187,15 @@ struct ws_server {
 
 /* --- connection lifetime --------------------------------------------------- */
 
-/* Closes and frees a connection its caller owns. Any thread. */
+/*
+ * Closes a connection its caller owns, and frees its record (or has its event
+ * thread free it, once no event can name it: loop.h). Any thread.
+ */
 static void release_conn(struct ws_server *s, struct ws_conn *c)
 {
     atomic_store_explicit(&s->conns[c->fd], NULL, memory_order_relaxed);
-    ws_conn_free(c);
+    ws_conn_close(c);
+    ws__loop_retire(c->loop, c);
     /* While draining, event thread 0 waits for the last connection to go. */
     if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->draining))
         ws__loop_wake(&s->evs[0].loop);
@@ -206,16 +215,24 @@ static int refuse_park(void *ctx, struct ws_conn *c)
         return 0;
     if (!ws_conn_in_flight(c))
         return 1;
-    if (c->phase == WS_PHASE_H2 && !ws_h2_told_to_go(c->h2))
+    if (c->phase == WS_PHASE_H2 && !ws_h2_told_to_go(c->h2)) {
         c->park_events = EPOLLOUT; /* the drain began during its turn: back for the GOAWAY */
+        c->park_edge = 0;          /* writable at once, probably: no edge would say so */
+    }
     return 0;
 }
 
-/* Parks a connection the calling worker owns; ownership passes to its event thread. */
-static void park_conn(struct ws_server *s, struct ws_conn *c)
+/*
+ * Parks a connection the calling worker owns; ownership passes to its event
+ * thread. Returns 1 when the worker still owns it: what it waits for came
+ * during the turn (WS_LOOP_READY), so it must run again.
+ */
+static int park_conn(struct ws_server *s, struct ws_conn *c)
 {
     int rc = ws__loop_park(c->loop, c, refuse_park, s);
 
+    if (rc == WS_LOOP_READY)
+        return 1;
     if (rc == -ESHUTDOWN) {
         ws_h2_goaway_now(c); /* an idle HTTP/2 connection is told why it closes */
         release_conn(s, c);
@@ -223,19 +240,38 @@ static void park_conn(struct ws_server *s, struct ws_conn *c)
         ws_log_error(s->log, "epoll_ctl: %s", strerror(-rc));
         release_conn(s, c);
     }
+    return 0;
 }
 
-/* The worker side: run a connection popped from the ring. */
+/*
+ * The worker side: run a connection popped from the ring. When its park finds
+ * that what it waits for has come (an edge during the turn), the worker runs
+ * it again at once, up to GO_ON_MAX times; after that, or when the park was a
+ * yield (a level park: the turn's budget ran out, or TLS or HTTP/2 asked to
+ * come back), it goes to the back of the ring, as it would have through the
+ * event thread, unless the ring is full.
+ */
+#define GO_ON_MAX 2
 static void serve_fd(void *arg, unsigned worker, int fd)
 {
     struct ws_server *s = arg;
     struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
 
     c->turn_wait_us = ws_now_us() - c->queued_us;
-    if (ws_conn_run(c, &s->env, &s->bufs[worker]) == WS_CONN_PARK)
-        park_conn(s, c);
-    else
-        release_conn(s, c);
+    for (unsigned again = 0;; again++) {
+        if (ws_conn_run(c, &s->env, &s->bufs[worker]) != WS_CONN_PARK) {
+            release_conn(s, c);
+            return;
+        }
+        if (!park_conn(s, c))
+            return;
+        if (again >= GO_ON_MAX || !c->park_edge) {
+            c->queued_us = ws_now_us(); /* before the push: then it is the ring's */
+            if (ws_fdqueue_try_push(s->queue, fd) == 0)
+                return;
+        }
+        c->turn_wait_us = 0;
+    }
 }
 
 /* The worker side: about to sleep, so write out the access lines it collected. */
@@ -288,7 +324,8 @@ static void pause_accepting(struct ev_thread *ev, int64_t now, int err)
 static void resume_accepting(struct ev_thread *ev)
 {
     for (unsigned i = 0; i < ev->n_listeners; i++) {
-        struct epoll_event e = { .events = EPOLLIN, .data.fd = ev->listeners[i] };
+        struct epoll_event e = { .events = EPOLLIN,
+                                 .data.u64 = ws__loop_fd_data(ev->listeners[i]) };
         epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, ev->listeners[i], &e);
     }
     ev->accept_paused_until = 0;
@@ -424,10 +461,10 @@ static int pick_idle(void *ctx, struct ws_conn *c)
         return 1;
     if (c->phase == WS_PHASE_H2 && c->park_events == EPOLLIN) {
         /* HTTP/2 streams waiting for input (a window): wake them now, so that
-         * a worker sends the GOAWAY (it is writable at once). */
-        struct epoll_event e = { .events = EPOLLOUT | EPOLLONESHOT, .data.fd = c->fd };
+         * a worker sends the GOAWAY (it is writable at once, which only the
+         * kernel's fresh look reports: no edge would). */
         c->park_events = EPOLLOUT;
-        (void)epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_MOD, c->fd, &e);
+        ws__loop_rearm(&ev->loop, c);
     }
     return 0;
 }
@@ -707,8 +744,11 @@ static void event_loop(struct ev_thread *ev)
     for (;;) {
         int64_t now;
         unsigned n_ready = 0;
-        int signalled = 0, watch_ready = 0;
-        int n = epoll_wait(ev->loop.epoll_fd, events, EVENT_BATCH, wait_ms);
+        int signalled = 0, watch_ready = 0, n;
+
+        /* Records closed before now: no batch still to come can name them (loop.h). */
+        ws__loop_reap(&ev->loop);
+        n = epoll_wait(ev->loop.epoll_fd, events, EVENT_BATCH, wait_ms);
 
         if (n < 0 && errno != EINTR) {
             ws_log_error(s->log, "epoll_wait: %s", strerror(errno));
@@ -716,9 +756,16 @@ static void event_loop(struct ev_thread *ev)
         }
         now = ws_now_ms();
         for (int i = 0; i < n; i++) {
-            int fd = events[i].data.fd;
+            int fd = ws__loop_data_fd(events[i].data.u64);
             int is_listener = 0, tls = 0;
 
+            if (fd < 0) {
+                /* A connection's edge: recorded, or the record is ready to claim. */
+                struct ws_conn *c = events[i].data.ptr;
+                if (ws__loop_event(&ev->loop, c, events[i].events))
+                    ready[n_ready++] = c;
+                continue;
+            }
             for (unsigned k = 0; k < ev->n_listeners; k++)
                 if (fd == ev->listeners[k]) {
                     is_listener = 1;
@@ -732,10 +779,6 @@ static void event_loop(struct ev_thread *ev)
                 watch_ready = 1;
             } else if (fd == ev->loop.wake_fd) {
                 ws__loop_clear_wake(&ev->loop);
-            } else {
-                struct ws_conn *c = atomic_load_explicit(&s->conns[fd], memory_order_relaxed);
-                if (c != NULL)
-                    ready[n_ready++] = c;
             }
         }
         /* epoll_wait reported every ready descriptor unless the batch was full, so an
@@ -814,18 +857,18 @@ static int register_fds(struct ws_server *s, struct ev_thread *ev)
     struct epoll_event e = { .events = EPOLLIN };
 
     for (unsigned i = 0; i < ev->n_listeners; i++) {
-        e.data.fd = ev->listeners[i];
+        e.data.u64 = ws__loop_fd_data(ev->listeners[i]);
         if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, ev->listeners[i], &e) < 0)
             return -errno;
     }
     if (ev->loop.index == 0) {
-        e.data.fd = s->signal_fd;
+        e.data.u64 = ws__loop_fd_data(s->signal_fd);
         if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &e) < 0)
             return -errno;
     }
     if (s->watch != NULL) {
-        e.data.fd = ws_watch_fd(s->watch);
-        if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, e.data.fd, &e) < 0)
+        e.data.u64 = ws__loop_fd_data(ws_watch_fd(s->watch));
+        if (epoll_ctl(ev->loop.epoll_fd, EPOLL_CTL_ADD, ws_watch_fd(s->watch), &e) < 0)
             return -errno;
     }
     return 0;
