@@ -147,7 +147,7 @@ struct ws_conn_env {
  * During a turn it is the worker's (ws_worker_buf.resp); a turn that parks
  * with a response or a body still in flight moves it into a record of its
  * own (malloc, `owned`), freed once they are done. An idle connection holds
- * none (ws_conn.r is NULL), so it costs under 200 bytes of memory.
+ * none (ws_conn.r is NULL): its record is then 200 bytes in all.
  */
 struct ws_response {
     /*
