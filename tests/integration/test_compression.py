@@ -7,6 +7,7 @@ Bodies are decompressed here (zlib; zstd by the zstandard module, or the zstd
 command-line tool), so every test checks the bytes a client would end up with.
 """
 
+import fcntl
 import gzip
 import hashlib
 import os
@@ -336,16 +337,28 @@ class CompressionStepsTest(ServerTestCase):
         write_file(os.path.join(root, "slow2.txt"), os.urandom(8 << 20).hex().encode())
         write_file(os.path.join(root, "small.txt"), SMALL)
 
-    def jobs_running(self):
-        """memfds of jobs under way (or of stored results) in the server."""
+    def compressed_memfds(self):
+        """The server's memfds of compressed results, as (sealed, ...): a job under way
+        writes to an unsealed one; a stored result is sealed."""
         fds = "/proc/%d/fd" % self.server.pid
-        n = 0
+        seals = []
         for fd in os.listdir(fds):
+            path = os.path.join(fds, fd)
             try:
-                n += os.readlink(os.path.join(fds, fd)).startswith("/memfd:ws-compressed")
+                if not os.readlink(path).startswith("/memfd:ws-compressed"):
+                    continue
+                mine = os.open(path, os.O_RDONLY)
             except OSError:
-                pass
-        return n
+                continue  # closed meanwhile
+            try:
+                seals.append(fcntl.fcntl(mine, fcntl.F_GET_SEALS) & fcntl.F_SEAL_WRITE != 0)
+            finally:
+                os.close(mine)
+        return seals
+
+    def jobs_running(self):
+        """Jobs under way in the server (their memfds not sealed yet)."""
+        return self.compressed_memfds().count(False)
 
     def test_client_gone_during_a_job(self):
         baseline = self.server.fd_count()
@@ -354,13 +367,16 @@ class CompressionStepsTest(ServerTestCase):
         self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
         a.close()
         # The job ends with its connection (or finishes first, its result then stored).
-        self.assertTrue(wait_until(lambda: self.server.fd_count() <= baseline + self.jobs_running(),
-                                   30 * SLOW),
+        self.assertTrue(wait_until(lambda: self.jobs_running() == 0, 30 * SLOW),
+                        "the job outlived its connection")
+        stored = len(self.compressed_memfds())
+        self.assertLessEqual(stored, 1)
+        self.assertTrue(wait_until(lambda: self.server.fd_count() <= baseline + stored, 30 * SLOW),
                         "descriptors left behind: %d, were %d" % (self.server.fd_count(), baseline))
-        self.assertLessEqual(self.jobs_running(), 1)
 
     def test_second_client_is_not_held(self):
-        baseline = self.jobs_running()  # a stored result of another test's file, if any
+        # Another test's job may still be ending.
+        self.assertTrue(wait_until(lambda: self.jobs_running() == 0, 30 * SLOW), "a job lingers")
         a = connect(self.port, timeout=60)
         a.settimeout(60 * SLOW)
         got = {}
@@ -369,11 +385,13 @@ class CompressionStepsTest(ServerTestCase):
             got["byte"] = a.recv(1)
             got["at"] = time.monotonic()
 
+        # Sent before the reader starts: one TLS session must not be used by two
+        # threads at once (a blocked SSL_read and an SSL_write lose the request).
+        a.sendall(raw_request("/slow.txt", headers=[("Accept-Encoding", "gzip")], close=True))
         reader = threading.Thread(target=read_first_byte)
         reader.start()
         try:
-            a.sendall(raw_request("/slow.txt", headers=[("Accept-Encoding", "gzip")], close=True))
-            self.assertTrue(wait_until(lambda: self.jobs_running() > baseline, 10), "no job began")
+            self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
             began = time.monotonic()
             b = fetch(self.port, "/small.txt")
             b_done = time.monotonic()
