@@ -239,7 +239,9 @@ int ws_site_add_metrics_allow(struct ws_site *s, const char *block, const char *
         *why = "too many blocks (at most 16)";
         return -1;
     }
-    if (ws_cidr_parse(block, &s->metrics_allow[s->n_metrics_allow]) < 0) {
+    /* "unix" (which --trusted-proxy takes) names no address a client could be. */
+    if (ws_cidr_parse(block, &s->metrics_allow[s->n_metrics_allow]) < 0 ||
+        s->metrics_allow[s->n_metrics_allow].family == AF_UNIX) {
         *why = "expected an address or a block such as 10.0.0.0/8 or fd00::/8";
         return -1;
     }

@@ -367,6 +367,7 @@ class BadFlagsTest(unittest.TestCase):
             (["--metrics-allow", "10.0.0.0/33"], ["--metrics-allow", "10.0.0.0/8"]),
             (["--metrics-allow", "localhost"], ["--metrics-allow"]),
             (["--metrics-allow", ""], ["--metrics-allow"]),
+            (["--metrics-allow", "unix"], ["--metrics-allow"]),
             (["--metrics"], ["needs a value"]),
             (["--metrics-allow=10.0.0.0/8"] * 17, ["--metrics-allow", "too many"]),
         ]

@@ -213,6 +213,7 @@ static void test_flag_values(void **state)
     assert_int_equal(ws_site_set_health(&s, "/metrics", &why), -1);
     assert_int_equal(ws_site_add_metrics_allow(&s, "10.0.0.0/33", &why), -1);
     assert_int_equal(ws_site_add_metrics_allow(&s, "example.com", &why), -1);
+    assert_int_equal(ws_site_add_metrics_allow(&s, "unix", &why), -1);
     for (int i = 0; i < WS_SITE_ALLOW_MAX; i++)
         assert_int_equal(ws_site_add_metrics_allow(&s, "192.0.2.0/24", &why), 0);
     assert_int_equal(ws_site_add_metrics_allow(&s, "192.0.2.0/24", &why), -1);
