@@ -169,7 +169,9 @@ int main(int argc, char **argv)
         ws_mime_map_free(res.mime);
         return 2;
     }
-    if (cfg.auth_file != NULL && (cfg.n_tls_pairs == 0 || !cfg.redirect_https))
+    /* Not when HTTPS is the only listener (--port off, no --listen). */
+    if (cfg.auth_file != NULL && (cfg.port >= 0 || cfg.n_unix_listen > 0) &&
+        (cfg.n_tls_pairs == 0 || !cfg.redirect_https))
         fprintf(stderr,
                 "webserver: warning: --auth-file over cleartext HTTP: Basic credentials travel "
                 "unencrypted on the cleartext port (use --tls-cert%s)\n",

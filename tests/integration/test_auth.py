@@ -24,7 +24,8 @@ import subprocess
 import tempfile
 import unittest
 
-from wshelper import ServerTestCase, fetch, run_webserver, wait_until, write_file
+import tlscerts
+from wshelper import Server, ServerTestCase, fetch, make_root, run_webserver, wait_until, write_file
 
 SECRET = b"top secret\n"
 PUBLIC = b"public\n"
@@ -296,6 +297,23 @@ class StartTest(unittest.TestCase):
                 r = run_webserver(["-p", "0", "-r", self.dir] + args)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(b"--auth-", r.stderr)
+
+    @unittest.skipIf(tlscerts.OPENSSL is None, "openssl is not installed")
+    def test_cleartext_warning_only_with_a_cleartext_port(self):
+        write_auth_file(self.file, [self.good])
+        root = make_root()
+        try:
+            for listen, warned in ((("--port", "0", "--bind", "127.0.0.1"), True),
+                                   (("--port", "off", "--bind", "127.0.0.1"), False)):
+                with self.subTest(listen=listen):
+                    server = Server(root, ("--auth-file", self.file), listen_args=listen, tls=True)
+                    try:
+                        lines = list(server.stderr_lines)
+                    finally:
+                        server.stop()
+                    self.assertEqual(any("over cleartext HTTP" in l for l in lines), warned, lines)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
