@@ -171,6 +171,7 @@ static void plan_file(struct ws_plan *p, const struct ws_request *req,
     }
     pre = ws_preconditions(req, tag, (time_t)res->mtime_sec);
     p->head.vary_accept_encoding = res->vary;
+    p->head.vary_accept = res->vary_accept; /* a --fallback chosen by Accept */
     p->head.cache_control = ws_cache_control(env->cache_mode, env->cache_max_age, res->name,
                                              res->name_len, res->content_type, p->cache_control);
     if (pre != 0) {
@@ -405,6 +406,7 @@ void ws_plan_make(struct ws_plan *p, const struct ws_request *req, int status,
 
     if (req != NULL && status == 0) {
         p->status = res->status;
+        p->head.vary_accept = res->vary_accept; /* a 404 that Accept decided (--fallback) */
         if (res->status == 200 && res->listing)
             plan_listing(p, req, res);
         else if (res->status == 200)

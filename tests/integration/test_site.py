@@ -71,8 +71,13 @@ class FallbackTest(ServerTestCase):
         accept = "text/html,application/xhtml+xml,*/*;q=0.8"
         r = fetch(self.port, "/user/jane.doe", headers=[("Accept", accept)])
         self.assertEqual((r.status, r.body), (200, APP))
+        self.assertIn("Accept", [v.strip() for v in (r.header("vary") or "").split(",")])
         r = fetch(self.port, "/user/jane.doe", headers=[("Accept", "*/*")])
         self.assertEqual(r.status, 404)
+        # Accept decided both answers: a shared cache must not give one for the other.
+        self.assertIn("Accept", [v.strip() for v in (r.header("vary") or "").split(",")])
+        r = fetch(self.port, "/users/42", headers=[("Accept", accept)])
+        self.assertNotIn("Accept", [v.strip() for v in (r.header("vary") or "").split(",")])
 
     def test_existing_files_are_untouched(self):
         self.assertEqual(fetch(self.port, "/app/main.js").body, b"console.log(1)\n")
