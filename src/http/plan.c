@@ -155,7 +155,8 @@ static void plan_file(struct ws_plan *p, const struct ws_request *req,
     struct ws_view tag;
     int pre;
 
-    if (res->etag != NULL && res->last_modified != NULL && res->coded_tag == NULL) {
+    if (res->etag != NULL && res->last_modified != NULL && res->coded_tag == NULL &&
+        res->content_encoding == NULL) {
         /* Made by the runtime when it cached the file (the same functions, the same inputs). */
         tag = (struct ws_view){ res->etag, res->etag_len };
         p->head.etag = res->etag;
@@ -165,6 +166,10 @@ static void plan_file(struct ws_plan *p, const struct ws_request *req,
                                                         res->mtime_nsec, p->etag) };
         if (res->coded_tag != NULL)
             tag.len = ws_etag_add_coding(p->etag, tag.len, res->coded_tag);
+        else if (res->content_encoding != NULL)
+            /* A sibling: gzip -k, zstd -k and brotli -k give each the original's time, and
+               two of them (or one and the original) may have the same size. */
+            tag.len = ws_etag_add_coding(p->etag, tag.len, res->content_encoding);
         ws_httpdate_format((time_t)res->mtime_sec, p->last_modified);
         p->head.etag = p->etag;
         p->head.last_modified = p->last_modified;

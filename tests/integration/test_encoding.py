@@ -93,6 +93,10 @@ class PrecompressedTest(ServerTestCase):
         put("docs/index.html", INDEX, T)
         put("docs/index.html.gz", INDEX_GZ, T + SECOND)
         put("docs/index.html.br", INDEX_BR, T + SECOND)
+        # Two siblings of one size and the original's time (as gzip -k and brotli -k leave them).
+        put("twin.js", JS, T)
+        put("twin.js.gz", JS_BR[:100], T)
+        put("twin.js.br", JS_BR[-100:], T)
         # For curl --compressed: a real gzip sibling only.
         put("page.txt", PAGE, T)
         put("page.txt.gz", gzip.compress(PAGE, mtime=0), T + SECOND)
@@ -154,6 +158,13 @@ class PrecompressedTest(ServerTestCase):
         self.assert_identity(self.get("/app.js", headers=[("If-None-Match", gz)]), JS, vary=True)
         self.assertEqual(self.get("/app.js", "br", headers=[("If-None-Match", br)]).status, 304)
         self.assertEqual(self.get("/app.js", "br", headers=[("If-Match", gz)]).status, 412)
+
+    def test_siblings_of_one_size_and_time_have_their_own_etags(self):
+        gz, br = (self.get("/twin.js", ae).header("etag") for ae in ("gzip", "br"))
+        self.assertNotEqual(gz, br)
+        r = self.get("/twin.js", "br", headers=[("If-None-Match", gz)])
+        self.assert_coded(r, "br", JS_BR[-100:], JS_TYPE)
+        self.assertEqual(self.get("/twin.js", "br", headers=[("If-None-Match", br)]).status, 304)
 
     def test_q_values(self):
         cases = [

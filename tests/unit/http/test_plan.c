@@ -487,12 +487,16 @@ static void test_inm_keeps_vary(void **state)
 {
     struct exchange *x = *state;
     const struct ws_plan *p;
+    char etag[WS_ETAG_MAX];
 
     x->res.content_encoding = "gzip";
     x->res.vary = 1;
     p = answer(x, GET("If-None-Match: *\r\n"));
-    is_not_modified(p);
+    assert_int_equal(p->status, 304);
     assert_int_equal(p->head.vary_accept_encoding, 1);
+    /* A sibling's tag names its coding: two siblings may share a size and a time. */
+    ws_etag_add_coding(etag, strlen(file_etag(etag)), "gzip");
+    field_is(p->head.etag, etag);
 }
 
 /* If-Match with another tag: 412 with the page, no validators. */
