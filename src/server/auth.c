@@ -327,6 +327,27 @@ static void cache_key(const struct ws_auth *a, struct ws_view user, struct ws_vi
     explicit_bzero(buf, n);
 }
 
+/*
+ * The user whose hash an unknown name is checked against, chosen by a keyed
+ * hash of the name: users' hashes may differ in cost (bcrypt's, SHA-crypt's
+ * rounds), and an unknown name that always cost the first user's time would
+ * stand out. So a name costs the same each time, and unknown names spread
+ * over the users' costs as the users do. The key (the process's salt) keeps
+ * which user a name maps to unpredictable.
+ */
+static unsigned decoy(const struct ws_auth *a, struct ws_view user)
+{
+    unsigned char buf[sizeof(a->salt) + WS_AUTH_CRED_MAX], md[SHA256_DIGEST_LENGTH];
+    size_t n = user.len < WS_AUTH_CRED_MAX ? user.len : WS_AUTH_CRED_MAX;
+    uint32_t h;
+
+    memcpy(buf, a->salt, sizeof(a->salt));
+    memcpy(buf + sizeof(a->salt), user.ptr, n);
+    SHA256(buf, sizeof(a->salt) + n, md);
+    memcpy(&h, md, sizeof(h));
+    return h % a->table->n;
+}
+
 int ws_auth_verify(struct ws_auth *a, struct ws_auth_worker *w, struct ws_view user,
                    struct ws_view pass)
 {
@@ -347,8 +368,8 @@ int ws_auth_verify(struct ws_auth *a, struct ws_auth_worker *w, struct ws_view u
             snprintf(w->hash, sizeof(w->hash), "%s", e->hash);
         }
     }
-    if (!found) /* the first user's hash: the same work, and a result that is ignored */
-        snprintf(w->hash, sizeof(w->hash), "%s", a->table->entries[0].hash);
+    if (!found) /* a user's hash: the same work, and a result that is ignored */
+        snprintf(w->hash, sizeof(w->hash), "%s", a->table->entries[decoy(a, user)].hash);
     unlock(a);
 
     if (found)

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 import tlscerts
@@ -182,6 +183,53 @@ class PathTest(AuthCase):
         r = fetch(self.port, "/private/secret.txt", method="OPTIONS")
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("www-authenticate"))
+
+
+class UnknownUserTest(AuthCase):
+    """An unknown name costs what some user's check costs, and the same each time: it
+    is checked against the hash of a user picked by a keyed hash of the name. Users'
+    hashes may differ in cost, so a fixed stand-in (the first user's, say) would let
+    a name's time tell whether it exists. Here "quick" costs 5,000 SHA-512 rounds and
+    "slow" 40 times as many; the file lists "quick" first."""
+
+    @classmethod
+    def setUpClass(cls):
+        global USERS
+        saved, USERS = USERS, ({}, ["quick:" + subprocess.run(
+            ["openssl", "passwd", "-6", "-salt", "rounds=5000$quicksalt", "-stdin"],
+            input=b"q", capture_output=True, check=True).stdout.decode().strip(),
+            "slow:" + subprocess.run(
+                ["openssl", "passwd", "-6", "-salt", "rounds=200000$slowsalt", "-stdin"],
+                input=b"s", capture_output=True, check=True).stdout.decode().strip()])
+        try:
+            super().setUpClass()
+        finally:
+            USERS = saved
+
+    def cost(self, user, tries=3):
+        """The shortest of a few wrong-password checks of user: a busy machine only adds."""
+        best = None
+        for _ in range(tries):
+            start = time.monotonic()
+            r = fetch(self.port, "/public.txt", headers=[basic(user, "wrong")])
+            took = time.monotonic() - start
+            self.assert_challenged(r)
+            best = took if best is None else min(best, took)
+        return best
+
+    def test_unknown_names_cost_what_users_cost(self):
+        quick, slow = self.cost("quick"), self.cost("slow")
+        self.assertGreater(slow, 8 * quick, "the two users' checks should differ in cost")
+        line = (quick * slow) ** 0.5
+        names = ["nobody%d" % i for i in range(16)]
+        dear = [name for name in names if self.cost(name, 2) > line]
+        # Each name goes one way or the other (probability 2 in 65,536 of all the same).
+        self.assertTrue(0 < len(dear) < len(names),
+                        "every unknown name cost the same: %d of %d as dear as 'slow'"
+                        % (len(dear), len(names)))
+        # ... and the same way again: the choice is the name's, not the request's.
+        for name in dear[:3]:
+            self.assertGreater(self.cost(name, 1), line, name)
 
 
 class WholeSiteTest(AuthCase):
