@@ -177,6 +177,16 @@ int main(int argc, char **argv)
                 "unencrypted on the cleartext port (use --tls-cert%s)\n",
                 cfg.n_tls_pairs == 0 ? "" : " with --redirect-https");
 
+    /* Not refused: the file may come with the next deploy. But say so now. */
+    if (cfg.site.fallback[0] != '\0') {
+        struct stat st;
+        if (fstatat(res.root_fd, cfg.site.fallback, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            fprintf(stderr,
+                    "webserver: warning: --fallback %s: no such file under the root yet; missing "
+                    "paths get 404 until there is one\n",
+                    cfg.site.fallback);
+    }
+
     signal(SIGPIPE, SIG_IGN);
     ws_server_signal_set(&mask);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);

@@ -14,7 +14,7 @@ import os
 import unittest
 from urllib.parse import urljoin
 
-from wshelper import (H2, ServerTestCase, assert_refused_at_start, fetch, run_webserver,
+from wshelper import (H2, Server, ServerTestCase, assert_refused_at_start, fetch, run_webserver,
                       set_mtime_ns, write_file)
 
 MTIME = 1614834367  # 2021-03-04 05:06:07 UTC
@@ -38,6 +38,19 @@ class FallbackTest(ServerTestCase):
         write_file(os.path.join(root, ".secret"), b"hidden\n")
         os.mkdir(os.path.join(root, "dir"))
         write_file(os.path.join(root, "dir", "index.html"), b"dir index\n")
+
+    def test_missing_fallback_is_warned_of(self):
+        # The class's server found its file and said nothing.
+        self.assertFalse(any("--fallback" in l for l in self.server.stderr_lines),
+                         self.server.stderr_lines)
+        server = Server(self.root, ("--fallback", "app/missing.html"))
+        try:
+            lines = list(server.stderr_lines)
+            self.assertEqual(fetch(server.port, "/some/route").status, 404)
+        finally:
+            server.stop()
+        self.assertTrue(any("warning: --fallback app/missing.html: no such file" in l
+                            for l in lines), lines)
 
     def test_route_gets_the_fallback(self):
         for path in ("/users/42", "/a/b/c", "/users/42?tab=x", "/v1.2/route"):
