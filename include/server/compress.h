@@ -102,8 +102,9 @@ struct ws_compressed {
  * WS_ENC_ZSTD) at `level`: from the cache, or made now from its contents, mem
  * (st->st_size bytes), or when mem is NULL read from fd with pread (fd stays
  * the caller's). Returns 0 with *out set, or -1 when the file cannot be read
- * whole (it changed under us), memory or descriptors are short, or the coding
- * fails: the caller then sends the file as it is. A result larger than the
+ * whole (it changed under us), memory or descriptors are short, the coding
+ * fails, or the file begins as a compressed format does (gzip, zstd, xz,
+ * bzip2, zip: an .svgz, say): the caller then sends the file as it is. A result larger than the
  * whole budget is made for this request and not kept.
  *
  * A file over WS_COMPRESS_ONE_GO bytes is looked for in the store; when it

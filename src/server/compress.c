@@ -581,6 +581,30 @@ int ws_compress_job_step(struct ws_compress_job *job)
 /* --- the cache ------------------------------------------------------------- */
 
 /*
+ * Whether bytes (the first n of a file) begin as a compressed format's do:
+ * gzip, zstd, xz, bzip2, zip. A file of a compressible type may be one (an
+ * .svgz, which a types file may call image/svg+xml), and compressing it again
+ * gains nothing and makes the client decode twice. Brotli has no magic.
+ */
+static int already_compressed(const unsigned char *b, size_t n)
+{
+    static const struct {
+        unsigned char len, magic[6];
+    } formats[] = {
+        { 2, { 0x1f, 0x8b } },                     /* gzip */
+        { 4, { 0x28, 0xb5, 0x2f, 0xfd } },         /* zstd */
+        { 6, { 0xfd, '7', 'z', 'X', 'Z', 0x00 } }, /* xz */
+        { 3, { 'B', 'Z', 'h' } },                  /* bzip2 */
+        { 4, { 'P', 'K', 0x03, 0x04 } },           /* zip */
+    };
+
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+        if (n >= formats[i].len && memcmp(b, formats[i].magic, formats[i].len) == 0)
+            return 1;
+    return 0;
+}
+
+/*
  * A file too large to compress in one go, whose result the store does not
  * have: a finished job's result (kept in the store), or a new job.
  */
@@ -600,6 +624,12 @@ static int get_large(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
         out->len = done->out_len;
         done->out_fd = -1;
         return 0;
+    }
+    {
+        unsigned char head[6];
+        ssize_t n = pread(fd, head, sizeof(head), 0);
+        if (n > 0 && already_compressed(head, (size_t)n))
+            return -1; /* sent as it is */
     }
     atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     *job = job_new(cc->store, enc, level, st, fd);
@@ -677,7 +707,6 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
         return 0;
     if (st->st_size > WS_COMPRESS_ONE_GO)
         return get_large(cc, enc, level, st, fd, done, out, job);
-    atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     if (st->st_size < 0)
         return -1;
     if (mem == NULL) {
@@ -686,6 +715,11 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
             return -1;
         mem = contents;
     }
+    if (already_compressed((const unsigned char *)mem, size)) {
+        free(contents);
+        return -1; /* sent as it is */
+    }
+    atomic_fetch_add_explicit(&cc->misses, 1, memory_order_relaxed);
     body = ws_compress(enc, level, mem, size, &len);
     free(contents);
     if (body == NULL)

@@ -344,6 +344,50 @@ static void check_result(enum ws_encoding enc, struct ws_compressed *z, const ch
  * its result is then returned, kept in the store, and found there by another
  * worker's cache.
  */
+/* A file that is already a compressed format's (an .svgz, say) is sent as it is, small or large. */
+static void test_already_compressed(void **state)
+{
+    static const char *const heads[] = { "\x1f\x8b\x08", "\x28\xb5\x2f\xfd",
+                                         "\xfd"
+                                         "7zXZ",
+                                         "BZh9", "PK\x03\x04" };
+    (void)state;
+
+    for (unsigned h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+        for (size_t len = 1000; len <= BIG_LEN; len = len == 1000 ? BIG_LEN : len + 1) {
+            char *text = make_text(len, h);
+            struct ws_compressed z;
+            struct ws_compress_job *job = NULL;
+            struct stat st;
+            int fd;
+            /* Fresh each time: a temporary file's inode and times may be a former one's. */
+            struct ws_compress_store *store = ws_compress_store_new(64, 64 << 20);
+            struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+
+            memcpy(text, heads[h], strlen(heads[h]) + (h == 2)); /* xz's magic ends in a NUL */
+            fd = temp_file(text, len, &st);
+            assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, NULL, fd, NULL, &z, &job),
+                             -1);
+            assert_null(job);
+            if (len == 1000)
+                assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, text, -1, NULL, &z, &job),
+                                 -1);
+            /* The same text without the magic is compressed. */
+            memset(text, 't', 6);
+            close(fd);
+            fd = temp_file(text, len, &st);
+            assert_true(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, NULL, fd, NULL, &z, &job) >= 0);
+            if (job != NULL)
+                ws_compress_job_free(job);
+            else if (z.fd >= 0)
+                close(z.fd);
+            close(fd);
+            free(text);
+            ws_compress_cache_free(cc);
+            ws_compress_store_free(store);
+        }
+}
+
 static void test_job(void **state)
 {
     static const enum ws_encoding encs[] = { WS_ENC_GZIP, WS_ENC_ZSTD };
@@ -616,11 +660,12 @@ static void test_second_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_cache_keyed_by_identity),
-        cmocka_unit_test(test_from_descriptor),  cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_memfd_shared),     cmocka_unit_test(test_job),
-        cmocka_unit_test(test_job_file_changed), cmocka_unit_test(test_job_limits),
-        cmocka_unit_test(test_store_evicts),     cmocka_unit_test(test_second_level),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_cache_keyed_by_identity),
+        cmocka_unit_test(test_from_descriptor),    cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memfd_shared),       cmocka_unit_test(test_job),
+        cmocka_unit_test(test_already_compressed), cmocka_unit_test(test_job_file_changed),
+        cmocka_unit_test(test_job_limits),         cmocka_unit_test(test_store_evicts),
+        cmocka_unit_test(test_second_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
