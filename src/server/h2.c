@@ -268,6 +268,14 @@ struct ws_h2 {
     struct ws_worker_buf *wb;
     int synced;          /* requests from the turn's first read may trust the watch's epoch */
     uint64_t turn_bytes; /* written in this turn */
+    /*
+     * In the clear, what the socket refused in this turn (EPOLLIN: a read
+     * would block; EPOLLOUT: a write would block): a park for it may be an
+     * edge park (conn.h's park_edge; loop.h). Not a short read: an EOF may
+     * wait behind it, whose edge came before the turn. Over TLS, 0 (OpenSSL
+     * may hold input; the TLS parks are tls.c's and conn.c's).
+     */
+    uint32_t refused;
 
     struct h2_stream *streams;
     struct h2_stream *receiving; /* the stream whose header block came last, or NULL */
@@ -1528,6 +1536,7 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
     c->close_reason = c->fixed_reason = (uint8_t)reason;
     c->slow_reason = WS_CLOSE_NONE;
     c->park_events = events;
+    c->park_edge = (uint8_t)((h->refused & events) != 0);
     if (events == EPOLLIN)
         c->deadline_ms = ws_tls_park(c->tls, now, deadline);
     h->env = NULL;
@@ -1579,6 +1588,7 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
     h->env = env;
     h->wb = wb;
     h->turn_bytes = 0;
+    h->refused = 0;
     h->synced = synced;
     h->out = wb->h2_out;
     h->ahead_left = 0; /* read into another worker's buffer */
@@ -1612,8 +1622,11 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
 
         if (rc < 0)
             return close_conn(h);
-        if (rc > 0)
+        if (rc > 0) {
+            if (c->tls == NULL)
+                h->refused |= EPOLLOUT;
             return park(h, c->tls != NULL ? c->io_want : EPOLLOUT);
+        }
         if (h->turn_bytes >= TURN_MAX_BYTES && nghttp2_session_want_write(h->session))
             /* Yield the worker; writable at once, so back soon. Not for the last bytes
              * of what the session has made (the end of a 1 MiB response): they would
@@ -1629,9 +1642,13 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
         if (!nghttp2_session_want_read(h->session) || h->broken)
             return close_conn(h); /* ending, and what is left cannot move without input */
         if (drained)
-            /* The last read did not fill the buffer: do not spend a read finding the
+            /*
+             * The last read did not fill the buffer: do not spend a read finding the
              * socket empty; epoll reports what comes (a parked socket that has input
-             * already is reported at once). */
+             * already is reported at once). A level park: the end of the stream may
+             * be queued behind the bytes that read returned, and its edge may have
+             * come before the turn, so only EAGAIN makes an edge park (refused).
+             */
             return park(h, EPOLLIN);
         if (++reads > TURN_MAX_READS)
             return park(h, EPOLLOUT); /* yield; and TLS may hold input epoll cannot see */
@@ -1645,6 +1662,8 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
         }
         if (n == 0 || errno != EAGAIN)
             return close_conn(h);
+        if (c->tls == NULL)
+            h->refused |= EPOLLIN;
         return park(h, c->tls != NULL ? c->io_want : EPOLLIN);
     }
 }
