@@ -1186,7 +1186,7 @@ enum ws_conn_verdict ws_conn_run(struct ws_conn *c, const struct ws_conn_env *en
                       .first_start_ms = c->phase_start_ms };
 
     c->synced = 0;
-    c->park_edge = 0; /* HTTP/2 parks (STEP_PARKED) are level parks */
+    c->park_edge = 0; /* a level park unless the park says otherwise (h2.c's park for HTTP/2) */
     if (c->r == NULL)
         c->r = fresh_response(wb);
     if (c->saved != NULL) {

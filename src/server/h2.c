@@ -258,6 +258,9 @@ struct h2_stream {
     char *log_line;
     uint32_t log_len, log_split;
     int64_t start_us;
+
+    char content_length[24]; /* the answer's Content-Length value, which nghttp2 reads when it
+                                sends the HEADERS frame (answer) */
 };
 
 struct ws_h2 {
@@ -268,6 +271,14 @@ struct ws_h2 {
     struct ws_worker_buf *wb;
     int synced;          /* requests from the turn's first read may trust the watch's epoch */
     uint64_t turn_bytes; /* written in this turn */
+    /*
+     * In the clear, what the socket refused in this turn (EPOLLIN: a read
+     * would block; EPOLLOUT: a write would block): a park for it may be an
+     * edge park (conn.h's park_edge; loop.h). Not a short read: an EOF may
+     * wait behind it, whose edge came before the turn. Over TLS, 0 (OpenSSL
+     * may hold input; the TLS parks are tls.c's and conn.c's).
+     */
+    uint32_t refused;
 
     struct h2_stream *streams;
     struct h2_stream *receiving; /* the stream whose header block came last, or NULL */
@@ -520,6 +531,24 @@ static struct ws_view request_line(const struct h2_stream *s, char *buf, size_t 
     return (struct ws_view){ buf, n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1 };
 }
 
+/*
+ * The three digits of every status an answer may have, as :status values
+ * that last (filled once, by make_callbacks, before any session exists).
+ */
+#define STATUS_MIN 100
+#define STATUS_MAX 599
+static char status_text[STATUS_MAX - STATUS_MIN + 1][4];
+
+static void make_status_text(void)
+{
+    for (int st = STATUS_MIN; st <= STATUS_MAX; st++) {
+        char *t = status_text[st - STATUS_MIN];
+        t[0] = (char)('0' + st / 100);
+        t[1] = (char)('0' + st / 10 % 10);
+        t[2] = (char)('0' + st % 10);
+    }
+}
+
 /* nghttp2_nv wants writable pointers to what it only reads (and copies). */
 static uint8_t *nv_bytes(const char *s)
 {
@@ -538,7 +567,7 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     struct ws_answer a;
     struct ws_head_field fields[WS_HEAD_FIELDS_MAX];
     nghttp2_nv nv[WS_HEAD_FIELDS_MAX + 1];
-    char status[4], length[24], line[2100];
+    char status[4], line[2100];
     h2_data_provider body = { .source.ptr = s, .read_callback = read_body };
     int64_t body_len;
     size_t n;
@@ -572,11 +601,17 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
     h->requests++;
     count(env, WS_H2_STREAMS);
 
-    n = ws_head_fields(&p->head, fields, length);
-    status[0] = (char)('0' + p->status / 100 % 10);
-    status[1] = (char)('0' + p->status / 10 % 10);
-    status[2] = (char)('0' + p->status % 10);
-    nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
+    n = ws_head_fields(&p->head, fields, s->content_length);
+    if (p->status >= STATUS_MIN && p->status <= STATUS_MAX) {
+        nv[0] = (nghttp2_nv){ nv_bytes(":status"), nv_bytes(status_text[p->status - STATUS_MIN]), 7,
+                              3, NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE };
+    } else {
+        status[0] = (char)('0' + p->status / 100 % 10);
+        status[1] = (char)('0' + p->status / 10 % 10);
+        status[2] = (char)('0' + p->status % 10);
+        nv[0] = (nghttp2_nv){ nv_bytes(":status"), (uint8_t *)status, 7, 3,
+                              NGHTTP2_NV_FLAG_NO_COPY_NAME };
+    }
     if (a.cached) {
         /* The cached body (and the validators it carries) stays for the stream's life. */
         ws_file_cache_hold(a.mem);
@@ -586,15 +621,15 @@ static void answer(struct ws_h2 *h, struct h2_stream *s)
      * The names are static or the site's. nghttp2 reads the values when it
      * sends the HEADERS frame, which may be in a later turn on another
      * worker, or never once the stream has closed: it copies those in the
-     * worker's buffer (the plan, Date) or here (Content-Length), and keeps
-     * pointers to the rest, which last at least as long as the stream: static
-     * strings, the site's configuration and MIME table, the file cache's body
-     * held above, and the request's fields, which the stream holds.
+     * worker's buffer (the plan, Date), and keeps pointers to the rest, which
+     * last at least as long as the stream: static strings (:status too, from
+     * status_text), the site's configuration and MIME table, the file cache's
+     * body held above, and the stream's own (Content-Length) and the
+     * request's fields, which the stream holds.
      */
     for (size_t i = 0; i < n; i++) {
         const char *v = fields[i].value;
-        int lasting =
-            ((uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1)) && v != length;
+        int lasting = (uintptr_t)v < (uintptr_t)wb || (uintptr_t)v >= (uintptr_t)(wb + 1);
         nv[i + 1] =
             (nghttp2_nv){ nv_bytes(fields[i].lower), nv_bytes(v), fields[i].name_len, strlen(v),
                           NGHTTP2_NV_FLAG_NO_COPY_NAME |
@@ -1294,6 +1329,7 @@ static nghttp2_option *options;
 static void make_callbacks(void)
 {
     make_char_classes();
+    make_status_text();
     if (pthread_key_create(&pool_key, pool_drain) != 0)
         return;
     if (nghttp2_session_callbacks_new(&callbacks) != 0 || nghttp2_option_new(&options) != 0)
@@ -1528,6 +1564,7 @@ static enum ws_conn_verdict park(struct ws_h2 *h, uint32_t events)
     c->close_reason = c->fixed_reason = (uint8_t)reason;
     c->slow_reason = WS_CLOSE_NONE;
     c->park_events = events;
+    c->park_edge = (uint8_t)((h->refused & events) != 0);
     if (events == EPOLLIN)
         c->deadline_ms = ws_tls_park(c->tls, now, deadline);
     h->env = NULL;
@@ -1579,6 +1616,7 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
     h->env = env;
     h->wb = wb;
     h->turn_bytes = 0;
+    h->refused = 0;
     h->synced = synced;
     h->out = wb->h2_out;
     h->ahead_left = 0; /* read into another worker's buffer */
@@ -1612,8 +1650,11 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
 
         if (rc < 0)
             return close_conn(h);
-        if (rc > 0)
+        if (rc > 0) {
+            if (c->tls == NULL)
+                h->refused |= EPOLLOUT;
             return park(h, c->tls != NULL ? c->io_want : EPOLLOUT);
+        }
         if (h->turn_bytes >= TURN_MAX_BYTES && nghttp2_session_want_write(h->session))
             /* Yield the worker; writable at once, so back soon. Not for the last bytes
              * of what the session has made (the end of a 1 MiB response): they would
@@ -1629,9 +1670,13 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
         if (!nghttp2_session_want_read(h->session) || h->broken)
             return close_conn(h); /* ending, and what is left cannot move without input */
         if (drained)
-            /* The last read did not fill the buffer: do not spend a read finding the
+            /*
+             * The last read did not fill the buffer: do not spend a read finding the
              * socket empty; epoll reports what comes (a parked socket that has input
-             * already is reported at once). */
+             * already is reported at once). A level park: the end of the stream may
+             * be queued behind the bytes that read returned, and its edge may have
+             * come before the turn, so only EAGAIN makes an edge park (refused).
+             */
             return park(h, EPOLLIN);
         if (++reads > TURN_MAX_READS)
             return park(h, EPOLLOUT); /* yield; and TLS may hold input epoll cannot see */
@@ -1645,6 +1690,8 @@ static enum ws_conn_verdict run(struct ws_conn *c, const struct ws_conn_env *env
         }
         if (n == 0 || errno != EAGAIN)
             return close_conn(h);
+        if (c->tls == NULL)
+            h->refused |= EPOLLIN;
         return park(h, c->tls != NULL ? c->io_want : EPOLLIN);
     }
 }
