@@ -258,7 +258,14 @@ struct ws_conn {
     struct ssl_st *tls;
     uint8_t tls_failed;  /* a fatal TLS error: no close_notify */
     uint8_t tls_checked; /* the first byte was seen to start a TLS record */
-    uint32_t io_want;    /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
+    /*
+     * epoll reported a hang-up (EPOLLRDHUP, EPOLLHUP or EPOLLERR): set by the
+     * event thread before the hand-over that passes it on (loop.c), never
+     * cleared. A read that came back short may have left the client's FIN
+     * behind it, whose edge is spent: the next park for input is a level park.
+     */
+    _Atomic uint8_t hup;
+    uint32_t io_want; /* EPOLLIN or EPOLLOUT: what the last call that would block waits for */
 
     union {
         /* HTTP/2 (h2.h) once the connection speaks it, or NULL; the owner's, freed by

@@ -628,7 +628,11 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     if (events == EPOLLIN)
         c->deadline_ms = ws_tls_park(c->tls, now, c->deadline_ms);
     c->park_events = events;
-    c->park_edge = (uint8_t)(events == EPOLLIN ? t->in.drained : t->out_blocked);
+    /* After a hang-up a short read may have left the FIN unread, its edge spent (conn.h). */
+    c->park_edge =
+        (uint8_t)(events == EPOLLIN
+                      ? t->in.drained && !atomic_load_explicit(&c->hup, memory_order_relaxed)
+                      : t->out_blocked);
     return WS_CONN_PARK;
 }
 

@@ -236,17 +236,21 @@ int ws__loop_event(struct ws_loop *l, struct ws_conn *c, uint32_t events)
 {
     uint32_t bits = edge_bits(events);
     uint32_t old = atomic_load_explicit(&c->own, memory_order_acquire);
+    int hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 
     (void)l;
     for (;;) {
         uint32_t state = old & WS_OWN_STATE;
         if (state == WS_OWN_CLOSED)
             return 0; /* closed while the edge was on its way: in the graveyard, still memory */
+        /* Before the claim or the word's update below, which pass it to the next owner. */
+        if (hup)
+            atomic_store_explicit(&c->hup, 1, memory_order_relaxed);
         if (state == WS_OWN_PARKED)
             /* Stable: only this thread moves a word from PARKED. park_events was written
              * before the word became PARKED (the acquire above pairs with that). */
             return (bits & wanted_bits(c->park_events)) != 0;
-        if ((old & bits) == bits)
+        if ((old & bits) == bits && !hup)
             return 0;
         if (atomic_compare_exchange_weak_explicit(&c->own, &old, old | bits, memory_order_acq_rel,
                                                   memory_order_acquire))

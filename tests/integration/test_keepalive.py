@@ -68,6 +68,26 @@ class KeepAliveTest(ServerTestCase):
         self.assertEqual(rest, b"")
         self.expect_file(rs[0], "HelloWorld.html")
 
+    def test_half_close_after_the_request_ends_the_connection(self):
+        # The request and the client's FIN arrive together, so the event that hands
+        # the connection over already says "hang-up": the read that takes the
+        # request comes back short with the FIN behind it, and no later edge will
+        # come. The server must answer, then see the FIN and close, well before
+        # the keep-alive timeout (default 20 s).
+        for i in range(6):
+            with self.subTest(attempt=i), connect(self.port) as s:
+                reader = Reader(s)
+                if i % 2:  # on a kept-alive connection, or on a new one
+                    s.sendall(raw_request("/HelloWorld.html"))
+                    self.expect_file(reader.read_response(), "HelloWorld.html")
+                s.sendall(raw_request("/index.html"))
+                s.shutdown(socket.SHUT_WR)
+                start = time.monotonic()
+                self.expect_file(reader.read_response(), "index.html")
+                self.assertTrue(reader.at_eof(timeout=3),
+                                "no close %.1f s after a request and a half-close"
+                                % (time.monotonic() - start))
+
     def test_http10_closes_by_default(self):
         with connect(self.port) as s:
             s.sendall(b"GET /HelloWorld.html HTTP/1.0\r\n\r\n")
