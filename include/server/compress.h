@@ -13,11 +13,11 @@
  * whole budget is not kept. Large results live in sealed memfds (see
  * ws_compress_cache_new), so a response in flight holds a descriptor, not a copy.
  *
- * Compression runs in the calling worker. A file up to WS_COMPRESS_ONE_GO
- * bytes is compressed in one go, within the request's turn. A larger one (up
- * to WS_COMPRESS_MAX_FILE) is compressed by a job (struct ws_compress_job)
- * that the connection owns and steps WS_COMPRESS_STEP bytes of input per
- * turn, yielding the worker between steps, so one request cannot hold a
+ * Compression runs in the calling worker. A file up to ws_compress_step
+ * bytes (256 KiB at the default levels) is compressed in one go, within the
+ * request's turn. A larger one (up to WS_COMPRESS_MAX_FILE) is compressed by
+ * a job (struct ws_compress_job) that the connection owns and steps that many
+ * bytes of input per turn, yielding the worker between steps, so one request cannot hold a
  * worker for long; its result is a sealed memfd.
  *
  * Every result also goes to a store shared by all workers (struct
@@ -42,10 +42,16 @@
 #define WS_COMPRESS_MIN_FILE 512
 /* The default of --compress-cache: bytes of results in the shared store. */
 #define WS_COMPRESS_CACHE ((uint64_t)64 * 1024 * 1024)
-/* Files up to this size are compressed in one go, within the request's turn (a few ms). */
+/*
+ * Files up to WS_COMPRESS_ONE_GO bytes are compressed in one go, within the
+ * request's turn (a few ms at the default levels); larger ones by a job,
+ * WS_COMPRESS_STEP bytes of input per turn. Both are for the default levels:
+ * the slow levels (gzip 7-9, zstd 10-19, ten to forty times slower) take a
+ * quarter or a sixteenth of that (ws_compress_step), so a turn stays near
+ * 10 ms of coding whatever the level.
+ */
 #define WS_COMPRESS_ONE_GO (256 * 1024)
-/* Larger ones by a job, this much input per turn. */
-#define WS_COMPRESS_STEP (256 * 1024)
+#define WS_COMPRESS_STEP   (256 * 1024)
 /* Files above this size are sent as they are. */
 #define WS_COMPRESS_MAX_FILE ((int64_t)1 << 30)
 /* Jobs running at once, in the whole server. */
@@ -107,7 +113,7 @@ struct ws_compressed {
  * bzip2, zip: an .svgz, say): the caller then sends the file as it is. A result larger than the
  * whole budget is made for this request and not kept.
  *
- * A file over WS_COMPRESS_ONE_GO bytes is looked for in the store; when it
+ * A file over ws_compress_step bytes is looked for in the store; when it
  * is not there, and `done` is a finished job for this very file, coding and
  * level, the job's result is taken (kept in the store when it fits) and
  * returned; otherwise *job is set to a new job for it and 1 returned: the
@@ -116,6 +122,13 @@ struct ws_compressed {
  * store, a file over WS_COMPRESS_MAX_FILE), or `done` is for another
  * identity (the file changed meanwhile). The calling worker's own cache only.
  */
+/*
+ * How many bytes of input one turn codes at this coding and level: the
+ * largest file compressed in one go, and a job's step (at most
+ * WS_COMPRESS_STEP).
+ */
+size_t ws_compress_step(enum ws_encoding enc, int level);
+
 int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int level,
                     const struct stat *st, const char *mem, int fd, struct ws_compress_job *done,
                     struct ws_compressed *out, struct ws_compress_job **job);

@@ -9,7 +9,7 @@
  * response gets a descriptor of its own.
  *
  * A job compresses a large file with the streaming interfaces of zlib and
- * zstd, WS_COMPRESS_STEP bytes of input per step, into a memfd it seals at
+ * zstd, ws_compress_step bytes of input per step (fewer at slow levels), into a memfd it seals at
  * the end, after checking that the file's identity did not change while it
  * ran.
  *
@@ -82,7 +82,8 @@ struct ws_compress_job {
     int state; /* 0 running, 1 done, -1 failed */
     z_stream zs;
     ZSTD_CCtx *zc;
-    char *in, *out; /* WS_COMPRESS_STEP and JOB_OUT bytes */
+    size_t step;    /* input bytes per step (ws_compress_step) */
+    char *in, *out; /* step and JOB_OUT bytes */
 };
 
 #define JOB_OUT (64 * 1024)
@@ -212,6 +213,16 @@ static char *compress_zstd(int level, const char *in, size_t in_len, size_t *out
     }
     *out_len = n;
     return out;
+}
+
+size_t ws_compress_step(enum ws_encoding enc, int level)
+{
+    /* Measured on text: gzip 9 and zstd 19 code 3-4 and 2-3 MB/s, zstd 3 over 200. */
+    if (enc == WS_ENC_GZIP)
+        return level <= 6 ? WS_COMPRESS_STEP : WS_COMPRESS_STEP / 4;
+    return level <= 9    ? WS_COMPRESS_STEP
+           : level <= 15 ? WS_COMPRESS_STEP / 4
+                         : WS_COMPRESS_STEP / 16;
 }
 
 char *ws_compress(enum ws_encoding enc, int level, const char *in, size_t in_len, size_t *out_len)
@@ -468,7 +479,8 @@ static struct ws_compress_job *job_new(struct ws_compress_store *st, enum ws_enc
     *job = (struct ws_compress_job){ .store = st, .enc = enc, .level = level, .st = *id };
     job->in_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     job->out_fd = memfd_create("ws-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    job->in = malloc(WS_COMPRESS_STEP);
+    job->step = ws_compress_step(enc, level);
+    job->in = malloc(job->step);
     job->out = malloc(JOB_OUT);
     if (enc == WS_ENC_GZIP) {
         if (deflateInit2(&job->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -558,7 +570,7 @@ int ws_compress_job_step(struct ws_compress_job *job)
 
     if (job->state != 0)
         return job->state;
-    want = size - job->in_off < WS_COMPRESS_STEP ? size - job->in_off : WS_COMPRESS_STEP;
+    want = size - job->in_off < (int64_t)job->step ? size - job->in_off : (int64_t)job->step;
     while (got < (size_t)want) {
         ssize_t n = pread(job->in_fd, job->in + got, (size_t)want - got, job->in_off + (off_t)got);
         if (n < 0 && errno == EINTR)
@@ -673,8 +685,8 @@ int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
     free(cc->oversized);
     cc->oversized = NULL;
     *out = (struct ws_compressed){ .fd = -1 };
-    if (st->st_size <= WS_COMPRESS_ONE_GO && occupied(e) && e->enc == enc && e->level == level &&
-        same_identity(&e->st, st)) {
+    if (st->st_size <= (off_t)ws_compress_step(enc, level) && occupied(e) && e->enc == enc &&
+        e->level == level && same_identity(&e->st, st)) {
         out->hit = 1;
         atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
         return hand_out(e->body, e->fd, e->len, out);
@@ -683,7 +695,7 @@ int ws_compress_find(struct ws_compress_cache *cc, enum ws_encoding enc, int lev
         return -1;
     out->hit = 1;
     atomic_fetch_add_explicit(&cc->hits, 1, memory_order_relaxed);
-    if (st->st_size > WS_COMPRESS_ONE_GO) {
+    if (st->st_size > (off_t)ws_compress_step(enc, level)) {
         /* A large file's result lives in the store alone. */
         free(body);
         out->fd = body_fd;
@@ -705,7 +717,7 @@ int ws_compress_get(struct ws_compress_cache *cc, enum ws_encoding enc, int leve
     *job = NULL;
     if (ws_compress_find(cc, enc, level, st, out) == 0)
         return 0;
-    if (st->st_size > WS_COMPRESS_ONE_GO)
+    if (st->st_size > (off_t)ws_compress_step(enc, level))
         return get_large(cc, enc, level, st, fd, done, out, job);
     if (st->st_size < 0)
         return -1;

@@ -442,6 +442,62 @@ static void test_job(void **state)
     free(text);
 }
 
+/* The slow levels code less per turn: a smaller file is a job, and a job takes more steps. */
+static void test_slow_levels_take_smaller_steps(void **state)
+{
+    static const struct {
+        enum ws_encoding enc;
+        int level;
+        size_t step;
+    } cases[] = {
+        { WS_ENC_GZIP, 6, WS_COMPRESS_STEP },       { WS_ENC_GZIP, 9, WS_COMPRESS_STEP / 4 },
+        { WS_ENC_ZSTD, 3, WS_COMPRESS_STEP },       { WS_ENC_ZSTD, 12, WS_COMPRESS_STEP / 4 },
+        { WS_ENC_ZSTD, 19, WS_COMPRESS_STEP / 16 },
+    };
+    char *text = make_text(BIG_LEN, 5);
+    struct stat st;
+    int fd = temp_file(text, BIG_LEN, &st);
+    (void)state;
+
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ws_compress_store *store = ws_compress_store_new(64, 64 << 20);
+        struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, store);
+        struct ws_compress_job *job = NULL, *again;
+        struct ws_compressed z;
+        struct stat part = st;
+        int steps = 0, rc;
+
+        assert_int_equal(ws_compress_step(cases[i].enc, cases[i].level), cases[i].step);
+        /* One byte over the step: a job; at the step: in one go. */
+        part.st_size = (off_t)cases[i].step + 1;
+        assert_int_equal(
+            ws_compress_get(cc, cases[i].enc, cases[i].level, &part, NULL, fd, NULL, &z, &job), 1);
+        ws_compress_job_free(job);
+        part.st_size = (off_t)cases[i].step;
+        assert_int_equal(
+            ws_compress_get(cc, cases[i].enc, cases[i].level, &part, NULL, fd, NULL, &z, &job), 0);
+        assert_null(job);
+        if (z.fd >= 0)
+            close(z.fd);
+        /* The whole file: one step per cases[i].step bytes, and the result decodes. */
+        assert_int_equal(
+            ws_compress_get(cc, cases[i].enc, cases[i].level, &st, NULL, fd, NULL, &z, &job), 1);
+        while ((rc = ws_compress_job_step(job)) == 0)
+            assert_true(++steps < 1000);
+        assert_int_equal(rc, 1);
+        assert_int_equal(steps + 1, (BIG_LEN + cases[i].step - 1) / cases[i].step);
+        assert_int_equal(
+            ws_compress_get(cc, cases[i].enc, cases[i].level, &st, NULL, fd, job, &z, &again), 0);
+        assert_null(again);
+        check_result(cases[i].enc, &z, text, BIG_LEN);
+        ws_compress_job_free(job);
+        ws_compress_cache_free(cc);
+        ws_compress_store_free(store);
+    }
+    close(fd);
+    free(text);
+}
+
 /* A file changed while its job ran: the job fails, or its result is refused for the new file. */
 static void test_job_file_changed(void **state)
 {
@@ -660,11 +716,17 @@ static void test_second_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_cache_keyed_by_identity),
-        cmocka_unit_test(test_from_descriptor),    cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_memfd_shared),       cmocka_unit_test(test_job),
-        cmocka_unit_test(test_already_compressed), cmocka_unit_test(test_job_file_changed),
-        cmocka_unit_test(test_job_limits),         cmocka_unit_test(test_store_evicts),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_cache_keyed_by_identity),
+        cmocka_unit_test(test_from_descriptor),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memfd_shared),
+        cmocka_unit_test(test_job),
+        cmocka_unit_test(test_already_compressed),
+        cmocka_unit_test(test_slow_levels_take_smaller_steps),
+        cmocka_unit_test(test_job_file_changed),
+        cmocka_unit_test(test_job_limits),
+        cmocka_unit_test(test_store_evicts),
         cmocka_unit_test(test_second_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
