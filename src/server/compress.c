@@ -539,10 +539,15 @@ static int job_code(struct ws_compress_job *job, size_t n, int last)
         size_t left;
         do {
             ZSTD_outBuffer out = { job->out, JOB_OUT, 0 };
-            left = ZSTD_compressStream2(job->zc, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+            /*
+             * A flush ends each step: zstd otherwise buffers input until it has a
+             * whole 128 KiB block, and at level 19 every eighth 16 KiB step took
+             * 45-80 ms instead of 7 (and the result was 0.8% smaller).
+             */
+            left = ZSTD_compressStream2(job->zc, &out, &in, last ? ZSTD_e_end : ZSTD_e_flush);
             if (ZSTD_isError(left) || job_write(job, out.pos) < 0)
                 return -1;
-        } while (last ? left != 0 : in.pos < in.size);
+        } while (left != 0);
         return 0;
     }
 }
