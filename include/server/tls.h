@@ -160,4 +160,17 @@ size_t ws_tls_unsent(struct ssl_st *ssl);
 /* Whether it holds them because the socket refused the last send (it waits for EPOLLOUT). */
 int ws_tls_blocked(struct ssl_st *ssl);
 
+/*
+ * Reads. Without kTLS the session reads its socket through a BIO of ours as
+ * well, which counts its recv calls and remembers whether the last one found
+ * the socket empty (it would block, or came back short, which over TCP means
+ * the receive queue was emptied). Returns that count and sets *drained to
+ * that; with kTLS (OpenSSL's socket BIO) 0, and *drained 0. A caller that saw
+ * the count move across its SSL_read and then sees no other recv (the count
+ * unchanged) and nothing held in OpenSSL (SSL_has_pending 0) knows that any
+ * input still to come makes epoll report an edge after that recv: it may
+ * park with an edge park (conn.c). Called only by the connection's owner.
+ */
+unsigned ws_tls_recvs(struct ssl_st *ssl, int *drained);
+
 #endif

@@ -207,9 +207,12 @@ void ws_conn_free(struct ws_conn *c)
 struct input {
     char *buf;
     size_t start, len, parsed_len;
-    /* The last read found the socket empty (in the clear: it would block, or came back
-     * short): any input after it makes epoll report an edge (conn.h's park_edge). */
+    /* The last read found the socket empty (it would block, or came back short): any input
+     * after it makes epoll report an edge (conn.h's park_edge). Over TLS, the last recv that
+     * OpenSSL made in a read_more of this turn (our read BIO tells), and tls_recvs the BIO's
+     * count of recv calls after it: another recv since makes it void (input_edge). */
     int drained;
+    unsigned tls_recvs;
 };
 
 static void consume(struct input *in, size_t n)
@@ -230,9 +233,24 @@ static ssize_t read_more(struct ws_conn *c, struct input *in)
         in->len -= in->start;
         in->start = 0;
     }
-    n = ws_transport_recv(c, in->buf + in->len, WS_MAX_HEAD - in->len);
-    /* TLS reads records, and may read ahead of them: a TLS read says nothing of the socket. */
-    in->drained = c->tls == NULL && (n > 0 ? (size_t)n < WS_MAX_HEAD - in->len : errno == EAGAIN);
+    if (c->tls == NULL) {
+        n = ws_transport_recv(c, in->buf + in->len, WS_MAX_HEAD - in->len);
+        in->drained = n > 0 ? (size_t)n < WS_MAX_HEAD - in->len : errno == EAGAIN;
+    } else {
+        /*
+         * TLS reads records, and reads ahead of them: what SSL_read returns says
+         * nothing of the socket, but the recv calls it made do. None (it had what
+         * it returns): the last one of this turn still stands.
+         */
+        int drained;
+        unsigned before = ws_tls_recvs(c->tls, &drained), after;
+        n = ws_transport_recv(c, in->buf + in->len, WS_MAX_HEAD - in->len);
+        after = ws_tls_recvs(c->tls, &drained);
+        if (after != before) {
+            in->drained = drained;
+            in->tls_recvs = after;
+        }
+    }
     if (n > 0)
         in->len += (size_t)n;
     return n;
@@ -588,6 +606,28 @@ int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env
 }
 
 /*
+ * Whether a park for input may be an edge park (conn.h's park_edge): the
+ * turn's last read found the socket empty, epoll never reported a hang-up,
+ * and over TLS (but for a lingering
+ * close, which reads the socket itself) OpenSSL has made no recv since and
+ * holds no input, whole or part of a record: all it could still use comes
+ * after that read, so it makes epoll report an edge. A record split across
+ * TCP segments whose first part OpenSSL holds is a level park.
+ */
+static int input_edge(const struct turn *t)
+{
+    const struct ws_conn *c = t->c;
+    int drained;
+
+    /* After a hang-up a short read may have left the FIN unread, its edge spent (conn.h). */
+    if (!t->in.drained || atomic_load_explicit(&c->hup, memory_order_relaxed))
+        return 0;
+    if (c->tls == NULL || c->phase == WS_PHASE_LINGER)
+        return 1;
+    return ws_tls_recvs(c->tls, &drained) == t->in.tls_recvs && !SSL_has_pending(c->tls);
+}
+
+/*
  * Ends the turn with the connection to be parked until `events` or its phase's
  * deadline: copies whatever the turn holds in worker memory (unconsumed input,
  * unsent response bytes, the pending log line) into the record. Closes instead
@@ -628,11 +668,7 @@ static enum ws_conn_verdict end_turn_parked(struct turn *t, uint32_t events)
     if (events == EPOLLIN)
         c->deadline_ms = ws_tls_park(c->tls, now, c->deadline_ms);
     c->park_events = events;
-    /* After a hang-up a short read may have left the FIN unread, its edge spent (conn.h). */
-    c->park_edge =
-        (uint8_t)(events == EPOLLIN
-                      ? t->in.drained && !atomic_load_explicit(&c->hup, memory_order_relaxed)
-                      : t->out_blocked);
+    c->park_edge = (uint8_t)(events == EPOLLIN ? input_edge(t) : t->out_blocked);
     return WS_CONN_PARK;
 }
 

@@ -732,9 +732,14 @@ struct batch {
     struct ws_tls *t;
     char *buf;
     size_t start, end;
+    /* The read BIO's (below): its recv calls so far, and whether the last one found the
+     * socket empty. */
+    unsigned recvs;
+    int drained;
+    int refs; /* the BIOs that share this: the write BIO and the read BIO */
 };
 
-static BIO_METHOD *batch_method;
+static BIO_METHOD *batch_method, *recv_method;
 static int batch_type;
 static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 
@@ -870,7 +875,7 @@ static int batch_destroy(BIO *bio)
 {
     struct batch *b = BIO_get_data(bio);
 
-    if (b != NULL) {
+    if (b != NULL && --b->refs == 0) {
         if (b->kept)
             atomic_fetch_sub_explicit(&b->t->kept, 1, memory_order_relaxed);
         free(b->buf);
@@ -880,19 +885,69 @@ static int batch_destroy(BIO *bio)
     return 1;
 }
 
+/* ---- the read BIO ---- */
+
+/*
+ * The session's reads go through a BIO of ours too, which does what
+ * OpenSSL's socket BIO does (one recv; EAGAIN asks to retry, 0 is the end of
+ * the stream) and also records, in the state it shares with the write BIO,
+ * how many recv calls it made and whether the last one found the socket
+ * empty: it would block, or came back short (TCP then emptied its receive
+ * queue, so any byte that comes after it makes epoll report an edge). With
+ * SSL_has_pending, that tells the connection whether a park for input may
+ * be an edge park (ws_tls_recvs).
+ */
+static int recv_read(BIO *bio, char *out, int outl)
+{
+    struct batch *b = BIO_get_data(bio);
+    ssize_t n;
+
+    BIO_clear_retry_flags(bio);
+    if (outl <= 0)
+        return 0;
+    do
+        n = recv(b->fd, out, (size_t)outl, 0);
+    while (n < 0 && errno == EINTR);
+    b->recvs++;
+    b->drained = n > 0 ? n < outl : n < 0 && would_block(errno);
+    if (n > 0)
+        return (int)n;
+    if (n == 0)
+        BIO_set_flags(bio, BIO_FLAGS_IN_EOF); /* BIO_eof: OpenSSL tells an EOF from an error */
+    else if (would_block(errno))
+        BIO_set_retry_read(bio);
+    return n == 0 ? 0 : -1;
+}
+
+static long recv_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_EOF: return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0;
+    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(bio);
+    case BIO_CTRL_SET_CLOSE: BIO_set_shutdown(bio, (int)num); return 1;
+    default: return 0;
+    }
+}
+
 static void batch_method_init(void)
 {
-    int type = BIO_get_new_index();
+    int type = BIO_get_new_index(), rtype = BIO_get_new_index();
     BIO_METHOD *m = type < 0 ? NULL : BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "ws batch");
+    BIO_METHOD *r = rtype < 0 ? NULL : BIO_meth_new(rtype | BIO_TYPE_SOURCE_SINK, "ws recv");
 
-    if (m != NULL &&
-        (BIO_meth_set_write(m, batch_write) != 1 || BIO_meth_set_ctrl(m, batch_ctrl) != 1 ||
-         BIO_meth_set_destroy(m, batch_destroy) != 1)) {
+    if (m == NULL || r == NULL || BIO_meth_set_write(m, batch_write) != 1 ||
+        BIO_meth_set_ctrl(m, batch_ctrl) != 1 || BIO_meth_set_destroy(m, batch_destroy) != 1 ||
+        BIO_meth_set_read(r, recv_read) != 1 || BIO_meth_set_ctrl(r, recv_ctrl) != 1 ||
+        BIO_meth_set_destroy(r, batch_destroy) != 1) {
         BIO_meth_free(m);
-        m = NULL;
+        BIO_meth_free(r);
+        m = r = NULL;
     }
     batch_type = type | BIO_TYPE_SOURCE_SINK;
     batch_method = m;
+    recv_method = r;
 }
 
 /* The session's batching BIO state, or NULL when its writes go straight to a socket BIO (kTLS). */
@@ -904,25 +959,34 @@ static struct batch *batch_of(SSL *ssl)
                                                                                  : NULL;
 }
 
-/* A BIO that writes into fd through the batching layer, for a session of t, or NULL. */
-static BIO *batch_new(struct ws_tls *t, int fd)
+/*
+ * The two BIOs of a session of t on fd: *wbio writes into fd through the
+ * batching layer, *rbio reads from it; they share one struct batch, freed
+ * with the second of them. 0, or -1 with neither made.
+ */
+static int batch_new(struct ws_tls *t, int fd, BIO **rbio, BIO **wbio)
 {
     struct batch *b;
-    BIO *bio;
 
     pthread_once(&batch_once, batch_method_init);
     if (batch_method == NULL || (b = calloc(1, sizeof(*b))) == NULL)
-        return NULL;
-    bio = BIO_new(batch_method);
-    if (bio == NULL) {
+        return -1;
+    *wbio = BIO_new(batch_method);
+    *rbio = BIO_new(recv_method);
+    if (*wbio == NULL || *rbio == NULL) {
+        BIO_free(*wbio);
+        BIO_free(*rbio);
         free(b);
-        return NULL;
+        return -1;
     }
     b->fd = fd;
     b->t = t;
-    BIO_set_data(bio, b);
-    BIO_set_init(bio, 1);
-    return bio;
+    b->refs = 2;
+    BIO_set_data(*wbio, b);
+    BIO_set_init(*wbio, 1);
+    BIO_set_data(*rbio, b);
+    BIO_set_init(*rbio, 1);
+    return 0;
 }
 
 /* ---- sessions ---- */
@@ -947,10 +1011,8 @@ SSL *ws_tls_session(struct ws_tls *t, int fd)
             goto fail;
         }
     } else {
-        BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE), *wbio = batch_new(t, fd);
-        if (rbio == NULL || wbio == NULL) {
-            BIO_free(rbio);
-            BIO_free(wbio);
+        BIO *rbio, *wbio;
+        if (batch_new(t, fd, &rbio, &wbio) < 0) {
             SSL_free(ssl);
             goto fail;
         }
@@ -1017,6 +1079,18 @@ int ws_tls_blocked(SSL *ssl)
     struct batch *b = batch_of(ssl);
 
     return b != NULL && b->start != b->end && b->full;
+}
+
+unsigned ws_tls_recvs(SSL *ssl, int *drained)
+{
+    const struct batch *b = batch_of(ssl);
+
+    if (b == NULL) {
+        *drained = 0;
+        return 0;
+    }
+    *drained = b->drained;
+    return b->recvs;
 }
 
 /* Frees the batch buffer while it holds no unsent records. */
