@@ -21,6 +21,8 @@
 #include "test_util.h"
 
 #include "server/conn.h"
+#include "server/file_cache.h"
+#include "server/log.h"
 #include "server/tls.h"
 
 #include <openssl/err.h>
@@ -30,6 +32,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 enum { SERIAL_A = 1001, SERIAL_B = 1002, SERIAL_A2 = 1003, SERIAL_ARSA = 1004 };
@@ -860,6 +863,306 @@ static void test_deadline_check_gives_buffers_back(void **state)
     ws_tls_free(t);
 }
 
+/* ---- the read BIO, and parks for input (conn.c's input_edge) ---- */
+
+/*
+ * The read BIO counts its recv calls and tells whether the last one emptied
+ * the socket: a read that fills OpenSSL's buffer does not, a short one or one
+ * that would block does; a read served from what OpenSSL holds makes none. An
+ * end of the stream without close_notify is an EOF to OpenSSL, as with its
+ * socket BIO (SSL_OP_IGNORE_UNEXPECTED_EOF: SSL_ERROR_ZERO_RETURN).
+ */
+static void test_read_bio_counts_recvs_and_tells_drained(void **state)
+{
+    struct ws_tls *t = server_ab(12);
+    SSL_CTX *ctx = client_ctx(0);
+    static char big[16384];
+    char buf[16384];
+    unsigned n0, n;
+    int drained;
+    struct conn c;
+
+    busy_conn(&c, t, ctx); /* exchange: one short read of a request */
+    n0 = ws_tls_recvs(c.server, &drained);
+    assert_true(n0 > 0);
+    assert_true(drained);
+
+    /* Two records at once: one recv, short; the second record comes from OpenSSL. */
+    assert_int_equal(SSL_write(c.client, "one", 3), 3);
+    assert_int_equal(SSL_write(c.client, "two", 3), 3);
+    assert_int_equal(SSL_read(c.server, buf, sizeof(buf)), 3);
+    n = ws_tls_recvs(c.server, &drained);
+    assert_int_equal(n, n0 + 1);
+    assert_true(drained);
+    assert_true(SSL_has_pending(c.server));
+    assert_int_equal(SSL_read(c.server, buf, sizeof(buf)), 3);
+    assert_int_equal(ws_tls_recvs(c.server, &drained), n);
+    assert_false(SSL_has_pending(c.server));
+
+    /* More than OpenSSL's buffer takes: the first recv is full, so not drained. */
+    memset(big, 'x', sizeof(big));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(SSL_write(c.client, big, sizeof(big)), sizeof(big));
+    assert_int_equal(SSL_read(c.server, buf, sizeof(buf)), sizeof(buf));
+    assert_int_equal(ws_tls_recvs(c.server, &drained), n + 1);
+    assert_false(drained);
+    while (SSL_read(c.server, buf, sizeof(buf)) > 0)
+        ;
+    assert_int_equal(SSL_get_error(c.server, -1), SSL_ERROR_WANT_READ);
+    assert_true(ws_tls_recvs(c.server, &drained) > n + 1);
+    assert_true(drained);
+
+    /* The peer goes without close_notify: an EOF, not an error. */
+    assert_int_equal(shutdown(c.fd[1], SHUT_WR), 0);
+    assert_int_equal(SSL_read(c.server, buf, sizeof(buf)), 0);
+    assert_int_equal(SSL_get_error(c.server, 0), SSL_ERROR_ZERO_RETURN);
+    ERR_clear_error();
+    c.server_ok = c.client_ok = 0; /* no close_notify on a half-closed socket */
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    ws_tls_free(t);
+}
+
+/* A connection served by ws_conn_run over a TLS session, as a worker runs it. */
+struct served {
+    struct ws_tls *t;
+    SSL_CTX *ctx;
+    struct conn c;
+    struct ws_conn_env env;
+    atomic_int draining;
+    struct ws_worker_buf *wb;
+    struct ws_conn *wc;
+};
+
+static void served_open(struct served *s)
+{
+    char p[PATH_SIZE];
+    FILE *f = fopen(path(p, "small.txt"), "w");
+
+    assert_non_null(f);
+    fputs("small\n", f);
+    fclose(f);
+    memset(s, 0, sizeof(*s));
+    s->t = server_ab(12);
+    s->ctx = client_ctx(0);
+    conn_open(&s->c, s->t);
+    conn_client(&s->c, s->ctx, "a.test", NULL, NULL, 0);
+    assert_true(conn_handshake(&s->c, s->t));
+    s->env.statics.root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(s->env.statics.root_fd >= 0);
+    s->env.error_pages_fd = -1;
+    s->env.cache_mode = WS_CACHE_AUTO;
+    s->env.log = ws_log_open(NULL, "/dev/null", WS_LOG_COMBINED);
+    assert_non_null(s->env.log);
+    s->env.draining = &s->draining;
+    s->env.limits = (struct ws_parse_limits){ WS_MAX_REQUEST_LINE, WS_MAX_HEAD, WS_MAX_HEADERS };
+    s->env.header_timeout_ms = s->env.keepalive_timeout_ms = 15000;
+    s->env.send_timeout_ms = 30000;
+    s->env.linger_timeout_ms = 2000;
+    s->env.max_body = 1 << 20;
+    s->env.tls = s->t;
+    s->wb = calloc(1, sizeof(*s->wb));
+    assert_non_null(s->wb);
+    s->wc = ws_conn_new(s->c.fd[0], NULL, ws_now_ms()); /* accepted now */
+    assert_non_null(s->wc);
+    s->wc->tls = s->c.server;
+}
+
+static void served_close(struct served *s)
+{
+    s->wc->tls = NULL; /* the test's to free, with its socket */
+    s->wc->fd = -1;
+    ws_conn_free(s->wc);
+    free(s->wb);
+    ws_log_close(s->env.log);
+    close(s->env.statics.root_fd);
+    conn_close(&s->c);
+    SSL_CTX_free(s->ctx);
+    ws_tls_free(s->t);
+}
+
+/*
+ * A worker's turn, which must end in a park for input. An edge park is only
+ * right when no input the connection could use waits unseen: none in the
+ * socket (this thread is the client, so nothing arrives meanwhile) and none
+ * in OpenSSL; otherwise no edge would ever come for it, and the connection
+ * would hang. Returns park_edge.
+ */
+static int turn(struct served *s)
+{
+    int queued = -1;
+
+    assert_int_equal(ws_conn_run(s->wc, &s->env, s->wb), WS_CONN_PARK);
+    assert_int_equal(s->wc->park_events, EPOLLIN);
+    if (s->wc->park_edge) {
+        assert_int_equal(ioctl(s->c.fd[0], FIONREAD, &queued), 0);
+        assert_int_equal(queued, 0);
+        assert_false(SSL_has_pending(s->wc->tls));
+    }
+    return s->wc->park_edge;
+}
+
+/* How many responses the client gets now (each a 200 for small.txt). */
+static int responses(struct served *s)
+{
+    char buf[16384], *at;
+    size_t len = 0;
+    int r, n = 0;
+
+    while ((r = SSL_read(s->c.client, buf + len, (int)(sizeof(buf) - 1 - len))) > 0)
+        len += (size_t)r;
+    assert_int_equal(SSL_get_error(s->c.client, r), SSL_ERROR_WANT_READ);
+    ERR_clear_error();
+    buf[len] = '\0';
+    for (at = buf; (at = strstr(at, "HTTP/1.1 200 OK\r\n")) != NULL; at++)
+        n++;
+    return n;
+}
+
+static const char small_request[] = "GET /small.txt HTTP/1.1\r\nHost: a.test\r\n\r\n";
+
+/*
+ * A keep-alive HTTPS request ends in an edge park (no epoll_ctl), as in the
+ * clear: the read of its record came back short, and OpenSSL holds nothing.
+ */
+static void test_keep_alive_parks_are_edge_parks(void **state)
+{
+    struct served s;
+
+    served_open(&s);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(SSL_write(s.c.client, small_request, LIT_LEN(small_request)),
+                         LIT_LEN(small_request));
+        assert_true(turn(&s));
+        assert_int_equal(responses(&s), 1);
+    }
+    /* A turn with nothing to read: the read would block, an edge park too. */
+    assert_true(turn(&s));
+    served_close(&s);
+}
+
+/* Two requests in two records that one recv takes: both are answered in the turn. */
+static void test_two_records_in_one_read_both_answered(void **state)
+{
+    struct served s;
+
+    served_open(&s);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(SSL_write(s.c.client, small_request, LIT_LEN(small_request)),
+                         LIT_LEN(small_request));
+    assert_true(turn(&s));
+    assert_int_equal(responses(&s), 2);
+    served_close(&s);
+}
+
+/*
+ * Requests whose records fill OpenSSL's read buffer exactly, and one more
+ * behind them: the recv that took them was full, so the turn, done with what
+ * OpenSSL held, must not edge-park with the last request still in the socket
+ * (no edge would come for it). The turn after serves it.
+ */
+static void test_a_full_read_leaves_a_level_park(void **state)
+{
+    struct served s;
+    static char big[16384], req[4096];
+    char buf[16384];
+    uint64_t before, room, overhead;
+    BIO *w;
+    int len;
+
+    served_open(&s);
+    w = SSL_get_wbio(s.c.client);
+    /* How much one recv asks for: more than that is waiting. */
+    memset(big, 'x', sizeof(big));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(SSL_write(s.c.client, big, sizeof(big)), sizeof(big));
+    before = BIO_number_read(SSL_get_rbio(s.c.server));
+    assert_int_equal(SSL_read(s.c.server, buf, sizeof(buf)), sizeof(buf));
+    room = BIO_number_read(SSL_get_rbio(s.c.server)) - before;
+    assert_true(room > sizeof(big) && room < 2 * sizeof(big));
+    while (SSL_read(s.c.server, buf, sizeof(buf)) > 0)
+        ;
+    assert_int_equal(SSL_get_error(s.c.server, -1), SSL_ERROR_WANT_READ);
+    ERR_clear_error();
+
+    /* Seven padded requests, then an eighth sized so that the eight fill room exactly. */
+    before = BIO_number_written(w);
+    overhead = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t left = room - (BIO_number_written(w) - before);
+        size_t pad = i < 7 ? (size_t)room / 8 - 100
+                           : (size_t)(left - overhead) - (LIT_LEN(small_request) + 9);
+        assert_true(pad < sizeof(req) - 100);
+        len = snprintf(req, sizeof(req),
+                       "GET /small.txt HTTP/1.1\r\nHost: a.test\r\nX-Pad: %*s\r\n\r\n", (int)pad,
+                       "p");
+        assert_int_equal(len, LIT_LEN(small_request) + 9 + pad);
+        assert_int_equal(SSL_write(s.c.client, req, len), len);
+        if (i == 0)
+            overhead = BIO_number_written(w) - before - (uint64_t)len;
+    }
+    assert_int_equal(BIO_number_written(w) - before, room);
+    assert_int_equal(SSL_write(s.c.client, small_request, LIT_LEN(small_request)),
+                     LIT_LEN(small_request));
+
+    assert_false(turn(&s)); /* a level park: the ninth waits in the socket */
+    assert_int_equal(responses(&s), 8);
+    assert_true(turn(&s));
+    assert_int_equal(responses(&s), 1);
+    served_close(&s);
+}
+
+/*
+ * A request record that comes in pieces, each turn parking for the next
+ * (OpenSSL holds part of it meanwhile); and a request split across two
+ * records that come one by one.
+ */
+static void test_a_record_in_pieces(void **state)
+{
+    struct served s;
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *rec;
+    long len;
+
+    assert_non_null(mem);
+    served_open(&s);
+    /* The client's records go to memory from now on, and the test sends them in pieces. */
+    SSL_set0_wbio(s.c.client, mem);
+    assert_int_equal(SSL_write(s.c.client, small_request, LIT_LEN(small_request)),
+                     LIT_LEN(small_request));
+    len = BIO_get_mem_data(mem, &rec);
+    assert_true(len > 20);
+    assert_int_equal(write(s.c.fd[1], rec, 3), 3); /* part of the record header */
+    turn(&s);
+    assert_int_equal(responses(&s), 0);
+    assert_int_equal(write(s.c.fd[1], rec + 3, 10), 10); /* the header and some of the body */
+    turn(&s);
+    assert_int_equal(responses(&s), 0);
+    assert_int_equal(write(s.c.fd[1], rec + 13, (size_t)len - 13), len - 13);
+    /* OpenSSL asks for just the bytes the record lacks, and gets them all: the socket
+     * may hold more, so this park is a level park; the next read that would block
+     * makes them edge parks again. */
+    turn(&s);
+    assert_int_equal(responses(&s), 1);
+    assert_true(turn(&s));
+    (void)BIO_reset(mem);
+
+    /* Half a request in one record, the rest in the next. */
+    assert_int_equal(SSL_write(s.c.client, small_request, 20), 20);
+    len = BIO_get_mem_data(mem, &rec);
+    assert_int_equal(write(s.c.fd[1], rec, (size_t)len), len);
+    (void)BIO_reset(mem);
+    assert_true(turn(&s));
+    assert_int_equal(responses(&s), 0);
+    assert_int_equal(SSL_write(s.c.client, small_request + 20, LIT_LEN(small_request) - 20),
+                     LIT_LEN(small_request) - 20);
+    len = BIO_get_mem_data(mem, &rec);
+    assert_int_equal(write(s.c.fd[1], rec, (size_t)len), len);
+    assert_true(turn(&s));
+    assert_int_equal(responses(&s), 1);
+    served_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +1180,11 @@ int main(void)
         cmocka_unit_test(test_parked_session_keeps_buffers_for_a_while),
         cmocka_unit_test(test_kept_sessions_are_bounded),
         cmocka_unit_test(test_deadline_check_gives_buffers_back),
+        cmocka_unit_test(test_read_bio_counts_recvs_and_tells_drained),
+        cmocka_unit_test(test_keep_alive_parks_are_edge_parks),
+        cmocka_unit_test(test_two_records_in_one_read_both_answered),
+        cmocka_unit_test(test_a_full_read_leaves_a_level_park),
+        cmocka_unit_test(test_a_record_in_pieces),
     };
 
     /* Before OpenSSL's first allocation, or it refuses. */
