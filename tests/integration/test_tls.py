@@ -623,6 +623,166 @@ class BodyTest(TLSCase):
         server.stop_checked(self)
 
 
+class RecordClient:
+    """A TLS client made through memory BIOs over a plain socket (TCP_NODELAY), so
+    that the test decides which bytes of which records go out in which segment,
+    and when."""
+
+    def __init__(self, port, ctx, timeout=5.0):
+        self.sock = plain_connect(port, timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.plain = b""  # decrypted, not yet parsed
+        self.ready = []  # responses parsed, not yet returned
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.send(self.outgoing.read())
+                self._fill()
+        self.send(self.outgoing.read())
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(65536)  # a hung connection: socket.timeout
+        if not data:
+            raise EOFError("the server closed the connection")
+        self.incoming.write(data)
+
+    def send(self, data):
+        """One send(2): one TCP segment on loopback for anything this small."""
+        if data:
+            self.sock.sendall(data)
+
+    def record(self, plaintext):
+        """The bytes of the record(s) that carry plaintext, not sent yet."""
+        self.obj.write(plaintext)
+        return self.outgoing.read()
+
+    def responses(self, n):
+        """The next n responses."""
+        while True:
+            got, self.plain = parse_responses(self.plain)
+            self.ready += got
+            if len(self.ready) >= n:
+                head, self.ready = self.ready[:n], self.ready[n:]
+                return head
+            try:
+                self.plain += self.obj.read(65536)
+            except ssl.SSLWantReadError:
+                self.send(self.outgoing.read())
+                self._fill()
+
+
+class EdgeParkTest(TLSCase):
+    """A keep-alive HTTPS connection parks for input with an edge park (no
+    epoll_ctl) when the last recv emptied the socket and OpenSSL holds nothing.
+    Each of these would hang (a socket timeout) if the server took an edge park
+    while input waited unseen in the socket or in OpenSSL."""
+
+    def assert_hello(self, responses, n):
+        self.assertEqual(len(responses), n)
+        for r in responses:
+            self.assertEqual((r.status, r.body), (200, HELLO))
+
+    def test_two_requests_in_two_records_in_one_segment(self):
+        server = self.start()
+        c = RecordClient(server.port, self.ctx)
+        self.addCleanup(c.close)
+        req = raw_request("/HelloWorld.html")
+        for _ in range(5):
+            c.send(c.record(req) + c.record(req))
+            self.assert_hello(c.responses(2), 2)
+            c.send(c.record(req))
+            self.assert_hello(c.responses(1), 1)
+        server.stop_checked(self)
+
+    def test_a_pipeline_longer_than_one_read(self):
+        # 300 records, about 26 KB: more than OpenSSL's read buffer takes in one recv.
+        server = self.start()
+        c = RecordClient(server.port, self.ctx)
+        self.addCleanup(c.close)
+        req = raw_request("/HelloWorld.html")
+        for n in (300, 7, 300):
+            c.send(b"".join(c.record(req) for _ in range(n)))
+            self.assert_hello(c.responses(n), n)
+        server.stop_checked(self)
+
+    def test_records_in_pieces_with_pauses(self):
+        server = self.start()
+        c = RecordClient(server.port, self.ctx)
+        self.addCleanup(c.close)
+        req = raw_request("/HelloWorld.html")
+        pause = 0.15
+        # One record in four segments, the server parking between them.
+        rec = c.record(req)
+        for a, b in ((0, 3), (3, 5), (5, 20), (20, len(rec))):
+            c.send(rec[a:b])
+            time.sleep(pause)
+        self.assert_hello(c.responses(1), 1)
+        # A whole record and the start of the next in one segment, its rest later.
+        one, two = c.record(req), c.record(req)
+        c.send(one + two[:2])
+        self.assert_hello(c.responses(1), 1)
+        time.sleep(pause)
+        c.send(two[2:])
+        self.assert_hello(c.responses(1), 1)
+        # A request split across two records that come apart.
+        c.send(c.record(req[:10]))
+        time.sleep(pause)
+        c.send(c.record(req[10:]))
+        self.assert_hello(c.responses(1), 1)
+        # And a plain keep-alive request after all that.
+        c.send(c.record(req))
+        self.assert_hello(c.responses(1), 1)
+        server.stop_checked(self)
+
+    def test_keep_alive_requests_make_no_epoll_ctl(self):
+        """Counted with strace attached to every thread of the server: before edge
+        parks over TLS, each request cost one epoll_ctl (its level park)."""
+        strace = shutil.which("strace")
+        if strace is None:
+            raise unittest.SkipTest("strace is not installed")
+        server = self.start()
+        n = 40
+        with tls_connect(server.port, self.ctx, timeout=10) as s:
+            for _ in range(3):  # the registration, made at the first parks
+                self.assertEqual(https_get(s).status, 200)
+            out = tempfile.NamedTemporaryFile(prefix="ws-strace-", delete=False)
+            out.close()
+            self.addCleanup(os.unlink, out.name)
+            tids = os.listdir("/proc/%d/task" % server.pid)
+            cmd = [strace, "-e", "trace=epoll_ctl", "-o", out.name]
+            for tid in tids:
+                cmd += ["-p", tid]
+            tracer = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            self.addCleanup(tracer.kill)
+            attached = 0
+            deadline = time.monotonic() + 10 * SLOW
+            while attached < len(tids) and time.monotonic() < deadline:
+                line = tracer.stderr.readline()
+                if not line:
+                    break
+                if b"attached" in line:
+                    attached += 1
+            if attached < len(tids):
+                tracer.kill()
+                raise unittest.SkipTest("strace could not attach to the server's threads")
+            for _ in range(n):
+                r = https_get(s)
+                self.assertEqual((r.status, r.body), (200, HELLO))
+            tracer.send_signal(signal.SIGINT)
+            tracer.communicate(timeout=10 * SLOW)
+        with open(out.name) as f:
+            calls = [l for l in f if "epoll_ctl(" in l]
+        self.assertLess(len(calls), n // 4, "epoll_ctl calls for %d requests: %s" % (n, calls[:5]))
+        server.stop_checked(self)
+
+
 class ReuseportTest(TLSCase):
     def count_lines(self, path):
         try:
