@@ -710,6 +710,16 @@ class EdgeParkTest(TLSCase):
         for n in (300, 7, 300):
             c.send(b"".join(c.record(req) for _ in range(n)))
             self.assert_hello(c.responses(n), n)
+        # Eleven records that fill one recv exactly (OpenSSL 3.0 asks for 16,709 bytes
+        # on x86-64: 11 x 1,519), and a twelfth behind them: the turn serves eleven and
+        # must not edge-park with the twelfth in the socket.
+        pad = 1519 - 22 - len(raw_request("/HelloWorld.html", headers=(("X-Pad", ""),)))
+        padded = raw_request("/HelloWorld.html", headers=(("X-Pad", "p" * pad),))
+        for _ in range(3):
+            records = [c.record(padded) for _ in range(12)]
+            self.assertEqual(len(records[0]), 1519)
+            c.send(b"".join(records))
+            self.assert_hello(c.responses(12), 12)
         server.stop_checked(self)
 
     def test_records_in_pieces_with_pauses(self):
