@@ -243,8 +243,10 @@ struct ws_conn {
     /*
      * The next park is an edge park: since the turn began, the socket refused
      * what park_events asks for (a read or write that would block, or a short
-     * read in the clear), so an edge comes when it is ready. 0: a level park,
-     * the kernel is asked to look now (loop.h). Set by ws_conn_run.
+     * read; over TLS, for input only, the last recv OpenSSL made, with nothing
+     * left in OpenSSL: conn.c's input_edge), so an edge comes when it is
+     * ready. 0: a level park, the kernel is asked to look now (loop.h). Set by
+     * ws_conn_run.
      */
     uint8_t park_edge;
     uint8_t synced;       /* pushed for input, after the event thread synced the watch */

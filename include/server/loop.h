@@ -47,8 +47,9 @@
  *
  * Why no wake-up is lost. A park is an edge park (c->park_edge) only when the
  * owner saw, after its turn began, the socket refuse what it waits for (a
- * read or write that would block, or a short read in the clear that emptied
- * the receive queue). Readiness that comes after that refusal makes the
+ * read or write that would block, or a short read that emptied the receive
+ * queue; over TLS, a read of OpenSSL's with nothing left in OpenSSL, conn.c's
+ * input_edge). Readiness that comes after that refusal makes the
  * kernel queue an edge, which is after the turn began; when the event thread
  * handles it, either the word is still OWNED and the bit is set, so the
  * park's compare-and-swap fails and sees it, or the park came first and the

@@ -25,7 +25,8 @@
  * privileges and frees it after every worker is joined; the SIGHUP handling
  * calls ws_tls_reload; workers call ws_tls_session and ws_tls_count_handshake
  * and drive the sessions; SIGUSR1 calls ws_tls_stats. A session's own state
- * (its batch, below) is touched only by its connection's owner; what sessions
+ * (its batch and what its read BIO saw, below) is touched only by its
+ * connection's owner; what sessions
  * share is atomic (the statistics, the count of sessions keeping buffers).
  */
 #include "server/tls.h"
