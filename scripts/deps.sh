@@ -29,8 +29,9 @@ ensure_packages() {
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libcmocka-dev python3 util-linux procps curl valgrind libssl-dev openssl libnghttp2-dev python3-h2 nghttp2-client libzstd-dev zlib1g-dev python3-zstandard zstd libcrypt-dev)
 
 # Packages for the operations tests: HAProxy in front of two instances under
-# wrk load, and the man page rendered by man.
-OPS_PACKAGES=(haproxy wrk man-db groff-base)
+# wrk load, the man page rendered by man, strace (test_tls counts a keep-alive
+# HTTPS request's epoll_ctl calls) and htpasswd (test_auth's bcrypt user).
+OPS_PACKAGES=(haproxy wrk man-db groff-base strace apache2-utils)
 
 # Packages for the real-browser test (tests/integration/test_browser.py, label
 # browser) and scripts/screenshots.
