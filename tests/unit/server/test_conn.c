@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "conn_env_util.h"
 #include "server/conn.h"
 #include "server/file_cache.h"
 #include "server/log.h"
@@ -64,19 +65,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(fx->dir));
     write_file(fx->dir, "small.txt", 100);
     write_file(fx->dir, "big.bin", BIG);
-    fx->env.statics.root_fd = open(fx->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    assert_true(fx->env.statics.root_fd >= 0);
-    fx->env.error_pages_fd = -1;
-    fx->env.cache_mode = WS_CACHE_AUTO;
-    fx->env.log = ws_log_open(NULL, "/dev/null", WS_LOG_COMBINED);
-    assert_non_null(fx->env.log);
-    fx->env.draining = &fx->draining;
-    fx->env.limits = (struct ws_parse_limits){ WS_MAX_REQUEST_LINE, WS_MAX_HEAD, WS_MAX_HEADERS };
-    fx->env.header_timeout_ms = 15000;
-    fx->env.keepalive_timeout_ms = 15000;
-    fx->env.send_timeout_ms = 30000;
-    fx->env.linger_timeout_ms = 2000;
-    fx->env.max_body = 1 << 20;
+    test_conn_env(&fx->env, fx->dir, &fx->draining);
     fx->wb = calloc(1, sizeof(*fx->wb));
     fx->other = calloc(1, sizeof(*fx->other));
     assert_non_null(fx->wb);

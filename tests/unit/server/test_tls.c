@@ -20,6 +20,7 @@
  */
 #include "test_util.h"
 
+#include "conn_env_util.h"
 #include "server/conn.h"
 #include "server/file_cache.h"
 #include "server/log.h"
@@ -948,18 +949,7 @@ static void served_open(struct served *s)
     conn_open(&s->c, s->t);
     conn_client(&s->c, s->ctx, "a.test", NULL, NULL, 0);
     assert_true(conn_handshake(&s->c, s->t));
-    s->env.statics.root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    assert_true(s->env.statics.root_fd >= 0);
-    s->env.error_pages_fd = -1;
-    s->env.cache_mode = WS_CACHE_AUTO;
-    s->env.log = ws_log_open(NULL, "/dev/null", WS_LOG_COMBINED);
-    assert_non_null(s->env.log);
-    s->env.draining = &s->draining;
-    s->env.limits = (struct ws_parse_limits){ WS_MAX_REQUEST_LINE, WS_MAX_HEAD, WS_MAX_HEADERS };
-    s->env.header_timeout_ms = s->env.keepalive_timeout_ms = 15000;
-    s->env.send_timeout_ms = 30000;
-    s->env.linger_timeout_ms = 2000;
-    s->env.max_body = 1 << 20;
+    test_conn_env(&s->env, dir, &s->draining);
     s->env.tls = s->t;
     s->wb = calloc(1, sizeof(*s->wb));
     assert_non_null(s->wb);
