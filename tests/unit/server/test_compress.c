@@ -348,8 +348,7 @@ static void check_result(enum ws_encoding enc, struct ws_compressed *z, const ch
 static void test_already_compressed(void **state)
 {
     static const char *const heads[] = { "\x1f\x8b\x08", "\x28\xb5\x2f\xfd",
-                                         "\xfd"
-                                         "7zXZ",
+                                         "\xfd\x37zXZ", /* 0x37 is '7' */
                                          "BZh9", "PK\x03\x04" };
     (void)state;
 
