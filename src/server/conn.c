@@ -608,11 +608,11 @@ int64_t ws_conn_deadline_passed(struct ws_conn *c, const struct ws_conn_env *env
 /*
  * Whether a park for input may be an edge park (conn.h's park_edge): the
  * turn's last read found the socket empty, epoll never reported a hang-up,
- * and over TLS (but for a lingering
- * close, which reads the socket itself) OpenSSL has made no recv since and
- * holds no input, whole or part of a record: all it could still use comes
- * after that read, so it makes epoll report an edge. A record split across
- * TCP segments whose first part OpenSSL holds is a level park.
+ * and over TLS (but for a lingering close, which reads the socket itself)
+ * OpenSSL has made no recv since and holds no input, whole or part of a
+ * record: all it could still use comes after that read, so it makes epoll
+ * report an edge. A record split across TCP segments whose first part
+ * OpenSSL holds is a level park.
  */
 static int input_edge(const struct turn *t)
 {
