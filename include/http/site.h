@@ -154,6 +154,10 @@ int ws_accept_weight(const struct ws_request *req, const char *type, int *named)
  */
 int ws_site_wants_fallback(const struct ws_request *req, const char *rel, size_t len);
 
+/* Whether the last segment of rel (len bytes) has a '.': an asset's name, for which
+ * Accept decides between the --fallback file and a 404 (so the answer says Vary: Accept). */
+int ws_site_dotted_name(const char *rel, size_t len);
+
 /*
  * Whether a directory listing should be JSON: the Accept fields weigh
  * application/json above text/html.

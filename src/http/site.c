@@ -437,17 +437,19 @@ int ws_accept_weight(const struct ws_request *req, const char *type, int *named)
     return best < 0 ? 0 : best;
 }
 
+int ws_site_dotted_name(const char *rel, size_t len)
+{
+    while (len > 0 && rel[len - 1] != '/')
+        if (rel[--len] == '.')
+            return 1;
+    return 0;
+}
+
 int ws_site_wants_fallback(const struct ws_request *req, const char *rel, size_t len)
 {
     int named;
-    size_t i = len;
 
-    while (i > 0 && rel[i - 1] != '/') {
-        if (rel[i - 1] == '.')
-            break;
-        i--;
-    }
-    if (i == 0 || rel[i - 1] == '/')
+    if (!ws_site_dotted_name(rel, len))
         return 1; /* no '.' in the last segment: a route */
     return ws_accept_weight(req, "text/html", &named) > 0 && named;
 }

@@ -615,15 +615,6 @@ static void cache_file(const struct ws_static_opts *o, struct ws_file_cache *cac
     }
 }
 
-/* Whether the last segment of rel (len bytes) has a '.': the fallback then depends on Accept. */
-static int last_segment_dotted(const char *rel, size_t len)
-{
-    while (len > 0 && rel[len - 1] != '/')
-        if (rel[--len] == '.')
-            return 1;
-    return 0;
-}
-
 void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache, int synced,
                     const struct ws_request *req, char *buf, size_t buf_size,
                     struct ws_static_result *out)
@@ -640,7 +631,7 @@ void ws_static_open(const struct ws_static_opts *o, struct ws_file_cache *cache,
     out->fd = open_file(o, req, buf, &rel_len, is_dir, buf_size, out);
     /* A dotted name gets the fallback or a 404 by Accept: either says Vary: Accept. */
     vary_accept =
-        out->fd < 0 && out->missing && o->fallback != NULL && last_segment_dotted(buf, rel_len);
+        out->fd < 0 && out->missing && o->fallback != NULL && ws_site_dotted_name(buf, rel_len);
     out->vary_accept |= vary_accept;
     if (out->fd < 0 && out->missing && o->fallback != NULL &&
         ws_site_wants_fallback(req, buf, rel_len)) {
