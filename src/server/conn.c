@@ -348,12 +348,18 @@ static enum send_result send_response(struct ws_conn *c, struct ws_worker_buf *w
     while (c->r->cur_seg < c->r->n_segs) {
         struct ws_segment *seg = &c->r->segs[c->r->cur_seg];
         int last = c->r->cur_seg + 1 == c->r->n_segs;
+        /*
+         * The last bytes of a response after which the connection closes are
+         * held back ("more") in the clear: the close that follows at once sends
+         * them with the FIN in one packet, a packet fewer for both ends.
+         */
+        int hold = last && c->close_after && c->tls == NULL;
 
         while (c->r->mem_sent < seg->mem_len) {
             /* "More" lets the kernel put the head and the file's first bytes in one packet. */
-            ssize_t n =
-                ws_transport_send(c, mem + seg->mem_off + c->r->mem_sent,
-                                  seg->mem_len - c->r->mem_sent, seg->file_len > 0 || !last);
+            ssize_t n = ws_transport_send(c, mem + seg->mem_off + c->r->mem_sent,
+                                          seg->mem_len - c->r->mem_sent,
+                                          seg->file_len > 0 || !last || hold);
             if (n < 0)
                 return errno == EAGAIN ? SEND_BLOCKED : SEND_FAILED;
             c->r->mem_sent += (uint32_t)n;

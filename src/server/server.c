@@ -92,6 +92,8 @@
 #define DEFAULT_EVENT_THREADS_MAX 16
 #define EVENT_BATCH               256
 #define ACCEPT_BATCH              64
+/* Unsent bytes a connection's socket holds before it stops taking more (TCP_NOTSENT_LOWAT). */
+#define NOTSENT_LOWAT (128 * 1024)
 /* How long accepting pauses when the process or system is out of descriptors. */
 #define ACCEPT_BACKOFF_MS 100
 /* How long queued descriptors may wait without any being popped before another worker is woken. */
@@ -973,7 +975,7 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t size)
 static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport,
                          int defer_secs)
 {
-    static const int one = 1;
+    static const int one = 1, notsent_lowat = NOTSENT_LOWAT;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err;
 
@@ -995,6 +997,15 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, i
      */
     if (defer_secs > 0)
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
+    /*
+     * Unsent bytes are held to NOTSENT_LOWAT per connection (accepted sockets
+     * inherit it): a large body is queued as the client's window takes it, in
+     * the worker's own sendfile or send, instead of a whole megabyte queued at
+     * once and sent later by the client's ACKs (on loopback, on the client's
+     * CPU). The socket reports writable again below the mark.
+     */
+    if (sa->sa_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
     if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
         err = errno;
         close(fd);
@@ -1076,6 +1087,10 @@ static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (bound.ss_family != AF_UNIX) {
+        static const int notsent_lowat = NOTSENT_LOWAT; /* as open_listener does */
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
+    }
     record_listener(s, fd, &bound, tls);
     return 0;
 }

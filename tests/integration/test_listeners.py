@@ -1,6 +1,8 @@
 """Where the listening socket comes from and who the server runs as: systemd socket
 activation (LISTEN_PID/LISTEN_FDS, faked here), --reuseport, --user."""
 
+import ctypes
+import errno
 import os
 import pwd
 import shutil
@@ -94,6 +96,65 @@ class ListenerTestCase(unittest.TestCase):
         return s
 
 
+# TCP_NOTSENT_LOWAT (linux/tcp.h): what the server sets on its TCP listeners, so
+# that every connection it accepts holds at most this many unsent bytes.
+TCP_NOTSENT_LOWAT = 25
+NOTSENT_LOWAT = 128 * 1024
+SYS_PIDFD_GETFD = 438  # the same number on every architecture (asm-generic)
+
+
+def server_sockets(pid):
+    """Copies of the TCP sockets the process pid holds (pidfd_getfd(2), Linux 5.6),
+    or None where that is not allowed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    socks = []
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+                    continue
+            except FileNotFoundError:
+                continue
+            fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                if ctypes.get_errno() in (errno.EPERM, errno.ENOSYS):
+                    return None
+                continue
+            s = socket.socket(fileno=fd)
+            if s.family in (socket.AF_INET, socket.AF_INET6) and s.type == socket.SOCK_STREAM:
+                socks.append(s)
+            else:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return socks
+
+
+class SocketOptionTest(ListenerTestCase):
+    def test_listeners_and_connections_hold_few_unsent_bytes(self):
+        server = self.start()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5 * SLOW) as c:
+            c.sendall(raw_request("/HelloWorld.html"))
+            self.assertEqual(Reader(c).read_response().status, 200)
+            socks = server_sockets(server.pid)
+            if socks is None:
+                self.skipTest("pidfd_getfd is not allowed here")
+            try:
+                listeners = [s for s in socks
+                             if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)]
+                conns = [s for s in socks if s not in listeners
+                         and s.getpeername()[1] == c.getsockname()[1]]
+                self.assertEqual((len(listeners), len(conns)), (1, 1))
+                for s in listeners + conns:
+                    self.assertEqual(s.getsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT),
+                                     NOTSENT_LOWAT, s)
+            finally:
+                for s in socks:
+                    s.close()
+        server.stop_checked(self)
+
+
 class SocketActivationTest(ListenerTestCase):
     def test_serves_on_the_passed_socket_and_ignores_port(self):
         sock = self.listening_socket()
@@ -104,6 +165,8 @@ class SocketActivationTest(ListenerTestCase):
         other.close()
         server = self.start(listen_args=("--port", str(other_port), "--bind", "127.0.0.1"),
                             cmd_prefix=["sh", "-c", ACTIVATE], popen_kwargs=on_fd3(sock.fileno()))
+        # The server set the option on the socket it was given (one socket, two descriptors).
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT), NOTSENT_LOWAT)
         sock.close()  # the server holds its own copy now
         self.assertEqual(server.port, port, server.stderr_lines)
         self.assertIn("listening on 127.0.0.1:%d " % port, server.stderr_lines[0])
