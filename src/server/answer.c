@@ -65,8 +65,16 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
         if (sr->open_later && ws_static_open_now(&env->statics, sr) < 0)
             return; /* changed: resolve() takes the slow path */
         rc = ws_compress_get(wb->zcache, enc, level, &sr->st, sr->mem, sr->fd, done, &z, later);
-        if (rc != 0)
-            return; /* the file as it is, or (1) once the job is done */
+        if (rc < 0)
+            return; /* the file as it is */
+        if (rc > 0) {
+            /* Once the job is done. Its validators are known now (ws_answer). */
+            res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
+            res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
+            res->identity_size = sr->st.st_size;
+            res->etag = res->last_modified = NULL;
+            return;
+        }
     }
     sr->open_later = 0;
     if (sr->fd >= 0)
@@ -209,6 +217,7 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_resource res = { 0 };
     struct ws_compress_job *done = a->job, *later = NULL;
     const char *cached = NULL;
+    int planned = 0;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
         env->max_body,      wb->date,
@@ -229,6 +238,19 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
             status = metrics(env, req, peer, &sr, &res);
     }
     if (later != NULL) {
+        /*
+         * The coding's validators do not depend on its bytes: a request that
+         * its preconditions answer (304, 412) is answered now, and the job
+         * is not run for it.
+         */
+        ws_plan_make(p, req, status, &res, &penv, last);
+        planned = p->status == 304 || p->status == 412;
+        if (planned) {
+            ws_compress_job_free(later);
+            later = NULL;
+        }
+    }
+    if (later != NULL) {
         /* No plan yet: the caller runs the job, then asks again. */
         if (sr.fd >= 0)
             close(sr.fd);
@@ -236,7 +258,8 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         *a = (struct ws_answer){ .fd = -1, .job = later };
         return;
     }
-    ws_plan_make(p, req, status, &res, &penv, last);
+    if (!planned)
+        ws_plan_make(p, req, status, &res, &penv, last);
 
     /* Still the cache's body, unless compression replaced it. */
     *a = (struct ws_answer){ .fd = sr.fd,

@@ -337,6 +337,7 @@ class CompressionStepsTest(ServerTestCase):
         write_file(os.path.join(root, "slow.txt"), cls.data)
         write_file(os.path.join(root, "slow2.txt"), os.urandom(8 << 20).hex().encode())
         write_file(os.path.join(root, "small.txt"), SMALL)
+        write_file(os.path.join(root, "cond.txt"), os.urandom(2 << 20).hex().encode())
 
     def compressed_memfds(self):
         """The server's memfds of compressed results, as (sealed, ...): a job under way
@@ -374,6 +375,25 @@ class CompressionStepsTest(ServerTestCase):
         self.assertLessEqual(stored, 1)
         self.assertTrue(wait_until(lambda: self.server.fd_count() <= baseline + stored, 30 * SLOW),
                         "descriptors left behind: %d, were %d" % (self.server.fd_count(), baseline))
+
+    def test_preconditions_are_answered_without_a_job(self):
+        # A coding's ETag is the file's with the coding added: known before a byte is
+        # compressed, so a 304 or a 412 neither waits for a job nor starts one.
+        self.assertTrue(wait_until(lambda: self.jobs_running() == 0, 30 * SLOW), "a job lingers")
+        tag = fetch(self.port, "/cond.txt", method="HEAD").header("etag")
+        coded = tag[:-1] + '-gz"'
+        stored = len(self.compressed_memfds())
+        gz = [("Accept-Encoding", "gzip")]
+        r = fetch(self.port, "/cond.txt", headers=gz + [("If-None-Match", coded)])
+        self.assertEqual((r.status, r.header("etag"), r.body), (304, coded, b""))
+        self.assertEqual(r.header_all("vary"), ["Accept-Encoding"])
+        r = fetch(self.port, "/cond.txt", headers=gz + [("If-Match", tag)])
+        self.assertEqual(r.status, 412, "the identity's tag is not the coding's")
+        self.assertEqual(len(self.compressed_memfds()), stored, "a job ran for a precondition")
+        # The tag told is the one the coding gets.
+        r = fetch(self.port, "/cond.txt", headers=gz + [("If-None-Match", tag)])
+        self.assertEqual((r.status, r.header("etag"), r.header("content-encoding")),
+                         (200, coded, "gzip"))
 
     def test_second_client_is_not_held(self):
         # Another test's job may still be ending.
