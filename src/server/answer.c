@@ -30,6 +30,15 @@ void ws_answer_refresh_date(struct ws_worker_buf *wb)
     }
 }
 
+/* The resource as coded on the fly with enc: the fields the plan makes its validators from. */
+static void describe_coding(struct ws_resource *res, enum ws_encoding enc, int64_t identity_size)
+{
+    res->identity_size = identity_size;
+    res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
+    res->etag = res->last_modified = NULL; /* the file's: the plan makes the coding's */
+    res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
+}
+
 /*
  * Compresses a file of a compressible type on the fly when the request
  * accepts gzip or zstd (by Accept-Encoding's weights; zstd on a tie) and no
@@ -68,11 +77,8 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
         if (rc < 0)
             return; /* the file as it is */
         if (rc > 0) {
-            /* Once the job is done. Its validators are known now (ws_answer). */
-            res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
-            res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
-            res->identity_size = sr->st.st_size;
-            res->etag = res->last_modified = NULL;
+            /* The body once the job is done; its validators now (ws_answer). */
+            describe_coding(res, enc, sr->st.st_size);
             return;
         }
     }
@@ -82,10 +88,7 @@ static void compress_on_the_fly(const struct ws_conn_env *env, struct ws_worker_
     sr->fd = z.fd; /* a large result's own descriptor, sent as a file is */
     sr->mem = z.mem;
     res->size = (int64_t)z.len;
-    res->identity_size = sr->st.st_size;
-    res->content_encoding = enc == WS_ENC_GZIP ? "gzip" : "zstd";
-    res->etag = res->last_modified = NULL; /* the file's: the plan makes the coding's */
-    res->coded_tag = enc == WS_ENC_GZIP ? "gz" : "zst";
+    describe_coding(res, enc, sr->st.st_size);
 }
 
 /* What the plan needs to know of what ws_static_open found; *cached as in resolve(). */
@@ -217,7 +220,6 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
     struct ws_resource res = { 0 };
     struct ws_compress_job *done = a->job, *later = NULL;
     const char *cached = NULL;
-    int planned = 0;
     struct ws_plan_env penv = {
         env->cache_mode,    env->cache_max_age,
         env->max_body,      wb->date,
@@ -237,29 +239,23 @@ void ws_answer(const struct ws_conn_env *env, struct ws_worker_buf *wb,
         else if (status == WS_PLAN_METRICS)
             status = metrics(env, req, peer, &sr, &res);
     }
+    ws_plan_make(p, req, status, &res, &penv, last);
     if (later != NULL) {
         /*
          * The coding's validators do not depend on its bytes: a request that
          * its preconditions answer (304, 412) is answered now, and the job
-         * is not run for it.
+         * is not run for it. Otherwise no plan yet: the caller runs the job,
+         * then asks again.
          */
-        ws_plan_make(p, req, status, &res, &penv, last);
-        planned = p->status == 304 || p->status == 412;
-        if (planned) {
-            ws_compress_job_free(later);
-            later = NULL;
+        if (p->status != 304 && p->status != 412) {
+            if (sr.fd >= 0)
+                close(sr.fd);
+            free(sr.listing);
+            *a = (struct ws_answer){ .fd = -1, .job = later };
+            return;
         }
+        ws_compress_job_free(later);
     }
-    if (later != NULL) {
-        /* No plan yet: the caller runs the job, then asks again. */
-        if (sr.fd >= 0)
-            close(sr.fd);
-        free(sr.listing);
-        *a = (struct ws_answer){ .fd = -1, .job = later };
-        return;
-    }
-    if (!planned)
-        ws_plan_make(p, req, status, &res, &penv, last);
 
     /* Still the cache's body, unless compression replaced it. */
     *a = (struct ws_answer){ .fd = sr.fd,

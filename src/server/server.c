@@ -971,11 +971,26 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t size)
     }
 }
 
+/*
+ * Holds a TCP listener's connections (they inherit it) to NOTSENT_LOWAT unsent
+ * bytes: a large body is queued as the client's window takes it, in the
+ * worker's own sendfile or send, instead of a whole megabyte queued at once
+ * and sent later by the client's ACKs (on loopback, on the client's CPU). The
+ * socket reports writable again below the mark.
+ */
+static void limit_unsent(int fd, int family)
+{
+    static const int notsent_lowat = NOTSENT_LOWAT;
+
+    if (family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
+}
+
 /* Opens, binds and listens; returns the descriptor or -errno. */
 static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, int reuseport,
                          int defer_secs)
 {
-    static const int one = 1, notsent_lowat = NOTSENT_LOWAT;
+    static const int one = 1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err;
 
@@ -997,15 +1012,7 @@ static int open_listener(const struct sockaddr *sa, socklen_t len, int v6only, i
      */
     if (defer_secs > 0)
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
-    /*
-     * Unsent bytes are held to NOTSENT_LOWAT per connection (accepted sockets
-     * inherit it): a large body is queued as the client's window takes it, in
-     * the worker's own sendfile or send, instead of a whole megabyte queued at
-     * once and sent later by the client's ACKs (on loopback, on the client's
-     * CPU). The socket reports writable again below the mark.
-     */
-    if (sa->sa_family != AF_UNIX)
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
+    limit_unsent(fd, sa->sa_family);
     if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0) {
         err = errno;
         close(fd);
@@ -1087,10 +1094,7 @@ static int adopt_listener(struct ws_server *s, int fd, int tls, char *err, size_
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (bound.ss_family != AF_UNIX) {
-        static const int notsent_lowat = NOTSENT_LOWAT; /* as open_listener does */
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
-    }
+    limit_unsent(fd, bound.ss_family);
     record_listener(s, fd, &bound, tls);
     return 0;
 }
