@@ -1,5 +1,6 @@
-"""Where the listening socket comes from and who the server runs as: systemd socket
-activation (LISTEN_PID/LISTEN_FDS, faked here), --reuseport, --user."""
+"""Where the listening socket comes from, what it is set to, and who the server runs
+as: systemd socket activation (LISTEN_PID/LISTEN_FDS, faked here), TCP_NOTSENT_LOWAT,
+--reuseport, --user."""
 
 import ctypes
 import errno
@@ -119,6 +120,8 @@ def server_sockets(pid):
             fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
             if fd < 0:
                 if ctypes.get_errno() in (errno.EPERM, errno.ENOSYS):
+                    for s in socks:
+                        s.close()
                     return None
                 continue
             s = socket.socket(fileno=fd)
