@@ -25,8 +25,9 @@
  * it before compressing and keeps what it finds, so a file is compressed once
  * for the whole server while each worker's hits take no lock. Large files'
  * results live only in the store. At most WS_COMPRESS_JOBS jobs run at
- * once (each holds its coder's state, some hundreds of KiB); past that, the
- * file is sent as it is.
+ * once (each holds its coder's state, some hundreds of KiB), and one at a
+ * time for a file, coding and level; past that, or while another request's
+ * job is making the same result, the file is sent as it is.
  */
 #ifndef WS_COMPRESS_H
 #define WS_COMPRESS_H
@@ -118,8 +119,9 @@ struct ws_compressed {
  * level, the job's result is taken (kept in the store when it fits) and
  * returned; otherwise *job is set to a new job for it and 1 returned: the
  * caller steps the job over its next turns and asks again with it as
- * `done`. -1 as above when no job can start (WS_COMPRESS_JOBS running, no
- * store, a file over WS_COMPRESS_MAX_FILE), or `done` is for another
+ * `done`. -1 as above when no job can start (WS_COMPRESS_JOBS running, one
+ * running for this file, coding and level, no store, a file over
+ * WS_COMPRESS_MAX_FILE), or `done` is for another
  * identity (the file changed meanwhile). The calling worker's own cache only.
  */
 /*

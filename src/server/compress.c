@@ -66,7 +66,8 @@ struct ws_compress_store {
     unsigned slots; /* a power of two */
     unsigned hand;  /* the next slot to evict for room */
     size_t budget, used;
-    atomic_uint jobs; /* running */
+    unsigned jobs;                                       /* running */
+    const struct ws_compress_job *job[WS_COMPRESS_JOBS]; /* ... these, in no order */
     struct stored entries[];
 };
 
@@ -79,7 +80,8 @@ struct ws_compress_job {
     int out_fd;     /* the result being written: a memfd */
     int64_t in_off; /* input compressed so far */
     size_t out_len;
-    int state; /* 0 running, 1 done, -1 failed */
+    int state;      /* 0 running, 1 done, -1 failed */
+    int registered; /* in the store's list of running jobs */
     z_stream zs;
     ZSTD_CCtx *zc;
     size_t step;    /* input bytes per step (ws_compress_step) */
@@ -444,6 +446,45 @@ static void store_put(struct ws_compress_store *st, enum ws_encoding enc, int le
 
 /* --- jobs -------------------------------------------------------------------- */
 
+/*
+ * Enters job in the store's list of running jobs, unless WS_COMPRESS_JOBS
+ * run or one of them is making the same result (this file, coding and
+ * level): 0, or -1 and the caller sends the file as it is. So a file is
+ * compressed once at a time, however many clients ask for it at once.
+ */
+static int job_register(struct ws_compress_job *job)
+{
+    struct ws_compress_store *st = job->store;
+    int rc = 0;
+
+    pthread_mutex_lock(&st->lock);
+    if (st->jobs == WS_COMPRESS_JOBS)
+        rc = -1;
+    for (unsigned i = 0; rc == 0 && i < st->jobs; i++)
+        if (st->job[i]->enc == job->enc && st->job[i]->level == job->level &&
+            same_identity(&st->job[i]->st, &job->st))
+            rc = -1;
+    if (rc == 0) {
+        st->job[st->jobs++] = job;
+        job->registered = 1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static void job_unregister(const struct ws_compress_job *job)
+{
+    struct ws_compress_store *st = job->store;
+
+    pthread_mutex_lock(&st->lock);
+    for (unsigned i = 0; i < st->jobs; i++)
+        if (st->job[i] == job) {
+            st->job[i] = st->job[--st->jobs];
+            break;
+        }
+    pthread_mutex_unlock(&st->lock);
+}
+
 void ws_compress_job_free(struct ws_compress_job *job)
 {
     if (job == NULL)
@@ -457,45 +498,49 @@ void ws_compress_job_free(struct ws_compress_job *job)
         close(job->out_fd);
     free(job->in);
     free(job->out);
-    atomic_fetch_sub_explicit(&job->store->jobs, 1, memory_order_relaxed);
+    if (job->registered)
+        job_unregister(job);
     free(job);
 }
 
-/* A job for the file fd (whose identity is *id), or NULL: WS_COMPRESS_JOBS run, or no memory. */
+/*
+ * A job for the file fd (whose identity is *id), or NULL: WS_COMPRESS_JOBS
+ * run, another job is compressing this file with this coding and level, or
+ * memory is short.
+ */
 static struct ws_compress_job *job_new(struct ws_compress_store *st, enum ws_encoding enc,
                                        int level, const struct stat *id, int fd)
 {
-    struct ws_compress_job *job;
+    struct ws_compress_job *job = calloc(1, sizeof(*job));
+    int coder;
 
-    if (atomic_fetch_add_explicit(&st->jobs, 1, memory_order_relaxed) >= WS_COMPRESS_JOBS) {
-        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
+    if (job == NULL)
+        return NULL;
+    /* enc, level and st stay as they are while the job is registered: others compare them. */
+    *job = (struct ws_compress_job){
+        .store = st, .enc = enc, .level = level, .st = *id, .in_fd = -1, .out_fd = -1
+    };
+    if (job_register(job) < 0) {
+        free(job);
         return NULL;
     }
-    job = calloc(1, sizeof(*job));
-    if (job == NULL) {
-        atomic_fetch_sub_explicit(&st->jobs, 1, memory_order_relaxed);
-        return NULL;
-    }
-    *job = (struct ws_compress_job){ .store = st, .enc = enc, .level = level, .st = *id };
     job->in_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     job->out_fd = memfd_create("ws-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     job->step = ws_compress_step(enc, level);
     job->in = malloc(job->step);
     job->out = malloc(JOB_OUT);
     if (enc == WS_ENC_GZIP) {
-        if (deflateInit2(&job->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            job->enc = WS_ENC_IDENTITY; /* nothing for deflateEnd to free */
+        /* Failing, it leaves nothing for deflateEnd to free (which then does nothing). */
+        coder = deflateInit2(&job->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     } else {
         job->zc = ZSTD_createCCtx();
-        if (job->zc != NULL &&
-            ZSTD_isError(ZSTD_CCtx_setParameter(job->zc, ZSTD_c_compressionLevel, level)))
-            job->enc = WS_ENC_IDENTITY;
+        coder = job->zc != NULL &&
+                !ZSTD_isError(ZSTD_CCtx_setParameter(job->zc, ZSTD_c_compressionLevel, level));
         /* The size is known: the frame says it, and zstd sizes its window to fit. */
         if (job->zc != NULL)
             (void)ZSTD_CCtx_setPledgedSrcSize(job->zc, (unsigned long long)id->st_size);
     }
-    if (job->in_fd < 0 || job->out_fd < 0 || job->in == NULL || job->out == NULL ||
-        job->enc != enc || (enc == WS_ENC_ZSTD && job->zc == NULL)) {
+    if (job->in_fd < 0 || job->out_fd < 0 || job->in == NULL || job->out == NULL || !coder) {
         ws_compress_job_free(job);
         return NULL;
     }

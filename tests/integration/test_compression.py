@@ -338,6 +338,8 @@ class CompressionStepsTest(ServerTestCase):
         write_file(os.path.join(root, "slow2.txt"), os.urandom(8 << 20).hex().encode())
         write_file(os.path.join(root, "small.txt"), SMALL)
         write_file(os.path.join(root, "cond.txt"), os.urandom(2 << 20).hex().encode())
+        cls.twice = os.urandom(12 << 20).hex().encode()
+        write_file(os.path.join(root, "twice.txt"), cls.twice)
 
     def compressed_memfds(self):
         """The server's memfds of compressed results, as (sealed, ...): a job under way
@@ -394,6 +396,35 @@ class CompressionStepsTest(ServerTestCase):
         r = fetch(self.port, "/cond.txt", headers=gz + [("If-None-Match", tag)])
         self.assertEqual((r.status, r.header("etag"), r.header("content-encoding")),
                          (200, coded, "gzip"))
+
+    def test_one_job_at_a_time_for_a_file(self):
+        # While one request's job compresses a file, another request for the same file
+        # and coding gets it as it is rather than compressing it a second time.
+        self.assertTrue(wait_until(lambda: self.jobs_running() == 0, 30 * SLOW), "a job lingers")
+        gz = [("Accept-Encoding", "gzip")]
+        a = connect(self.port, timeout=60 * SLOW)
+        a.sendall(raw_request("/twice.txt", headers=gz, close=True))
+        try:
+            self.assertTrue(wait_until(lambda: self.jobs_running() > 0, 10), "no job began")
+            b = fetch(self.port, "/twice.txt", headers=gz)
+            running = self.jobs_running()
+            data, end = recv_all(a, 60 * SLOW)
+        finally:
+            a.close()
+        self.assertEqual((b.status, b.header("content-encoding")), (200, None),
+                         "the second request was not sent the file as it is")
+        self.assertEqual(running, 1, "the first request's job was not running any more")
+        self.assertEqual(b.header_all("vary"), ["Accept-Encoding"])
+        self.assertTrue(b.body == self.twice, "the second request's body is not the file")
+        self.assertEqual(end, "eof")
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"content-encoding: gzip", head.lower())
+        self.assertTrue(gunzip(body) == self.twice, "the first request's body does not decode")
+        # The job's result, stored, now serves the coding at once.
+        c = fetch(self.port, "/twice.txt", headers=gz)
+        self.assertEqual(c.header("content-encoding"), "gzip")
+        self.assertTrue(gunzip(c.body) == self.twice)
+        self.assertEqual(self.jobs_running(), 0)
 
     def test_second_client_is_not_held(self):
         # Another test's job may still be ending.

@@ -548,7 +548,10 @@ static void test_job_file_changed(void **state)
     free(text);
 }
 
-/* At most WS_COMPRESS_JOBS run at once; a result over the store's budget is not kept. */
+/*
+ * At most WS_COMPRESS_JOBS run at once, one at a time for a file, coding and
+ * level; a result over the store's budget is not kept.
+ */
 static void test_job_limits(void **state)
 {
     char *text = make_text(BIG_LEN, 5);
@@ -558,16 +561,33 @@ static void test_job_limits(void **state)
     struct ws_compress_cache *cc = ws_compress_cache_new(4, 1 << 20, 0, store);
     struct ws_compress_job *jobs[WS_COMPRESS_JOBS], *job;
     struct ws_compressed z;
+    struct stat other = st;
     (void)state;
 
-    for (unsigned i = 0; i < WS_COMPRESS_JOBS; i++) {
-        assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &jobs[i]), 1);
+    /* One job at a time for a file, coding and level; another coding or level is another job. */
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &jobs[0]), 1);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    assert_null(job);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 4, &st, NULL, fd, NULL, &z, &jobs[1]), 1);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_GZIP, 6, &st, NULL, fd, NULL, &z, &jobs[2]), 1);
+    /* A file of another identity (here the same bytes under another inode number). */
+    for (unsigned i = 3; i < WS_COMPRESS_JOBS; i++) {
+        other.st_ino = st.st_ino + i;
+        assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &other, NULL, fd, NULL, &z, &jobs[i]),
+                         1);
         assert_non_null(jobs[i]);
     }
-    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    /* WS_COMPRESS_JOBS run: no more, of any file. */
+    other.st_ino = st.st_ino + WS_COMPRESS_JOBS;
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &other, NULL, fd, NULL, &z, &job), -1);
     assert_null(job);
     for (unsigned i = 1; i < WS_COMPRESS_JOBS; i++)
         ws_compress_job_free(jobs[i]);
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &other, NULL, fd, NULL, &z, &job), 1);
+    ws_compress_job_free(job);
+    /* jobs[0] still runs: its file is still sent as it is. */
+    assert_int_equal(ws_compress_get(cc, WS_ENC_ZSTD, 3, &st, NULL, fd, NULL, &z, &job), -1);
+    assert_null(job);
 
     /* jobs[0] done: its result is this request's, but not kept. */
     while (ws_compress_job_step(jobs[0]) == 0)
