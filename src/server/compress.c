@@ -80,8 +80,7 @@ struct ws_compress_job {
     int out_fd;     /* the result being written: a memfd */
     int64_t in_off; /* input compressed so far */
     size_t out_len;
-    int state;      /* 0 running, 1 done, -1 failed */
-    int registered; /* in the store's list of running jobs */
+    int state; /* 0 running, 1 done, -1 failed */
     z_stream zs;
     ZSTD_CCtx *zc;
     size_t step;    /* input bytes per step (ws_compress_step) */
@@ -464,10 +463,8 @@ static int job_register(struct ws_compress_job *job)
         if (st->job[i]->enc == job->enc && st->job[i]->level == job->level &&
             same_identity(&st->job[i]->st, &job->st))
             rc = -1;
-    if (rc == 0) {
+    if (rc == 0)
         st->job[st->jobs++] = job;
-        job->registered = 1;
-    }
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -498,8 +495,7 @@ void ws_compress_job_free(struct ws_compress_job *job)
         close(job->out_fd);
     free(job->in);
     free(job->out);
-    if (job->registered)
-        job_unregister(job);
+    job_unregister(job); /* job_new frees a job it could not register itself */
     free(job);
 }
 
